@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The command table: one line per command, in the order `patchlab --help`
+ * lists them. Each command lives in its own file, cmd_<name>.c.
+ */
+#include <stddef.h>
+
+#include "cli.h"
+
+extern const struct pl_cli_cmd pl_cmd_drivers;
+
+const struct pl_cli_cmd *const pl_cli_commands[] = {
+	&pl_cmd_drivers,
+	NULL,
+};

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The test harness on top of cmocka. Rules every test follows:
+ *   - no sleeps as synchronisation: wait on events with a deadline
+ *     (pl_test_loop_until) and fail with the deadline's name;
+ *   - no timed assertions (speed lives in tests/bench/);
+ *   - a test that cannot run here skips with a one-line reason
+ *     (PL_TEST_SKIP_IF), never passes silently;
+ *   - every object is released, so the suite runs clean under ASan.
+ */
+#ifndef PL_TEST_H
+#define PL_TEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <uv.h>
+
+#include "patchlab/log.h"
+
+/* Exit code that ctest reports as "skipped" for a whole test program. */
+#define PL_TEST_SKIP_CODE 77
+
+/* Inside a cmocka test: skip this test with a reason printed on one line. */
+#define PL_TEST_SKIP_IF(cond, ...)                                           \
+	do {                                                                 \
+		if (cond) {                                                  \
+			pl_test_print_skip(__VA_ARGS__);                     \
+			skip();                                              \
+		}                                                            \
+	} while (0)
+
+void pl_test_print_skip(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/*
+ * Run the loop until pred(ud) is true or timeout_ms passes. Returns 0 or
+ * -ETIMEDOUT. pred is checked after every loop iteration.
+ */
+int pl_test_loop_until(uv_loop_t *loop, bool (*pred)(void *ud), void *ud,
+		       unsigned timeout_ms);
+
+/* Close every handle still open on the loop and run it until they are gone,
+ * then uv_loop_close() it (so ASan sees no leak). */
+void pl_test_loop_drain(uv_loop_t *loop);
+
+/* A fresh directory under $TMPDIR (or /tmp), malloc'ed path. */
+char *pl_test_tmpdir(const char *tag);
+/* rm -rf path (a directory made by pl_test_tmpdir). */
+void pl_test_rmrf(const char *path);
+
+/* $PL_SOURCE_DIR/rel (malloc'ed); the source tree, as ctest passes it. */
+char *pl_test_source_path(const char *rel);
+/* The patchlab executable ($PATCHLAB). */
+const char *pl_test_patchlab(void);
+
+/* true when an executable is on PATH. */
+bool pl_test_have_program(const char *name);
+
+/*
+ * A logger that keeps count of what it saw, for "no unexpected warnings":
+ * assert_int_equal(cap.warnings, 0) in teardown. Messages are echoed to
+ * stderr when PL_TEST_VERBOSE is set.
+ */
+struct pl_test_logcap {
+	struct pl_log log;
+	unsigned errors;
+	unsigned warnings;
+	char last[512];
+};
+void pl_test_logcap_init(struct pl_test_logcap *cap, const char *ctx);
+
+#endif

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/* /pl/common: error codes, string buffers, loggers, clocks. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pl_test.h"
+#include "patchlab/clock.h"
+#include "patchlab/error.h"
+#include "patchlab/strbuf.h"
+
+static void strerror_covers_both_sign_and_project_codes(void **state)
+{
+	(void)state;
+	assert_string_equal(pl_strerror(0), "success");
+	assert_string_equal(pl_strerror(-PL_EFIXTURE), "fixture failure");
+	assert_string_equal(pl_strerror(PL_EFIXTURE), "fixture failure");
+	assert_string_equal(pl_strerror(-ETIMEDOUT), strerror(ETIMEDOUT));
+	for (int c = PL_EBASE + 1; c < PL_EMAX; c++)
+		assert_non_null(pl_strerror(-c));
+}
+
+static void strbuf_grows_and_stays_terminated(void **state)
+{
+	struct pl_strbuf sb = { 0 };
+	char *s;
+
+	(void)state;
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(pl_strbuf_printf(&sb, "%d,", i % 10), 0);
+	assert_int_equal(sb.len, 2000);
+	assert_int_equal(sb.s[sb.len], '\0');
+	assert_memory_equal(sb.s, "0,1,2,", 6);
+	pl_strbuf_reset(&sb);
+	assert_int_equal(sb.len, 0);
+	assert_string_equal(sb.s, "");
+	assert_int_equal(pl_strbuf_puts(&sb, "tail"), 0);
+	s = pl_strbuf_steal(&sb);
+	assert_string_equal(s, "tail");
+	assert_null(sb.s);
+	free(s);
+	pl_strbuf_free(&sb);
+}
+
+static void logger_filters_by_level_and_names_context(void **state)
+{
+	struct pl_test_logcap cap;
+	struct pl_log child;
+	char longmsg[2000];
+
+	(void)state;
+	pl_test_logcap_init(&cap, "board1");
+	cap.log.max = PL_LOG_WARN;
+	pl_log(&cap.log, PL_LOG_INFO, "dropped");
+	assert_int_equal(cap.warnings + cap.errors, 0);
+	child = pl_log_child(&cap.log, "board1/power");
+	pl_log(&child, PL_LOG_WARN, "relay %d slow", 3);
+	assert_int_equal(cap.warnings, 1);
+	assert_string_equal(cap.last, "relay 3 slow");
+	memset(longmsg, 'x', sizeof(longmsg) - 1);
+	longmsg[sizeof(longmsg) - 1] = '\0';
+	pl_log(&child, PL_LOG_ERROR, "%s", longmsg);
+	assert_int_equal(cap.errors, 1);
+	assert_int_equal(strlen(cap.last), sizeof(cap.last) - 1);
+}
+
+static void log_levels_parse_round_trip(void **state)
+{
+	enum pl_log_level l;
+
+	(void)state;
+	assert_int_equal(pl_log_level_parse("debug", &l), 0);
+	assert_int_equal(l, PL_LOG_DEBUG);
+	assert_string_equal(pl_log_level_name(l), "debug");
+	assert_int_equal(pl_log_level_parse("loud", &l), -EINVAL);
+}
+
+static void monotonic_clock_does_not_go_back(void **state)
+{
+	uint64_t a, b;
+
+	(void)state;
+	a = pl_now_ns();
+	b = pl_now_ns();
+	assert_true(b >= a);
+	assert_true(pl_wall_ns() > 1600000000ull * 1000000000ull);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(strerror_covers_both_sign_and_project_codes),
+		cmocka_unit_test(strbuf_grows_and_stays_terminated),
+		cmocka_unit_test(logger_filters_by_level_and_names_context),
+		cmocka_unit_test(log_levels_parse_round_trip),
+		cmocka_unit_test(monotonic_clock_does_not_go_back),
+	};
+
+	return cmocka_run_group_tests_name("/pl/common", tests, NULL, NULL);
+}
