@@ -58,6 +58,15 @@ char *pl_test_source_path(const char *rel);
 /* The patchlab executable ($PATCHLAB). */
 const char *pl_test_patchlab(void);
 
+/*
+ * Run argv (argv[0] looked up on PATH) to completion with stdin from
+ * /dev/null, capturing stdout and stderr (each malloc'ed, NUL-terminated;
+ * pass NULL to discard). Returns the exit code, 128+signal when killed, or
+ * -errno when it could not be started. Blocking: for CLI tests only, never
+ * on a loop that has work.
+ */
+int pl_test_run_capture(char *const argv[], char **out, char **err);
+
 /* true when an executable is on PATH. */
 bool pl_test_have_program(const char *name);
 
