@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The result store: suites, runs, their event timelines and board leases in
+ * one SQLite database (default runs/patchlab.db). Narrative: docs/results.md.
+ *
+ * Durability: the database runs in WAL mode with synchronous=FULL. Every run
+ * end is one transaction that writes the run's buffered events and its
+ * verdict, so a run that ended is on disk even if the controller is killed a
+ * moment later, or the host loses power. A run that never ended is found by
+ * pl_store_recover() and closed as lab-error "controller stopped".
+ *
+ * Processes: several controllers (and `patchlab results`) may open the same
+ * file at once. Every write transaction is BEGIN IMMEDIATE, and a busy
+ * database is waited for (busy timeout, default 5 s) instead of failing.
+ *
+ * Threads and the loop: a store handle belongs to one thread. Calls block on
+ * disk I/O (milliseconds: fsync at run end); the controller calls them from
+ * the loop thread only at run begin/end, and buffers events in memory.
+ *
+ * Errors: 0 or a negative code; -EIO for an SQLite failure (logged with the
+ * SQLite message and the database path), -ENOMEM, -EINVAL for bad arguments,
+ * -ENOENT for an unknown id, -PL_ELEASED for a board leased by someone else.
+ */
+#ifndef PATCHLAB_STORE_H
+#define PATCHLAB_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "patchlab/log.h"
+#include "patchlab/verdict.h"
+
+struct pl_store;
+
+/* The default database path, relative to the working directory. */
+#define PL_STORE_DEFAULT_PATH "runs/patchlab.db"
+
+/* Wall-clock time in ns since the epoch; the store's only source of "now". */
+typedef uint64_t (*pl_store_clock_fn)(void *user_data);
+
+struct pl_store_opts {
+	/* "now" for run/suite times and lease expiry; NULL: pl_wall_ns().
+	 * Tests inject a clock they advance, so lease expiry needs no sleep. */
+	pl_store_clock_fn clock;
+	void *clock_data;
+	const struct pl_log *log;  /* NULL: the default sink */
+	unsigned busy_timeout_ms;  /* 0: 5000 */
+	/* This process's name as a controller and lease holder; NULL: made up
+	 * as "PID@HOST/TOKEN" with a random token. Borrowed (copied on open). */
+	const char *holder;
+};
+
+/*
+ * Open (creating if needed) the store at path, or PL_STORE_DEFAULT_PATH when
+ * path is NULL (its directory is created). Migrates an older schema to the
+ * current one; refuses (-EPROTO) a database written by a newer patchlab.
+ * opts may be NULL. Must be closed with pl_store_close().
+ */
+int pl_store_open(struct pl_store **out, const char *path,
+		  const struct pl_store_opts *opts);
+
+/* Flush buffered events of open runs (they stay open), then close. NULL ok. */
+void pl_store_close(struct pl_store *st);
+
+/* The schema version this code writes (PRAGMA user_version). */
+int pl_store_schema_version(void);
+
+/* This store's holder/controller identity "PID@HOST/TOKEN" (or opts.holder);
+ * borrowed, valid until pl_store_close(). */
+const char *pl_store_holder(const struct pl_store *st);
+
+/* The store's "now" (the injected clock, or the wall clock). */
+uint64_t pl_store_now(const struct pl_store *st);
+
+/* ------------------------------------------------------------ suites */
+
+struct pl_suite_info {
+	const char *name;    /* required */
+	const char *file;    /* suite.yaml path; may be NULL */
+	uint64_t seed;
+	const char *cmdline; /* the command that started it; may be NULL */
+};
+
+/* Record a suite start; *suite_id receives its id. Committed on return. */
+int pl_store_suite_begin(struct pl_store *st, const struct pl_suite_info *info,
+			 int64_t *suite_id);
+
+/* Record a suite end with its gate result ("pass", "fail", "error"). */
+int pl_store_suite_end(struct pl_store *st, int64_t suite_id, const char *gate);
+
+/* -------------------------------------------------------------- runs */
+
+struct pl_run_info {
+	int64_t suite_id;        /* 0: a run outside any suite */
+	const char *board_id;    /* required: "board3" */
+	const char *board_type;  /* required: "nrf52840-dk" */
+	const char *image;       /* the image under test; may be NULL */
+	const char *scenario;    /* required: "cut_during_swap" */
+	const char *params_json; /* a JSON object or NULL; validated */
+	struct pl_cut_point cut;
+	uint64_t seed;
+	const char *console_log; /* path of the console log file; may be NULL */
+	const char *replay;      /* the command that replays this run; may be NULL */
+};
+
+/*
+ * Record a run start and mark it open, under this store's controller identity
+ * (pid and host). *run_id receives its id. Committed on return, so a crash
+ * after this call leaves an open run for pl_store_recover().
+ */
+int pl_store_run_begin(struct pl_store *st, const struct pl_run_info *info,
+		       int64_t *run_id);
+
+/* Event kinds of a run's timeline. Names are written to the store. */
+enum pl_event_kind {
+	PL_EV_POWER,         /* a power command: requested/issued/completed */
+	PL_EV_TRIGGER,       /* a trigger fired: match time, command time */
+	PL_EV_CONSOLE_MATCH, /* an expected console line was seen */
+	PL_EV_PROBE,         /* a debug probe operation */
+	PL_EV_TRANSFER,      /* image transfer progress */
+	PL_EV_VERDICT,       /* the verdict decision and its evidence */
+	PL_EV_LOG,           /* anything else worth showing in the timeline */
+	PL_EV_COUNT
+};
+
+/* "power", "trigger", "console-match", "probe", "transfer", "verdict", "log". */
+const char *pl_event_kind_name(enum pl_event_kind k);
+int pl_event_kind_parse(const char *s, enum pl_event_kind *out);
+
+/*
+ * Append an event to an open run's timeline. t_ns is CLOCK_MONOTONIC
+ * (pl_now_ns()); payload_json is a JSON object (validated, -EINVAL if not)
+ * or NULL. Events are buffered in memory and written in the run-end
+ * transaction (or earlier in batches), so this call does no I/O in the common
+ * case; they are durable once pl_store_run_end() returns.
+ */
+int pl_store_run_event(struct pl_store *st, int64_t run_id, uint64_t t_ns,
+		       enum pl_event_kind kind, const char *payload_json);
+
+/* A power event with the three times the architecture asks for (monotonic
+ * ns; 0 = not reached): payload {"cmd", "requested_ns", "issued_ns",
+ * "completed_ns"}. t_ns of the event is requested_ns. */
+int pl_store_event_power(struct pl_store *st, int64_t run_id, const char *cmd,
+			 uint64_t requested_ns, uint64_t issued_ns,
+			 uint64_t completed_ns);
+
+/* A trigger firing: payload {"trigger", "match_ns", "command_ns",
+ * "latency_ns"}. t_ns of the event is match_ns. */
+int pl_store_event_trigger(struct pl_store *st, int64_t run_id,
+			   const char *trigger, uint64_t match_ns,
+			   uint64_t command_ns);
+
+/*
+ * End an open run: its buffered events, verdict, reason, finish time and
+ * duration are written in ONE transaction, committed (and fsynced) before
+ * this returns. reason may be NULL. -ENOENT for an unknown run, -EALREADY
+ * for a run already closed (nothing is changed).
+ */
+int pl_store_run_end(struct pl_store *st, int64_t run_id, enum pl_verdict v,
+		     const char *reason);
+
+/*
+ * Told about a run whose controller died, BEFORE the run is marked: power the
+ * board off here. Return 0 to let the run be closed as lab-error; a negative
+ * code leaves the run open (so a later recover retries) and stops recovery
+ * with that code.
+ */
+typedef int (*pl_store_recover_fn)(void *user_data, int64_t run_id,
+				   const char *board_id,
+				   const char *controller);
+
+/*
+ * Close every run left open by a dead controller as lab-error with reason
+ * "controller stopped", calling cb (may be NULL) for each first. A controller
+ * is dead when it ran on this host and its pid no longer exists, or ran on
+ * another host and holds no unexpired lease on the run's board. Runs of this
+ * store's own process are never touched. *n (may be NULL) receives the
+ * number of runs closed.
+ */
+int pl_store_recover(struct pl_store *st, pl_store_recover_fn cb,
+		     void *user_data, size_t *n);
+
+/* ----------------------------------------------------------- queries */
+
+struct pl_suite_row {
+	int64_t id;
+	char *name, *file, *cmdline;
+	char *gate;          /* NULL while the suite runs */
+	uint64_t seed;
+	uint64_t started_ns; /* wall clock */
+	uint64_t finished_ns; /* 0 while the suite runs */
+};
+
+/* All suites, newest first. Free with pl_store_suites_free(). */
+int pl_store_list_suites(struct pl_store *st, struct pl_suite_row **rows,
+			 size_t *n);
+/* One suite; -ENOENT if unknown. Free with pl_store_suites_free(row, 1). */
+int pl_store_get_suite(struct pl_store *st, int64_t id,
+		       struct pl_suite_row **row);
+void pl_store_suites_free(struct pl_suite_row *rows, size_t n);
+
+struct pl_run_row {
+	int64_t id, suite_id;
+	char *board_id, *board_type, *image, *scenario;
+	char *params_json;   /* "{}" when none */
+	struct pl_cut_point cut; /* strings owned by the row */
+	uint64_t seed;
+	bool open;           /* still running, or its controller died */
+	enum pl_verdict verdict; /* meaningful when !open */
+	char *reason;
+	uint64_t started_ns, finished_ns, duration_ns;
+	char *console_log, *replay;
+	char *controller;    /* "PID@HOST/TOKEN" */
+	int controller_pid;
+	char *controller_host;
+};
+
+/* Filters; zero/NULL fields match everything. */
+struct pl_run_filter {
+	int64_t suite_id;
+	const char *board_id;
+	const char *board_type;
+	const char *scenario;
+	bool by_verdict;
+	enum pl_verdict verdict;
+};
+
+/* Runs matching f (NULL: all), in id order. Free with pl_store_runs_free(). */
+int pl_store_list_runs(struct pl_store *st, const struct pl_run_filter *f,
+		       struct pl_run_row **rows, size_t *n);
+void pl_store_runs_free(struct pl_run_row *rows, size_t n);
+
+struct pl_event_row {
+	int64_t id;
+	uint64_t t_ns;
+	enum pl_event_kind kind;
+	char *payload_json;
+};
+
+/* One run and its events in time order; -ENOENT if unknown. Buffered events
+ * of an open run are included. Free with pl_store_run_free(). */
+int pl_store_get_run(struct pl_store *st, int64_t id, struct pl_run_row **run,
+		     struct pl_event_row **events, size_t *nevents);
+void pl_store_run_free(struct pl_run_row *run, struct pl_event_row *events,
+		       size_t nevents);
+
+/* ------------------------------------------------------------ leases */
+
+/*
+ * A lease gives one controller a board until it expires. Holders renew well
+ * before expiry; a holder that dies stops renewing, and once its lease has
+ * expired another may take the board over. Times are the store clock's.
+ */
+struct pl_lease_row {
+	char *board_id;
+	char *holder;
+	uint64_t taken_ns, renewed_ns, expires_ns;
+};
+
+/*
+ * Take board for holder (NULL: pl_store_holder(st)) for ttl_ms. Succeeds when
+ * the board is free, already held by holder (a renewal), or its lease has
+ * expired (a takeover, logged with the previous holder). Otherwise returns
+ * -PL_ELEASED and, if current is non-NULL, *current = the holder (free()).
+ */
+int pl_store_lease_take(struct pl_store *st, const char *board,
+			const char *holder, uint64_t ttl_ms, char **current);
+
+/* Extend holder's lease by ttl_ms from now. -PL_ELEASED if holder does not
+ * hold it (lost to a takeover), -ENOENT if nobody does. */
+int pl_store_lease_renew(struct pl_store *st, const char *board,
+			 const char *holder, uint64_t ttl_ms);
+
+/* Give the board back. -PL_ELEASED if holder does not hold it, -ENOENT if
+ * nobody does. */
+int pl_store_lease_release(struct pl_store *st, const char *board,
+			   const char *holder);
+
+/* Every lease, expired ones included (compare expires_ns with
+ * pl_store_now()). Free with pl_store_leases_free(). */
+int pl_store_list_leases(struct pl_store *st, struct pl_lease_row **rows,
+			 size_t *n);
+void pl_store_leases_free(struct pl_lease_row *rows, size_t n);
+
+#endif
