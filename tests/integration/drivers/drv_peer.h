@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers for the driver tests: pty pairs and child processes on a loop. */
+#ifndef DRV_PEER_H
+#define DRV_PEER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+/* A child spawned on a loop; reaped by drv_child_reap(). */
+struct drv_child {
+	uv_process_t proc;
+	bool spawned;
+	bool exited;
+	bool closed;
+	int64_t status;
+	int term_signal;
+};
+
+/* A pty pair, both ends raw (no echo, no CR/LF mangling), master
+ * non-blocking. name receives the slave's path. Returns 0 or -errno. */
+int drv_openpty(int *master, int *slave, char *name, size_t name_len);
+
+/* Spawn argv[0] (PATH searched) with stdin/stdout on fd_io (-1: /dev/null)
+ * and stderr on fd_err (-1: inherited). Returns 0 or a libuv code. */
+int drv_spawn(uv_loop_t *loop, struct drv_child *ch, char *const argv[],
+	      int fd_io, int fd_err);
+
+/* Wait (deadline timeout_ms) for the child to exit; SIGKILL it when the
+ * deadline passes; always waits for the exit and closes the handle.
+ * Returns true when it exited on its own before the deadline. */
+bool drv_child_reap(uv_loop_t *loop, struct drv_child *ch,
+		    unsigned timeout_ms);
+
+/* A free TCP port on 127.0.0.1 (bind to 0, read, close). */
+int drv_free_port(void);
+
+/* Write all of buf to a (possibly non-blocking) fd, polling on EAGAIN. */
+int drv_write_all(int fd, const void *buf, size_t len);
+
+/* Read what is available from a non-blocking fd into buf (up to cap),
+ * waiting at most timeout_ms for the first byte. Returns bytes read
+ * (0 on timeout) or -errno. */
+long drv_read_some(int fd, void *buf, size_t cap, unsigned timeout_ms);
+
+/* Deterministic pseudo-random test data. */
+void drv_fill(uint8_t *buf, size_t len, uint32_t seed);
+
+#endif
