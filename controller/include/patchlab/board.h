@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A live board of the lab: its opened fixtures (power, console, probe) and
+ * the plumbing the run engine hangs off them — console fan-out to listeners
+ * (expect waits, triggers), the per-run console log, the event timeline sink
+ * and power-change notifications.
+ *
+ * Lifetime: opened once per suite (or manual command) from the board's
+ * configuration, closed at the end. pl_board_open() switches the power off
+ * before anything else (a board starts in the safe state); pl_board_close()
+ * switches it off again.
+ *
+ * Everything runs on the loop thread. Listeners may remove themselves (or
+ * others) from inside their callback.
+ */
+#ifndef PATCHLAB_BOARD_H
+#define PATCHLAB_BOARD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "patchlab/console.h"
+#include "patchlab/log.h"
+#include "patchlab/power.h"
+#include "patchlab/probe.h"
+
+struct pl_board;
+
+struct pl_board_cfg; /* patchlab/config.h: a board of lab.yaml */
+
+/* Kinds of timeline events (they become rows of the run's event table). */
+enum pl_board_event {
+	PL_BEV_POWER,     /* a power command: requested/issued/done times */
+	PL_BEV_TRIGGER,   /* a trigger fired */
+	PL_BEV_MATCH,     /* a console expect matched */
+	PL_BEV_PROBE,     /* a probe action */
+	PL_BEV_TRANSFER,  /* an image transfer started/ended */
+	PL_BEV_CONSOLE,   /* console lost / back */
+	PL_BEV_LOG,       /* a scenario log line */
+	PL_BEV_FIXTURE,   /* a fixture failed: the run is a lab error */
+};
+
+const char *pl_board_event_name(enum pl_board_event ev);
+
+/* Receives each timeline event: t_ns monotonic, json a JSON object text. */
+typedef void (*pl_board_event_fn)(void *user_data, enum pl_board_event ev,
+				  uint64_t t_ns, const char *json);
+
+struct pl_board_listener {
+	/* Console bytes with the time they were read. */
+	void (*data)(struct pl_board_listener *l, const uint8_t *buf,
+		     size_t len, uint64_t t_ns);
+	/* The power was switched (on = new state) by anyone (a trigger). */
+	void (*power)(struct pl_board_listener *l, bool on, uint64_t t_ns);
+	/* The console was lost (gone = true) or came back. */
+	void (*console)(struct pl_board_listener *l, bool gone, int status);
+	/* An image transfer has had `acked` bytes acknowledged. */
+	void (*transfer)(struct pl_board_listener *l, uint64_t acked,
+			 uint64_t t_ns);
+	/* The probe reports the target halted by itself at pc. */
+	void (*stop)(struct pl_board_listener *l, uint64_t pc, unsigned hits,
+		     uint64_t t_ns);
+	void *user_data;
+	/* private */
+	struct pl_board_listener *next;
+	struct pl_board *board;
+};
+
+/*
+ * Open the fixtures of a lab board and switch the power off. cfg (and the
+ * lab it belongs to) must outlive the board. *out must be freed with
+ * pl_board_close(). On failure nothing stays open and *why (static or NULL)
+ * names the fixture class that failed.
+ */
+int pl_board_open(struct pl_board **out, uv_loop_t *loop,
+		  const struct pl_board_cfg *cfg, const struct pl_log *log,
+		  const char **why);
+
+/* Power off, close every fixture. Accepts NULL. */
+void pl_board_close(struct pl_board *b);
+
+const char *pl_board_id(const struct pl_board *b);
+const char *pl_board_type(const struct pl_board *b);
+uv_loop_t *pl_board_loop(const struct pl_board *b);
+const struct pl_log *pl_board_log(const struct pl_board *b);
+
+/* Borrowed fixture handles (probe may be NULL). */
+struct pl_power *pl_board_power(struct pl_board *b);
+struct pl_console *pl_board_console(struct pl_board *b);
+struct pl_probe *pl_board_probe(struct pl_board *b);
+
+/* Console listeners, called in the order added. */
+void pl_board_listen(struct pl_board *b, struct pl_board_listener *l);
+void pl_board_unlisten(struct pl_board_listener *l);
+
+/* Where the timeline goes (NULL: nowhere). */
+void pl_board_set_event_sink(struct pl_board *b, pl_board_event_fn fn,
+			     void *user_data);
+/* Record an event on the timeline (json: a JSON object text). */
+void pl_board_event(struct pl_board *b, enum pl_board_event ev, uint64_t t_ns,
+		    const char *json);
+
+/*
+ * Switch power through the board so listeners hear of it and the timeline
+ * records it. cb as for pl_power_set(). Triggers call this from inside a
+ * console or probe callback: the command is issued before it returns.
+ */
+int pl_board_set_power(struct pl_board *b, bool on, pl_power_cb cb,
+		       void *user_data);
+int pl_board_glitch(struct pl_board *b, unsigned ms, pl_power_cb cb,
+		    void *user_data);
+
+/* The update transport reports transfer progress (from the callback that
+ * read the acknowledgement), so byte triggers fire in that same callback. */
+void pl_board_transfer_progress(struct pl_board *b, uint64_t acked,
+				uint64_t t_ns);
+
+/* Log the console to path for the current run (NULL: stop). */
+int pl_board_console_log(struct pl_board *b, const char *path);
+
+/* A board that cannot be restored is quarantined for the rest of the suite. */
+void pl_board_quarantine(struct pl_board *b, const char *why);
+const char *pl_board_quarantined(const struct pl_board *b); /* NULL if not */
+
+#endif

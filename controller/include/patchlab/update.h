@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Board operations driven by the board type (boards/NAME.yaml): wait for a
+ * boot, read the version, install an update. Each is asynchronous on the
+ * loop and ends through one callback with a result the scenario layer turns
+ * into Lua values.
+ *
+ * A power cut while an operation waits ends it at once with
+ * -PL_ECANCELED and reason "power cut": the scenario hears of the cut
+ * right away rather than after a timeout.
+ */
+#ifndef PATCHLAB_UPDATE_H
+#define PATCHLAB_UPDATE_H
+
+#include <stdint.h>
+
+#include "patchlab/board.h"
+
+struct pl_board_type;
+struct pl_op;
+
+/* What an operation found. Strings are empty when unknown. */
+struct pl_op_result {
+	int status;          /* 0, -ETIMEDOUT, -PL_ECANCELED (power cut),
+	                      * -PL_EREFUSED (the board said no),
+	                      * -PL_EFIXTURE (console lost: a lab error) */
+	char reason[256];    /* for a person: "BOOT FAILED: ...", "timeout ..." */
+	char version[64];
+	char slot[16];
+	uint64_t t_ns;       /* when the deciding line was read */
+	uint64_t bytes;      /* update: bytes acknowledged */
+};
+
+typedef void (*pl_op_cb)(struct pl_op *op, const struct pl_op_result *r,
+			 void *user_data);
+
+/*
+ * Wait for the board to boot: boot_ok (version, slot) or boot_fail
+ * (reason) of the board type, within timeout_ms (0: the type's
+ * boot_timeout). Watches the console from now on: call it before or right
+ * after power on.
+ */
+int pl_op_wait_boot(struct pl_op **out, struct pl_board *b,
+		    const struct pl_board_type *type, uint64_t timeout_ms,
+		    pl_op_cb cb, void *user_data);
+
+/* Ask the running firmware for its version (the type's version command). */
+int pl_op_version(struct pl_op **out, struct pl_board *b,
+		  const struct pl_board_type *type, pl_op_cb cb,
+		  void *user_data);
+
+/* Send the update command and the image (XMODEM), then wait for the done or
+ * error line. data is copied. */
+int pl_op_update(struct pl_op **out, struct pl_board *b,
+		 const struct pl_board_type *type, const void *data, size_t len,
+		 pl_op_cb cb, void *user_data);
+
+/* Send a command line and wait for a pattern (a confirm, say). */
+int pl_op_command(struct pl_op **out, struct pl_board *b,
+		  const struct pl_board_type *type, const char *command,
+		  const char *pattern, uint64_t timeout_ms, pl_op_cb cb,
+		  void *user_data);
+
+/* Cancel without calling cb, and free. Accepts NULL. After cb has run the
+ * operation must still be freed with this. */
+void pl_op_free(struct pl_op *op);
+
+#endif

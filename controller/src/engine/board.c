@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The live board: fixtures opened from configuration, console fan-out,
+ * power commands that listeners hear of, and the event timeline.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "patchlab/board.h"
+#include "patchlab/clock.h"
+#include "patchlab/config.h"
+#include "patchlab/error.h"
+
+struct pl_board {
+	uv_loop_t *loop;
+	char *id;
+	char *type;
+	char *quarantine;
+	struct pl_log log;
+	char *log_ctx;
+	struct pl_fixture_ctx fctx;
+
+	struct pl_power *power;
+	struct pl_console *console;
+	struct pl_probe *probe;
+
+	struct pl_board_listener *listeners;
+	pl_board_event_fn event_fn;
+	void *event_ud;
+};
+
+static const char *const event_names[] = {
+	[PL_BEV_POWER] = "power",       [PL_BEV_TRIGGER] = "trigger",
+	[PL_BEV_MATCH] = "match",       [PL_BEV_PROBE] = "probe",
+	[PL_BEV_TRANSFER] = "transfer", [PL_BEV_CONSOLE] = "console",
+	[PL_BEV_LOG] = "log",           [PL_BEV_FIXTURE] = "fixture",
+};
+
+const char *pl_board_event_name(enum pl_board_event ev)
+{
+	if ((unsigned)ev >= sizeof(event_names) / sizeof(event_names[0]))
+		return "?";
+	return event_names[ev];
+}
+
+const char *pl_board_id(const struct pl_board *b) { return b->id; }
+const char *pl_board_type(const struct pl_board *b) { return b->type; }
+uv_loop_t *pl_board_loop(const struct pl_board *b) { return b->loop; }
+const struct pl_log *pl_board_log(const struct pl_board *b) { return &b->log; }
+struct pl_power *pl_board_power(struct pl_board *b) { return b->power; }
+struct pl_console *pl_board_console(struct pl_board *b) { return b->console; }
+struct pl_probe *pl_board_probe(struct pl_board *b) { return b->probe; }
+
+void pl_board_set_event_sink(struct pl_board *b, pl_board_event_fn fn,
+			     void *user_data)
+{
+	b->event_fn = fn;
+	b->event_ud = user_data;
+}
+
+void pl_board_event(struct pl_board *b, enum pl_board_event ev, uint64_t t_ns,
+		    const char *json)
+{
+	if (b->event_fn)
+		b->event_fn(b->event_ud, ev, t_ns, json);
+}
+
+/* ------------------------------------------------------------ listeners */
+
+void pl_board_listen(struct pl_board *b, struct pl_board_listener *l)
+{
+	struct pl_board_listener **pp = &b->listeners;
+
+	while (*pp)
+		pp = &(*pp)->next;
+	l->next = NULL;
+	l->board = b;
+	*pp = l;
+}
+
+void pl_board_unlisten(struct pl_board_listener *l)
+{
+	struct pl_board_listener **pp;
+
+	if (!l || !l->board)
+		return;
+	for (pp = &l->board->listeners; *pp; pp = &(*pp)->next) {
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	}
+	l->board = NULL;
+	l->next = NULL;
+}
+
+static bool is_listening(const struct pl_board *b,
+			 const struct pl_board_listener *l)
+{
+	for (const struct pl_board_listener *x = b->listeners; x; x = x->next)
+		if (x == l)
+			return true;
+	return false;
+}
+
+/*
+ * Listeners may unlisten themselves or others, and free them, from inside a
+ * callback: dispatch works on a snapshot of pointers and only dereferences a
+ * listener that is still on the list.
+ */
+enum dispatch_kind {
+	DISPATCH_DATA,
+	DISPATCH_POWER,
+	DISPATCH_CONSOLE,
+	DISPATCH_TRANSFER,
+	DISPATCH_STOP,
+};
+
+struct dispatch {
+	enum dispatch_kind kind;
+	const uint8_t *buf;
+	size_t len;
+	uint64_t t_ns;
+	bool flag;
+	int status;
+	uint64_t value;   /* acked bytes, or the stop pc */
+	unsigned hits;
+};
+
+static void dispatch(struct pl_board *b, const struct dispatch *d)
+{
+	struct pl_board_listener *snap[32];
+	size_t n = 0;
+
+	for (struct pl_board_listener *l = b->listeners; l && n < 32; l = l->next)
+		snap[n++] = l;
+	for (size_t i = 0; i < n; i++) {
+		struct pl_board_listener *l = snap[i];
+
+		if (!is_listening(b, l))
+			continue;
+		switch (d->kind) {
+		case DISPATCH_DATA:
+			if (l->data)
+				l->data(l, d->buf, d->len, d->t_ns);
+			break;
+		case DISPATCH_POWER:
+			if (l->power)
+				l->power(l, d->flag, d->t_ns);
+			break;
+		case DISPATCH_CONSOLE:
+			if (l->console)
+				l->console(l, d->flag, d->status);
+			break;
+		case DISPATCH_TRANSFER:
+			if (l->transfer)
+				l->transfer(l, d->value, d->t_ns);
+			break;
+		case DISPATCH_STOP:
+			if (l->stop)
+				l->stop(l, d->value, d->hits, d->t_ns);
+			break;
+		}
+	}
+}
+
+static void on_console_data(struct pl_console *c, const uint8_t *buf,
+			    size_t len, uint64_t t_ns, void *user_data)
+{
+	struct pl_board *b = user_data;
+	struct dispatch d = { .kind = DISPATCH_DATA, .buf = buf, .len = len,
+			      .t_ns = t_ns };
+
+	dispatch(b, &d);
+}
+
+static void on_console_event(struct pl_console *c, enum pl_console_event ev,
+			     int status, uint64_t gap_ns, void *user_data)
+{
+	struct pl_board *b = user_data;
+	struct dispatch d = { .kind = DISPATCH_CONSOLE,
+			      .flag = ev == PL_CONSOLE_GONE, .status = status };
+	char json[160];
+
+	snprintf(json, sizeof(json),
+		 "{\"state\":\"%s\",\"status\":%d,\"gap_ns\":%" PRIu64 "}",
+		 ev == PL_CONSOLE_GONE ? "gone" : "back", status, gap_ns);
+	pl_board_event(b, PL_BEV_CONSOLE, pl_now_ns(), json);
+	dispatch(b, &d);
+}
+
+void pl_board_transfer_progress(struct pl_board *b, uint64_t acked,
+				uint64_t t_ns)
+{
+	struct dispatch d = { .kind = DISPATCH_TRANSFER, .value = acked,
+			      .t_ns = t_ns };
+
+	dispatch(b, &d);
+}
+
+static void on_probe_stop(struct pl_probe *p, uint64_t addr, unsigned hits,
+			  void *user_data)
+{
+	struct pl_board *b = user_data;
+	struct dispatch d = { .kind = DISPATCH_STOP, .value = addr,
+			      .hits = hits, .t_ns = pl_now_ns() };
+
+	dispatch(b, &d);
+}
+
+/* ---------------------------------------------------------------- power */
+
+struct power_cmd {
+	struct pl_board *b;
+	bool on;
+	int glitch_ms;  /* -1: a plain set */
+	pl_power_cb cb;
+	void *user_data;
+};
+
+static void on_power_done(struct pl_power *p, int status,
+			  const struct pl_power_times *t, void *user_data)
+{
+	struct power_cmd *cmd = user_data;
+	char json[256];
+
+	snprintf(json, sizeof(json),
+		 "{\"state\":\"%s\",\"glitch_ms\":%d,\"status\":%d,"
+		 "\"requested_ns\":%" PRIu64 ",\"issued_ns\":%" PRIu64
+		 ",\"done_ns\":%" PRIu64 "}",
+		 cmd->on ? "on" : "off", cmd->glitch_ms, status,
+		 t->requested_ns, t->issued_ns, t->done_ns);
+	if (status != -PL_ECANCELED)
+		pl_board_event(cmd->b, PL_BEV_POWER, t->requested_ns, json);
+	if (status && status != -PL_ECANCELED)
+		pl_log(&cmd->b->log, PL_LOG_ERROR, "power %s failed: %s",
+		       cmd->on ? "on" : "off", pl_strerror(status));
+	if (cmd->cb)
+		cmd->cb(p, status, t, cmd->user_data);
+	free(cmd);
+}
+
+static int power_command(struct pl_board *b, bool on, int glitch_ms,
+			 pl_power_cb cb, void *user_data)
+{
+	struct power_cmd *cmd;
+	struct dispatch d = { .kind = DISPATCH_POWER };
+	int err;
+
+	if (!b->power)
+		return -ENODEV;
+	cmd = calloc(1, sizeof(*cmd));
+	if (!cmd)
+		return -ENOMEM;
+	*cmd = (struct power_cmd){ b, on, glitch_ms, cb, user_data };
+	if (glitch_ms >= 0)
+		err = pl_power_glitch(b->power, (unsigned)glitch_ms,
+				      on_power_done, cmd);
+	else
+		err = pl_power_set(b->power, on, on_power_done, cmd);
+	if (err) {
+		free(cmd);
+		return err;
+	}
+	/* Listeners hear of the change as soon as it was issued. */
+	d.flag = glitch_ms >= 0 ? false : on;
+	d.t_ns = pl_power_last(b->power)->issued_ns;
+	if (!d.t_ns)
+		d.t_ns = pl_now_ns();
+	dispatch(b, &d);
+	return 0;
+}
+
+int pl_board_set_power(struct pl_board *b, bool on, pl_power_cb cb,
+		       void *user_data)
+{
+	return power_command(b, on, -1, cb, user_data);
+}
+
+int pl_board_glitch(struct pl_board *b, unsigned ms, pl_power_cb cb,
+		    void *user_data)
+{
+	return power_command(b, false, (int)ms, cb, user_data);
+}
+
+/* ----------------------------------------------------------- lifecycle */
+
+int pl_board_console_log(struct pl_board *b, const char *path)
+{
+	if (!b->console)
+		return -ENODEV;
+	if (!path)
+		return 0;
+	return pl_console_set_log(b->console, path);
+}
+
+void pl_board_quarantine(struct pl_board *b, const char *why)
+{
+	free(b->quarantine);
+	b->quarantine = strdup(why ? why : "quarantined");
+	pl_log(&b->log, PL_LOG_WARN, "quarantined for the rest of the suite: %s",
+	       b->quarantine);
+}
+
+const char *pl_board_quarantined(const struct pl_board *b)
+{
+	return b->quarantine;
+}
+
+int pl_board_open(struct pl_board **out, uv_loop_t *loop,
+		  const struct pl_board_cfg *cfg, const struct pl_log *log,
+		  const char **why)
+{
+	struct pl_console_cbs cbs = { on_console_data, on_console_event, NULL };
+	const struct pl_fixture_cfg *pw = cfg->fixture[PL_FIXTURE_POWER];
+	const struct pl_fixture_cfg *co = cfg->fixture[PL_FIXTURE_CONSOLE];
+	const struct pl_fixture_cfg *pr = cfg->fixture[PL_FIXTURE_PROBE];
+	struct pl_board *b;
+	int err = 0;
+
+	*out = NULL;
+	*why = NULL;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->loop = loop;
+	b->id = strdup(cfg->id);
+	b->type = strdup(cfg->type ? cfg->type->name : "");
+	if (asprintf(&b->log_ctx, "%s", cfg->id) < 0)
+		b->log_ctx = NULL;
+	b->log = pl_log_child(log, b->log_ctx);
+	b->fctx = (struct pl_fixture_ctx){ .loop = loop, .log = b->log,
+					   .board_id = b->id };
+
+	if (pw) {
+		err = pl_power_open(&b->power, &b->fctx, pw->driver->name,
+				    &pw->opts);
+		if (err) {
+			*why = "power";
+			goto err_close;
+		}
+		/* The safe state first: whatever the relay was doing, off. */
+		err = pl_power_set(b->power, false, NULL, NULL);
+		if (err) {
+			*why = "power";
+			goto err_close;
+		}
+	}
+	if (co) {
+		cbs.user_data = b;
+		err = pl_console_open(&b->console, &b->fctx, co->driver->name,
+				      &co->opts, &cbs);
+		if (err) {
+			*why = "console";
+			goto err_close;
+		}
+	}
+	if (pr) {
+		err = pl_probe_open(&b->probe, &b->fctx, pr->driver->name,
+				    &pr->opts);
+		if (err) {
+			*why = "probe";
+			goto err_close;
+		}
+		pl_probe_set_stop_cb(b->probe, on_probe_stop, b);
+	}
+	*out = b;
+	return 0;
+
+err_close:
+	pl_log(&b->log, PL_LOG_ERROR, "cannot open %s fixture: %s", *why,
+	       pl_strerror(err));
+	pl_board_close(b);
+	return err;
+}
+
+void pl_board_close(struct pl_board *b)
+{
+	if (!b)
+		return;
+	/* Listeners belong to runs that have ended; forget them. */
+	while (b->listeners)
+		pl_board_unlisten(b->listeners);
+	pl_probe_close(b->probe);
+	pl_console_close(b->console);
+	pl_power_close(b->power); /* switches off */
+	free(b->quarantine);
+	free(b->log_ctx);
+	free(b->id);
+	free(b->type);
+	free(b);
+}

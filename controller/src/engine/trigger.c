@@ -1,0 +1,425 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Triggers fire in C, in the callback that sees the event. See trigger.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "patchlab/clock.h"
+#include "patchlab/error.h"
+#include "patchlab/trigger.h"
+#include "linematch.h"
+
+struct pl_trigger {
+	struct pl_board *b;
+	struct pl_trigger_spec spec;
+	char *pattern;
+	struct pl_trigger_info info;
+	struct pl_board_listener listener;
+	bool armed;
+	bool bp_set;
+	unsigned count;            /* matches or breakpoint hits seen */
+	uv_timer_t *timer;         /* time trigger, or console delay */
+	struct pl_linematch *match;
+	void (*cb)(struct pl_trigger *t, void *ud);
+	void *cb_ud;
+	/* Callbacks still to come from the power or probe layer hold t:
+	 * pl_trigger_free() of a busy trigger only marks it, the last
+	 * callback frees it. */
+	unsigned pending;
+	bool zombie;
+};
+
+static void destroy(struct pl_trigger *t);
+
+/* Drop one pending callback; true when t is gone and must not be touched. */
+static bool put(struct pl_trigger *t)
+{
+	t->pending--;
+	if (t->zombie && t->pending == 0) {
+		destroy(t);
+		return true;
+	}
+	return t->zombie;
+}
+
+static const char *const kind_names[] = {
+	[PL_TRIG_CONSOLE] = "console",   [PL_TRIG_BREAKPOINT] = "breakpoint",
+	[PL_TRIG_BYTES] = "bytes",       [PL_TRIG_PROGRESS] = "progress",
+	[PL_TRIG_TIME] = "time",
+};
+
+const char *pl_trigger_kind_name(enum pl_trigger_kind k)
+{
+	if ((unsigned)k >= sizeof(kind_names) / sizeof(kind_names[0]))
+		return "?";
+	return kind_names[k];
+}
+
+int pl_trigger_kind_parse(const char *s, enum pl_trigger_kind *out)
+{
+	for (unsigned i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++) {
+		if (strcmp(s, kind_names[i]) == 0) {
+			*out = (enum pl_trigger_kind)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const struct pl_trigger_info *pl_trigger_info(const struct pl_trigger *t)
+{
+	return &t->info;
+}
+
+void pl_trigger_set_callback(struct pl_trigger *t,
+			     void (*cb)(struct pl_trigger *t, void *ud),
+			     void *user_data)
+{
+	t->cb = cb;
+	t->cb_ud = user_data;
+}
+
+/* splitmix64: a full-period mix of the seed, enough to draw one value. */
+static uint64_t mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static uint64_t draw(const struct pl_trigger_spec *s)
+{
+	uint64_t span;
+
+	if (s->value_hi <= s->value_lo)
+		return s->value_lo;
+	span = s->value_hi - s->value_lo + 1;
+	return s->value_lo + mix64(s->seed) % span;
+}
+
+/* ---------------------------------------------------------------- firing */
+
+static void record(struct pl_trigger *t)
+{
+	char json[512];
+	const struct pl_trigger_info *i = &t->info;
+
+	snprintf(json, sizeof(json),
+		 "{\"kind\":\"%s\",\"value\":%" PRIu64 ",\"action\":\"%s\","
+		 "\"status\":%d,\"armed_ns\":%" PRIu64 ",\"seen_ns\":%" PRIu64
+		 ",\"issued_ns\":%" PRIu64 ",\"done_ns\":%" PRIu64
+		 ",\"delay_us\":%" PRIu64 ",\"latency_ns\":%" PRIu64 "}",
+		 pl_trigger_kind_name(i->kind), i->value,
+		 t->spec.action == PL_TRIG_GLITCH ? "glitch" : "cut", i->status,
+		 i->armed_ns, i->seen_ns, i->issued_ns, i->done_ns,
+		 t->spec.delay_us,
+		 i->issued_ns > i->seen_ns ? i->issued_ns - i->seen_ns : 0);
+	pl_board_event(t->b, PL_BEV_TRIGGER, i->seen_ns, json);
+}
+
+static void on_power_done(struct pl_power *p, int status,
+			  const struct pl_power_times *times, void *ud)
+{
+	struct pl_trigger *t = ud;
+
+	if (put(t))
+		return;
+	if (status == -PL_ECANCELED)
+		status = 0; /* superseded by a later command: the cut happened */
+	t->info.status = status;
+	t->info.done_ns = times->done_ns;
+	if (!t->info.issued_ns)
+		t->info.issued_ns = times->issued_ns;
+	record(t);
+	if (t->cb)
+		t->cb(t, t->cb_ud);
+}
+
+static void stop_watching(struct pl_trigger *t)
+{
+	t->armed = false;
+	pl_board_unlisten(&t->listener);
+	if (t->timer)
+		uv_timer_stop(t->timer);
+}
+
+static void fire(struct pl_trigger *t, uint64_t seen_ns)
+{
+	int err;
+
+	stop_watching(t);
+	t->info.fired = true;
+	if (!t->info.seen_ns)
+		t->info.seen_ns = seen_ns;
+	t->pending++;
+	if (t->spec.action == PL_TRIG_GLITCH)
+		err = pl_board_glitch(t->b, t->spec.glitch_ms, on_power_done, t);
+	else
+		err = pl_board_set_power(t->b, false, on_power_done, t);
+	if (err)
+		t->pending--;
+	/* The command left before set_power returned: stamp it now. */
+	t->info.issued_ns = pl_power_last(pl_board_power(t->b))->issued_ns;
+	if (err) {
+		t->info.status = err;
+		pl_log(pl_board_log(t->b), PL_LOG_ERROR,
+		       "trigger %s could not switch the power: %s",
+		       pl_trigger_kind_name(t->info.kind), pl_strerror(err));
+		record(t);
+		if (t->cb)
+			t->cb(t, t->cb_ud);
+	}
+}
+
+static void on_timer(uv_timer_t *timer)
+{
+	struct pl_trigger *t = timer->data;
+
+	if (t->info.kind == PL_TRIG_TIME)
+		t->info.seen_ns = pl_now_ns();
+	fire(t, t->info.seen_ns);
+}
+
+/* The event happened at seen_ns: fire now, or after the console delay. */
+static void event_seen(struct pl_trigger *t, uint64_t seen_ns)
+{
+	if (t->spec.delay_us == 0) {
+		fire(t, seen_ns);
+		return;
+	}
+	t->info.seen_ns = seen_ns;
+	pl_board_unlisten(&t->listener);
+	/* libuv timers have millisecond resolution; round up. */
+	uv_timer_start(t->timer, on_timer, (t->spec.delay_us + 999) / 1000, 0);
+}
+
+/* ------------------------------------------------------------- listeners */
+
+static void on_data(struct pl_board_listener *l, const uint8_t *buf,
+		    size_t len, uint64_t t_ns)
+{
+	struct pl_trigger *t = l->user_data;
+	struct pl_linematch_hit hit;
+	size_t off = 0;
+
+	while (t->armed && off < len) {
+		size_t used = 0;
+
+		if (!pl_linematch_feed(t->match, buf + off, len - off, t_ns,
+				       &used, &hit))
+			break;
+		off += used;
+		if (t->info.kind == PL_TRIG_CONSOLE) {
+			if (++t->count < t->info.value)
+				continue;
+		} else if (hit.number < (long)t->info.value) {
+			continue; /* progress below the mark */
+		}
+		snprintf(t->info.detail, sizeof(t->info.detail), "%.*s",
+			 (int)hit.len, hit.text);
+		event_seen(t, hit.t_ns);
+	}
+}
+
+static void on_transfer(struct pl_board_listener *l, uint64_t acked,
+			uint64_t t_ns)
+{
+	struct pl_trigger *t = l->user_data;
+
+	if (!t->armed || acked < t->info.value)
+		return;
+	snprintf(t->info.detail, sizeof(t->info.detail), "acked %" PRIu64,
+		 acked);
+	event_seen(t, t_ns);
+}
+
+static void on_bp_resumed(struct pl_probe *p, int status, const void *data,
+			  size_t len, void *ud)
+{
+	(void)ud;
+	(void)data;
+	(void)len;
+	if (status)
+		pl_log(&pl_probe_ctx(p)->log, PL_LOG_ERROR,
+		       "could not resume after breakpoint: %s",
+		       pl_strerror(status));
+}
+
+static void on_stop(struct pl_board_listener *l, uint64_t pc, unsigned hits,
+		    uint64_t t_ns)
+{
+	struct pl_trigger *t = l->user_data;
+	struct pl_probe_req req = { .op = PL_PROBE_RESUME, .cb = on_bp_resumed };
+
+	if (!t->armed || pc != t->spec.bp_addr)
+		return;
+	if (++t->count < t->info.value) {
+		/* Not our hit yet: let the target run on. */
+		pl_probe_submit(pl_board_probe(t->b), &req);
+		return;
+	}
+	snprintf(t->info.detail, sizeof(t->info.detail),
+		 "pc 0x%" PRIx64 " hit %u", pc, t->count);
+	fire(t, t_ns); /* the CPU is halted: a cut exactly before the op */
+}
+
+static void on_bp_set(struct pl_probe *p, int status, const void *data,
+		      size_t len, void *ud)
+{
+	struct pl_trigger *t = ud;
+
+	(void)data;
+	(void)len;
+	if (put(t) || status == -PL_ECANCELED)
+		return;
+	if (status) {
+		t->info.status = status;
+		stop_watching(t);
+		pl_log(&pl_probe_ctx(p)->log, PL_LOG_ERROR,
+		       "cannot set breakpoint at 0x%" PRIx64 ": %s",
+		       t->spec.bp_addr, pl_strerror(status));
+		if (t->cb)
+			t->cb(t, t->cb_ud);
+		return;
+	}
+	t->bp_set = true;
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+int pl_trigger_arm(struct pl_trigger **out, struct pl_board *b,
+		   const struct pl_trigger_spec *spec, const char **why)
+{
+	struct pl_trigger *t;
+	int err = -EINVAL;
+
+	*out = NULL;
+	*why = NULL;
+	if ((spec->kind == PL_TRIG_CONSOLE || spec->kind == PL_TRIG_PROGRESS) &&
+	    (!spec->pattern || !*spec->pattern)) {
+		*why = "a console or progress trigger needs a pattern";
+		return -EINVAL;
+	}
+	if (spec->kind == PL_TRIG_BREAKPOINT && !pl_board_probe(b)) {
+		*why = "a breakpoint trigger needs a probe on the board";
+		return -ENODEV;
+	}
+	if (!pl_board_power(b)) {
+		*why = "the board has no power fixture";
+		return -ENODEV;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->b = b;
+	t->spec = *spec;
+	t->info.kind = spec->kind;
+	t->info.value = draw(spec);
+	t->info.armed_ns = pl_now_ns();
+	if (spec->kind == PL_TRIG_CONSOLE && t->info.value == 0)
+		t->info.value = 1;
+	if (spec->kind == PL_TRIG_BREAKPOINT && t->info.value == 0)
+		t->info.value = 1;
+	if (spec->pattern) {
+		t->pattern = strdup(spec->pattern);
+		t->spec.pattern = t->pattern;
+		err = pl_linematch_new(&t->match, t->pattern, NULL, why);
+		if (err)
+			goto err_free;
+	}
+	t->timer = malloc(sizeof(*t->timer));
+	if (!t->timer) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+	uv_timer_init(pl_board_loop(b), t->timer);
+	t->timer->data = t;
+
+	t->listener.user_data = t;
+	switch (spec->kind) {
+	case PL_TRIG_CONSOLE:
+	case PL_TRIG_PROGRESS:
+		t->listener.data = on_data;
+		break;
+	case PL_TRIG_BYTES:
+		t->listener.transfer = on_transfer;
+		break;
+	case PL_TRIG_BREAKPOINT:
+		t->listener.stop = on_stop;
+		break;
+	case PL_TRIG_TIME:
+		uv_timer_start(t->timer, on_timer, t->info.value, 0);
+		break;
+	}
+	t->armed = true;
+	if (spec->kind != PL_TRIG_TIME)
+		pl_board_listen(b, &t->listener);
+	if (spec->kind == PL_TRIG_BREAKPOINT) {
+		struct pl_probe_req req = { .op = PL_PROBE_BP_SET,
+					    .addr = spec->bp_addr,
+					    .cb = on_bp_set, .user_data = t };
+
+		t->pending++;
+		err = pl_probe_submit(pl_board_probe(b), &req);
+		if (err) {
+			t->pending--;
+			*why = "the probe refused the breakpoint";
+			pl_trigger_free(t);
+			return err;
+		}
+	}
+	*out = t;
+	return 0;
+
+err_free:
+	pl_linematch_free(t->match);
+	free(t->pattern);
+	free(t);
+	return err;
+}
+
+void pl_trigger_disarm(struct pl_trigger *t)
+{
+	if (t)
+		stop_watching(t);
+}
+
+static void destroy(struct pl_trigger *t)
+{
+	if (t->timer)
+		uv_close((uv_handle_t *)t->timer, on_timer_closed);
+	pl_linematch_free(t->match);
+	free(t->pattern);
+	free(t);
+}
+
+void pl_trigger_free(struct pl_trigger *t)
+{
+	if (!t || t->zombie)
+		return;
+	stop_watching(t);
+	if (t->spec.kind == PL_TRIG_BREAKPOINT && pl_board_probe(t->b)) {
+		struct pl_probe_req req = { .op = PL_PROBE_BP_CLEAR,
+					    .addr = t->spec.bp_addr };
+
+		/* Best effort: the target may be powered off by now. A set
+		 * still queued would call back into t: drop our interest. */
+		pl_probe_submit(pl_board_probe(t->b), &req);
+	}
+	t->cb = NULL;
+	if (t->pending) {
+		t->zombie = true;
+		return;
+	}
+	destroy(t);
+}

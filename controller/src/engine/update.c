@@ -1,0 +1,525 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Board operations driven by the board type: wait for boot, version,
+ * update over XMODEM, command. See patchlab/update.h.
+ *
+ * The XMODEM sender is the pure state machine of patchlab/xmodem.h driven
+ * from a board listener, not the console-owning glue: the console keeps its
+ * fan-out during the transfer, so console and progress triggers still see
+ * what the board prints, and byte triggers hear every acknowledgement in the
+ * callback that read it.
+ *
+ * Completion is always deferred to a fresh loop iteration: a trigger may cut
+ * the power deep inside a console callback (inside the XMODEM sender), and
+ * the user's callback may free the operation.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "linematch.h"
+#include "patchlab/clock.h"
+#include "patchlab/config.h"
+#include "patchlab/error.h"
+#include "patchlab/update.h"
+#include "patchlab/xmodem.h"
+
+enum op_kind { OP_BOOT, OP_VERSION, OP_UPDATE, OP_COMMAND };
+enum op_phase { PH_WAIT_START, PH_SENDING, PH_WAIT_DONE };
+
+struct pl_op {
+	enum op_kind kind;
+	enum op_phase phase;
+	struct pl_board *b;
+	const struct pl_board_type *type;
+	struct pl_board_listener l;
+	uv_timer_t *deadline;  /* the whole operation */
+	uv_timer_t *xtimer;    /* XMODEM: silence from the receiver */
+	uv_timer_t *defer;     /* runs cb on a fresh loop iteration */
+	uint64_t timeout_ms;
+
+	struct pl_linematch *m_ok, *m_fail, *m_start, *m_progress;
+	const struct pl_pattern *p_ok, *p_fail;
+
+	struct pl_xmodem_sender *tx;
+	uint8_t *data;
+	size_t len;
+	bool sender_done;
+	bool done_line;
+
+	bool finished;
+	pl_op_cb cb;
+	void *user_data;
+	struct pl_op_result res;
+};
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static uv_timer_t *new_timer(struct pl_op *op)
+{
+	uv_timer_t *t = malloc(sizeof(*t));
+
+	if (!t)
+		return NULL;
+	uv_timer_init(pl_board_loop(op->b), t);
+	t->data = op;
+	return t;
+}
+
+static void close_timer(uv_timer_t *t)
+{
+	if (t) {
+		uv_timer_stop(t);
+		uv_close((uv_handle_t *)t, on_handle_closed);
+	}
+}
+
+static void on_defer(uv_timer_t *t)
+{
+	struct pl_op *op = t->data;
+
+	if (op->cb)
+		op->cb(op, &op->res, op->user_data);
+}
+
+/* Decide the result now; the callback runs on the next loop iteration. */
+static void finish(struct pl_op *op, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void finish(struct pl_op *op, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (op->finished)
+		return;
+	op->finished = true;
+	op->res.status = status;
+	if (!op->res.t_ns)
+		op->res.t_ns = pl_now_ns();
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(op->res.reason, sizeof(op->res.reason), fmt, ap);
+		va_end(ap);
+	}
+	pl_board_unlisten(&op->l);
+	uv_timer_stop(op->deadline);
+	if (op->xtimer)
+		uv_timer_stop(op->xtimer);
+	if (op->tx && !pl_xmodem_sender_finished(op->tx))
+		pl_xmodem_sender_cancel(op->tx);
+	uv_timer_start(op->defer, on_defer, 0, 0);
+}
+
+static void capture(const struct pl_pattern *p, const char *name,
+		    const struct pl_linematch_hit *hit, char *dst, size_t n)
+{
+	int g = p ? pl_pattern_group(p, name) : -1;
+
+	if (g > 0)
+		pl_linematch_group(hit, (unsigned)g, dst, n);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	struct pl_op *op = t->data;
+	static const char *const what[] = {
+		[OP_BOOT] = "no boot", [OP_VERSION] = "no version answer",
+		[OP_UPDATE] = "update not finished", [OP_COMMAND] = "no answer",
+	};
+
+	finish(op, -ETIMEDOUT, "timeout: %s within %" PRIu64 " ms",
+	       what[op->kind], op->timeout_ms);
+}
+
+static void on_power(struct pl_board_listener *l, bool on, uint64_t t_ns)
+{
+	struct pl_op *op = l->user_data;
+
+	if (on)
+		return;
+	op->res.t_ns = t_ns;
+	finish(op, -PL_ECANCELED, "power cut");
+}
+
+static void on_console(struct pl_board_listener *l, bool gone, int status)
+{
+	struct pl_op *op = l->user_data;
+
+	if (gone)
+		finish(op, -PL_EFIXTURE, "console lost: %s", pl_strerror(status));
+}
+
+/* ----------------------------------------------------------------- XMODEM */
+
+static void x_send(const uint8_t *buf, size_t len, void *ud)
+{
+	struct pl_op *op = ud;
+	int err = pl_console_write(pl_board_console(op->b), buf, len);
+
+	if (err)
+		finish(op, -PL_EFIXTURE, "console write failed: %s",
+		       pl_strerror(err));
+}
+
+static void x_progress(uint64_t acked, void *ud)
+{
+	struct pl_op *op = ud;
+
+	op->res.bytes = acked;
+	pl_board_transfer_progress(op->b, acked, pl_now_ns());
+}
+
+static void x_done(int status, void *ud)
+{
+	struct pl_op *op = ud;
+	char json[128];
+
+	op->sender_done = true;
+	snprintf(json, sizeof(json),
+		 "{\"state\":\"end\",\"status\":%d,\"bytes\":%" PRIu64 "}",
+		 status, op->res.bytes);
+	pl_board_event(op->b, PL_BEV_TRANSFER, pl_now_ns(), json);
+	if (op->finished)
+		return;
+	if (status) {
+		finish(op, status == -ETIMEDOUT ? -ETIMEDOUT : -PL_EREFUSED,
+		       "transfer failed after %" PRIu64 " bytes: %s",
+		       op->res.bytes, pl_strerror(status));
+		return;
+	}
+	op->phase = PH_WAIT_DONE;
+	uv_timer_stop(op->xtimer);
+	if (op->done_line || !op->type->update.done)
+		finish(op, 0, "update accepted");
+}
+
+static void on_xtimer(uv_timer_t *t)
+{
+	struct pl_op *op = t->data;
+
+	if (op->finished || !op->tx || op->sender_done)
+		return;
+	pl_xmodem_sender_timeout(op->tx);
+	if (!op->finished && !op->sender_done)
+		uv_timer_start(op->xtimer, on_xtimer,
+			       PL_XMODEM_DEFAULT_TIMEOUT_MS, 0);
+}
+
+static int start_sender(struct pl_op *op)
+{
+	struct pl_xmodem_io io = { .send = x_send, .progress = x_progress,
+				   .done = x_done, .user_data = op };
+	struct pl_xmodem_limits lim = { .retries = 10, .start_retries = 20,
+					.use_1k = op->type->update.block_size != 128 };
+	int err;
+
+	err = pl_xmodem_sender_new(&op->tx, op->data, op->len, &lim, &io);
+	if (err)
+		return err;
+	op->phase = PH_SENDING;
+	pl_board_event(op->b, PL_BEV_TRANSFER, pl_now_ns(),
+		       "{\"state\":\"start\"}");
+	uv_timer_start(op->xtimer, on_xtimer, PL_XMODEM_DEFAULT_TIMEOUT_MS, 0);
+	return 0;
+}
+
+/* ------------------------------------------------------------ console data */
+
+/* Feed lines to the matchers of the operation; true when it finished. */
+static bool feed_lines(struct pl_op *op, const uint8_t *buf, size_t len,
+		       uint64_t t_ns)
+{
+	struct pl_linematch_hit hit;
+	size_t used;
+
+	for (size_t off = 0; off < len && !op->finished; off += used) {
+		used = len - off;
+		if (op->m_fail &&
+		    pl_linematch_feed(op->m_fail, buf + off, len - off, t_ns, &used,
+				      &hit)) {
+			char why[160] = "";
+
+			capture(op->p_fail, "reason", &hit, why, sizeof(why));
+			op->res.t_ns = t_ns;
+			if (op->kind == OP_BOOT)
+				finish(op, -PL_EREFUSED, "%.*s", (int)hit.len,
+				       hit.text);
+			else
+				finish(op, -PL_EREFUSED, "%s",
+				       *why ? why : hit.text);
+			return true;
+		}
+		/* m_fail consumed `used` bytes; replay them to m_ok. */
+		if (op->m_ok) {
+			size_t u2, o2 = 0;
+
+			while (o2 < used) {
+				if (!pl_linematch_feed(op->m_ok, buf + off + o2,
+						       used - o2, t_ns, &u2, &hit))
+					break;
+				o2 += u2;
+				capture(op->p_ok, "version", &hit, op->res.version,
+					sizeof(op->res.version));
+				capture(op->p_ok, "slot", &hit, op->res.slot,
+					sizeof(op->res.slot));
+				op->res.t_ns = t_ns;
+				if (op->kind == OP_UPDATE) {
+					op->done_line = true;
+					if (op->sender_done)
+						finish(op, 0, "update accepted");
+				} else {
+					finish(op, 0, "%.*s", (int)hit.len, hit.text);
+					return true;
+				}
+			}
+		}
+		if (used == 0)
+			used = 1; /* a hit at the very start: step past it */
+	}
+	return op->finished;
+}
+
+static void on_data(struct pl_board_listener *l, const uint8_t *buf,
+		    size_t len, uint64_t t_ns)
+{
+	struct pl_op *op = l->user_data;
+
+	if (op->finished)
+		return;
+	if (op->kind != OP_UPDATE) {
+		feed_lines(op, buf, len, t_ns);
+		return;
+	}
+	if (op->phase == PH_WAIT_START) {
+		struct pl_linematch_hit hit;
+		size_t used = 0;
+
+		if (feed_lines(op, buf, len, t_ns))
+			return;
+		if (op->m_start &&
+		    !pl_linematch_feed(op->m_start, buf, len, t_ns, &used, &hit))
+			return;
+		if (start_sender(op)) {
+			finish(op, -ENOMEM, "cannot start the transfer");
+			return;
+		}
+		buf += used;
+		len -= used;
+	}
+	if (op->phase == PH_SENDING && len) {
+		uv_timer_start(op->xtimer, on_xtimer,
+			       PL_XMODEM_DEFAULT_TIMEOUT_MS, 0);
+		pl_xmodem_sender_input(op->tx, buf, len);
+	}
+	if (!op->finished && len)
+		feed_lines(op, buf, len, t_ns);
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+static int matcher(struct pl_linematch **m, const struct pl_pattern *p)
+{
+	const char *why;
+
+	if (!p)
+		return 0;
+	return pl_linematch_new(m, NULL, &p->re, &why);
+}
+
+static int op_new(struct pl_op **out, enum op_kind kind, struct pl_board *b,
+		  const struct pl_board_type *type, uint64_t timeout_ms,
+		  pl_op_cb cb, void *user_data)
+{
+	struct pl_op *op;
+
+	*out = NULL;
+	if (!pl_board_console(b))
+		return -ENODEV;
+	op = calloc(1, sizeof(*op));
+	if (!op)
+		return -ENOMEM;
+	op->kind = kind;
+	op->b = b;
+	op->type = type;
+	op->cb = cb;
+	op->user_data = user_data;
+	op->timeout_ms = timeout_ms;
+	op->deadline = new_timer(op);
+	op->defer = new_timer(op);
+	op->xtimer = new_timer(op);
+	if (!op->deadline || !op->defer || !op->xtimer) {
+		pl_op_free(op);
+		return -ENOMEM;
+	}
+	op->l.data = on_data;
+	op->l.power = on_power;
+	op->l.console = on_console;
+	op->l.user_data = op;
+	*out = op;
+	return 0;
+}
+
+static void op_start(struct pl_op *op)
+{
+	pl_board_listen(op->b, &op->l);
+	uv_timer_start(op->deadline, on_deadline, op->timeout_ms, 0);
+}
+
+static int send_line(struct pl_op *op, const char *cmd)
+{
+	const char *nl = op->type->console.newline ? op->type->console.newline
+						   : "\r";
+	int err = pl_console_write(pl_board_console(op->b), cmd, strlen(cmd));
+
+	if (!err)
+		err = pl_console_write(pl_board_console(op->b), nl, strlen(nl));
+	return err;
+}
+
+int pl_op_wait_boot(struct pl_op **out, struct pl_board *b,
+		    const struct pl_board_type *type, uint64_t timeout_ms,
+		    pl_op_cb cb, void *user_data)
+{
+	struct pl_op *op;
+	int err;
+
+	err = op_new(&op, OP_BOOT, b, type,
+		     timeout_ms ? timeout_ms : type->boot_timeout_ms, cb,
+		     user_data);
+	if (err)
+		return err;
+	op->p_ok = type->console.boot_ok;
+	op->p_fail = type->console.boot_fail;
+	if (matcher(&op->m_ok, op->p_ok) || matcher(&op->m_fail, op->p_fail)) {
+		pl_op_free(op);
+		return -ENOMEM;
+	}
+	op_start(op);
+	*out = op;
+	return 0;
+}
+
+int pl_op_version(struct pl_op **out, struct pl_board *b,
+		  const struct pl_board_type *type, pl_op_cb cb,
+		  void *user_data)
+{
+	struct pl_op *op;
+	int err;
+
+	if (!type->version.command || !type->version.pattern)
+		return -ENOTSUP;
+	err = op_new(&op, OP_VERSION, b, type,
+		     type->version.timeout_ms ? type->version.timeout_ms : 2000,
+		     cb, user_data);
+	if (err)
+		return err;
+	op->p_ok = type->version.pattern;
+	if (matcher(&op->m_ok, op->p_ok)) {
+		pl_op_free(op);
+		return -ENOMEM;
+	}
+	op_start(op);
+	err = send_line(op, type->version.command);
+	if (err) {
+		pl_op_free(op);
+		return err;
+	}
+	*out = op;
+	return 0;
+}
+
+int pl_op_command(struct pl_op **out, struct pl_board *b,
+		  const struct pl_board_type *type, const char *command,
+		  const char *pattern, uint64_t timeout_ms, pl_op_cb cb,
+		  void *user_data)
+{
+	struct pl_op *op;
+	const char *why;
+	int err;
+
+	err = op_new(&op, OP_COMMAND, b, type, timeout_ms ? timeout_ms : 2000,
+		     cb, user_data);
+	if (err)
+		return err;
+	if (pattern) {
+		err = pl_linematch_new(&op->m_ok, pattern, NULL, &why);
+		if (err) {
+			pl_op_free(op);
+			return err;
+		}
+	}
+	op_start(op);
+	err = send_line(op, command);
+	if (err) {
+		pl_op_free(op);
+		return err;
+	}
+	if (!pattern)
+		finish(op, 0, "sent");
+	*out = op;
+	return 0;
+}
+
+int pl_op_update(struct pl_op **out, struct pl_board *b,
+		 const struct pl_board_type *type, const void *data, size_t len,
+		 pl_op_cb cb, void *user_data)
+{
+	struct pl_op *op;
+	int err;
+
+	if (type->update.method != PL_UPDATE_XMODEM || !type->update.command)
+		return -ENOTSUP;
+	err = op_new(&op, OP_UPDATE, b, type,
+		     type->update.timeout_ms ? type->update.timeout_ms : 600000,
+		     cb, user_data);
+	if (err)
+		return err;
+	op->data = malloc(len ? len : 1);
+	if (!op->data) {
+		pl_op_free(op);
+		return -ENOMEM;
+	}
+	memcpy(op->data, data, len);
+	op->len = len;
+	op->p_ok = type->update.done;
+	op->p_fail = type->update.error;
+	if (matcher(&op->m_ok, op->p_ok) || matcher(&op->m_fail, op->p_fail) ||
+	    matcher(&op->m_start, type->update.start)) {
+		pl_op_free(op);
+		return -ENOMEM;
+	}
+	op->phase = PH_WAIT_START;
+	op_start(op);
+	err = send_line(op, type->update.command);
+	if (!err && !op->m_start)
+		err = start_sender(op);
+	if (err) {
+		pl_op_free(op);
+		return err;
+	}
+	*out = op;
+	return 0;
+}
+
+void pl_op_free(struct pl_op *op)
+{
+	if (!op)
+		return;
+	pl_board_unlisten(&op->l);
+	close_timer(op->deadline);
+	close_timer(op->defer);
+	close_timer(op->xtimer);
+	pl_xmodem_sender_free(op->tx);
+	pl_linematch_free(op->m_ok);
+	pl_linematch_free(op->m_fail);
+	pl_linematch_free(op->m_start);
+	pl_linematch_free(op->m_progress);
+	free(op->data);
+	free(op);
+}
