@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * QEMU virt + U-Boot (built by scripts/build-uboot) as a real device under
+ * test, through the `qemu` power driver and its stable pty console.
+ *
+ * The environment-cut tests run `saveenv` and pull the power at points aimed
+ * by console output (the moment "Erasing" or "Writing" is printed, or some
+ * milliseconds after), power up again and judge twice: from the console
+ * ("bad CRC, using default environment", `printenv`) and from the flash file
+ * with fw_printenv. The single-copy environment loses everything on some
+ * cuts; the redundant one never does.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "patchlab/power_qemu.h"
+#include "patchlab/strbuf.h"
+
+#include "uboot_board.h"
+
+#define ENV_BLOCK "0x40000" /* QEMU's erase block; one env copy per block */
+
+/* ------------------------------------------------------------ helpers */
+
+static char *write_fw_env_config(struct ub_board *b, bool redundant)
+{
+	struct pl_strbuf sb = { 0 };
+	char *path;
+	FILE *f;
+
+	pl_strbuf_printf(&sb, "%s/fw_env.config", b->dir);
+	path = pl_strbuf_steal(&sb);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	/* device  offset  env size  sector size */
+	fprintf(f, "%s 0x0 %s %s\n", b->pflash, ENV_BLOCK, ENV_BLOCK);
+	if (redundant)
+		fprintf(f, "%s 0x40000 %s %s\n", b->pflash, ENV_BLOCK,
+			ENV_BLOCK);
+	fclose(f);
+	return path;
+}
+
+/* Value of `name` in the flash file's environment per fw_printenv, or NULL
+ * when it has none (no valid copy, or the variable is unset). */
+static char *flash_env_get(const char *cfg, const char *name)
+{
+	char *argv[] = { "fw_printenv", "-c", (char *)cfg, (char *)name, NULL };
+	char *out = NULL, *err = NULL, *val = NULL;
+	size_t nl = strlen(name);
+	int rc;
+
+	rc = pl_test_run_capture(argv, &out, &err);
+	if (rc == 0 && out && !strncmp(out, name, nl) && out[nl] == '=') {
+		val = strdup(out + nl + 1);
+		val[strcspn(val, "\n")] = '\0';
+	}
+	free(out);
+	free(err);
+	return val;
+}
+
+/* Boot to the prompt and read `printenv name` from the console. */
+static char *console_env_get(struct ub_board *b, const char *name,
+			     bool *bad_crc)
+{
+	struct pl_strbuf sb = { 0 };
+	char *cmd, *p, *val = NULL;
+
+	ub_boot_to_prompt(b);
+	*bad_crc = ub_seen(b, "bad CRC");
+	pl_strbuf_printf(&sb, "printenv %s", name);
+	cmd = pl_strbuf_steal(&sb);
+	ub_cmd(b, cmd, 5000);
+	pl_strbuf_printf(&sb, "%s=", name);
+	p = memmem(b->out.s + b->mark, b->out.len - b->mark, sb.s, sb.len);
+	if (p) {
+		val = strdup(p + sb.len);
+		val[strcspn(val, "\r\n")] = '\0';
+	}
+	pl_strbuf_free(&sb);
+	free(cmd);
+	return val;
+}
+
+static void save_env(struct ub_board *b, const char *name, const char *val)
+{
+	struct pl_strbuf sb = { 0 };
+
+	pl_strbuf_printf(&sb, "setenv %s %s", name, val);
+	ub_cmd(b, sb.s, 5000);
+	ub_cmd(b, "saveenv", 20000);
+	assert_true(ub_seen(b, "OK"));
+	assert_false(ub_seen(b, "timeout"));
+	pl_strbuf_free(&sb);
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void console_survives_power_cycles(void **state)
+{
+	struct ub_board b;
+	char *t1, *t2;
+	uv_loop_t loop;
+
+	(void)state;
+	uv_loop_init(&loop);
+	ub_open(&b, &loop, "single");
+	assert_string_equal(pl_power_qemu_console(b.power), b.link);
+	t1 = ub_console_target(&b);
+
+	ub_boot_to_prompt(&b);
+	ub_cmd(&b, "version", 5000);
+	assert_true(ub_seen(&b, "U-Boot 2023.01"));
+	ub_power(&b, false);
+	assert_false(pl_power_is_on(b.power));
+
+	/* Same fd, same pty: the second boot's banner arrives on it. */
+	ub_boot_to_prompt(&b);
+	t2 = ub_console_target(&b);
+	assert_string_equal(t1, t2);
+	ub_power(&b, false);
+	free(t1);
+	free(t2);
+	ub_close(&b);
+	assert_int_equal(b.cap.errors, 0);
+}
+
+static void patched_saveenv_persists(void **state)
+{
+	struct ub_board b;
+	char *cfg, *v;
+	bool bad;
+	uv_loop_t loop;
+
+	(void)state;
+	uv_loop_init(&loop);
+	ub_open(&b, &loop, "single");
+	cfg = write_fw_env_config(&b, false);
+
+	/* A blank flash: the first boot has no environment. */
+	v = console_env_get(&b, "pltest", &bad);
+	assert_true(bad);
+	assert_null(v);
+	save_env(&b, "pltest", "hello");
+	ub_power(&b, false);
+
+	v = flash_env_get(cfg, "pltest");
+	assert_non_null(v);
+	assert_string_equal(v, "hello");
+	free(v);
+
+	v = console_env_get(&b, "pltest", &bad);
+	assert_false(bad);
+	assert_non_null(v);
+	assert_string_equal(v, "hello");
+	free(v);
+	ub_power(&b, false);
+	free(cfg);
+	ub_close(&b);
+}
+
+/* Where to pull the plug during `saveenv`: delay_ms after text. */
+struct cut_point {
+	const char *text;
+	unsigned delay_ms;
+};
+
+static const struct cut_point cut_points[] = {
+	{ "Erasing", 0 },
+	{ "Erasing", 1 },
+	{ "Erasing", 3 },
+	{ "Writing", 0 },
+	{ "Writing", 5 },
+	{ "Writing", 20 },
+	{ "Writing", 50 },
+	{ "Saving Environment", 0 },
+	{ "Saving Environment", 10 },
+	{ "Saving Environment", 30 },
+	{ "Writing", 300 },
+	{ "OK\r\n", 0 }, /* after saveenv finished: the new value */
+};
+#define N_CUTS (sizeof(cut_points) / sizeof(cut_points[0]))
+
+struct cut_tally {
+	unsigned kept_old, got_new, lost;
+};
+
+static bool cut_fired(void *ud)
+{
+	return ((struct ub_board *)ud)->cut_fired;
+}
+
+static void run_cuts(const char *variant, struct cut_tally *t)
+{
+	struct ub_board b;
+	char *cfg, *v, *fv;
+	bool bad;
+	size_t i;
+	uv_loop_t loop;
+
+	memset(t, 0, sizeof(*t));
+	uv_loop_init(&loop);
+	ub_open(&b, &loop, variant);
+	cfg = write_fw_env_config(&b, !strcmp(variant, "redundant"));
+
+	/* A good environment to lose. */
+	ub_boot_to_prompt(&b);
+	save_env(&b, "pltest", "old");
+	if (!strcmp(variant, "redundant"))
+		save_env(&b, "pltest", "old"); /* both copies valid */
+	ub_power(&b, false);
+
+	for (i = 0; i < N_CUTS; i++) {
+		const struct cut_point *c = &cut_points[i];
+
+		ub_boot_to_prompt(&b);
+		ub_cmd(&b, "setenv pltest new", 5000);
+		ub_mark(&b);
+		ub_arm_cut(&b, c->text, c->delay_ms);
+		ub_send(&b, "saveenv\r");
+		assert_int_equal(pl_test_loop_until(&loop, cut_fired, &b,
+						    20000), 0);
+		ub_wait_power(&b);
+
+		fv = flash_env_get(cfg, "pltest");
+		v = console_env_get(&b, "pltest", &bad);
+		/* The two judges agree. */
+		if (v)
+			assert_non_null(fv);
+		if (fv)
+			assert_string_equal(v ? v : "(none)", fv);
+		fprintf(stderr, "%s cut %zu (%s +%u ms): %s%s\n", variant, i,
+			c->text, c->delay_ms, v ? v : "LOST",
+			bad ? " (bad CRC)" : "");
+		if (!v) {
+			assert_true(bad);
+			t->lost++;
+			save_env(&b, "pltest", "old");
+		} else if (!strcmp(v, "old")) {
+			t->kept_old++;
+		} else {
+			assert_string_equal(v, "new");
+			t->got_new++;
+			save_env(&b, "pltest", "old");
+		}
+		ub_power(&b, false);
+		free(v);
+		free(fv);
+	}
+	free(cfg);
+	ub_close(&b);
+	fprintf(stderr, "%s: %zu cuts: kept old %u, got new %u, lost %u\n",
+		variant, N_CUTS, t->kept_old, t->got_new, t->lost);
+}
+
+static void single_env_is_lost_on_some_cuts(void **state)
+{
+	struct cut_tally t;
+
+	(void)state;
+	PL_TEST_SKIP_IF(!pl_test_have_program("fw_printenv"),
+			"no fw_printenv: install libubootenv-tool");
+	run_cuts("single", &t);
+	assert_true(t.lost >= 1);
+}
+
+static void redundant_env_survives_every_cut(void **state)
+{
+	struct cut_tally t;
+
+	(void)state;
+	PL_TEST_SKIP_IF(!pl_test_have_program("fw_printenv"),
+			"no fw_printenv: install libubootenv-tool");
+	run_cuts("redundant", &t);
+	assert_int_equal(t.lost, 0);
+	assert_int_equal(t.kept_old + t.got_new, N_CUTS);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(console_survives_power_cycles),
+		cmocka_unit_test(patched_saveenv_persists),
+		cmocka_unit_test(single_env_is_lost_on_some_cuts),
+		cmocka_unit_test(redundant_env_survives_every_cut),
+	};
+
+	if (!pl_test_have_program("qemu-system-arm")) {
+		pl_test_print_skip("no qemu-system-arm: run scripts/install-deps");
+		return PL_TEST_SKIP_CODE;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A QEMU + U-Boot board for the integration tests: the `qemu` power driver
+ * plus a reader on its stable console (the pty slave, opened like a USB
+ * serial adapter). Everything waits on the loop with a deadline.
+ */
+#ifndef UBOOT_BOARD_H
+#define UBOOT_BOARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <uv.h>
+
+#include "patchlab/power.h"
+#include "patchlab/strbuf.h"
+
+#include "pl_test.h"
+
+struct ub_board;
+
+/* Fires once when `text` shows up on the console after it was armed. */
+typedef void (*ub_match_cb)(struct ub_board *b, void *ud);
+
+struct ub_board {
+	uv_loop_t *loop;
+	struct pl_test_logcap cap;
+	struct pl_power *power;
+	char *dir;           /* test tmp dir */
+	char *pflash;
+	char *link;          /* console symlink */
+	int con_fd;
+	uv_poll_t con_poll;
+	bool con_poll_open;
+	struct pl_strbuf out; /* console output since the last mark */
+	size_t mark;
+
+	bool power_done;
+	int power_status;
+
+	/* an armed cut: when `cut_text` appears, wait cut_delay_ms, cut */
+	const char *cut_text;
+	unsigned cut_delay_ms;
+	uv_timer_t cut_timer;
+	bool cut_fired;
+};
+
+/*
+ * The U-Boot build dir (scripts/build-uboot), or NULL with *why set to the
+ * script's reason (the caller skips). Both malloc'ed.
+ */
+char *ub_uboot_dir(char **why);
+
+/* Open a board running DIR/variant/u-boot.bin on a fresh pflash. */
+void ub_open(struct ub_board *b, uv_loop_t *loop, const char *variant);
+void ub_close(struct ub_board *b);
+
+/* Power and wait for the command to complete (fails the test otherwise). */
+void ub_power(struct ub_board *b, bool on);
+
+/* Wait for the power command in flight (e.g. an armed cut) to complete. */
+void ub_wait_power(struct ub_board *b);
+
+/* Forget the console output so far (expectations look after the mark). */
+void ub_mark(struct ub_board *b);
+/* Wait until text appears after the mark; returns false on timeout. */
+bool ub_wait(struct ub_board *b, const char *text, unsigned ms);
+/* Was text seen after the mark? */
+bool ub_seen(struct ub_board *b, const char *text);
+void ub_send(struct ub_board *b, const char *s);
+
+/* Power on, see the banner, interrupt autoboot, get the prompt. */
+void ub_boot_to_prompt(struct ub_board *b);
+/* Send a command line and wait for the next prompt. */
+void ub_cmd(struct ub_board *b, const char *cmd, unsigned ms);
+
+/* Arm a power cut delay_ms after text appears on the console. */
+void ub_arm_cut(struct ub_board *b, const char *text, unsigned delay_ms);
+
+/* The target of the console symlink (malloc'ed). */
+char *ub_console_target(struct ub_board *b);
+
+#endif
