@@ -8,8 +8,10 @@
 #include "cli.h"
 
 extern const struct pl_cli_cmd pl_cmd_drivers;
+extern const struct pl_cli_cmd pl_cmd_check;
 
 const struct pl_cli_cmd *const pl_cli_commands[] = {
 	&pl_cmd_drivers,
+	&pl_cmd_check,
 	NULL,
 };
