@@ -1,0 +1,726 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * patchlab vrack up|serve|status|down|profiles: the virtual rack as a
+ * background service.
+ *
+ * `vrack up` re-executes this program (/proc/self/exe) as
+ * `patchlab vrack serve ... --ready-fd 3` in a new session (setsid), with
+ * stdin on /dev/null and stdout/stderr appended to DIR/rack.log, and waits
+ * on a pipe until the rack writes "ready" (or the pipe closes: the rack
+ * died, and the tail of DIR/rack.log says why). The rack writes
+ * DIR/rack.pid, DIR/lab.yaml and serves DIR/rack.sock.
+ *
+ * `vrack status` and `vrack down` talk to DIR/rack.sock; `down` then waits
+ * for the process to be gone (pidfd), so when it returns the ptys, symlinks
+ * and socket are removed and every board is off. Flash files, keys and
+ * images stay: a later `up` on the same DIR finds the boards as they were.
+ *
+ * The rack, like any daemon, is re-parented when `up` exits: whoever must
+ * reap it (a test) makes itself a child subreaper (PR_SET_CHILD_SUBREAPER).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "cli.h"
+#include "patchlab/clock.h"
+#include "patchlab/exit.h"
+#include "patchlab/vrack.h"
+
+#define VRACK_MAX_BOARDS 2000
+#define VRACK_MAX_PROFILES 64
+#define VRACK_UP_TIMEOUT_MS 600000
+#define VRACK_CTL_TIMEOUT_MS 60000
+
+static const struct pl_cli_opt up_options[] = {
+	{ "dir", 'd', "DIR", "rack directory (ptys, flash files, lab.yaml)", false },
+	{ "boards", 'n', "N", "number of boards (default 1)", false },
+	{ "profile", 'p', "NAME[,NAME...]",
+	  "firmware profiles, assigned round-robin (default good)", false },
+	{ "speed", 's', "X", "divide every firmware duration by X (default 1)", false },
+	{ "seed", 0, "S", "seed of torn writes and half erases (default 1)", false },
+	{ "key", 'k', "KEYDIR", "sign with this key pair instead of DIR/keys", false },
+	{ NULL },
+};
+
+static const struct pl_cli_opt serve_options[] = {
+	{ "dir", 'd', "DIR", "rack directory (ptys, flash files, lab.yaml)", false },
+	{ "boards", 'n', "N", "number of boards (default 1)", false },
+	{ "profile", 'p', "NAME[,NAME...]",
+	  "firmware profiles, assigned round-robin (default good)", false },
+	{ "speed", 's', "X", "divide every firmware duration by X (default 1)", false },
+	{ "seed", 0, "S", "seed of torn writes and half erases (default 1)", false },
+	{ "key", 'k', "KEYDIR", "sign with this key pair instead of DIR/keys", false },
+	{ "ready-fd", 0, "FD", "write \"ready\" to this fd once serving", false },
+	{ NULL },
+};
+
+static const struct pl_cli_opt dir_options[] = {
+	{ "dir", 'd', "DIR", "rack directory", false },
+	{ NULL },
+};
+
+/* The options of up/serve, checked. Strings are borrowed from argv. */
+struct up_args {
+	const char *dir;
+	unsigned boards;
+	char *profile_buf;
+	const char *profiles[VRACK_MAX_PROFILES];
+	size_t nprofiles;
+	double speed;
+	uint64_t seed;
+	const char *key;
+	int ready_fd;
+};
+
+static bool known_profile(const char *name)
+{
+	const char *names[VRACK_MAX_PROFILES], *defects[VRACK_MAX_PROFILES];
+	size_t n = pl_vrack_profiles(names, defects, VRACK_MAX_PROFILES);
+
+	for (size_t i = 0; i < n && i < VRACK_MAX_PROFILES; i++)
+		if (strcmp(names[i], name) == 0)
+			return true;
+	return false;
+}
+
+static int parse_up(const struct pl_cli_args *a, struct up_args *u)
+{
+	const char *v;
+	char *e, *save = NULL;
+
+	memset(u, 0, sizeof(*u));
+	u->boards = 1;
+	u->speed = 1.0;
+	u->seed = 1;
+	u->ready_fd = -1;
+	u->dir = pl_cli_opt(a, "dir");
+	if (!u->dir || !*u->dir)
+		return pl_cli_usage_error(a->cmd, "--dir DIR is required");
+	if ((v = pl_cli_opt(a, "boards"))) {
+		unsigned long n;
+
+		errno = 0;
+		n = strtoul(v, &e, 10);
+		if (*v == '-' || e == v || *e || errno || n < 1 ||
+		    n > VRACK_MAX_BOARDS)
+			return pl_cli_usage_error(a->cmd,
+				"--boards '%s': want a count from 1 to %d", v,
+				VRACK_MAX_BOARDS);
+		u->boards = (unsigned)n;
+	}
+	if ((v = pl_cli_opt(a, "speed"))) {
+		u->speed = strtod(v, &e);
+		if (e == v || *e || !isfinite(u->speed) || u->speed <= 0)
+			return pl_cli_usage_error(a->cmd,
+				"--speed '%s': want a positive number", v);
+	}
+	if ((v = pl_cli_opt(a, "seed"))) {
+		errno = 0;
+		u->seed = strtoull(v, &e, 0);
+		if (*v == '-' || e == v || *e || errno)
+			return pl_cli_usage_error(a->cmd,
+				"--seed '%s': want an unsigned integer", v);
+	}
+	u->key = pl_cli_opt(a, "key");
+	if ((v = pl_cli_opt(a, "ready-fd"))) {
+		long fd = strtol(v, &e, 10);
+
+		if (e == v || *e || fd < 0 || fd > INT_MAX)
+			return pl_cli_usage_error(a->cmd, "--ready-fd '%s'", v);
+		u->ready_fd = (int)fd;
+	}
+	if ((v = pl_cli_opt(a, "profile"))) {
+		u->profile_buf = strdup(v);
+		if (!u->profile_buf)
+			return PL_EXIT_LAB_ERROR;
+		for (char *w = strtok_r(u->profile_buf, ",", &save); w;
+		     w = strtok_r(NULL, ",", &save)) {
+			if (!known_profile(w)) {
+				int rc = pl_cli_usage_error(a->cmd,
+					"--profile: no profile '%s' (patchlab vrack "
+					"profiles lists them)", w);
+
+				free(u->profile_buf);
+				u->profile_buf = NULL;
+				return rc;
+			}
+			if (u->nprofiles < VRACK_MAX_PROFILES)
+				u->profiles[u->nprofiles++] = w;
+		}
+		if (u->nprofiles == 0) {
+			free(u->profile_buf);
+			u->profile_buf = NULL;
+			return pl_cli_usage_error(a->cmd, "--profile: empty list");
+		}
+	}
+	return 0;
+}
+
+/* DIR/name, malloc'ed. */
+static char *dir_path(const char *dir, const char *name)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		return NULL;
+	return p;
+}
+
+/* ------------------------------------------------------ control socket */
+
+/* Connect to DIR/rack.sock; -ENOENT / -ECONNREFUSED when no rack runs. */
+static int ctl_connect(const char *dir, int *out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char *path = dir_path(dir, "rack.sock");
+	int fd, rc = 0;
+
+	if (!path)
+		return -ENOMEM;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		free(path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	free(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	*out = fd;
+	return 0;
+}
+
+/* Send one command line and read the answer until EOF (deadline). */
+static int ctl_request(int fd, const char *cmd, char **reply)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+	uint64_t deadline = pl_now_ns() + (uint64_t)VRACK_CTL_TIMEOUT_MS * 1000000u;
+
+	if (!buf)
+		return -ENOMEM;
+	if (write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd)) {
+		free(buf);
+		return -EIO;
+	}
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		uint64_t now = pl_now_ns();
+		ssize_t n;
+
+		if (now >= deadline) {
+			free(buf);
+			return -ETIMEDOUT;
+		}
+		if (poll(&p, 1, (int)((deadline - now) / 1000000u) + 1) < 0 &&
+		    errno != EINTR) {
+			free(buf);
+			return -errno;
+		}
+		if (len + 1 >= cap) {
+			char *nb = realloc(buf, cap * 2);
+
+			if (!nb) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*reply = buf;
+	return 0;
+}
+
+static pid_t read_pid(const char *dir)
+{
+	char *path = dir_path(dir, "rack.pid");
+	FILE *f = path ? fopen(path, "r") : NULL;
+	long pid = 0;
+
+	free(path);
+	if (!f)
+		return 0;
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	return (pid_t)pid;
+}
+
+/* Wait (pidfd, deadline) until process pid is gone. */
+static int wait_gone(pid_t pid, unsigned timeout_ms)
+{
+	int pfd = pidfd_open(pid, 0);
+	struct pollfd p;
+	int rc;
+
+	if (pfd < 0)
+		return errno == ESRCH ? 0 : -errno;
+	p.fd = pfd;
+	p.events = POLLIN;
+	do
+		rc = poll(&p, 1, (int)timeout_ms);
+	while (rc < 0 && errno == EINTR);
+	close(pfd);
+	return rc > 0 ? 0 : -ETIMEDOUT;
+}
+
+/* ---------------------------------------------------------------- up */
+
+static void print_log_tail(const char *dir)
+{
+	char *path = dir_path(dir, "rack.log");
+	FILE *f = path ? fopen(path, "r") : NULL;
+	char line[512];
+	char *lines[12] = { 0 };
+	size_t n = 0;
+
+	if (f) {
+		while (fgets(line, sizeof(line), f)) {
+			free(lines[n % 12]);
+			lines[n % 12] = strdup(line);
+			n++;
+		}
+		fclose(f);
+		for (size_t i = n > 12 ? n - 12 : 0; i < n; i++)
+			fprintf(stderr, "  %s", lines[i % 12] ? lines[i % 12] : "\n");
+		for (size_t i = 0; i < 12; i++)
+			free(lines[i]);
+	}
+	free(path);
+}
+
+/* The child: become the rack (never returns). */
+static void exec_serve(const struct up_args *u, int ready_w)
+{
+	char boards[16], seed[32], speed[64], fd[16];
+	char *argv[24];
+	char *log = dir_path(u->dir, "rack.log");
+	int n = 0, nul, lfd;
+
+	setsid();
+	nul = open("/dev/null", O_RDONLY);
+	lfd = log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0644) : -1;
+	if (nul >= 0)
+		dup2(nul, 0);
+	if (lfd >= 0) {
+		dup2(lfd, 1);
+		dup2(lfd, 2);
+	}
+	if (dup2(ready_w, 3) < 0)
+		_exit(127);
+	snprintf(boards, sizeof(boards), "%u", u->boards);
+	snprintf(seed, sizeof(seed), "%llu", (unsigned long long)u->seed);
+	snprintf(speed, sizeof(speed), "%.17g", u->speed);
+	snprintf(fd, sizeof(fd), "%d", 3);
+	argv[n++] = "patchlab";
+	argv[n++] = "vrack";
+	argv[n++] = "serve";
+	argv[n++] = "--dir";
+	argv[n++] = (char *)u->dir;
+	argv[n++] = "--boards";
+	argv[n++] = boards;
+	argv[n++] = "--speed";
+	argv[n++] = speed;
+	argv[n++] = "--seed";
+	argv[n++] = seed;
+	argv[n++] = "--ready-fd";
+	argv[n++] = fd;
+	if (u->key) {
+		argv[n++] = "--key";
+		argv[n++] = (char *)u->key;
+	}
+	if (u->nprofiles) {
+		/* re-joined: the buffer was split by strtok (the child
+		 * execs or exits, so this is never freed) */
+		size_t cap = 1, off = 0;
+		char *joined;
+
+		for (size_t i = 0; i < u->nprofiles; i++)
+			cap += strlen(u->profiles[i]) + 1;
+		joined = malloc(cap);
+		if (!joined)
+			_exit(127);
+		for (size_t i = 0; i < u->nprofiles; i++)
+			off += (size_t)snprintf(joined + off, cap - off, "%s%s",
+						i ? "," : "", u->profiles[i]);
+		argv[n++] = "--profile";
+		argv[n++] = joined;
+	}
+	argv[n] = NULL;
+	execv("/proc/self/exe", argv);
+	fprintf(stderr, "vrack: cannot exec /proc/self/exe: %s\n", strerror(errno));
+	_exit(127);
+}
+
+/* Read from fd until "ready\n", EOF or the deadline. */
+static int wait_ready(int fd)
+{
+	char buf[64];
+	size_t len = 0;
+	uint64_t deadline = pl_now_ns() + (uint64_t)VRACK_UP_TIMEOUT_MS * 1000000u;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		uint64_t now = pl_now_ns();
+		ssize_t n;
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		if (poll(&p, 1, (int)((deadline - now) / 1000000u) + 1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -EPIPE;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (strstr(buf, "ready\n"))
+			return 0;
+		if (len >= sizeof(buf) - 1)
+			return -EPROTO;
+	}
+}
+
+static int up_run(const struct pl_cli_args *a)
+{
+	struct up_args u;
+	int rc = parse_up(a, &u);
+	int fds[2], cfd;
+	pid_t pid;
+	uint64_t t0 = pl_now_ns();
+
+	if (rc)
+		return rc;
+	if (mkdir(u.dir, 0755) < 0 && errno != EEXIST) {
+		fprintf(stderr, "patchlab vrack up: cannot create %s: %s\n", u.dir,
+			strerror(errno));
+		rc = PL_EXIT_LAB_ERROR;
+		goto out;
+	}
+	if (ctl_connect(u.dir, &cfd) == 0) {
+		close(cfd);
+		fprintf(stderr, "patchlab vrack up: a rack already runs in %s "
+			"(pid %ld); `patchlab vrack down --dir %s` first\n",
+			u.dir, (long)read_pid(u.dir), u.dir);
+		rc = PL_EXIT_LAB_ERROR;
+		goto out;
+	}
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		perror("patchlab vrack up: pipe");
+		rc = PL_EXIT_LAB_ERROR;
+		goto out;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		perror("patchlab vrack up: fork");
+		close(fds[0]);
+		close(fds[1]);
+		rc = PL_EXIT_LAB_ERROR;
+		goto out;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		exec_serve(&u, fds[1]);
+	}
+	close(fds[1]);
+	rc = wait_ready(fds[0]);
+	close(fds[0]);
+	if (rc < 0) {
+		int status;
+
+		fprintf(stderr, "patchlab vrack up: the rack in %s did not start (%s); "
+			"the end of %s/rack.log:\n", u.dir,
+			rc == -ETIMEDOUT ? "timed out" : "it exited", u.dir);
+		if (rc == -ETIMEDOUT)
+			kill(pid, SIGTERM);
+		waitpid(pid, &status, 0);
+		print_log_tail(u.dir);
+		rc = PL_EXIT_LAB_ERROR;
+		goto out;
+	}
+	printf("vrack: %u board%s up in %s (pid %ld, %.2f s)\n", u.boards,
+	       u.boards == 1 ? "" : "s", u.dir, (long)pid,
+	       (double)(pl_now_ns() - t0) / 1e9);
+	printf("lab: %s/lab.yaml\n", u.dir);
+	rc = PL_EXIT_OK;
+out:
+	free(u.profile_buf);
+	return rc;
+}
+
+/* ------------------------------------------------------------- serve */
+
+struct serve_ctx {
+	uv_loop_t loop;
+	struct pl_vrack *rack;
+	uv_signal_t sig[3];
+	char *pid_path;
+	bool stopping;
+};
+
+static void serve_stop(struct serve_ctx *s)
+{
+	if (s->stopping)
+		return;
+	s->stopping = true;
+	pl_vrack_close(s->rack);
+	s->rack = NULL;
+	for (int i = 0; i < 3; i++)
+		uv_close((uv_handle_t *)&s->sig[i], NULL);
+}
+
+static void on_down(void *user_data)
+{
+	serve_stop(user_data);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct serve_ctx *s = h->data;
+
+	fprintf(stderr, "vrack: signal %d: powering off and cleaning up\n", signum);
+	serve_stop(s);
+}
+
+static int write_pid(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -errno;
+	fprintf(f, "%ld\n", (long)getpid());
+	return fclose(f) == 0 ? 0 : -EIO;
+}
+
+static int serve_run(const struct pl_cli_args *a)
+{
+	static const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
+	struct serve_ctx s = { 0 };
+	struct pl_vrack_config cfg = { 0 };
+	struct pl_log log = { .max = PL_LOG_INFO };
+	struct up_args u;
+	int rc = parse_up(a, &u);
+
+	if (rc)
+		return rc;
+	signal(SIGPIPE, SIG_IGN);
+	uv_loop_init(&s.loop);
+	cfg.dir = u.dir;
+	cfg.boards = u.boards;
+	cfg.profiles = u.nprofiles ? u.profiles : NULL;
+	cfg.nprofiles = u.nprofiles;
+	cfg.speed = u.speed;
+	cfg.seed = u.seed;
+	cfg.key_dir = u.key;
+	cfg.control_socket = true;
+	cfg.log = &log;
+	rc = pl_vrack_open(&s.rack, &s.loop, &cfg);
+	if (rc < 0) {
+		fprintf(stderr, "patchlab vrack serve: the rack in %s failed: %s\n",
+			u.dir, strerror(rc < -4096 ? EIO : -rc));
+		rc = PL_EXIT_LAB_ERROR;
+		goto out_loop;
+	}
+	s.pid_path = dir_path(u.dir, "rack.pid");
+	if (!s.pid_path || write_pid(s.pid_path) < 0)
+		fprintf(stderr, "vrack: cannot write %s/rack.pid\n", u.dir);
+	pl_vrack_set_down_cb(s.rack, on_down, &s);
+	for (int i = 0; i < 3; i++) {
+		uv_signal_init(&s.loop, &s.sig[i]);
+		s.sig[i].data = &s;
+		uv_signal_start(&s.sig[i], on_signal, signums[i]);
+	}
+	fprintf(stderr, "vrack: %u boards ready in %s (pid %ld)\n", u.boards,
+		u.dir, (long)getpid());
+	if (u.ready_fd >= 0) {
+		if (write(u.ready_fd, "ready\n", 6) != 6)
+			fprintf(stderr, "vrack: cannot signal readiness\n");
+		close(u.ready_fd);
+	}
+	uv_run(&s.loop, UV_RUN_DEFAULT);
+	if (s.pid_path)
+		unlink(s.pid_path);
+	fprintf(stderr, "vrack: down\n");
+	rc = PL_EXIT_OK;
+out_loop:
+	if (!s.stopping && s.rack)
+		pl_vrack_close(s.rack);
+	uv_run(&s.loop, UV_RUN_DEFAULT);
+	uv_loop_close(&s.loop);
+	free(s.pid_path);
+	free(u.profile_buf);
+	return rc;
+}
+
+/* ------------------------------------------------------- status, down */
+
+static int status_run(const struct pl_cli_args *a)
+{
+	const char *dir = pl_cli_opt(a, "dir");
+	char *reply = NULL;
+	int fd, rc;
+
+	if (!dir)
+		return pl_cli_usage_error(a->cmd, "--dir DIR is required");
+	rc = ctl_connect(dir, &fd);
+	if (rc < 0) {
+		fprintf(stderr, "patchlab vrack status: no rack running in %s (%s)\n",
+			dir, strerror(-rc));
+		return PL_EXIT_LAB_ERROR;
+	}
+	rc = ctl_request(fd, "status\n", &reply);
+	close(fd);
+	if (rc < 0) {
+		fprintf(stderr, "patchlab vrack status: %s: %s\n", dir,
+			strerror(-rc));
+		return PL_EXIT_LAB_ERROR;
+	}
+	fputs(reply, stdout);
+	free(reply);
+	return PL_EXIT_OK;
+}
+
+static int down_run(const struct pl_cli_args *a)
+{
+	const char *dir = pl_cli_opt(a, "dir");
+	char *reply = NULL;
+	pid_t pid;
+	int fd, rc;
+
+	if (!dir)
+		return pl_cli_usage_error(a->cmd, "--dir DIR is required");
+	pid = read_pid(dir);
+	rc = ctl_connect(dir, &fd);
+	if (rc < 0) {
+		if (pid > 0 && kill(pid, SIGTERM) == 0) {
+			/* The socket is gone but the process is not. */
+			fprintf(stderr, "vrack down: no control socket; sent SIGTERM "
+				"to pid %ld\n", (long)pid);
+			return wait_gone(pid, VRACK_CTL_TIMEOUT_MS) < 0 ?
+				PL_EXIT_LAB_ERROR : PL_EXIT_OK;
+		}
+		printf("vrack: no rack running in %s\n", dir);
+		return PL_EXIT_OK;
+	}
+	rc = ctl_request(fd, "down\n", &reply);
+	close(fd);
+	if (rc < 0 || strncmp(reply, "ok", 2) != 0) {
+		fprintf(stderr, "patchlab vrack down: %s: %s\n", dir,
+			rc < 0 ? strerror(-rc) : reply);
+		free(reply);
+		return PL_EXIT_LAB_ERROR;
+	}
+	free(reply);
+	if (pid > 0 && wait_gone(pid, VRACK_CTL_TIMEOUT_MS) < 0) {
+		fprintf(stderr, "patchlab vrack down: pid %ld still runs\n",
+			(long)pid);
+		return PL_EXIT_LAB_ERROR;
+	}
+	printf("vrack: down (%s)\n", dir);
+	return PL_EXIT_OK;
+}
+
+static int profiles_run(const struct pl_cli_args *a)
+{
+	const char *names[VRACK_MAX_PROFILES], *defects[VRACK_MAX_PROFILES];
+	size_t n = pl_vrack_profiles(names, defects, VRACK_MAX_PROFILES);
+
+	(void)a;
+	for (size_t i = 0; i < n && i < VRACK_MAX_PROFILES; i++)
+		printf("%-16s %s\n", names[i], defects[i]);
+	return PL_EXIT_OK;
+}
+
+const struct pl_cli_cmd pl_cmd_vrack_up = {
+	.name = "vrack up",
+	.run = up_run,
+	.help = "start a virtual rack in the background and write DIR/lab.yaml",
+	.usage = "",
+	.min_args = 0,
+	.max_args = 0,
+	.phase = PL_CLI_SERVICE,
+	.options = up_options,
+	.details =
+		"Boards vb0..vbN-1: consoles DIR/vbI.console, relays DIR/relayK.tty\n"
+		"(LCUS, channel c powers board 8K+c-1), GDB servers on 127.0.0.1,\n"
+		"flash files DIR/vbI.flash (kept across down/up). Waits until the\n"
+		"rack is ready; the rack's own log is DIR/rack.log.",
+};
+
+const struct pl_cli_cmd pl_cmd_vrack_serve = {
+	.name = "vrack serve",
+	.run = serve_run,
+	.help = "run a virtual rack in the foreground (what `vrack up` starts)",
+	.usage = "",
+	.min_args = 0,
+	.max_args = 0,
+	.phase = PL_CLI_SERVICE,
+	.options = serve_options,
+	.details = "SIGTERM, SIGINT or `vrack down` powers every board off and "
+		   "cleans up.",
+};
+
+const struct pl_cli_cmd pl_cmd_vrack_status = {
+	.name = "vrack status",
+	.run = status_run,
+	.help = "show the boards of the virtual rack running in DIR",
+	.usage = "",
+	.min_args = 0,
+	.max_args = 0,
+	.phase = PL_CLI_SERVICE,
+	.options = dir_options,
+};
+
+const struct pl_cli_cmd pl_cmd_vrack_down = {
+	.name = "vrack down",
+	.run = down_run,
+	.help = "power off and stop the virtual rack in DIR (flash files stay)",
+	.usage = "",
+	.min_args = 0,
+	.max_args = 0,
+	.phase = PL_CLI_SERVICE,
+	.options = dir_options,
+};
+
+const struct pl_cli_cmd pl_cmd_vrack_profiles = {
+	.name = "vrack profiles",
+	.run = profiles_run,
+	.help = "list the virtual boards' firmware profiles and their defects",
+	.usage = "",
+	.min_args = 0,
+	.max_args = 0,
+	.phase = PL_CLI_OFFLINE,
+};
