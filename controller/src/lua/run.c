@@ -1,0 +1,743 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Scenario runs: one coroutine each, resumed from the loop, with a single
+ * wait slot, budgets and cancellation. Contracts in patchlab/luahost.h.
+ *
+ * The coroutine's body is run_main, a C function that calls the chunk with
+ * lua_pcallk under a message handler (lua_resume has none): errors get
+ * their traceback at the point they were raised, and the scenario's
+ * to-be-closed variables are closed by that pcall before the run ends.
+ *
+ * Wait slot states (run->wstate):
+ *
+ *   NONE --wait_begin--> ARMED --wait_yield--> YIELDED --resume/fail--> NONE
+ *                          |                                  (coroutine
+ *                          +--resume/fail (synchronous)--> DONE  resumed)
+ *                                          --wait_yield--> NONE (no yield)
+ */
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "luahost_internal.h"
+#include "patchlab/error.h"
+
+/* Instructions the __close handlers of a cancelled run may still use. */
+#define CLOSE_BUDGET (100u * PL_LUA_HOOK_STEP)
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* ------------------------------------------------------------------ PRNG */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15u);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+/* xoshiro256** (Blackman and Vigna), seeded through splitmix64. */
+uint64_t pl_lua__random(struct pl_lua_run *run)
+{
+	uint64_t *s = run->prng;
+	uint64_t r = rotl(s[1] * 5, 7) * 9;
+	uint64_t t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return r;
+}
+
+/* ----------------------------------------------------------------- kills */
+
+void pl_lua__run_kill(struct pl_lua_run *run, int code, const char *msg)
+{
+	if (run->killed)
+		return;
+	run->killed = true;
+	run->kill_code = code;
+	run->kill_msg = strdup(msg);
+}
+
+static int raise_kill(lua_State *L, struct pl_lua_run *run)
+{
+	lua_pushstring(L, run->kill_msg ? run->kill_msg : "run killed");
+	return lua_error(L);
+}
+
+void pl_lua__count_hook(lua_State *L, lua_Debug *ar)
+{
+	struct pl_lua_run *run = pl_lua_run_from(L);
+	char where[160], msg[256];
+
+	(void)ar;
+	if (!run)
+		return;
+	if (!run->killed) {
+		run->instr_used += PL_LUA_HOOK_STEP;
+		if (run->instr_used <= run->instr_limit)
+			return;
+		pl_lua__where(L, where, sizeof(where));
+		snprintf(msg, sizeof(msg),
+			 "%s: instruction budget exceeded (%" PRIu64 ")", where,
+			 run->instr_limit);
+		pl_lua__run_kill(run, -PL_EBUDGET, msg);
+	}
+	/* From now on every instruction of this thread raises again, so a
+	 * pcall in the script only delays the end by one instruction. */
+	lua_sethook(L, pl_lua__count_hook, LUA_MASKCOUNT, 1);
+	raise_kill(L, run);
+}
+
+/* ------------------------------------------------------------ run object */
+
+int pl_lua_run_open(struct pl_lua_host *h, struct pl_lua_run **out,
+		    const struct pl_lua_run_config *cfg)
+{
+	struct pl_lua_run *run;
+	uint64_t x;
+
+	*out = NULL;
+	run = calloc(1, sizeof(*run));
+	if (!run)
+		return -ENOMEM;
+	run->host = h;
+	run->cfg = *cfg;
+	run->co_ref = run->env_ref = run->loaded_ref = LUA_NOREF;
+	run->path = dup_or_null(cfg->path);
+	run->chunkname = dup_or_null(cfg->chunkname ? cfg->chunkname
+						    : cfg->path);
+	run->id = dup_or_null(cfg->id);
+	run->board = dup_or_null(cfg->board);
+	if (!run->path || !run->chunkname || (cfg->id && !run->id) ||
+	    (cfg->board && !run->board))
+		goto err_free_run;
+	run->cfg.path = run->path;
+	run->cfg.chunkname = run->chunkname;
+	run->cfg.id = run->id;
+	run->cfg.board = run->board;
+	if (pl_lua__acct_new(h, run, &run->acct))
+		goto err_free_run;
+	run->seed = cfg->seed;
+	x = cfg->seed;
+	for (int i = 0; i < 4; i++)
+		run->prng[i] = splitmix64(&x);
+	run->deadline_ns = cfg->deadline_ns;
+	run->instr_limit = cfg->instr_limit ? cfg->instr_limit
+					    : h->run_instr_limit;
+	run->mem_limit = cfg->mem_limit ? cfg->mem_limit : h->run_mem_limit;
+	run->state = PL_LUA_RUN_NEW;
+	run->next = h->runs;
+	if (h->runs)
+		h->runs->prev = run;
+	h->runs = run;
+	*out = run;
+	return 0;
+
+err_free_run:
+	free(run->path);
+	free(run->chunkname);
+	free(run->id);
+	free(run->board);
+	free(run);
+	return -ENOMEM;
+}
+
+static void ready_remove(struct pl_lua_host *h, struct pl_lua_run *run)
+{
+	struct pl_lua_run **pp, *prev = NULL;
+
+	if (!run->queued)
+		return;
+	for (pp = &h->ready_head; *pp != run; pp = &(*pp)->ready_next)
+		prev = *pp;
+	*pp = run->ready_next;
+	if (h->ready_tail == run)
+		h->ready_tail = prev;
+	run->queued = false;
+	run->ready_next = NULL;
+}
+
+void pl_lua_run_free(struct pl_lua_run *run)
+{
+	struct pl_lua_host *h;
+
+	if (!run)
+		return;
+	h = run->host;
+	assert(h->current != run);
+	if (run->state == PL_LUA_RUN_RUNNING ||
+	    run->state == PL_LUA_RUN_WAITING) {
+		run->cfg.done = NULL;
+		pl_lua_run_cancel(run, -PL_ECANCELED, "run freed");
+	}
+	ready_remove(h, run);
+	if (run->prev)
+		run->prev->next = run->next;
+	else
+		h->runs = run->next;
+	if (run->next)
+		run->next->prev = run->prev;
+	luaL_unref(h->L, LUA_REGISTRYINDEX, run->co_ref);
+	luaL_unref(h->L, LUA_REGISTRYINDEX, run->env_ref);
+	luaL_unref(h->L, LUA_REGISTRYINDEX, run->loaded_ref);
+	pl_lua__acct_release(h, run->acct);
+	free(run->path);
+	free(run->chunkname);
+	free(run->id);
+	free(run->board);
+	free(run->fail_msg);
+	free(run->kill_msg);
+	free(run->message);
+	free(run->traceback);
+	free(run);
+}
+
+/* ---------------------------------------------------------------- ending */
+
+static void set_outcome(struct pl_lua_run *run, int status, const char *tb)
+{
+	const char *nl;
+
+	run->status = status;
+	free(run->message);
+	free(run->traceback);
+	run->message = run->traceback = NULL;
+	if (!status)
+		return;
+	if (!tb)
+		tb = pl_strerror(status);
+	run->traceback = strdup(tb);
+	nl = strchr(tb, '\n');
+	run->message = nl ? strndup(tb, (size_t)(nl - tb)) : strdup(tb);
+}
+
+static void finish(struct pl_lua_run *run)
+{
+	pl_lua_done_fn done = run->cfg.done;
+
+	run->state = PL_LUA_RUN_DONE;
+	run->wstate = PL_WAIT_NONE;
+	if (run->status)
+		pl_log(&run->cfg.log, PL_LOG_DEBUG, "run %s ended: %s",
+		       run->id ? run->id : "?", run->message);
+	if (done)
+		done(run, run->cfg.user_data); /* may free run */
+}
+
+/* The coroutine ended with status st (not LUA_YIELD). */
+static void ended(struct pl_lua_run *run, int st)
+{
+	lua_State *co = run->co;
+	const char *err = NULL;
+	char buf[256];
+
+	if (st != LUA_OK)
+		err = lua_tostring(co, -1);
+	if (run->killed) {
+		if (err && run->kill_msg &&
+		    !strncmp(err, run->kill_msg, strlen(run->kill_msg)))
+			set_outcome(run, run->kill_code, err);
+		else
+			set_outcome(run, run->kill_code, run->kill_msg);
+	} else if (st == LUA_OK) {
+		set_outcome(run, 0, NULL);
+	} else if (st == LUA_ERRMEM) {
+		pl_lua__where(co, buf, sizeof(buf));
+		strncat(buf, ": not enough memory",
+			sizeof(buf) - strlen(buf) - 1);
+		set_outcome(run, -PL_EBUDGET, buf);
+	} else if (err && run->fail_msg &&
+		   !strncmp(err, run->fail_msg, strlen(run->fail_msg))) {
+		set_outcome(run, run->fail_code, err);
+	} else {
+		set_outcome(run, -PL_ESCRIPT, err ? err : "(error object)");
+	}
+	if (st != LUA_OK)
+		lua_pop(co, 1);
+	finish(run);
+}
+
+static void step(struct pl_lua_run *run, int nargs)
+{
+	struct pl_lua_host *h = run->host;
+	struct pl_lua_run *prev = h->current;
+	int nres = 0, st;
+
+	run->state = PL_LUA_RUN_RUNNING;
+	h->depth++;
+	h->current = run;
+	st = lua_resume(run->co, NULL, nargs, &nres);
+	h->current = prev;
+	h->depth--;
+	if (st == LUA_YIELD && run->wstate == PL_WAIT_YIELDED) {
+		run->state = PL_LUA_RUN_WAITING;
+		return;
+	}
+	if (st == LUA_YIELD) { /* cannot happen with our coroutine.yield */
+		lua_settop(run->co, 0);
+		pl_lua__run_kill(run, -PL_ESCRIPT,
+				 "scenario yielded outside a lab call");
+		set_outcome(run, -PL_ESCRIPT, run->kill_msg);
+		finish(run);
+		return;
+	}
+	ended(run, st);
+}
+
+/* Run it now, or queue it when another run is executing (runs never nest);
+ * the queue is drained by the outermost caller. */
+static void schedule(struct pl_lua_run *run, int nargs)
+{
+	struct pl_lua_host *h = run->host;
+
+	run->state = PL_LUA_RUN_RUNNING;
+	if (h->depth > 0) {
+		run->queued = true;
+		run->queued_nargs = nargs;
+		if (h->ready_tail)
+			h->ready_tail->ready_next = run;
+		else
+			h->ready_head = run;
+		h->ready_tail = run;
+		return;
+	}
+	step(run, nargs);
+	while (h->depth == 0 && h->ready_head) {
+		run = h->ready_head;
+		ready_remove(h, run);
+		step(run, run->queued_nargs);
+	}
+}
+
+/* ---------------------------------------------------------- coroutine body */
+
+static int msgh(lua_State *L)
+{
+	struct pl_lua_run *run = pl_lua_run_from(L);
+	const char *msg = lua_tostring(L, 1);
+
+	if (!msg) {
+		if (luaL_callmeta(L, 1, "__tostring") &&
+		    lua_type(L, -1) == LUA_TSTRING)
+			msg = lua_tostring(L, -1);
+		else
+			msg = lua_pushfstring(L, "(error object is a %s value)",
+					      luaL_typename(L, 1));
+	}
+	(void)run;
+	luaL_traceback(L, L, msg, 1);
+	return 1;
+}
+
+static int run_main_k(lua_State *L, int status, lua_KContext ctx)
+{
+	(void)ctx;
+	if (status != LUA_OK && status != LUA_YIELD)
+		return lua_error(L); /* to lua_resume, with the traceback */
+	return lua_gettop(L) - 1;
+}
+
+static int run_main(lua_State *L)
+{
+	/* 1: chunk, 2: params */
+	lua_pushcfunction(L, msgh);
+	lua_insert(L, 1);
+	return run_main_k(L, lua_pcallk(L, 1, LUA_MULTRET, 1, 0, run_main_k),
+			  0);
+}
+
+/* Runs on the new coroutine (as a plain call, before any resume): leaves
+ * run_main, the chunk and the params on its stack. */
+static int prepare(lua_State *L)
+{
+	struct pl_lua_run *run = lua_touserdata(L, 1);
+	struct pl_lua_host *h = run->host;
+	char *chunkname;
+	int err, rc;
+
+	lua_settop(L, 0);
+	lua_pushcfunction(L, run_main);
+	chunkname = malloc(strlen(run->chunkname) + 2);
+	if (!chunkname) {
+		run->status = -ENOMEM;
+		return luaL_error(L, "not enough memory");
+	}
+	chunkname[0] = '@';
+	strcpy(chunkname + 1, run->chunkname);
+	rc = pl_lua__load_file(L, run->path, chunkname, &err);
+	free(chunkname);
+	if (rc != LUA_OK) {
+		run->status = err;
+		return lua_error(L);
+	}
+	pl_lua__push_env(h, L);
+	lua_pushvalue(L, -1);
+	run->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_setupvalue(L, -2, 1); /* the chunk's _ENV */
+	lua_newtable(L);
+	run->loaded_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	if (run->cfg.params_fn) {
+		rc = run->cfg.params_fn(L, run->cfg.params_ud);
+		if (rc) {
+			run->status = rc;
+			return luaL_error(L, "scenario parameters: %s",
+					  pl_strerror(rc));
+		}
+	} else if (run->cfg.params) {
+		pl_lua_push_value(L, run->cfg.params);
+	} else {
+		lua_newtable(L);
+	}
+	return 3;
+}
+
+static int new_thread(lua_State *L)
+{
+	struct pl_lua_run *run = lua_touserdata(L, 1);
+
+	run->co = lua_newthread(L);
+	run->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	return 0;
+}
+
+int pl_lua_run_start(struct pl_lua_run *run)
+{
+	struct pl_lua_host *h = run->host;
+	struct pl_lua_run *prev = h->current;
+	int st;
+
+	assert(run->state == PL_LUA_RUN_NEW);
+	h->current = run;
+	run->status = -ENOMEM;
+	lua_pushcfunction(h->L, new_thread);
+	lua_pushlightuserdata(h->L, run);
+	st = lua_pcall(h->L, 1, 0, 0);
+	if (st != LUA_OK) {
+		lua_pop(h->L, 1);
+		goto err_not_started;
+	}
+	run->status = -PL_ESCRIPT;
+	lua_pushcfunction(run->co, prepare);
+	lua_pushlightuserdata(run->co, run);
+	st = lua_pcall(run->co, 1, 3, 0);
+	if (st != LUA_OK) {
+		set_outcome(run, run->status ? run->status : -PL_ESCRIPT,
+			    lua_tostring(run->co, -1));
+		lua_settop(run->co, 0);
+		goto err_not_started;
+	}
+	h->current = prev;
+	run->status = 0;
+	lua_sethook(run->co, pl_lua__count_hook, LUA_MASKCOUNT,
+		    PL_LUA_HOOK_STEP);
+	schedule(run, 2);
+	return 0;
+
+err_not_started:
+	h->current = prev;
+	if (!run->message)
+		set_outcome(run, run->status, NULL);
+	run->state = PL_LUA_RUN_DONE;
+	return run->status;
+}
+
+/* ----------------------------------------------------------------- waits */
+
+struct pl_lua_run *pl_lua_run_from(lua_State *L)
+{
+	void *ud;
+
+	lua_getallocf(L, &ud);
+	return ((struct pl_lua_host *)ud)->current;
+}
+
+struct pl_lua_run *pl_lua_wait_prepare(lua_State *L)
+{
+	struct pl_lua_run *run = pl_lua_run_from(L);
+
+	if (!run)
+		luaL_error(L, "lab call outside a scenario run");
+	if (L != run->co)
+		luaL_error(L, "cannot wait inside a coroutine: make lab calls "
+			      "from the scenario's main body");
+	if (run->killed)
+		raise_kill(L, run);
+	return run;
+}
+
+void pl_lua_wait_begin(struct pl_lua_run *run, const struct pl_lua_wait *w)
+{
+	assert(run->wstate == PL_WAIT_NONE);
+	assert(run->state == PL_LUA_RUN_RUNNING);
+	run->wait = *w;
+	run->wstate = PL_WAIT_ARMED;
+	run->wait_code = 0;
+	run->wait_nres = 0;
+}
+
+static int wait_finish(lua_State *L, struct pl_lua_run *run)
+{
+	char *msg;
+
+	run->wstate = PL_WAIT_NONE;
+	if (run->killed)
+		return raise_kill(L, run);
+	if (!run->wait_code)
+		return run->wait_nres;
+	/* "file:line: msg", remembered so the end of the run can tell this
+	 * failure (and its code) from other errors */
+	msg = run->fail_msg; /* the message given to pl_lua_run_fail */
+	run->fail_msg = NULL;
+	run->fail_code = run->wait_code;
+	luaL_where(L, 1);
+	lua_pushstring(L, msg ? msg : pl_strerror(run->wait_code));
+	free(msg);
+	lua_concat(L, 2);
+	run->fail_msg = strdup(lua_tostring(L, -1));
+	return lua_error(L);
+}
+
+static int wait_k(lua_State *L, int status, lua_KContext ctx)
+{
+	(void)status;
+	(void)ctx;
+	return wait_finish(L, pl_lua_run_from(L));
+}
+
+int pl_lua_wait_yield(lua_State *L)
+{
+	struct pl_lua_run *run = pl_lua_run_from(L);
+
+	assert(run && L == run->co);
+	if (run->wstate == PL_WAIT_DONE)
+		return wait_finish(L, run);
+	assert(run->wstate == PL_WAIT_ARMED);
+	run->wstate = PL_WAIT_YIELDED;
+	return lua_yieldk(L, 0, 0, wait_k);
+}
+
+static void complete(struct pl_lua_run *run, int nresults, int code,
+		     const char *msg)
+{
+	run->wait_nres = nresults;
+	run->wait_code = code;
+	if (code) {
+		free(run->fail_msg);
+		run->fail_msg = dup_or_null(msg);
+	}
+	if (run->wstate == PL_WAIT_ARMED) { /* before the yield */
+		run->wstate = PL_WAIT_DONE;
+		return;
+	}
+	assert(run->wstate == PL_WAIT_YIELDED);
+	assert(run->state == PL_LUA_RUN_WAITING);
+	schedule(run, nresults);
+}
+
+void pl_lua_run_resume(struct pl_lua_run *run, int nresults)
+{
+	complete(run, nresults, 0, NULL);
+}
+
+void pl_lua_run_fail(struct pl_lua_run *run, int code, const char *msg)
+{
+	assert(code < 0);
+	complete(run, 0, code, msg);
+}
+
+/* ----------------------------------------------------------- cancellation */
+
+void pl_lua_run_cancel(struct pl_lua_run *run, int code, const char *msg)
+{
+	struct pl_lua_host *h = run->host;
+	struct pl_lua_run *prev;
+	char buf[256];
+	int st;
+
+	if (!msg)
+		msg = pl_strerror(code);
+	snprintf(buf, sizeof(buf), "%s%s%s", run->board ? run->board : "",
+		 run->board ? ": " : "", msg);
+	switch (run->state) {
+	case PL_LUA_RUN_DONE:
+		return;
+	case PL_LUA_RUN_NEW:
+		run->state = PL_LUA_RUN_DONE;
+		set_outcome(run, code, buf);
+		return;
+	case PL_LUA_RUN_RUNNING:
+		if (!run->queued) { /* executing: it cancels itself */
+			pl_lua__run_kill(run, code, buf);
+			return;
+		}
+		ready_remove(h, run);
+		break;
+	case PL_LUA_RUN_WAITING:
+		run->wstate = PL_WAIT_NONE;
+		if (run->wait.cancel)
+			run->wait.cancel(run->wait.user_data);
+		break;
+	}
+	/* Close the coroutine's to-be-closed variables with a fresh budget,
+	 * charged to the run. */
+	run->killed = false;
+	run->instr_limit = run->instr_used + CLOSE_BUDGET;
+	lua_sethook(run->co, pl_lua__count_hook, LUA_MASKCOUNT,
+		    PL_LUA_HOOK_STEP);
+	prev = h->current;
+	h->current = run;
+	h->depth++;
+	run->state = PL_LUA_RUN_RUNNING;
+	st = lua_resetthread(run->co);
+	h->depth--;
+	h->current = prev;
+	if (st != LUA_OK)
+		pl_log(&run->cfg.log, PL_LOG_WARN,
+		       "run %s: error while closing after cancel: %s",
+		       run->id ? run->id : "?", lua_tostring(run->co, -1));
+	lua_settop(run->co, 0);
+	set_outcome(run, code, buf);
+	finish(run);
+	if (h->depth == 0) {
+		while (h->ready_head) {
+			run = h->ready_head;
+			ready_remove(h, run);
+			step(run, run->queued_nargs);
+		}
+	}
+}
+
+/* -------------------------------------------------------------- getters */
+
+enum pl_lua_run_state pl_lua_run_get_state(const struct pl_lua_run *run)
+{
+	return run->state;
+}
+
+int pl_lua_run_status(const struct pl_lua_run *run)
+{
+	return run->status;
+}
+
+const char *pl_lua_run_message(const struct pl_lua_run *run)
+{
+	return run->message;
+}
+
+const char *pl_lua_run_traceback(const struct pl_lua_run *run)
+{
+	return run->traceback;
+}
+
+uint64_t pl_lua_run_seed(const struct pl_lua_run *run)
+{
+	return run->seed;
+}
+
+const char *pl_lua_run_id(const struct pl_lua_run *run)
+{
+	return run->id;
+}
+
+const char *pl_lua_run_board(const struct pl_lua_run *run)
+{
+	return run->board;
+}
+
+uint64_t pl_lua_run_deadline(const struct pl_lua_run *run)
+{
+	return run->deadline_ns;
+}
+
+void *pl_lua_run_user_data(const struct pl_lua_run *run)
+{
+	return run->cfg.user_data;
+}
+
+uint64_t pl_lua_run_instructions(const struct pl_lua_run *run)
+{
+	return run->instr_used;
+}
+
+size_t pl_lua_run_mem(const struct pl_lua_run *run)
+{
+	return run->host->accts[run->acct].used;
+}
+
+size_t pl_lua_run_mem_peak(const struct pl_lua_run *run)
+{
+	return run->host->accts[run->acct].peak;
+}
+
+lua_State *pl_lua_run_stack(struct pl_lua_run *run)
+{
+	return run->co;
+}
+
+/* ----------------------------------------------------------- value trees */
+
+static void push_value_depth(lua_State *L, const struct pl_lua_value *v,
+			     int depth)
+{
+	size_t i;
+	lua_Integer n = 0;
+
+	if (depth > 32)
+		luaL_error(L, "parameter tree too deep");
+	luaL_checkstack(L, 3, "parameter tree");
+	switch (v->type) {
+	case PL_LUA_VNIL:
+		lua_pushnil(L);
+		break;
+	case PL_LUA_VBOOL:
+		lua_pushboolean(L, v->u.b);
+		break;
+	case PL_LUA_VINT:
+		lua_pushinteger(L, (lua_Integer)v->u.i);
+		break;
+	case PL_LUA_VNUM:
+		lua_pushnumber(L, v->u.n);
+		break;
+	case PL_LUA_VSTR:
+		lua_pushlstring(L, v->u.str.s ? v->u.str.s : "",
+				v->u.str.len || !v->u.str.s
+					? v->u.str.len
+					: strlen(v->u.str.s));
+		break;
+	case PL_LUA_VTABLE:
+		lua_createtable(L, 0, (int)v->u.table.n);
+		for (i = 0; i < v->u.table.n; i++) {
+			const struct pl_lua_value *it = &v->u.table.items[i];
+
+			push_value_depth(L, it, depth + 1);
+			if (it->key)
+				lua_setfield(L, -2, it->key);
+			else
+				lua_rawseti(L, -2, ++n);
+		}
+		break;
+	}
+}
+
+void pl_lua_push_value(lua_State *L, const struct pl_lua_value *v)
+{
+	push_value_depth(L, v, 0);
+}

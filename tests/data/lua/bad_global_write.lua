@@ -1,0 +1,2 @@
+local n = 3
+counter = n + 1

@@ -1,0 +1,3 @@
+-- io is not part of the sandbox.
+local f = io.open("/etc/passwd")
+return f

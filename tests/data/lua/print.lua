@@ -1,0 +1,2 @@
+print("hello", 42, nil)
+return true
