@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "patchlab/report.h"
 #include "results_internal.h"
 
@@ -64,7 +66,8 @@ static const char css[] =
 	".v-fail{background:#6a1b9a;fill:#6a1b9a}"
 	".v-lab-error{background:#757575;fill:#757575}"
 	".v-open{background:#b0b7bf;fill:#b0b7bf}"
-	"svg{background:#fff;border:1px solid #d5d9de}"
+	"figure{margin:12px 0}figcaption{margin-bottom:4px}"
+	"svg{background:#fff;border:1px solid #d5d9de;width:100%;height:auto}"
 	"svg text{font:11px system-ui,sans-serif;fill:#39424c}"
 	"svg .lane{fill:#f6f7f9}svg .axis{stroke:#8a939c;stroke-width:1}"
 	"svg .brick-band{fill:#c62828;fill-opacity:.12}"
@@ -72,6 +75,7 @@ static const char css[] =
 	"pre{background:#1e2329;color:#e8eaed;padding:8px 10px;overflow-x:auto;"
 	"white-space:pre-wrap;word-break:break-all;font-size:12px;"
 	"border-radius:4px}"
+	"pre.console{max-height:22em;overflow-y:auto}"
 	"pre.statement{background:#fff;color:#1d2329;border:1px solid #d5d9de}"
 	"article.run{background:#fff;border:1px solid #d5d9de;"
 	"border-left:6px solid #c62828;padding:4px 14px 10px;margin:12px 0}"
@@ -88,6 +92,23 @@ static int esc(struct pl_strbuf *out, const char *s)
 }
 
 /* ------------------------------------------------------------ header */
+
+static int html_limits(struct pl_strbuf *out,
+		       const struct pl_gate_thresholds *th)
+{
+	int rc = pl_strbuf_puts(out, "</table>\n<p class=\"note\">");
+
+	if (th->max_brick_rate >= 1 && th->min_cuts == 0)
+		rc = rc ?: pl_strbuf_puts(out, "No thresholds given: any brick "
+					  "or failure fails the gate.");
+	else
+		rc = rc ?: pl_strbuf_printf(out, "Thresholds: brick-rate bound "
+					    "at most %.3g, at least %lu cuts "
+					    "per group.", th->max_brick_rate,
+					    th->min_cuts);
+	return rc ?: pl_strbuf_puts(out, " Bricks = bricked + recovered; "
+				    "lab-errors are not cuts.</p>\n");
+}
 
 static int html_gate(struct pl_strbuf *out, const struct pl_gate *g)
 {
@@ -139,13 +160,7 @@ static int html_gate(struct pl_strbuf *out, const struct pl_gate *g)
 		rc = rc ?: esc(out, gr->why);
 		rc = rc ?: pl_strbuf_puts(out, "</td></tr>\n");
 	}
-	rc = rc ?: pl_strbuf_printf(out, "</table>\n<p class=\"note\">Limits: "
-				    "brick-rate bound at most %.3g, at least "
-				    "%lu cuts per group. Bricks = bricked + "
-				    "recovered; lab-errors are not cuts."
-				    "</p>\n",
-				    pl_gate_thresholds(g)->max_brick_rate,
-				    pl_gate_thresholds(g)->min_cuts);
+	rc = rc ?: html_limits(out, pl_gate_thresholds(g));
 	rc = rc ?: pl_gate_statement(g, &stmt);
 	rc = rc ?: pl_strbuf_puts(out, "<details><summary>Gate statement "
 				  "(text)</summary><pre class=\"statement\">");
@@ -493,6 +508,42 @@ static bool is_failing(const struct pl_run_row *r)
 	       pl_verdict_is_failure(r->verdict);
 }
 
+/* A readable line for the events whose payload we define (power, trigger);
+ * nothing for the others, whose JSON is shown as it is. */
+static int event_summary(struct pl_strbuf *out, const struct pl_event_row *e)
+{
+	json_t *o = json_loads(e->payload_json, 0, NULL);
+	double req, iss, done, match, cmd;
+	int rc = 0;
+
+	if (!o)
+		return 0;
+	req = (double)json_integer_value(json_object_get(o, "requested_ns"));
+	iss = (double)json_integer_value(json_object_get(o, "issued_ns"));
+	done = (double)json_integer_value(json_object_get(o, "completed_ns"));
+	match = (double)json_integer_value(json_object_get(o, "match_ns"));
+	cmd = (double)json_integer_value(json_object_get(o, "command_ns"));
+	if (e->kind == PL_EV_POWER && req > 0) {
+		rc = pl_strbuf_puts(out, "<b>power ");
+		rc = rc ?: esc(out, json_string_value(json_object_get(o,
+								      "cmd")));
+		rc = rc ?: pl_strbuf_printf(out, "</b>: issued %+.3f ms, "
+					    "completed %+.3f ms after the "
+					    "request<br>",
+					    iss > 0 ? (iss - req) / 1e6 : 0,
+					    done > 0 ? (done - req) / 1e6 : 0);
+	} else if (e->kind == PL_EV_TRIGGER && match > 0) {
+		rc = pl_strbuf_puts(out, "<b>trigger ");
+		rc = rc ?: esc(out, json_string_value(json_object_get(o,
+								      "trigger")));
+		rc = rc ?: pl_strbuf_printf(out, "</b>: power command %.3f ms "
+					    "after the match<br>",
+					    (cmd - match) / 1e6);
+	}
+	json_decref(o);
+	return rc;
+}
+
 static int html_events(struct pl_strbuf *out, struct pl_store *st,
 		       const struct pl_run_row *r)
 {
@@ -515,9 +566,11 @@ static int html_events(struct pl_strbuf *out, struct pl_store *st,
 			    "<th>event</th><th>details</th></tr>\n");
 	for (size_t i = 0; i < nev && i < MAX_EVENTS && rc == 0; i++) {
 		rc = pl_strbuf_printf(out, "<tr><td class=\"num\">%.3f</td>"
-				      "<td>%s</td><td><code>",
+				      "<td>%s</td><td>",
 				      (double)(ev[i].t_ns - ev[0].t_ns) / 1e6,
 				      pl_event_kind_name(ev[i].kind));
+		rc = rc ?: event_summary(out, &ev[i]);
+		rc = rc ?: pl_strbuf_puts(out, "<code>");
 		rc = rc ?: esc(out, ev[i].payload_json);
 		rc = rc ?: pl_strbuf_puts(out, "</code></td></tr>\n");
 	}

@@ -340,7 +340,7 @@ int pl_store_open(struct pl_store **out, const char *path,
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
-	st->log.max = PL_LOG_INFO;
+	st->log.max = PL_LOG_WARN; /* no logger given: the default sink's level */
 	if (opts && opts->log)
 		st->log = *opts->log;
 	st->log.ctx = "store";
