@@ -9,9 +9,11 @@
 
 extern const struct pl_cli_cmd pl_cmd_drivers;
 extern const struct pl_cli_cmd pl_cmd_check;
+extern const struct pl_cli_cmd pl_cmd_run;
 
 const struct pl_cli_cmd *const pl_cli_commands[] = {
 	&pl_cmd_drivers,
 	&pl_cmd_check,
+	&pl_cmd_run,
 	NULL,
 };

@@ -29,6 +29,9 @@ struct pl_op_result {
 	char slot[16];
 	uint64_t t_ns;       /* when the deciding line was read */
 	uint64_t bytes;      /* update: bytes acknowledged */
+	char line[512];      /* the line that decided (command, boot) */
+	unsigned ngroups;    /* command: capture groups of the pattern */
+	char groups[9][128];
 };
 
 typedef void (*pl_op_cb)(struct pl_op *op, const struct pl_op_result *r,
@@ -55,7 +58,8 @@ int pl_op_update(struct pl_op **out, struct pl_board *b,
 		 const struct pl_board_type *type, const void *data, size_t len,
 		 pl_op_cb cb, void *user_data);
 
-/* Send a command line and wait for a pattern (a confirm, say). */
+/* Send a command line (NULL: send nothing) and wait for a line matching
+ * pattern (NULL: finish once sent). Captures go to result groups. */
 int pl_op_command(struct pl_op **out, struct pl_board *b,
 		  const struct pl_board_type *type, const char *command,
 		  const char *pattern, uint64_t timeout_ms, pl_op_cb cb,

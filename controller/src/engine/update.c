@@ -274,6 +274,15 @@ static bool feed_lines(struct pl_op *op, const uint8_t *buf, size_t len,
 					if (op->sender_done)
 						finish(op, 0, "update accepted");
 				} else {
+					snprintf(op->res.line, sizeof(op->res.line),
+						 "%.*s", (int)hit.len, hit.text);
+					for (unsigned g = 1; g < 10; g++) {
+						if (!pl_linematch_group(&hit, g,
+									op->res.groups[g - 1],
+									sizeof(op->res.groups[0])))
+							break;
+						op->res.ngroups = g;
+					}
 					finish(op, 0, "%.*s", (int)hit.len, hit.text);
 					return true;
 				}
@@ -455,7 +464,7 @@ int pl_op_command(struct pl_op **out, struct pl_board *b,
 		}
 	}
 	op_start(op);
-	err = send_line(op, command);
+	err = command ? send_line(op, command) : 0;
 	if (err) {
 		pl_op_free(op);
 		return err;

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The run engine: `patchlab run SUITE --lab LAB`. It loads the lab and the
+ * suite, opens every board (power off first), closes runs a dead controller
+ * left open, expands the suite into runs, runs them — one at a time per
+ * board, at most `jobs` at once, each a Lua coroutine on one libuv loop —
+ * records each run as soon as it ends, restores bricked boards through their
+ * probe when the board type says how, and ends with the release gate and
+ * the reports.
+ *
+ * Verdicts (first matching row wins):
+ *
+ *   the run's board could not be opened / a fixture failed  -> lab-error
+ *   run timeout, budget exceeded, controller stopping       -> lab-error
+ *   the scenario chose a verdict (verdict.*, check)         -> that verdict
+ *   the scenario raised an error (a bug, not a check)       -> lab-error
+ *   the scenario returned without a verdict                 -> pass
+ *   bricked, then restored through the probe                -> recovered
+ *
+ * Power is off at the end of every run, on error, and on SIGINT/SIGTERM.
+ */
+#ifndef PATCHLAB_ENGINE_H
+#define PATCHLAB_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct pl_engine_opts {
+	const char *suite_path;
+	const char *lab_path;                 /* default "lab.yaml" */
+	const char *const *image_overrides;   /* "NAME=PATH", NULL-terminated */
+	const char *out_dir;                  /* default "runs" */
+	const char *db_path;                  /* default <out_dir>/patchlab.db */
+	const char *json_path, *junit_path, *html_path; /* may be NULL */
+	uint64_t seed;                        /* base seed of the suite */
+	bool has_seed;                        /* else drawn and printed */
+	unsigned jobs;                        /* 0: one per board */
+	bool quiet;                           /* no progress line */
+	/* replay: run only the run with this index (1-based) of the expanded
+	 * suite on any free board of its type; 0 = all */
+	unsigned only;
+};
+
+/*
+ * Run a suite. Returns the process exit code (patchlab/exit.h): 0 gate
+ * passed, 1 gate failed, 2 lab error, 65 bad configuration.
+ */
+int pl_engine_run(const struct pl_engine_opts *opts);
+
+#endif
