@@ -174,7 +174,9 @@ static int count_runs(struct pl_gate *g)
 		if (rc)
 			return rc;
 	}
-	qsort(g->groups, g->ngroups, sizeof(*g->groups), cmp_group);
+	if (g->ngroups > 1)
+		qsort(g->groups, g->ngroups, sizeof(*g->groups),
+		      cmp_group);
 	/* qsort moved the groups: point the public views at their storage */
 	for (size_t i = 0; i < g->ngroups; i++)
 		g->groups[i].pub.aims = g->groups[i].aims;
@@ -341,24 +343,24 @@ static int statement_group(const struct pl_gate *g,
 			      gr->result == PL_GATE_PASS ? "PASS " :
 			      gr->result == PL_GATE_FAIL ? "FAIL " : "ERROR",
 			      gr->board_type, gr->image, gr->why);
-	rc = rc ?: pl_strbuf_printf(out, "  cuts: %lu with a device verdict "
+	rc = rc ? rc : pl_strbuf_printf(out, "  cuts: %lu with a device verdict "
 				    "(%lu runs", gr->trials, gr->runs);
 	if (gr->open)
-		rc = rc ?: pl_strbuf_printf(out, ", %lu never ended",
+		rc = rc ? rc : pl_strbuf_printf(out, ", %lu never ended",
 					    gr->open);
-	rc = rc ?: pl_strbuf_puts(out, ")\n  aimed:");
+	rc = rc ? rc : pl_strbuf_puts(out, ")\n  aimed:");
 	for (size_t i = 0; i < gr->naims && rc == 0; i++)
 		rc = pl_strbuf_printf(out, "%s %s/%s %lu", i ? "," : "",
 				      gr->aims[i].aimed_by,
 				      pl_cut_phase_name(gr->aims[i].phase),
 				      gr->aims[i].n);
 	if (gr->naims == 0)
-		rc = rc ?: pl_strbuf_puts(out, " (nothing)");
-	rc = rc ?: pl_strbuf_puts(out, "\n  verdicts:");
+		rc = rc ? rc : pl_strbuf_puts(out, " (nothing)");
+	rc = rc ? rc : pl_strbuf_puts(out, "\n  verdicts:");
 	for (int v = 0; v < PL_VERDICT_COUNT && rc == 0; v++)
 		rc = pl_strbuf_printf(out, " %s %lu", pl_verdict_name(v),
 				      gr->counts[v]);
-	rc = rc ?: pl_strbuf_printf(out, "\n  brick rate per cut: %lu/%lu, "
+	rc = rc ? rc : pl_strbuf_printf(out, "\n  brick rate per cut: %lu/%lu, "
 				    "%.0f%% upper bound %.4g (limit %.4g, "
 				    "at least %lu cuts)\n",
 				    gr->bricks, gr->trials,
@@ -377,8 +379,8 @@ static int statement_failure(const struct pl_run_row *r,
 			      r->open ? "never ended" :
 					pl_verdict_name(r->verdict),
 			      r->board_id, r->board_type, r->scenario);
-	rc = rc ?: pl_cut_describe(&r->cut, out);
-	rc = rc ?: pl_strbuf_printf(out, "\n    seed %llu; reason: %s\n"
+	rc = rc ? rc : pl_cut_describe(&r->cut, out);
+	rc = rc ? rc : pl_strbuf_printf(out, "\n    seed %llu; reason: %s\n"
 				    "    replay: %s\n",
 				    (unsigned long long)r->seed,
 				    r->reason ? r->reason : "(none)",
@@ -405,7 +407,7 @@ int pl_gate_statement(const struct pl_gate *g, struct pl_strbuf *out)
 			if (nfail++ == 0)
 				rc = pl_strbuf_puts(out, "\nFailing and "
 						    "unfinished runs:\n");
-			rc = rc ?: statement_failure(r, out);
+			rc = rc ? rc : statement_failure(r, out);
 		}
 	}
 	return rc;

@@ -99,14 +99,14 @@ static int html_limits(struct pl_strbuf *out,
 	int rc = pl_strbuf_puts(out, "</table>\n<p class=\"note\">");
 
 	if (th->max_brick_rate >= 1 && th->min_cuts == 0)
-		rc = rc ?: pl_strbuf_puts(out, "No thresholds given: any brick "
+		rc = rc ? rc : pl_strbuf_puts(out, "No thresholds given: any brick "
 					  "or failure fails the gate.");
 	else
-		rc = rc ?: pl_strbuf_printf(out, "Thresholds: brick-rate bound "
+		rc = rc ? rc : pl_strbuf_printf(out, "Thresholds: brick-rate bound "
 					    "at most %.3g, at least %lu cuts "
 					    "per group.", th->max_brick_rate,
 					    th->min_cuts);
-	return rc ?: pl_strbuf_puts(out, " Bricks = bricked + recovered; "
+	return rc ? rc : pl_strbuf_puts(out, " Bricks = bricked + recovered; "
 				    "lab-errors are not cuts.</p>\n");
 }
 
@@ -123,20 +123,20 @@ static int html_gate(struct pl_strbuf *out, const struct pl_gate *g)
 			      "data-gate=\"%s\"><h1>GATE ", res, res);
 	for (const char *p = res; *p && rc == 0; p++)
 		rc = pl_strbuf_printf(out, "%c", *p - 'a' + 'A');
-	rc = rc ?: pl_strbuf_puts(out, " &mdash; ");
-	rc = rc ?: esc(out, s->name);
-	rc = rc ?: pl_strbuf_puts(out, "</h1><p>");
-	rc = rc ?: esc(out, pl_gate_why(g));
-	rc = rc ?: pl_strbuf_printf(out, "</p><p>suite #%lld, started %s UTC, "
+	rc = rc ? rc : pl_strbuf_puts(out, " &mdash; ");
+	rc = rc ? rc : esc(out, s->name);
+	rc = rc ? rc : pl_strbuf_puts(out, "</h1><p>");
+	rc = rc ? rc : esc(out, pl_gate_why(g));
+	rc = rc ? rc : pl_strbuf_printf(out, "</p><p>suite #%lld, started %s UTC, "
 				    "seed %llu", (long long)s->id, ts,
 				    (unsigned long long)s->seed);
 	if (s->file) {
-		rc = rc ?: pl_strbuf_puts(out, ", file ");
-		rc = rc ?: esc(out, s->file);
+		rc = rc ? rc : pl_strbuf_puts(out, ", file ");
+		rc = rc ? rc : esc(out, s->file);
 	}
-	rc = rc ?: pl_strbuf_puts(out, "</p></header>\n<main>\n");
+	rc = rc ? rc : pl_strbuf_puts(out, "</p></header>\n<main>\n");
 	/* the per-group table */
-	rc = rc ?: pl_strbuf_printf(out, "<h2>Release gate per board type and "
+	rc = rc ? rc : pl_strbuf_printf(out, "<h2>Release gate per board type and "
 				    "image</h2>\n<table id=\"groups\"><tr>"
 				    "<th>board type</th><th>image</th>"
 				    "<th>result</th><th>cuts</th>"
@@ -148,24 +148,24 @@ static int html_gate(struct pl_strbuf *out, const struct pl_gate *g)
 		const char *r = pl_gate_result_name(gr->result);
 
 		rc = pl_strbuf_puts(out, "<tr><td>");
-		rc = rc ?: esc(out, gr->board_type);
-		rc = rc ?: pl_strbuf_puts(out, "</td><td>");
-		rc = rc ?: esc(out, gr->image);
-		rc = rc ?: pl_strbuf_printf(out, "</td><td class=\"res res-%s\">"
+		rc = rc ? rc : esc(out, gr->board_type);
+		rc = rc ? rc : pl_strbuf_puts(out, "</td><td>");
+		rc = rc ? rc : esc(out, gr->image);
+		rc = rc ? rc : pl_strbuf_printf(out, "</td><td class=\"res res-%s\">"
 					    "%s</td><td class=\"num\">%lu</td>"
 					    "<td class=\"num\">%lu</td>"
 					    "<td class=\"num\">%.3g</td><td>",
 					    r, r, gr->trials, gr->bricks,
 					    gr->upper);
-		rc = rc ?: esc(out, gr->why);
-		rc = rc ?: pl_strbuf_puts(out, "</td></tr>\n");
+		rc = rc ? rc : esc(out, gr->why);
+		rc = rc ? rc : pl_strbuf_puts(out, "</td></tr>\n");
 	}
-	rc = rc ?: html_limits(out, pl_gate_thresholds(g));
-	rc = rc ?: pl_gate_statement(g, &stmt);
-	rc = rc ?: pl_strbuf_puts(out, "<details><summary>Gate statement "
+	rc = rc ? rc : html_limits(out, pl_gate_thresholds(g));
+	rc = rc ? rc : pl_gate_statement(g, &stmt);
+	rc = rc ? rc : pl_strbuf_puts(out, "<details><summary>Gate statement "
 				  "(text)</summary><pre class=\"statement\">");
-	rc = rc ?: esc(out, stmt.s);
-	rc = rc ?: pl_strbuf_puts(out, "</pre></details>\n");
+	rc = rc ? rc : esc(out, stmt.s);
+	rc = rc ? rc : pl_strbuf_puts(out, "</pre></details>\n");
 	pl_strbuf_free(&stmt);
 	return rc;
 }
@@ -208,7 +208,7 @@ static int html_legend(struct pl_strbuf *out)
 		rc = pl_strbuf_printf(out, "<span><span class=\"badge v-%s\">"
 				      "&nbsp;</span> %s</span>", lane_names[l],
 				      lane_names[l]);
-	return rc ?: pl_strbuf_puts(out, "</p>\n");
+	return rc ? rc : pl_strbuf_puts(out, "</p>\n");
 }
 
 static int html_matrix(struct pl_strbuf *out, const struct pl_gate *g)
@@ -220,20 +220,20 @@ static int html_matrix(struct pl_strbuf *out, const struct pl_gate *g)
 
 	runs = pl_gate_runs(g, &n);
 	rc = distinct(runs, n, true, &types, &nt);
-	rc = rc ?: distinct(runs, n, false, &scen, &ns);
-	rc = rc ?: pl_strbuf_puts(out, "<h2>Verdict matrix</h2>\n<table "
+	rc = rc ? rc : distinct(runs, n, false, &scen, &ns);
+	rc = rc ? rc : pl_strbuf_puts(out, "<h2>Verdict matrix</h2>\n<table "
 				  "id=\"verdict-matrix\" class=\"matrix\">"
 				  "<tr><th>board type \\ scenario</th>");
 	for (size_t j = 0; j < ns && rc == 0; j++) {
 		rc = pl_strbuf_puts(out, "<th>");
-		rc = rc ?: esc(out, scen[j]);
-		rc = rc ?: pl_strbuf_puts(out, "</th>");
+		rc = rc ? rc : esc(out, scen[j]);
+		rc = rc ? rc : pl_strbuf_puts(out, "</th>");
 	}
-	rc = rc ?: pl_strbuf_puts(out, "</tr>\n");
+	rc = rc ? rc : pl_strbuf_puts(out, "</tr>\n");
 	for (size_t i = 0; i < nt && rc == 0; i++) {
 		rc = pl_strbuf_puts(out, "<tr><th>");
-		rc = rc ?: esc(out, types[i]);
-		rc = rc ?: pl_strbuf_puts(out, "</th>");
+		rc = rc ? rc : esc(out, types[i]);
+		rc = rc ? rc : pl_strbuf_puts(out, "</th>");
 		for (size_t j = 0; j < ns && rc == 0; j++) {
 			unsigned long c[NLANES] = { 0 };
 
@@ -249,12 +249,12 @@ static int html_matrix(struct pl_strbuf *out, const struct pl_gate *g)
 						"title=\"%s\">%lu</span>",
 						lane_names[l], lane_names[l],
 						c[l]);
-			rc = rc ?: pl_strbuf_puts(out, "</td>");
+			rc = rc ? rc : pl_strbuf_puts(out, "</td>");
 		}
-		rc = rc ?: pl_strbuf_puts(out, "</tr>\n");
+		rc = rc ? rc : pl_strbuf_puts(out, "</tr>\n");
 	}
-	rc = rc ?: pl_strbuf_puts(out, "</table>\n");
-	rc = rc ?: html_legend(out);
+	rc = rc ? rc : pl_strbuf_puts(out, "</table>\n");
+	rc = rc ? rc : html_legend(out);
 	free(types);
 	free(scen);
 	return rc;
@@ -363,10 +363,10 @@ static int map_axis(struct pl_strbuf *out, const struct map_geom *m,
 				      x, y, x, y + 4, x, y + 16, k);
 	}
 	if (unknown)
-		rc = rc ?: pl_strbuf_printf(out, "<text x=\"%.1f\" y=\"%.1f\" "
+		rc = rc ? rc : pl_strbuf_printf(out, "<text x=\"%.1f\" y=\"%.1f\" "
 					    "text-anchor=\"middle\">?</text>\n",
 					    MAP_LEFT + UNKNOWN_W / 2, y + 16);
-	rc = rc ?: pl_strbuf_printf(out, "<text x=\"%.1f\" y=\"%.1f\" "
+	rc = rc ? rc : pl_strbuf_printf(out, "<text x=\"%.1f\" y=\"%.1f\" "
 				    "text-anchor=\"middle\">flash operation "
 				    "index (cut before | during | after "
 				    "each op)</text>\n",
@@ -388,7 +388,7 @@ static int map_mark(struct pl_strbuf *out, const struct map_geom *m,
 	else
 		x = MAP_LEFT + UNKNOWN_W / 2 - mark_w / 2;
 	rc = pl_cut_describe(&r->cut, &cut);
-	rc = rc ?: pl_strbuf_printf(out, "<rect class=\"cut v-%s\" "
+	rc = rc ? rc : pl_strbuf_printf(out, "<rect class=\"cut v-%s\" "
 				    "data-run=\"%lld\" data-op=\"%ld\" "
 				    "data-phase=\"%s\" x=\"%.2f\" y=\"%.1f\" "
 				    "width=\"%.2f\" height=\"%.1f\"><title>"
@@ -397,12 +397,12 @@ static int map_mark(struct pl_strbuf *out, const struct map_geom *m,
 				    r->cut.op_index,
 				    pl_cut_phase_name(r->cut.phase), x, y,
 				    mark_w, LANE_H - 6, (long long)r->id);
-	rc = rc ?: esc(out, r->board_id);
-	rc = rc ?: pl_strbuf_puts(out, ", ");
-	rc = rc ?: esc(out, r->scenario);
-	rc = rc ?: pl_strbuf_puts(out, ": ");
-	rc = rc ?: esc(out, cut.s);
-	rc = rc ?: pl_strbuf_printf(out, " &#8594; %s</title></rect>\n",
+	rc = rc ? rc : esc(out, r->board_id);
+	rc = rc ? rc : pl_strbuf_puts(out, ", ");
+	rc = rc ? rc : esc(out, r->scenario);
+	rc = rc ? rc : pl_strbuf_puts(out, ": ");
+	rc = rc ? rc : esc(out, cut.s);
+	rc = rc ? rc : pl_strbuf_printf(out, " &#8594; %s</title></rect>\n",
 				    lane_names[lane]);
 	pl_strbuf_free(&cut);
 	return rc;
@@ -446,15 +446,15 @@ static int map_one(struct pl_strbuf *out, const struct pl_run_row *runs,
 	mark_w = mark_w < 2 ? 2 : mark_w > 10 ? 10 : mark_w;
 
 	rc = pl_strbuf_puts(out, "<figure class=\"cutmap\" data-board-type=\"");
-	rc = rc ?: esc(out, type);
-	rc = rc ?: pl_strbuf_puts(out, "\"><figcaption><b>");
-	rc = rc ?: esc(out, type);
-	rc = rc ?: pl_strbuf_printf(out, "</b>: %lu cut(s) over operations "
+	rc = rc ? rc : esc(out, type);
+	rc = rc ? rc : pl_strbuf_puts(out, "\"><figcaption><b>");
+	rc = rc ? rc : esc(out, type);
+	rc = rc ? rc : pl_strbuf_printf(out, "</b>: %lu cut(s) over operations "
 				    "%ld&#8211;%ld", ncuts, m.kmin, m.kmax);
 	if (nocut)
-		rc = rc ?: pl_strbuf_printf(out, "; %lu run(s) without a cut "
+		rc = rc ? rc : pl_strbuf_printf(out, "; %lu run(s) without a cut "
 					    "are not drawn", nocut);
-	rc = rc ?: pl_strbuf_printf(out, "</figcaption>\n<svg xmlns=\"http://"
+	rc = rc ? rc : pl_strbuf_printf(out, "</figcaption>\n<svg xmlns=\"http://"
 				    "www.w3.org/2000/svg\" width=\"%.0f\" "
 				    "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
 				    "role=\"img\">\n", MAP_W,
@@ -469,13 +469,13 @@ static int map_one(struct pl_strbuf *out, const struct pl_run_row *runs,
 				      MAP_W - MAP_RIGHT - MAP_LEFT, LANE_H - 2,
 				      MAP_TOP + (double)l * LANE_H + 15,
 				      lane_names[l], lanes[l]);
-	rc = rc ?: map_bands(out, &m, runs, n, type, height);
-	rc = rc ?: map_axis(out, &m, MAP_TOP + height + 2, unknown);
+	rc = rc ? rc : map_bands(out, &m, runs, n, type, height);
+	rc = rc ? rc : map_axis(out, &m, MAP_TOP + height + 2, unknown);
 	for (size_t i = 0; i < n && rc == 0; i++)
 		if (strcmp(runs[i].board_type, type) == 0 &&
 		    runs[i].cut.phase != PL_CUT_NONE)
 			rc = map_mark(out, &m, &runs[i], mark_w);
-	rc = rc ?: pl_strbuf_puts(out, "</svg></figure>\n");
+	rc = rc ? rc : pl_strbuf_puts(out, "</svg></figure>\n");
 	return rc;
 }
 
@@ -488,14 +488,14 @@ static int html_cutmap(struct pl_strbuf *out, const struct pl_gate *g)
 
 	runs = pl_gate_runs(g, &n);
 	rc = distinct(runs, n, true, &types, &nt);
-	rc = rc ?: pl_strbuf_puts(out, "<h2>Cut map</h2>\n<p class=\"note\">"
+	rc = rc ? rc : pl_strbuf_puts(out, "<h2>Cut map</h2>\n<p class=\"note\">"
 				  "One mark per cut, placed by the flash "
 				  "operation it hit and coloured by verdict; "
 				  "shaded columns are brick windows. Hover a "
 				  "mark for its run.</p>\n<div id=\"cutmap\">\n");
 	for (size_t i = 0; i < nt && rc == 0; i++)
 		rc = map_one(out, runs, n, types[i]);
-	rc = rc ?: pl_strbuf_puts(out, "</div>\n");
+	rc = rc ? rc : pl_strbuf_puts(out, "</div>\n");
 	free(types);
 	return rc;
 }
@@ -525,18 +525,18 @@ static int event_summary(struct pl_strbuf *out, const struct pl_event_row *e)
 	cmd = (double)json_integer_value(json_object_get(o, "command_ns"));
 	if (e->kind == PL_EV_POWER && req > 0) {
 		rc = pl_strbuf_puts(out, "<b>power ");
-		rc = rc ?: esc(out, json_string_value(json_object_get(o,
+		rc = rc ? rc : esc(out, json_string_value(json_object_get(o,
 								      "cmd")));
-		rc = rc ?: pl_strbuf_printf(out, "</b>: issued %+.3f ms, "
+		rc = rc ? rc : pl_strbuf_printf(out, "</b>: issued %+.3f ms, "
 					    "completed %+.3f ms after the "
 					    "request<br>",
 					    iss > 0 ? (iss - req) / 1e6 : 0,
 					    done > 0 ? (done - req) / 1e6 : 0);
 	} else if (e->kind == PL_EV_TRIGGER && match > 0) {
 		rc = pl_strbuf_puts(out, "<b>trigger ");
-		rc = rc ?: esc(out, json_string_value(json_object_get(o,
+		rc = rc ? rc : esc(out, json_string_value(json_object_get(o,
 								      "trigger")));
-		rc = rc ?: pl_strbuf_printf(out, "</b>: power command %.3f ms "
+		rc = rc ? rc : pl_strbuf_printf(out, "</b>: power command %.3f ms "
 					    "after the match<br>",
 					    (cmd - match) / 1e6);
 	}
@@ -569,14 +569,14 @@ static int html_events(struct pl_strbuf *out, struct pl_store *st,
 				      "<td>%s</td><td>",
 				      (double)(ev[i].t_ns - ev[0].t_ns) / 1e6,
 				      pl_event_kind_name(ev[i].kind));
-		rc = rc ?: event_summary(out, &ev[i]);
-		rc = rc ?: pl_strbuf_puts(out, "<code>");
-		rc = rc ?: esc(out, ev[i].payload_json);
-		rc = rc ?: pl_strbuf_puts(out, "</code></td></tr>\n");
+		rc = rc ? rc : event_summary(out, &ev[i]);
+		rc = rc ? rc : pl_strbuf_puts(out, "<code>");
+		rc = rc ? rc : esc(out, ev[i].payload_json);
+		rc = rc ? rc : pl_strbuf_puts(out, "</code></td></tr>\n");
 	}
-	rc = rc ?: pl_strbuf_puts(out, "</table>\n");
+	rc = rc ? rc : pl_strbuf_puts(out, "</table>\n");
 	if (nev > MAX_EVENTS)
-		rc = rc ?: pl_strbuf_printf(out, "<p class=\"note\">%zu more "
+		rc = rc ? rc : pl_strbuf_printf(out, "<p class=\"note\">%zu more "
 					    "events not shown.</p>\n",
 					    nev - MAX_EVENTS);
 out_free:
@@ -598,15 +598,15 @@ static int html_console(struct pl_strbuf *out, const struct pl_run_row *r)
 		return rc;
 	if (rc) {
 		rc = pl_strbuf_puts(out, "<p class=\"note\">Console log ");
-		rc = rc ?: esc(out, r->console_log);
-		return rc ?: pl_strbuf_puts(out, " is unreadable.</p>\n");
+		rc = rc ? rc : esc(out, r->console_log);
+		return rc ? rc : pl_strbuf_puts(out, " is unreadable.</p>\n");
 	}
 	rc = pl_strbuf_printf(out, "<p>Console, last %zu bytes of <code>",
 			      len);
-	rc = rc ?: esc(out, r->console_log);
-	rc = rc ?: pl_strbuf_puts(out, "</code>:</p><pre class=\"console\">");
-	rc = rc ?: pl_xml_escape(out, tail, len);
-	rc = rc ?: pl_strbuf_puts(out, "</pre>\n");
+	rc = rc ? rc : esc(out, r->console_log);
+	rc = rc ? rc : pl_strbuf_puts(out, "</code>:</p><pre class=\"console\">");
+	rc = rc ? rc : pl_xml_escape(out, tail, len);
+	rc = rc ? rc : pl_strbuf_puts(out, "</pre>\n");
 	free(tail);
 	return rc;
 }
@@ -615,8 +615,8 @@ static int html_dd(struct pl_strbuf *out, const char *term, const char *v)
 {
 	int rc = pl_strbuf_printf(out, "<dt>%s</dt><dd>", term);
 
-	rc = rc ?: esc(out, v);
-	return rc ?: pl_strbuf_puts(out, "</dd>");
+	rc = rc ? rc : esc(out, v);
+	return rc ? rc : pl_strbuf_puts(out, "</dd>");
 }
 
 static int html_run(struct pl_strbuf *out, struct pl_store *st,
@@ -628,31 +628,31 @@ static int html_run(struct pl_strbuf *out, struct pl_store *st,
 	int rc;
 
 	rc = pl_cut_describe(&r->cut, &cut);
-	rc = rc ?: pl_strbuf_printf(out, "<article class=\"run\" id=\"run-%lld\""
+	rc = rc ? rc : pl_strbuf_printf(out, "<article class=\"run\" id=\"run-%lld\""
 				    " data-verdict=\"%s\"><h3>run %lld "
 				    "<span class=\"badge v-%s\">%s</span> ",
 				    (long long)r->id, v, (long long)r->id, v,
 				    v);
-	rc = rc ?: esc(out, r->board_id);
-	rc = rc ?: pl_strbuf_puts(out, " (");
-	rc = rc ?: esc(out, r->board_type);
-	rc = rc ?: pl_strbuf_puts(out, "), ");
-	rc = rc ?: esc(out, r->scenario);
-	rc = rc ?: pl_strbuf_puts(out, "</h3><dl>");
-	rc = rc ?: html_dd(out, "cut point", cut.s);
-	rc = rc ?: html_dd(out, "reason", r->reason ? r->reason :
+	rc = rc ? rc : esc(out, r->board_id);
+	rc = rc ? rc : pl_strbuf_puts(out, " (");
+	rc = rc ? rc : esc(out, r->board_type);
+	rc = rc ? rc : pl_strbuf_puts(out, "), ");
+	rc = rc ? rc : esc(out, r->scenario);
+	rc = rc ? rc : pl_strbuf_puts(out, "</h3><dl>");
+	rc = rc ? rc : html_dd(out, "cut point", cut.s);
+	rc = rc ? rc : html_dd(out, "reason", r->reason ? r->reason :
 					 r->open ? "never ended" : "(none)");
 	snprintf(seed, sizeof(seed), "%llu", (unsigned long long)r->seed);
-	rc = rc ?: html_dd(out, "seed", seed);
-	rc = rc ?: html_dd(out, "image", r->image ? r->image : "(unknown)");
-	rc = rc ?: html_dd(out, "params", r->params_json);
-	rc = rc ?: pl_strbuf_puts(out, "</dl><p>Replay:</p><pre class=\"replay\">");
-	rc = rc ?: esc(out, r->replay ? r->replay : "(no replay command "
+	rc = rc ? rc : html_dd(out, "seed", seed);
+	rc = rc ? rc : html_dd(out, "image", r->image ? r->image : "(unknown)");
+	rc = rc ? rc : html_dd(out, "params", r->params_json);
+	rc = rc ? rc : pl_strbuf_puts(out, "</dl><p>Replay:</p><pre class=\"replay\">");
+	rc = rc ? rc : esc(out, r->replay ? r->replay : "(no replay command "
 						  "recorded)");
-	rc = rc ?: pl_strbuf_puts(out, "</pre>\n");
-	rc = rc ?: html_events(out, st, r);
-	rc = rc ?: html_console(out, r);
-	rc = rc ?: pl_strbuf_puts(out, "</article>\n");
+	rc = rc ? rc : pl_strbuf_puts(out, "</pre>\n");
+	rc = rc ? rc : html_events(out, st, r);
+	rc = rc ? rc : html_console(out, r);
+	rc = rc ? rc : pl_strbuf_puts(out, "</article>\n");
 	pl_strbuf_free(&cut);
 	return rc;
 }
@@ -670,7 +670,7 @@ static int html_failures(struct pl_strbuf *out, struct pl_store *st,
 	rc = pl_strbuf_printf(out, "<h2 id=\"failures\">Failing runs (%zu)"
 			      "</h2>\n", failing);
 	if (failing == 0)
-		rc = rc ?: pl_strbuf_puts(out, "<p>None: every run passed or "
+		rc = rc ? rc : pl_strbuf_puts(out, "<p>None: every run passed or "
 					  "rolled back.</p>\n");
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		if (!is_failing(&runs[i]))
@@ -694,14 +694,14 @@ int pl_report_html(struct pl_store *st, const struct pl_gate *g,
 
 	rc = pl_strbuf_puts(out, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
 			    "<meta charset=\"utf-8\"><title>patchlab: ");
-	rc = rc ?: esc(out, pl_gate_suite(g)->name);
-	rc = rc ?: pl_strbuf_printf(out, ": gate %s</title>\n<style>%s"
+	rc = rc ? rc : esc(out, pl_gate_suite(g)->name);
+	rc = rc ? rc : pl_strbuf_printf(out, ": gate %s</title>\n<style>%s"
 				    "</style></head>\n<body>\n",
 				    pl_gate_result_name(pl_gate_result(g)), css);
-	rc = rc ?: html_gate(out, g);
-	rc = rc ?: html_matrix(out, g);
-	rc = rc ?: html_cutmap(out, g);
-	rc = rc ?: html_failures(out, st, g);
-	rc = rc ?: pl_strbuf_puts(out, "</main></body></html>\n");
+	rc = rc ? rc : html_gate(out, g);
+	rc = rc ? rc : html_matrix(out, g);
+	rc = rc ? rc : html_cutmap(out, g);
+	rc = rc ? rc : html_failures(out, st, g);
+	rc = rc ? rc : pl_strbuf_puts(out, "</main></body></html>\n");
 	return rc;
 }

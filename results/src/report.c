@@ -162,17 +162,17 @@ static int junit_problem(struct pl_strbuf *out, const struct pl_run_row *r,
 					"controller died before recovery)" :
 					pl_verdict_name(r->verdict),
 			      r->reason ? r->reason : "no reason recorded");
-	rc = rc ?: pl_strbuf_printf(out, "      <%s", elem);
-	rc = rc ?: xml_attr(out, "message", msg.s);
+	rc = rc ? rc : pl_strbuf_printf(out, "      <%s", elem);
+	rc = rc ? rc : xml_attr(out, "message", msg.s);
 	if (!r->open)
-		rc = rc ?: xml_attr(out, "type", pl_verdict_name(r->verdict));
-	rc = rc ?: pl_strbuf_puts(out, ">cut point: ");
-	rc = rc ?: pl_xml_escape_str(out, cut);
-	rc = rc ?: pl_strbuf_printf(out, "\nseed: %llu\nreplay: ",
+		rc = rc ? rc : xml_attr(out, "type", pl_verdict_name(r->verdict));
+	rc = rc ? rc : pl_strbuf_puts(out, ">cut point: ");
+	rc = rc ? rc : pl_xml_escape_str(out, cut);
+	rc = rc ? rc : pl_strbuf_printf(out, "\nseed: %llu\nreplay: ",
 				    (unsigned long long)r->seed);
-	rc = rc ?: pl_xml_escape_str(out, r->replay ? r->replay :
+	rc = rc ? rc : pl_xml_escape_str(out, r->replay ? r->replay :
 						      "(none recorded)");
-	rc = rc ?: pl_strbuf_printf(out, "</%s>\n", elem);
+	rc = rc ? rc : pl_strbuf_printf(out, "</%s>\n", elem);
 	pl_strbuf_free(&msg);
 	return rc;
 }
@@ -185,29 +185,29 @@ static int junit_case(struct pl_strbuf *out, const struct pl_gate *g,
 	int rc;
 
 	rc = pl_cut_describe(&r->cut, &cut);
-	rc = rc ?: pl_strbuf_printf(&name, "%s: %s", r->board_id, cut.s);
-	rc = rc ?: pl_strbuf_printf(&cls, "%s.%s.%s", pl_gate_suite(g)->name,
+	rc = rc ? rc : pl_strbuf_printf(&name, "%s: %s", r->board_id, cut.s);
+	rc = rc ? rc : pl_strbuf_printf(&cls, "%s.%s.%s", pl_gate_suite(g)->name,
 				    r->scenario, r->board_type);
-	rc = rc ?: pl_strbuf_puts(out, "    <testcase");
-	rc = rc ?: xml_attr(out, "name", name.s);
-	rc = rc ?: xml_attr(out, "classname", cls.s);
-	rc = rc ?: pl_strbuf_printf(out, " time=\"%.3f\">\n",
+	rc = rc ? rc : pl_strbuf_puts(out, "    <testcase");
+	rc = rc ? rc : xml_attr(out, "name", name.s);
+	rc = rc ? rc : xml_attr(out, "classname", cls.s);
+	rc = rc ? rc : pl_strbuf_printf(out, " time=\"%.3f\">\n",
 				    (double)r->duration_ns / 1e9);
 	snprintf(id, sizeof(id), "%lld", (long long)r->id);
 	snprintf(seed, sizeof(seed), "%llu", (unsigned long long)r->seed);
-	rc = rc ?: pl_strbuf_puts(out, "      <properties>\n");
-	rc = rc ?: xml_property(out, "        ", "run_id", id);
-	rc = rc ?: xml_property(out, "        ", "verdict",
+	rc = rc ? rc : pl_strbuf_puts(out, "      <properties>\n");
+	rc = rc ? rc : xml_property(out, "        ", "run_id", id);
+	rc = rc ? rc : xml_property(out, "        ", "verdict",
 				r->open ? "open" : pl_verdict_name(r->verdict));
-	rc = rc ?: xml_property(out, "        ", "seed", seed);
-	rc = rc ?: xml_property(out, "        ", "image", r->image);
-	rc = rc ?: xml_property(out, "        ", "params", r->params_json);
-	rc = rc ?: xml_property(out, "        ", "replay", r->replay);
-	rc = rc ?: pl_strbuf_puts(out, "      </properties>\n");
-	rc = rc ?: junit_problem(out, r, cut.s);
-	rc = rc ?: pl_strbuf_puts(out, "      <system-out>");
-	rc = rc ?: console_tail(out, r);
-	rc = rc ?: pl_strbuf_puts(out, "</system-out>\n    </testcase>\n");
+	rc = rc ? rc : xml_property(out, "        ", "seed", seed);
+	rc = rc ? rc : xml_property(out, "        ", "image", r->image);
+	rc = rc ? rc : xml_property(out, "        ", "params", r->params_json);
+	rc = rc ? rc : xml_property(out, "        ", "replay", r->replay);
+	rc = rc ? rc : pl_strbuf_puts(out, "      </properties>\n");
+	rc = rc ? rc : junit_problem(out, r, cut.s);
+	rc = rc ? rc : pl_strbuf_puts(out, "      <system-out>");
+	rc = rc ? rc : console_tail(out, r);
+	rc = rc ? rc : pl_strbuf_puts(out, "</system-out>\n    </testcase>\n");
 	pl_strbuf_free(&name);
 	pl_strbuf_free(&cut);
 	pl_strbuf_free(&cls);
@@ -229,22 +229,22 @@ static int junit_suite(struct pl_strbuf *out, const struct pl_gate *g,
 		if (strcmp(runs[i].scenario, scenario) == 0)
 			tally_run(&t, &runs[i]);
 	rc = pl_strbuf_printf(out, "  <testsuite id=\"%zu\"", index);
-	rc = rc ?: xml_attr(out, "name", scenario);
-	rc = rc ?: xml_attr(out, "package", s->name);
-	rc = rc ?: xml_tally(out, &t);
-	rc = rc ?: pl_strbuf_puts(out, ">\n    <properties>\n");
+	rc = rc ? rc : xml_attr(out, "name", scenario);
+	rc = rc ? rc : xml_attr(out, "package", s->name);
+	rc = rc ? rc : xml_tally(out, &t);
+	rc = rc ? rc : pl_strbuf_puts(out, ">\n    <properties>\n");
 	snprintf(buf, sizeof(buf), "%lld", (long long)s->id);
-	rc = rc ?: xml_property(out, "      ", "suite_id", buf);
+	rc = rc ? rc : xml_property(out, "      ", "suite_id", buf);
 	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)s->seed);
-	rc = rc ?: xml_property(out, "      ", "suite_seed", buf);
-	rc = rc ?: xml_property(out, "      ", "suite_file", s->file);
-	rc = rc ?: xml_property(out, "      ", "gate",
+	rc = rc ? rc : xml_property(out, "      ", "suite_seed", buf);
+	rc = rc ? rc : xml_property(out, "      ", "suite_file", s->file);
+	rc = rc ? rc : xml_property(out, "      ", "gate",
 				pl_gate_result_name(pl_gate_result(g)));
-	rc = rc ?: pl_strbuf_puts(out, "    </properties>\n");
+	rc = rc ? rc : pl_strbuf_puts(out, "    </properties>\n");
 	for (size_t i = 0; i < n && rc == 0; i++)
 		if (strcmp(runs[i].scenario, scenario) == 0)
 			rc = junit_case(out, g, &runs[i]);
-	rc = rc ?: pl_strbuf_puts(out, "  </testsuite>\n");
+	rc = rc ? rc : pl_strbuf_puts(out, "  </testsuite>\n");
 	return rc;
 }
 
@@ -264,12 +264,12 @@ int pl_report_junit(const struct pl_gate *g, struct pl_strbuf *out)
 		tally_run(&t, &runs[i]);
 	rc = pl_strbuf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 			    "<testsuites");
-	rc = rc ?: xml_attr(out, "name", pl_gate_suite(g)->name);
-	rc = rc ?: xml_tally(out, &t);
-	rc = rc ?: pl_strbuf_puts(out, ">\n");
+	rc = rc ? rc : xml_attr(out, "name", pl_gate_suite(g)->name);
+	rc = rc ? rc : xml_tally(out, &t);
+	rc = rc ? rc : pl_strbuf_puts(out, ">\n");
 	for (size_t i = 0; i < nscen && rc == 0; i++)
 		rc = junit_suite(out, g, scen[i], i);
-	rc = rc ?: pl_strbuf_puts(out, "</testsuites>\n");
+	rc = rc ? rc : pl_strbuf_puts(out, "</testsuites>\n");
 	free(scen);
 	return rc;
 }
@@ -378,7 +378,7 @@ int pl_report_json(const struct pl_gate *g, struct pl_strbuf *out)
 	if (!text)
 		return -ENOMEM;
 	rc = pl_strbuf_puts(out, text);
-	rc = rc ?: pl_strbuf_puts(out, "\n");
+	rc = rc ? rc : pl_strbuf_puts(out, "\n");
 	free(text);
 	return rc;
 }

@@ -129,7 +129,8 @@ const char *pl_event_kind_name(enum pl_event_kind k);
 int pl_event_kind_parse(const char *s, enum pl_event_kind *out);
 
 /*
- * Append an event to an open run's timeline. t_ns is CLOCK_MONOTONIC
+ * Append an event to the timeline of a run begun through this store handle
+ * and not yet ended (-ENOENT otherwise). t_ns is CLOCK_MONOTONIC
  * (pl_now_ns()); payload_json is a JSON object (validated, -EINVAL if not)
  * or NULL. Events are buffered in memory and written in the run-end
  * transaction (or earlier in batches), so this call does no I/O in the common
@@ -175,8 +176,10 @@ typedef int (*pl_store_recover_fn)(void *user_data, int64_t run_id,
  * "controller stopped", calling cb (may be NULL) for each first. A controller
  * is dead when it ran on this host and its pid no longer exists, or ran on
  * another host and holds no unexpired lease on the run's board. Runs of this
- * store's own process are never touched. *n (may be NULL) receives the
- * number of runs closed.
+ * store handle are never touched; runs recorded under another identity with
+ * this same pid count as dead (an earlier life of a controller that restarted
+ * with the same pid, e.g. pid 1 in a container), so open ONE store per
+ * process. *n (may be NULL) receives the number of runs closed.
  */
 int pl_store_recover(struct pl_store *st, pl_store_recover_fn cb,
 		     void *user_data, size_t *n);

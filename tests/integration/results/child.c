@@ -41,9 +41,11 @@ int child_start(uv_loop_t *loop, struct child *c, char **argv)
 	int rc;
 
 	memset(c, 0, sizeof(*c));
+	uv_pipe_init(loop, &c->in, 0);
 	uv_pipe_init(loop, &c->out, 0);
 	c->out.data = c;
-	stdio[0].flags = UV_IGNORE;
+	stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
+	stdio[0].data.stream = (uv_stream_t *)&c->in;
 	stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
 	stdio[1].data.stream = (uv_stream_t *)&c->out;
 	stdio[2].flags = UV_INHERIT_FD;
@@ -57,6 +59,7 @@ int child_start(uv_loop_t *loop, struct child *c, char **argv)
 	c->proc.data = c;
 	rc = uv_spawn(loop, &c->proc, &o);
 	if (rc) {
+		uv_close((uv_handle_t *)&c->in, NULL);
 		uv_close((uv_handle_t *)&c->out, NULL);
 		uv_close((uv_handle_t *)&c->proc, NULL);
 		uv_run(loop, UV_RUN_NOWAIT);
@@ -86,6 +89,7 @@ static bool exited(void *ud)
 
 static void close_handles(uv_loop_t *loop, struct child *c)
 {
+	uv_close((uv_handle_t *)&c->in, NULL);
 	uv_close((uv_handle_t *)&c->out, NULL);
 	uv_close((uv_handle_t *)&c->proc, NULL);
 	uv_run(loop, UV_RUN_NOWAIT);

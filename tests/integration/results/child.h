@@ -14,6 +14,7 @@
 
 struct child {
 	uv_process_t proc;
+	uv_pipe_t in;  /* its stdin: never written; EOF when we die */
 	uv_pipe_t out;
 	struct pl_strbuf buf; /* everything read from its stdout */
 	bool exited, eof;
@@ -22,7 +23,9 @@ struct child {
 };
 
 /* Start argv[0] (a path or a name on PATH) with stdout captured; stderr is
- * inherited so the test log shows it. Returns 0 or a libuv error. */
+ * inherited so the test log shows it; stdin is a pipe we never write, so a
+ * helper that waits on it exits when this test process dies, even after a
+ * failed assertion. Returns 0 or a libuv error. */
 int child_start(uv_loop_t *loop, struct child *c, char **argv);
 
 /* Predicates for pl_test_loop_until(). */

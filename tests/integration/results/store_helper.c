@@ -5,7 +5,7 @@
  *
  *   store_helper record DB N      record N finished runs, begin one more on
  *                                 board "victim", print "ready SUITE RUN",
- *                                 then wait (for SIGKILL)
+ *                                 then wait (for SIGKILL, or EOF on stdin)
  *   store_helper lease DB BOARD NOW_NS TTL_MS
  *                                 take BOARD at the given store time, print
  *                                 "held HOLDER" or "busy HOLDER", then wait
@@ -49,10 +49,15 @@ static int record_runs(struct pl_store *st, int64_t suite, long n,
 	return rc;
 }
 
-static void wait_forever(void)
+/* Wait to be killed; if the test itself died first, its end of our stdin
+ * closes and we exit rather than linger. */
+static void wait_for_kill(void)
 {
-	for (;;)
-		pause();
+	char b;
+
+	while (read(0, &b, 1) > 0)
+		;
+	_exit(3);
 }
 
 int main(int argc, char **argv)
@@ -100,7 +105,7 @@ int main(int argc, char **argv)
 			goto err;
 		printf("ready %lld %lld\n", (long long)suite, (long long)id);
 		fflush(stdout);
-		wait_forever();
+		wait_for_kill();
 	} else if (strcmp(argv[1], "lease") == 0) {
 		rc = pl_store_lease_take(st, argv[3], NULL,
 					 strtoull(argv[5], NULL, 10), &cur);
@@ -110,7 +115,7 @@ int main(int argc, char **argv)
 		       rc ? cur : pl_store_holder(st));
 		fflush(stdout);
 		free(cur);
-		wait_forever();
+		wait_for_kill();
 	} else if (strcmp(argv[1], "hammer") == 0) {
 		rc = record_runs(st, 0, atol(argv[3]), "hammer");
 		if (rc)

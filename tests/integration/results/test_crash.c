@@ -67,6 +67,7 @@ static void killed_controller_leaves_finished_runs_and_one_lab_error(
 	assert_int_equal(sscanf(c.buf.s, "ready %lld %lld", &suite, &open_id),
 			 2);
 	child_kill(&loop, &c);
+	pl_strbuf_free(&c.buf);
 	assert_true(c.exited);
 	assert_int_equal(c.signal, SIGKILL);
 
@@ -148,6 +149,7 @@ static void run_stays_open_when_the_board_cannot_be_powered_off(void **state)
 	assert_int_equal(sscanf(c.buf.s, "ready %lld %lld", &suite, &open_id),
 			 2);
 	child_kill(&loop, &c);
+	pl_strbuf_free(&c.buf);
 	pl_test_loop_drain(&loop);
 
 	assert_int_equal(pl_store_open(&st, db, NULL), 0);

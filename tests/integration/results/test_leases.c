@@ -50,6 +50,7 @@ static void lease_moves_only_after_the_dead_holder_expires(void **state)
 			 0);
 	assert_int_equal(sscanf(c.buf.s, "held %255s", holder), 1);
 	assert_non_null(strchr(holder, '@'));
+	pl_strbuf_free(&c.buf);
 
 	assert_int_equal(pl_store_open(&st, db, &o), 0);
 	assert_int_equal(pl_store_lease_take(st, "board7", NULL, 1000, &cur),
@@ -82,6 +83,7 @@ static void lease_moves_only_after_the_dead_holder_expires(void **state)
 			 0);
 	assert_int_equal(sscanf(c.buf.s, "busy %255s", holder), 1);
 	assert_string_equal(holder, pl_store_holder(st));
+	pl_strbuf_free(&c.buf);
 	child_kill(&loop, &c);
 
 	pl_store_close(st);
@@ -120,6 +122,7 @@ static void two_writers_at_once_both_succeed(void **state)
 	assert_int_equal(child_wait(&loop, &c, 60000), 0);
 	assert_int_equal(c.status, 0);
 	assert_string_equal(c.buf.s, "done 300\n");
+	pl_strbuf_free(&c.buf);
 	assert_int_equal(pl_store_list_runs(st, &f, &rows, &n), 0);
 	assert_int_equal(n, 600);
 	for (size_t i = 0; i < n; i++)
