@@ -22,6 +22,7 @@ static const struct pl_cli_opt run_options[] = {
 	{ "seed", 0, "S", "base seed of every random draw (default: new)", false },
 	{ "jobs", 'j', "N", "at most N runs at once (default: one per board)", false },
 	{ "only", 0, "N", "run only the N-th run of the expanded suite", false },
+	{ "tag", 't', "TAG", "only boards with this tag (repeat: all of them)", true },
 	{ "quiet", 'q', NULL, "no progress line", false },
 	{ NULL },
 };
@@ -29,8 +30,8 @@ static const struct pl_cli_opt run_options[] = {
 static int run_run(const struct pl_cli_args *a)
 {
 	struct pl_engine_opts o = { 0 };
-	const char **images = NULL;
-	size_t nimg = 0;
+	const char **images = NULL, **tags = NULL;
+	size_t nimg = 0, ntags = 0;
 	const char *v;
 	long n;
 	int rc;
@@ -75,7 +76,18 @@ static int run_run(const struct pl_cli_args *a)
 		}
 	}
 	o.image_overrides = images;
+	while (pl_cli_opt_at(a, "tag", ntags))
+		ntags++;
+	tags = calloc(ntags + 1, sizeof(*tags));
+	if (!tags) {
+		free(images);
+		return PL_EXIT_LAB_ERROR;
+	}
+	for (size_t i = 0; i < ntags; i++)
+		tags[i] = pl_cli_opt_at(a, "tag", i);
+	o.tags = ntags ? tags : NULL;
 	rc = pl_engine_run(&o);
+	free(tags);
 	free(images);
 	return rc;
 }

@@ -39,6 +39,9 @@ struct pl_engine_opts {
 	/* replay: run only the run with this index (1-based) of the expanded
 	 * suite on any free board of its type; 0 = all */
 	unsigned only;
+	/* only boards carrying every one of these tags (NULL-terminated, or
+	 * NULL for every board the suite selects) */
+	const char *const *tags;
 };
 
 /*

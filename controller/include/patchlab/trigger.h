@@ -58,8 +58,14 @@ struct pl_trigger_spec {
 	uint64_t seed;
 	/* console: delay after the match, microseconds */
 	uint64_t delay_us;
-	/* breakpoint: the address to break at */
-	uint64_t bp_addr;
+	/* breakpoint: the addresses to break at; hits at any of them count
+	 * together (flash_erase + flash_program: "flash operation k") */
+	uint64_t bp_addr[4];
+	unsigned nbp;
+	/* breakpoint: 0 = cut with the CPU halted (before the operation);
+	 * > 0 = resume the CPU at the n-th hit and cut this many microseconds
+	 * after the resume was acknowledged (during the operation) */
+	uint64_t resume_us;
 };
 
 struct pl_trigger_info {

@@ -112,6 +112,16 @@ static struct run_spec *add_spec(struct pl_engine *e)
 	return &e->specs[e->nspecs++];
 }
 
+/* Does the command line let us use board b (--tag)? */
+static bool board_allowed(const struct pl_engine_opts *o,
+			  const struct pl_board_cfg *b)
+{
+	for (size_t i = 0; o->tags && o->tags[i]; i++)
+		if (!pl_board_has_tag(b, o->tags[i]))
+			return false;
+	return true;
+}
+
 /* Every spec gets a seed derived from the suite seed and its position, so
  * the same suite with the same seed replays the same draws. */
 static int expand(struct pl_engine *e)
@@ -122,7 +132,8 @@ static int expand(struct pl_engine *e)
 		const struct pl_run_cfg *rc = &e->suite->runs[r];
 
 		for (size_t b = 0; b < e->nboards; b++) {
-			if (!pl_run_selects(rc, e->boards[b].cfg))
+			if (!pl_run_selects(rc, e->boards[b].cfg) ||
+			    !board_allowed(e->opts, e->boards[b].cfg))
 				continue;
 			if (rc->sweep) {
 				/* One learning pass per board type; the points
@@ -197,6 +208,7 @@ static void expand_sweep(struct pl_engine *e, struct sweep_state *sw,
 	}
 	for (size_t b = 0; b < e->nboards && nb < 256; b++)
 		if (pl_run_selects(sw->rcfg, e->boards[b].cfg) &&
+		    board_allowed(e->opts, e->boards[b].cfg) &&
 		    strcmp(e->boards[b].cfg->type->name, sw->board_type) == 0)
 			boards[nb++] = b;
 	npoints = cfg->points ? cfg->points : (unsigned)ops;
@@ -839,7 +851,8 @@ static void schedule(struct pl_engine *e)
 
 				if (o->board && !pl_board_quarantined(o->board) &&
 				    o->cfg->type == eb->cfg->type &&
-				    pl_run_selects(s->rcfg, o->cfg)) {
+				    pl_run_selects(s->rcfg, o->cfg) &&
+				    board_allowed(e->opts, o->cfg)) {
 					s->board = b;
 					moved = true;
 					break;
@@ -1043,7 +1056,8 @@ int pl_engine_run(const struct pl_engine_opts *opts)
 		const char *why = NULL;
 
 		e.boards[i].cfg = &e.lab->boards[i];
-		if (!suite_uses(e.suite, &e.lab->boards[i]))
+		if (!suite_uses(e.suite, &e.lab->boards[i]) ||
+		    !board_allowed(opts, &e.lab->boards[i]))
 			continue;
 		err = pl_board_open(&e.boards[i].board, &e.loop, e.boards[i].cfg,
 				    &e.log, &why);

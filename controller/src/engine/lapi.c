@@ -712,6 +712,11 @@ static int probe_common(lua_State *L, enum pl_probe_op op)
 	case PL_PROBE_FLASH:
 		img = check_image(L, 2);
 		break;
+	case PL_PROBE_ERASE:
+		req.addr = (uint64_t)luaL_checkinteger(L, 2);
+		req.len = (size_t)luaL_checkinteger(L, 3);
+		luaL_argcheck(L, req.len > 0, 3, "a positive length");
+		break;
 	case PL_PROBE_MONITOR:
 		req.cmd = luaL_checkstring(L, 2);
 		break;
@@ -746,6 +751,7 @@ static int l_probe_reset(lua_State *L) { return probe_common(L, PL_PROBE_RESET);
 static int l_probe_read(lua_State *L) { return probe_common(L, PL_PROBE_READ); }
 static int l_probe_write(lua_State *L) { return probe_common(L, PL_PROBE_WRITE); }
 static int l_probe_flash(lua_State *L) { return probe_common(L, PL_PROBE_FLASH); }
+static int l_probe_erase(lua_State *L) { return probe_common(L, PL_PROBE_ERASE); }
 static int l_probe_monitor(lua_State *L) { return probe_common(L, PL_PROBE_MONITOR); }
 
 /* -------------------------------------------------------------- triggers */
@@ -789,7 +795,8 @@ static void window(lua_State *L, int t, const char *key, uint64_t *lo,
 static int l_fault_cut(lua_State *L)
 {
 	struct pl_trigger_spec spec = { 0 };
-	const char *on, *action, *why = NULL, *symbol = NULL;
+	const char *on, *action, *why = NULL, *symbol = NULL, *syms[4];
+	int nsyms = 0;
 	struct pl_run_ctx *rc;
 	struct trig_ud *ud;
 	struct pl_trigger *t;
@@ -819,7 +826,23 @@ static int l_fault_cut(lua_State *L)
 	lua_getfield(L, 1, "symbol");
 	symbol = luaL_optstring(L, -1, NULL);
 	lua_getfield(L, 1, "address");
-	spec.bp_addr = (uint64_t)luaL_optinteger(L, -1, 0);
+	spec.bp_addr[0] = (uint64_t)luaL_optinteger(L, -1, 0);
+	if (spec.bp_addr[0])
+		spec.nbp = 1;
+	lua_getfield(L, 1, "resume_us");
+	spec.resume_us = (uint64_t)luaL_optinteger(L, -1, 0);
+	lua_getfield(L, 1, "symbols");
+	if (!lua_isnil(L, -1)) {
+		luaL_checktype(L, -1, LUA_TTABLE);
+		nsyms = (int)luaL_len(L, -1);
+		if (nsyms < 1 || nsyms > 4)
+			return luaL_error(L, "fault.cut: 'symbols' takes 1 to 4 names");
+		for (int i = 0; i < nsyms; i++) {
+			lua_rawgeti(L, -1, i + 1);
+			syms[i] = luaL_checkstring(L, -1);
+			lua_pop(L, 1);
+		}
+	}
 
 	rc = ctx_or_raise(L);
 	switch (spec.kind) {
@@ -828,14 +851,22 @@ static int l_fault_cut(lua_State *L)
 		break;
 	case PL_TRIG_BREAKPOINT:
 		window(L, 1, "hit", &spec.value_lo, &spec.value_hi, false);
-		if (symbol && pl_board_type_breakpoint(rc->type, symbol,
-						       &spec.bp_addr))
-			return luaL_error(L, "fault.cut: board type %s declares no "
-					  "breakpoint '%s'", rc->type->name,
-					  symbol);
-		if (!symbol && !spec.bp_addr)
+		if (symbol) {
+			syms[0] = symbol;
+			nsyms = 1;
+		}
+		for (int i = 0; i < nsyms; i++) {
+			if (pl_board_type_breakpoint(rc->type, syms[i],
+						     &spec.bp_addr[i]))
+				return luaL_error(L, "fault.cut: board type %s "
+						  "declares no breakpoint '%s'",
+						  rc->type->name, syms[i]);
+		}
+		if (nsyms)
+			spec.nbp = (unsigned)nsyms;
+		if (!spec.nbp)
 			return luaL_error(L, "fault.cut: a breakpoint cut needs "
-					  "'symbol' or 'address'");
+					  "'symbol', 'symbols' or 'address'");
 		break;
 	case PL_TRIG_BYTES:
 		window(L, 1, "offset", &spec.value_lo, &spec.value_hi, true);
@@ -1111,7 +1142,65 @@ static int l_readonly_newindex(lua_State *L)
 	return luaL_error(L, "lab objects are read-only");
 }
 
+/* board:region(name) -> {address=, offset=, size=} or nil */
+static int l_region(lua_State *L)
+{
+	const char *name = luaL_checkstring(L, 2);
+	struct pl_run_ctx *rc = ctx_or_raise(L);
+	const struct pl_flash_region *r = pl_board_type_region(rc->type, name);
+
+	if (!r) {
+		lua_pushnil(L);
+		return 1;
+	}
+	lua_createtable(L, 0, 3);
+	lua_pushinteger(L, (lua_Integer)(rc->type->flash.base + r->offset));
+	lua_setfield(L, -2, "address");
+	lua_pushinteger(L, (lua_Integer)r->offset);
+	lua_setfield(L, -2, "offset");
+	lua_pushinteger(L, (lua_Integer)r->size);
+	lua_setfield(L, -2, "size");
+	return 1;
+}
+
+/* board:register(name) -> address, or nil */
+static int l_register(lua_State *L)
+{
+	const char *name = luaL_checkstring(L, 2);
+	struct pl_run_ctx *rc = ctx_or_raise(L);
+	uint64_t addr;
+
+	if (pl_board_type_register(rc->type, name, &addr))
+		lua_pushnil(L);
+	else
+		lua_pushinteger(L, (lua_Integer)addr);
+	return 1;
+}
+
+/* board:confirm() -> true, or nil, reason (the type's confirm command) */
+static int l_confirm(lua_State *L)
+{
+	struct pl_run_ctx *rc = ctx_or_raise(L);
+	int err;
+
+	if (!rc->type->confirm.command)
+		return luaL_error(L, "board type %s has no confirm command",
+				  rc->type->name);
+	pl_lua_wait_begin(pl_lua_wait_prepare(L), &(struct pl_lua_wait){
+		.what = "confirm", .cancel = cancel_op, .user_data = rc });
+	rc->op_kind = OPK_EXPECT;
+	err = pl_op_command(&rc->op, rc->board, rc->type,
+			    rc->type->confirm.command,
+			    rc->type->confirm.pattern ?
+			    rc->type->confirm.pattern->regex : NULL,
+			    0, on_op_done, rc);
+	return op_wait(L, rc, OPK_EXPECT, err);
+}
+
 static const luaL_Reg board_methods[] = {
+	{ "region", l_region },
+	{ "register", l_register },
+	{ "confirm", l_confirm },
 	{ "power_on", l_power_on },
 	{ "power_off", l_power_off },
 	{ "power_cycle", l_power_cycle },
@@ -1137,6 +1226,7 @@ static const luaL_Reg probe_methods[] = {
 	{ "read", l_probe_read },
 	{ "write", l_probe_write },
 	{ "flash", l_probe_flash },
+	{ "erase", l_probe_erase },
 	{ "monitor", l_probe_monitor },
 	{ NULL, NULL },
 };

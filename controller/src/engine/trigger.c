@@ -250,13 +250,21 @@ static void on_bp_resumed(struct pl_probe *p, int status, const void *data,
 		       pl_strerror(status));
 }
 
+static void on_resumed(struct pl_probe *p, int status, const void *data,
+		       size_t len, void *ud);
+
 static void on_stop(struct pl_board_listener *l, uint64_t pc, unsigned hits,
 		    uint64_t t_ns)
 {
 	struct pl_trigger *t = l->user_data;
 	struct pl_probe_req req = { .op = PL_PROBE_RESUME, .cb = on_bp_resumed };
 
-	if (!t->armed || pc != t->spec.bp_addr)
+	bool ours = false;
+
+	for (unsigned i = 0; i < t->spec.nbp; i++)
+		if (pc == t->spec.bp_addr[i])
+			ours = true;
+	if (!t->armed || !ours)
 		return;
 	if (++t->count < t->info.value) {
 		/* Not our hit yet: let the target run on. */
@@ -265,7 +273,36 @@ static void on_stop(struct pl_board_listener *l, uint64_t pc, unsigned hits,
 	}
 	snprintf(t->info.detail, sizeof(t->info.detail),
 		 "pc 0x%" PRIx64 " hit %u", pc, t->count);
+	if (t->spec.resume_us) {
+		/* A cut during the operation: let it start, then cut. */
+		struct pl_probe_req go = { .op = PL_PROBE_RESUME,
+					   .cb = on_resumed, .user_data = t };
+
+		t->info.seen_ns = t_ns;
+		pl_board_unlisten(&t->listener);
+		t->pending++;
+		if (pl_probe_submit(pl_board_probe(t->b), &go)) {
+			t->pending--;
+			fire(t, t_ns);
+		}
+		return;
+	}
 	fire(t, t_ns); /* the CPU is halted: a cut exactly before the op */
+}
+
+static void on_resumed(struct pl_probe *p, int status, const void *data,
+		       size_t len, void *ud)
+{
+	struct pl_trigger *t = ud;
+
+	if (put(t))
+		return;
+	/* libuv timers count whole milliseconds: a shorter delay is as soon
+	 * as the resume is acknowledged. */
+	if (t->spec.resume_us < 1000 || status)
+		fire(t, t->info.seen_ns);
+	else
+		uv_timer_start(t->timer, on_timer, t->spec.resume_us / 1000, 0);
 }
 
 static void on_bp_set(struct pl_probe *p, int status, const void *data,
@@ -281,8 +318,7 @@ static void on_bp_set(struct pl_probe *p, int status, const void *data,
 		t->info.status = status;
 		stop_watching(t);
 		pl_log(&pl_probe_ctx(p)->log, PL_LOG_ERROR,
-		       "cannot set breakpoint at 0x%" PRIx64 ": %s",
-		       t->spec.bp_addr, pl_strerror(status));
+		       "cannot set a breakpoint: %s", pl_strerror(status));
 		if (t->cb)
 			t->cb(t, t->cb_ud);
 		return;
@@ -313,6 +349,11 @@ int pl_trigger_arm(struct pl_trigger **out, struct pl_board *b,
 	if (spec->kind == PL_TRIG_BREAKPOINT && !pl_board_probe(b)) {
 		*why = "a breakpoint trigger needs a probe on the board";
 		return -ENODEV;
+	}
+	if (spec->kind == PL_TRIG_BREAKPOINT &&
+	    (spec->nbp == 0 || spec->nbp > 4)) {
+		*why = "a breakpoint trigger needs 1 to 4 addresses";
+		return -EINVAL;
 	}
 	if (!pl_board_power(b)) {
 		*why = "the board has no power fixture";
@@ -364,9 +405,9 @@ int pl_trigger_arm(struct pl_trigger **out, struct pl_board *b,
 	t->armed = true;
 	if (spec->kind != PL_TRIG_TIME)
 		pl_board_listen(b, &t->listener);
-	if (spec->kind == PL_TRIG_BREAKPOINT) {
+	for (unsigned i = 0; spec->kind == PL_TRIG_BREAKPOINT && i < spec->nbp; i++) {
 		struct pl_probe_req req = { .op = PL_PROBE_BP_SET,
-					    .addr = spec->bp_addr,
+					    .addr = spec->bp_addr[i],
 					    .cb = on_bp_set, .user_data = t };
 
 		t->pending++;
@@ -408,12 +449,12 @@ void pl_trigger_free(struct pl_trigger *t)
 	if (!t || t->zombie)
 		return;
 	stop_watching(t);
-	if (t->spec.kind == PL_TRIG_BREAKPOINT && pl_board_probe(t->b)) {
+	for (unsigned i = 0; t->spec.kind == PL_TRIG_BREAKPOINT &&
+			     pl_board_probe(t->b) && i < t->spec.nbp; i++) {
 		struct pl_probe_req req = { .op = PL_PROBE_BP_CLEAR,
-					    .addr = t->spec.bp_addr };
+					    .addr = t->spec.bp_addr[i] };
 
-		/* Best effort: the target may be powered off by now. A set
-		 * still queued would call back into t: drop our interest. */
+		/* Best effort: the target may be powered off by now. */
 		pl_probe_submit(pl_board_probe(t->b), &req);
 	}
 	t->cb = NULL;

@@ -1,0 +1,21 @@
+-- Rapid power cycling during normal boots of a confirmed image must not
+-- make the board fall back to the old one (RAUC issue 490: boot attempt
+-- counters drained by power cuts).
+local oracle = require("lib.oracle")
+
+oracle.baseline()
+local boot, why = oracle.update_and_reboot(images.new)
+check(boot and boot.version == images.new.version, "update failed: %s", why)
+check(board:confirm(), "the board did not confirm")
+for i = 1, params.cycles or 6 do
+  -- cut while the bootloader runs: on its banner
+  fault.cut({ on = "console", pattern = "^vboot: booting", nth = 1, delay_ms = 0 })
+  board:power_on()
+  sleep(20)
+  board:power_off()
+end
+boot, why = oracle.boot()
+check(boot, "bricked by power cycles during boot: %s", why)
+check(boot.version == images.new.version,
+      "fell back to %s after %d interrupted boots", boot.version, params.cycles or 6)
+verdict.pass("still %s after %d interrupted boots", boot.version, params.cycles or 6)

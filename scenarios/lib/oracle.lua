@@ -1,0 +1,80 @@
+-- The oracle of FAULT-MODEL.md, as helpers every shipped scenario shares:
+-- a known baseline before each run, the update, the judgement after a cut,
+-- and the follow-up checks (still updatable, converges).
+local M = {}
+
+-- Power on and wait for the boot. Returns the boot table, or nil, reason.
+function M.boot(opts)
+  board:power_on()
+  return board:wait_boot(opts)
+end
+
+-- The board's baseline: the suite's `golden` image alone in slot A,
+-- confirmed, as a production line leaves it. Done through the probe, so a
+-- run never depends on what the previous run left behind.
+function M.baseline()
+  local p = board.probe
+  check(p ~= nil, "board %s has no probe: cannot restore its baseline", board.id)
+  board:power_off()
+  for _, name in ipairs({ "metadata-a", "metadata-b", "scratch", "slot-b", "slot-a" }) do
+    local r = board:region(name)
+    if r then p:erase(r.address, r.size) end
+  end
+  p:flash(images.golden, board:region("slot-a").address)
+  local boot, why = M.boot()
+  check(boot, "baseline did not boot: %s", why)
+  check(boot.version == images.golden.version,
+        "baseline booted %s, expected %s", boot.version, images.golden.version)
+  return boot
+end
+
+-- Install img and reboot into it. Returns the boot table after the reboot,
+-- or nil, reason (the update or the boot failed).
+function M.update_and_reboot(img)
+  local ok, why = board:update(img)
+  if not ok then return nil, why end
+  board:power_cycle(50)
+  return board:wait_boot()
+end
+
+-- The flash operation counter of the board (through the probe), or nil.
+function M.op_counter()
+  local addr = board:register("op_counter")
+  if not (board.probe and addr) then return nil end
+  local b = board.probe:read(addr, 4)
+  return string.unpack("<I4", b)
+end
+
+-- Aim a cut at flash operation `cut.op` of the update (counted from the
+-- start of the update), in phase before | during | after, through probe
+-- breakpoints on the flash driver. Returns the trigger.
+function M.arm_flash_cut(cut, base_ops)
+  local k = cut.op
+  if cut.phase == "after" then k = k + 1 end
+  return fault.cut({
+    on = "breakpoint",
+    symbols = { "flash_erase", "flash_program" },
+    hit = k,
+    resume_us = cut.phase == "during" and math.max(1, math.floor((cut.phi or 0.5) * 400)) or nil,
+  })
+end
+
+-- After a cut: power on, judge the boot (new image, old image, or brick),
+-- then check the board converges (another boot gives the same image).
+function M.judge_after_cut(expect_new, previous)
+  local boot, why = M.boot()
+  local v = verdict.judge({ boot = boot, why = why, expect = expect_new,
+                            previous = previous })
+  if boot then
+    board:power_cycle(50)
+    local again, why2 = board:wait_boot()
+    if not again or again.version ~= boot.version then
+      -- overrides nothing: judge already chose; record the instability
+      log.warn("did not converge: %s then %s", boot.version,
+               again and again.version or why2)
+    end
+  end
+  return v, boot
+end
+
+return M
