@@ -321,7 +321,9 @@ next:;
 	t->flash.nregions = n;
 }
 
-static void load_flash(struct pl_cfg *c, struct pl_board_type *t,
+/* Returns false when the flash section had errors (so that region
+ * look-ups elsewhere do not report a cascade). */
+static bool load_flash(struct pl_cfg *c, struct pl_board_type *t,
 		       const struct pl_value *root)
 {
 	static const char *const keys[] = { "base", "size", "sector", "page",
@@ -330,8 +332,10 @@ static void load_flash(struct pl_cfg *c, struct pl_board_type *t,
 	const struct pl_value *regions;
 	size_t before = pl_cfg_errors(c);
 
-	if (!v || !pl_cfg_expect_map(c, v, "flash"))
-		return;
+	if (!v)
+		return true;
+	if (!pl_cfg_expect_map(c, v, "flash"))
+		return false;
 	pl_cfg_check_keys(c, v, keys, "flash");
 	pl_cfg_size(c, v, "base", false, "flash", &t->flash.base);
 	pl_cfg_size(c, v, "size", true, "flash", &t->flash.size);
@@ -339,23 +343,24 @@ static void load_flash(struct pl_cfg *c, struct pl_board_type *t,
 	pl_cfg_size(c, v, "page", true, "flash", &t->flash.page);
 	if (pl_cfg_errors(c) != before) {
 		t->flash.size = 0;
-		return;
+		return false;
 	}
 	if (!t->flash.sector || t->flash.size % t->flash.sector) {
 		pl_cfg_err(c, &pl_value_get(v, "sector")->pos,
 			   "flash sector size must divide the flash size (0x%llx)",
 			   (unsigned long long)t->flash.size);
-		return;
+		return false;
 	}
 	if (!t->flash.page || t->flash.sector % t->flash.page) {
 		pl_cfg_err(c, &pl_value_get(v, "page")->pos,
 			   "flash page size must divide the sector size (0x%llx)",
 			   (unsigned long long)t->flash.sector);
-		return;
+		return false;
 	}
 	regions = pl_cfg_get(c, v, "regions", false, "flash");
 	if (regions)
 		load_regions(c, t, regions);
+	return pl_cfg_errors(c) == before;
 }
 
 static void load_addrs(struct pl_cfg *c, const struct pl_value *probe,
@@ -407,7 +412,7 @@ static void load_probe(struct pl_cfg *c, struct pl_board_type *t,
 }
 
 static void load_recovery(struct pl_cfg *c, struct pl_board_type *t,
-			  const struct pl_value *root)
+			  const struct pl_value *root, bool flash_ok)
 {
 	static const char *const keys[] = { "method", "image", "region", NULL };
 	static const char *const methods[] = { "none", "probe", NULL };
@@ -429,7 +434,7 @@ static void load_recovery(struct pl_cfg *c, struct pl_board_type *t,
 	if (!region)
 		return;
 	t->recovery.region = pl_board_type_region(t, region);
-	if (!t->recovery.region) {
+	if (!t->recovery.region && flash_ok) {
 		size_t n = t->flash.nregions;
 		const char **names = pl_arena_alloc(c->a, (n + 1) * sizeof(*names));
 		const char *near;
@@ -466,6 +471,7 @@ struct pl_board_type *pl_board_type_from_tree(struct pl_cfg *c,
 	struct pl_board_type *t;
 	const char *base, *dot;
 	size_t before = pl_cfg_errors(c);
+	bool flash_ok;
 
 	if (!root) {
 		pl_cfg_err(c, &(struct pl_srcpos){ c->file, 1, 1 },
@@ -505,9 +511,9 @@ struct pl_board_type *pl_board_type_from_tree(struct pl_cfg *c,
 	load_version(c, t, root);
 	load_update(c, t, root);
 	load_confirm(c, t, root);
-	load_flash(c, t, root);
+	flash_ok = load_flash(c, t, root);
 	load_probe(c, t, root);
-	load_recovery(c, t, root);
+	load_recovery(c, t, root, flash_ok);
 	return pl_cfg_errors(c) == before && !c->oom ? t : NULL;
 }
 

@@ -81,7 +81,18 @@ struct pl_cfg {
 	const char *dir;             /* directory of file, in the arena */
 	size_t errors_at_start;
 	bool oom;
+	/* Unknown keys reported with a suggestion: a missing required key that
+	 * was suggested is not reported again (no cascade). */
+	struct {
+		const struct pl_value *map;
+		const char *suggested;
+	} typos[32];
+	size_t ntypos;
 };
+
+/* Was `key` suggested for a misspelt key of map? */
+bool pl_cfg_was_typo(const struct pl_cfg *c, const struct pl_value *map,
+		     const char *key);
 
 void pl_cfg_init(struct pl_cfg *c, struct pl_cfg_priv *priv,
 		 const struct pl_config_opts *opts, struct pl_diags *d,

@@ -469,7 +469,8 @@ static const struct pl_fixture_cfg *load_fixture(struct lab_load *l,
 
 		for (size_t i = 0; i < n; i++)
 			have |= strcmp(opts[i].key, s->key) == 0;
-		if (s->required && !have && !pl_value_get(v, s->key))
+		if (s->required && !have && !pl_value_get(v, s->key) &&
+		    !pl_cfg_was_typo(c, v, s->key))
 			pl_cfg_err(c, &v->pos,
 				   "missing required key '%s' in %s (driver %s: %s)",
 				   s->key, cname, d->name, s->help);

@@ -239,6 +239,10 @@ void pl_cfg_check_keys(struct pl_cfg *c, const struct pl_value *map,
 		if (known)
 			continue;
 		near = pl_closest(k, allowed, nallowed);
+		if (near && c->ntypos < sizeof(c->typos) / sizeof(c->typos[0])) {
+			c->typos[c->ntypos].map = map;
+			c->typos[c->ntypos++].suggested = near;
+		}
 		if (near) {
 			pl_cfg_err(c, &map->key_pos[i],
 				   "unknown key '%s' in %s (did you mean '%s'?)",
@@ -255,6 +259,15 @@ void pl_cfg_check_keys(struct pl_cfg *c, const struct pl_value *map,
 	}
 }
 
+bool pl_cfg_was_typo(const struct pl_cfg *c, const struct pl_value *map,
+		     const char *key)
+{
+	for (size_t i = 0; i < c->ntypos; i++)
+		if (c->typos[i].map == map && strcmp(c->typos[i].suggested, key) == 0)
+			return true;
+	return false;
+}
+
 const struct pl_value *pl_cfg_get(struct pl_cfg *c, const struct pl_value *map,
 				  const char *key, bool required,
 				  const char *what)
@@ -263,7 +276,8 @@ const struct pl_value *pl_cfg_get(struct pl_cfg *c, const struct pl_value *map,
 
 	if (v && pl_value_is_null(v))
 		v = NULL;
-	if (!v && required && map && map->kind == PL_VALUE_MAP)
+	if (!v && required && map && map->kind == PL_VALUE_MAP &&
+	    !pl_cfg_was_typo(c, map, key))
 		pl_cfg_err(c, &map->pos, "missing required key '%s' in %s", key,
 			   what);
 	return v;
@@ -550,11 +564,11 @@ bool pl_cfg_enum(struct pl_cfg *c, const struct pl_value *map, const char *key,
 	list[used] = '\0';
 	near = pl_closest(v->str, words, n);
 	if (near)
-		pl_cfg_err(c, &v->pos, "unknown %s '%s' (did you mean '%s'?)", key,
-			   v->str, near);
+		pl_cfg_err(c, &v->pos, "unknown value '%s' for '%s' (did you mean '%s'?)",
+			   v->str, key, near);
 	else
-		pl_cfg_err(c, &v->pos, "unknown %s '%s' (expected one of: %s)", key,
-			   v->str, list);
+		pl_cfg_err(c, &v->pos, "unknown value '%s' for '%s' (expected one of: %s)",
+			   v->str, key, list);
 	return false;
 }
 

@@ -1,0 +1,2 @@
+-- a valid scenario the bad suites reference
+return {}
