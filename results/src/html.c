@@ -17,6 +17,7 @@
  * 0.1 + 0.8 phi, after 0.95, so the cuts of one operation share its cell.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -508,12 +509,23 @@ static bool is_failing(const struct pl_run_row *r)
 	       pl_verdict_is_failure(r->verdict);
 }
 
+/* "0.040 ms" reads as zero: small spans in microseconds. */
+static const char *span(double ns, char buf[32])
+{
+	if (ns > -1e6 && ns < 1e6)
+		snprintf(buf, 32, "%.1f &#181;s", ns / 1e3);
+	else
+		snprintf(buf, 32, "%.3f ms", ns / 1e6);
+	return buf;
+}
+
 /* A readable line for the events whose payload we define (power, trigger);
  * nothing for the others, whose JSON is shown as it is. */
 static int event_summary(struct pl_strbuf *out, const struct pl_event_row *e)
 {
 	json_t *o = json_loads(e->payload_json, 0, NULL);
 	double req, iss, done, match, cmd;
+	char b1[32], b2[32];
 	int rc = 0;
 
 	if (!o)
@@ -527,18 +539,18 @@ static int event_summary(struct pl_strbuf *out, const struct pl_event_row *e)
 		rc = pl_strbuf_puts(out, "<b>power ");
 		rc = rc ? rc : esc(out, json_string_value(json_object_get(o,
 								      "cmd")));
-		rc = rc ? rc : pl_strbuf_printf(out, "</b>: issued %+.3f ms, "
-					    "completed %+.3f ms after the "
-					    "request<br>",
-					    iss > 0 ? (iss - req) / 1e6 : 0,
-					    done > 0 ? (done - req) / 1e6 : 0);
+		rc = rc ? rc : pl_strbuf_printf(out, "</b>: issued %s, "
+					    "completed %s after the request<br>",
+					    iss > 0 ? span(iss - req, b1) : "never",
+					    done > 0 ? span(done - req, b2) :
+						       "never");
 	} else if (e->kind == PL_EV_TRIGGER && match > 0) {
 		rc = pl_strbuf_puts(out, "<b>trigger ");
 		rc = rc ? rc : esc(out, json_string_value(json_object_get(o,
 								      "trigger")));
-		rc = rc ? rc : pl_strbuf_printf(out, "</b>: power command %.3f ms "
+		rc = rc ? rc : pl_strbuf_printf(out, "</b>: power command %s "
 					    "after the match<br>",
-					    (cmd - match) / 1e6);
+					    span(cmd - match, b1));
 	}
 	json_decref(o);
 	return rc;

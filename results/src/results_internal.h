@@ -25,8 +25,9 @@ void pl_cut_clear(struct pl_cut_point *c);
 int pl_cut_describe(const struct pl_cut_point *c, struct pl_strbuf *out);
 
 /*
- * The last max bytes of the file at path, starting on a UTF-8 character
- * boundary. *out is malloc'ed (len in *len); -ENOENT etc. when unreadable.
+ * The last max bytes (at most) of the file at path, starting on a UTF-8
+ * character boundary, and at a line start when one is within 256 bytes.
+ * *out is malloc'ed (len in *len); -ENOENT etc. when unreadable.
  */
 int pl_file_tail(const char *path, size_t max, char **out, size_t *len);
 

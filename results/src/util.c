@@ -128,6 +128,13 @@ int pl_file_tail(const char *path, size_t max, char **out, size_t *len)
 		while (skip < n && skip < 3 &&
 		       ((unsigned char)buf[skip] & 0xC0) == 0x80)
 			skip++;
+	/* and mid-line reads badly: start at the next line when it is near */
+	if (from > 0) {
+		char *nl = memchr(buf + skip, '\n', n - skip < 256 ? n - skip : 256);
+
+		if (nl && (size_t)(nl + 1 - buf) < n)
+			skip = (size_t)(nl + 1 - buf);
+	}
 	memmove(buf, buf + skip, n - skip);
 	n -= skip;
 	buf[n] = '\0';
