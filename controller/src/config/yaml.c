@@ -42,6 +42,8 @@ struct builder {
 	struct pl_arena *a;
 	struct pl_diags *d;
 	const char *file;
+	const unsigned char *buf;
+	size_t len;
 	struct frame stack[PL_CONFIG_MAX_DEPTH];
 	int depth;
 	const struct pl_value *root;
@@ -204,10 +206,18 @@ static void syntax_error(struct builder *b, const yaml_parser_t *p)
 	const char *problem = p->problem ? p->problem : "malformed YAML";
 
 	if (p->error == YAML_READER_ERROR) {
-		/* The reader reports a byte offset, not a mark. */
-		pl_diags_add(b->d, &(struct pl_srcpos){ b->file, 0, 0 },
-			     "not valid YAML text: %s at byte %zu", problem,
-			     p->problem_offset);
+		/* The reader reports a byte offset, not a mark: count lines. */
+		struct pl_srcpos at = { b->file, 1, 1 };
+
+		for (size_t i = 0; i < p->problem_offset && i < b->len; i++) {
+			if (b->buf[i] == '\n') {
+				at.line++;
+				at.col = 1;
+			} else if ((b->buf[i] & 0xc0) != 0x80) {
+				at.col++;
+			}
+		}
+		pl_diags_add(b->d, &at, "not valid YAML text: %s", problem);
 		return;
 	}
 	if (p->context)
@@ -254,7 +264,7 @@ static int on_event(struct builder *b, const yaml_event_t *ev, int *docs)
 int pl_yaml_parse(struct pl_arena *a, const char *file, const void *buf,
 		  size_t len, struct pl_diags *d, const struct pl_value **root)
 {
-	struct builder b = { .a = a, .d = d, .file = file };
+	struct builder b = { .a = a, .d = d, .file = file, .buf = buf, .len = len };
 	yaml_parser_t parser;
 	yaml_event_t ev;
 	int docs = 0, rc = 0;
