@@ -87,6 +87,13 @@ void *pl_cfg_oom(struct pl_cfg *c)
 
 /* ------------------------------------------------------------ value tree */
 
+static bool hex_prefix(const char *s)
+{
+	if (*s == '+' || *s == '-')
+		s++;
+	return s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+}
+
 const char *pl_value_kind_name(const struct pl_value *v)
 {
 	if (!v)
@@ -128,7 +135,8 @@ int pl_value_number(const struct pl_value *v, double *out, bool *is_integer)
 	    isspace((unsigned char)v->str[0]))
 		return -EINVAL;
 	errno = 0;
-	ll = strtoll(v->str, &end, 0);
+	/* YAML 1.2: decimal, or 0x hex; "010" is ten, not eight */
+	ll = strtoll(v->str, &end, hex_prefix(v->str) ? 16 : 10);
 	if (!*end && errno == 0) {
 		*out = (double)ll;
 		if (is_integer)
@@ -274,8 +282,11 @@ const struct pl_value *pl_cfg_get(struct pl_cfg *c, const struct pl_value *map,
 {
 	const struct pl_value *v = pl_value_get(map, key);
 
-	if (v && pl_value_is_null(v))
-		v = NULL;
+	if (v && pl_value_is_null(v)) {
+		if (required)
+			pl_cfg_err(c, &v->pos, "'%s' in %s has no value", key, what);
+		return NULL;
+	}
 	if (!v && required && map && map->kind == PL_VALUE_MAP &&
 	    !pl_cfg_was_typo(c, map, key))
 		pl_cfg_err(c, &map->pos, "missing required key '%s' in %s", key,
@@ -426,8 +437,8 @@ static bool parse_u64(const char *s, uint64_t *out)
 	if (!*s || !isdigit((unsigned char)*s))
 		return false;
 	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *end)
+	v = strtoull(s, &end, hex_prefix(s) ? 16 : 10);
+	if (errno || *end || end == s)
 		return false;
 	*out = v;
 	return true;
@@ -673,8 +684,8 @@ int pl_parse_size(const char *s, uint64_t *out)
 	if (!s || !isdigit((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno)
+	v = strtoull(s, &end, hex_prefix(s) ? 16 : 10);
+	if (errno || end == s)
 		return -EINVAL;
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(end, units[i].unit) == 0) {
