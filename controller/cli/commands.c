@@ -10,10 +10,18 @@
 extern const struct pl_cli_cmd pl_cmd_drivers;
 extern const struct pl_cli_cmd pl_cmd_check;
 extern const struct pl_cli_cmd pl_cmd_run;
+extern const struct pl_cli_cmd pl_cmd_image_keygen;
+extern const struct pl_cli_cmd pl_cmd_image_pack;
+extern const struct pl_cli_cmd pl_cmd_image_mutate;
+extern const struct pl_cli_cmd pl_cmd_image_verify;
 
 const struct pl_cli_cmd *const pl_cli_commands[] = {
 	&pl_cmd_drivers,
 	&pl_cmd_check,
 	&pl_cmd_run,
+	&pl_cmd_image_keygen,
+	&pl_cmd_image_pack,
+	&pl_cmd_image_mutate,
+	&pl_cmd_image_verify,
 	NULL,
 };
