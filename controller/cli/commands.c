@@ -14,6 +14,12 @@ extern const struct pl_cli_cmd pl_cmd_image_keygen;
 extern const struct pl_cli_cmd pl_cmd_image_pack;
 extern const struct pl_cli_cmd pl_cmd_image_mutate;
 extern const struct pl_cli_cmd pl_cmd_image_verify;
+extern const struct pl_cli_cmd pl_cmd_image_factory;
+extern const struct pl_cli_cmd pl_cmd_vrack_up;
+extern const struct pl_cli_cmd pl_cmd_vrack_serve;
+extern const struct pl_cli_cmd pl_cmd_vrack_status;
+extern const struct pl_cli_cmd pl_cmd_vrack_down;
+extern const struct pl_cli_cmd pl_cmd_vrack_profiles;
 
 const struct pl_cli_cmd *const pl_cli_commands[] = {
 	&pl_cmd_drivers,
@@ -23,5 +29,11 @@ const struct pl_cli_cmd *const pl_cli_commands[] = {
 	&pl_cmd_image_pack,
 	&pl_cmd_image_mutate,
 	&pl_cmd_image_verify,
+	&pl_cmd_image_factory,
+	&pl_cmd_vrack_up,
+	&pl_cmd_vrack_serve,
+	&pl_cmd_vrack_status,
+	&pl_cmd_vrack_down,
+	&pl_cmd_vrack_profiles,
 	NULL,
 };

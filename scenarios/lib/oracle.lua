@@ -9,18 +9,15 @@ function M.boot(opts)
   return board:wait_boot(opts)
 end
 
--- The board's baseline: the suite's `golden` image alone in slot A,
--- confirmed, as a production line leaves it. Done through the probe, so a
--- run never depends on what the previous run left behind.
+-- The board's baseline: the suite's `factory` image (a whole flash, see
+-- `patchlab image factory`) programmed at the flash base through the probe,
+-- as a production line leaves a board. No run depends on what the previous
+-- run left behind.
 function M.baseline()
   local p = board.probe
   check(p ~= nil, "board %s has no probe: cannot restore its baseline", board.id)
   board:power_off()
-  for _, name in ipairs({ "metadata-a", "metadata-b", "scratch", "slot-b", "slot-a" }) do
-    local r = board:region(name)
-    if r then p:erase(r.address, r.size) end
-  end
-  p:flash(images.golden, board:region("slot-a").address)
+  p:flash(images.factory, board.flash.base)
   local boot, why = M.boot()
   check(boot, "baseline did not boot: %s", why)
   check(boot.version == images.golden.version,

@@ -608,9 +608,21 @@ static void classify(struct pl_run_ctx *rc)
 	case -PL_ESCRIPT:
 		/* A check() sets its verdict, then raises: keep the verdict.
 		 * Any other error is a scenario bug: the lab's fault. */
-		if (!rc->verdict_set)
+		if (!rc->verdict_set) {
+			const char *tb = pl_lua_run_traceback(run);
+			json_t *j = json_pack("{s:s,s:s}", "level", "error",
+					      "msg", tb ? tb : "");
+			char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+			if (txt && rc->store_id >= 0)
+				pl_store_run_event(rc->eng->store, rc->store_id,
+						   pl_now_ns(), PL_EV_LOG, txt);
+			pl_log(pl_board_log(rc->board), PL_LOG_INFO, "%s", tb);
+			free(txt);
+			json_decref(j);
 			pl_run_set_verdict(rc, PL_VERDICT_LAB_ERROR,
 					   "scenario error: %s", msg ? msg : "?");
+		}
 		break;
 	case -PL_EBUDGET:
 		pl_run_set_verdict(rc, PL_VERDICT_LAB_ERROR, "%s", msg ? msg : "budget");
@@ -1020,6 +1032,9 @@ int pl_engine_run(const struct pl_engine_opts *opts)
 	int rc = PL_EXIT_LAB_ERROR, err;
 
 	e.log = (struct pl_log){ .max = PL_LOG_WARN };
+	/* PL_LOG=info|debug shows more of what the lab does. */
+	if (getenv("PL_LOG"))
+		pl_log_level_parse(getenv("PL_LOG"), &e.log.max);
 	e.started_ns = pl_now_ns();
 	if (pl_diags_new(&diags))
 		return PL_EXIT_LAB_ERROR;

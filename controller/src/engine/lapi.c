@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <lualib.h>
 
 #include "engine_internal.h"
 #include "patchlab/clock.h"
@@ -68,9 +69,8 @@ static const char *format_args(lua_State *L, int idx)
 		lua_pushliteral(L, "");
 		return lua_tostring(L, -1);
 	}
-	lua_getglobal(L, "string");
-	lua_getfield(L, -1, "format");
-	lua_remove(L, -2);
+	/* the host's own string.format: scripts cannot replace it */
+	lua_getfield(L, LUA_REGISTRYINDEX, "patchlab.format");
 	for (int i = idx; i <= top; i++)
 		lua_pushvalue(L, i);
 	lua_call(L, top - idx + 1, 1);
@@ -1101,6 +1101,16 @@ static int l_board_index(lua_State *L)
 			lua_pushstring(L, v->items[i]->str ? v->items[i]->str : "");
 			lua_setfield(L, -2, v->keys[i]);
 		}
+	} else if (strcmp(k, "flash") == 0) {
+		lua_createtable(L, 0, 4);
+		lua_pushinteger(L, (lua_Integer)rc->type->flash.base);
+		lua_setfield(L, -2, "base");
+		lua_pushinteger(L, (lua_Integer)rc->type->flash.size);
+		lua_setfield(L, -2, "size");
+		lua_pushinteger(L, (lua_Integer)rc->type->flash.sector);
+		lua_setfield(L, -2, "sector");
+		lua_pushinteger(L, (lua_Integer)rc->type->flash.page);
+		lua_setfield(L, -2, "page");
 	} else if (strcmp(k, "console") == 0) {
 		luaL_getmetatable(L, CONSOLE_MT);
 		lua_getfield(L, -1, "instance");
@@ -1131,7 +1141,7 @@ static int l_params_pairs(lua_State *L)
 {
 	struct pl_run_ctx *rc = ctx_or_raise(L);
 
-	lua_getglobal(L, "next");
+	lua_getfield(L, LUA_REGISTRYINDEX, "patchlab.next");
 	lua_rawgeti(L, LUA_REGISTRYINDEX, rc->params_ref);
 	lua_pushnil(L);
 	return 3;
@@ -1305,6 +1315,17 @@ int pl_lapi_register(struct pl_lua_host *h, struct pl_image *const *images,
 		{ NULL, NULL },
 	};
 	lua_State *L = pl_lua_host_state(h);
+
+	/* Private references to library functions the API calls, taken from
+	 * fresh library tables so no script can have replaced them. */
+	luaL_requiref(L, "patchlab.string", luaopen_string, 0);
+	lua_getfield(L, -1, "format");
+	lua_setfield(L, LUA_REGISTRYINDEX, "patchlab.format");
+	lua_pop(L, 1);
+	luaL_requiref(L, "patchlab.base", luaopen_base, 0);
+	lua_getfield(L, -1, "next");
+	lua_setfield(L, LUA_REGISTRYINDEX, "patchlab.next");
+	lua_pop(L, 1);
 
 	make_proxy(L, BOARD_MT, board_methods, l_board_index);
 	make_proxy(L, CONSOLE_MT, console_methods, NULL);

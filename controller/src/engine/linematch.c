@@ -97,8 +97,11 @@ bool pl_linematch_feed(struct pl_linematch *m, const uint8_t *buf, size_t len,
 			pl_linematch_reset(m);
 			continue;
 		}
-		if (c == '\0')
-			c = ' '; /* regexec works on C strings: keep NULs out */
+		/* Patterns match text: protocol bytes interleaved with it (an
+		 * XMODEM ACK before "update: ok") are not part of a line, and
+		 * regexec works on C strings, so NULs must stay out too. */
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			continue;
 		if (m->len == PL_LINEMATCH_MAX_LINE) {
 			if (check(m, t_ns, hit)) {
 				*used = i;

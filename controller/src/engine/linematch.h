@@ -9,7 +9,8 @@
  * newline; a trigger on "erase sector 12" fires before the line ends). A
  * line matches at most once. The timestamp of a hit is the read time of
  * the chunk that completed the match. Lines longer than 4 KiB are cut
- * there (the tail is matched as a new line).
+ * there (the tail is matched as a new line). Control bytes other than tab
+ * (an XMODEM ACK between two lines, a NUL) are left out of lines.
  */
 #ifndef PL_ENGINE_LINEMATCH_H
 #define PL_ENGINE_LINEMATCH_H
