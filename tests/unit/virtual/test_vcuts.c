@@ -42,9 +42,20 @@ static void drop(struct pl_vsim *sim, char *path)
 	free(path);
 }
 
-/* A fresh board with OLD in A, running; *base = its op count. */
+/* A fresh board with OLD in A, running; *base = its op count. With
+ * second, NEW is then installed into B, booted and confirmed, so the next
+ * update goes into A over trailer records that are live. */
+static struct pl_vsim *fresh2(struct vt *t, const char *profile, char **path,
+			      uint32_t *base, bool second);
+
 static struct pl_vsim *fresh(struct vt *t, const char *profile, char **path,
 			     uint32_t *base)
+{
+	return fresh2(t, profile, path, base, false);
+}
+
+static struct pl_vsim *fresh2(struct vt *t, const char *profile, char **path,
+			      uint32_t *base, bool second)
 {
 	struct pl_vsim *sim = vt_board(t, profile, 1234, path);
 	struct pl_vsim_boot b;
@@ -55,6 +66,14 @@ static struct pl_vsim *fresh(struct vt *t, const char *profile, char **path,
 	free(img);
 	assert_int_equal(pl_vsim_power_on(sim, &b), 0);
 	assert_true(b.booted);
+	if (second) {
+		img = vt_image(t, NEW, 9000, 0, &len);
+		assert_int_equal(pl_vsim_install(sim, img, len), 0);
+		free(img);
+		assert_int_equal(pl_vsim_power_on(sim, &b), 0);
+		assert_int_equal(b.slot, 1);
+		assert_int_equal(pl_vsim_command(sim, "confirm"), 0);
+	}
 	*base = pl_vflash_op_count(pl_vsim_flash(sim));
 	return sim;
 }
@@ -72,10 +91,22 @@ static uint32_t clean_ops(struct vt *t, const char *profile,
 	return n;
 }
 
-static bool survived(const struct pl_vsim_boot *b)
+/* The versions a board may run after a cut: before and after the update. */
+struct expect {
+	const char *before;
+	const char *after;
+};
+static const struct expect first_update = { OLD, NEW };
+
+static bool survived_as(const struct pl_vsim_boot *b, const struct expect *e)
 {
 	return b->booted && b->image_valid &&
-	       (!strcmp(b->version, OLD) || !strcmp(b->version, NEW));
+	       (!strcmp(b->version, e->before) || !strcmp(b->version, e->after));
+}
+
+static bool survived(const struct pl_vsim_boot *b)
+{
+	return survived_as(b, &first_update);
 }
 
 /* Cut the update of img at p, power on; *b gets the outcome. When
@@ -177,6 +208,50 @@ static void good_survives_every_cut_of_an_update(void **state)
 	uint8_t *img = vt_image(t, NEW, 24 * 1024, 0, &len);
 
 	sweep_good(t, img, len);
+	free(img);
+}
+
+/* The second update goes into slot A: its trailer sector holds A's old
+ * confirmed record while B runs, and half erases of it must not matter. */
+static void good_survives_every_cut_of_a_second_update(void **state)
+{
+	static const struct expect second = { NEW, "1.2.0" };
+	struct vt *t = *state;
+	size_t len;
+	uint8_t *img = vt_image(t, "1.2.0", 16 * 1024, 0, &len);
+	uint32_t n, base, runs = 0, bad = 0;
+	char *path;
+	struct pl_vsim *sim = fresh2(t, "good", &path, &base, true);
+
+	assert_int_equal(pl_vsim_install(sim, img, len), 0);
+	assert_true(strstr(pl_vsim_console(sim), "receiving into slot A") != NULL);
+	n = pl_vflash_op_count(pl_vsim_flash(sim)) - base;
+	drop(sim, path);
+	for (uint32_t i = 1; i <= n; i++) {
+		for (int ph = 0; ph < 3; ph++) {
+			for (size_t f = 0; f < (ph == PL_VSIM_DURING ? 4u : 1u); f++) {
+				struct pl_vsim_cut cut = { 0, (enum pl_vsim_phase)ph,
+							   phis[f] };
+				struct pl_vsim_boot b;
+
+				sim = fresh2(t, "good", &path, &base, true);
+				cut.op = base + i;
+				pl_vsim_arm(sim, &cut);
+				(void)pl_vsim_install(sim, img, len);
+				assert_int_equal(pl_vsim_power_on(sim, &b), 0);
+				drop(sim, path);
+				runs++;
+				if (!survived_as(&b, &second)) {
+					print_point("good", &(struct point){ i,
+						    cut.phase, cut.phi }, &b);
+					bad++;
+				}
+			}
+		}
+	}
+	fprintf(stderr, "good, second update: %u ops, %u cut points, %u "
+		"bricked\n", n, runs, bad);
+	assert_int_equal(bad, 0);
 	free(img);
 }
 
@@ -287,6 +362,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(clean_update_of_a_200k_image_counts_its_ops),
 		cmocka_unit_test(good_survives_every_cut_of_an_update),
+		cmocka_unit_test(good_survives_every_cut_of_a_second_update),
 		cmocka_unit_test(good_survives_every_cut_of_a_crashing_update),
 		cmocka_unit_test(single_slot_bricks_where_good_survives),
 		cmocka_unit_test(trailer_first_boots_corrupt_image_where_good_survives),
