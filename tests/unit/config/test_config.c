@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "pl_test.h"
 #include "patchlab/config.h"
@@ -196,8 +197,8 @@ static void virtual_mcu_board_type_matches_the_rack_design(void **state)
 	assert_int_equal(addr, 0x40000010);
 	assert_int_equal(pl_board_type_register(t, "pc", &addr), -ENOENT);
 	assert_int_equal(t->recovery.method, PL_RECOVERY_PROBE);
-	assert_string_equal(t->recovery.image, "golden");
-	assert_ptr_equal(t->recovery.region, pl_board_type_region(t, "slot-a"));
+	assert_string_equal(t->recovery.image, "factory");
+	assert_ptr_equal(t->recovery.region, pl_board_type_region(t, "bootloader"));
 
 	pl_board_type_free(tt);
 	pl_diags_free(d);
@@ -395,6 +396,83 @@ static void suite_is_checked_against_a_lab_and_image_overrides(void **state)
 	free(lab_path);
 }
 
+static void broken_board_type_is_reported_once_in_its_own_file(void **state)
+{
+	char *dir = pl_test_tmpdir("config");
+	char *bdir, *btype, *lab_path;
+	const struct pl_diag *dg;
+	struct pl_diags *d;
+	struct pl_lab *lab;
+
+	(void)state;
+	assert_true(asprintf(&bdir, "%s/types", dir) > 0);
+	assert_int_equal(mkdir(bdir, 0700), 0);
+	btype = write_file(bdir, "broken.yaml",
+			   "name: broken\n"
+			   "console: {prompt: '> '}\n");
+	lab_path = write_file(dir, "lab.yaml",
+			      "lab: {boards_path: types}\n"
+			      "boards:\n"
+			      "  - {id: a, type: broken, power: {driver: virtual},"
+			      " console: {driver: tty, path: /tmp/a}}\n"
+			      "  - {id: b, type: broken, power: {driver: virtual},"
+			      " console: {driver: tty, path: /tmp/b}}\n");
+	assert_int_equal(pl_diags_new(&d), 0);
+	assert_int_equal(pl_lab_load(&lab, lab_path, NULL, d), -PL_ECONFIG);
+	assert_null(lab);
+	assert_int_equal(pl_diags_count(d), 1);
+	dg = pl_diags_at(d, 0);
+	assert_string_equal(dg->file, btype);
+	assert_int_equal(dg->line, 2);
+	assert_int_equal(dg->col, 10);
+	assert_string_equal(dg->msg, "missing required key 'boot_ok' in console");
+	pl_diags_free(d);
+	free(lab_path);
+	free(btype);
+	free(bdir);
+	pl_test_rmrf(dir);
+	free(dir);
+}
+
+static void lab_defaults_supply_a_driver_and_its_options(void **state)
+{
+	char *dir = pl_test_tmpdir("config");
+	const struct pl_fixture_cfg *f;
+	struct pl_diags *d;
+	struct pl_lab *lab;
+	char *lab_path, *port;
+
+	(void)state;
+	lab_path = write_file(dir, "lab.yaml",
+			      "defaults:\n"
+			      "  power: {driver: lcus, port: relay.tty, baud: 19200}\n"
+			      "  console: {baud: 9600}\n"
+			      "boards:\n"
+			      "  - id: a\n"
+			      "    type: virtual-mcu\n"
+			      "    power: {channel: 2}\n"
+			      "    console: {driver: tcp, address: 'localhost:2000'}\n");
+	assert_int_equal(pl_diags_new(&d), 0);
+	assert_loaded(pl_lab_load(&lab, lab_path, NULL, d), d);
+	f = lab->boards[0].fixture[PL_FIXTURE_POWER];
+	assert_string_equal(f->driver->name, "lcus");
+	assert_true(asprintf(&port, "%s/relay.tty", dir) > 0);
+	assert_string_equal(pl_opts_str(&f->opts, "port", NULL), port);
+	assert_string_equal(pl_opts_str(&f->opts, "channel", NULL), "2");
+	assert_string_equal(pl_opts_str(&f->opts, "baud", NULL), "19200");
+	/* a default the driver does not take is left out */
+	f = lab->boards[0].fixture[PL_FIXTURE_CONSOLE];
+	assert_string_equal(f->driver->name, "tcp");
+	assert_null(pl_opts_get(&f->opts, "baud"));
+	assert_int_equal(f->opts.n, 1);
+	pl_lab_free(lab);
+	pl_diags_free(d);
+	free(port);
+	free(lab_path);
+	pl_test_rmrf(dir);
+	free(dir);
+}
+
 static void durations_and_sizes_parse_with_units(void **state)
 {
 	uint64_t v;
@@ -492,6 +570,8 @@ const struct CMUnitTest pl_config_model_tests[] = {
 	cmocka_unit_test(virtual_mcu_board_type_matches_the_rack_design),
 	cmocka_unit_test(good_suite_loads_field_by_field),
 	cmocka_unit_test(suite_is_checked_against_a_lab_and_image_overrides),
+	cmocka_unit_test(broken_board_type_is_reported_once_in_its_own_file),
+	cmocka_unit_test(lab_defaults_supply_a_driver_and_its_options),
 	cmocka_unit_test(durations_and_sizes_parse_with_units),
 	cmocka_unit_test(diagnostics_print_as_file_line_col),
 	cmocka_unit_test(kinds_are_recognised_by_content_and_place),
