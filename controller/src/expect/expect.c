@@ -77,7 +77,9 @@ int pl_expect_open(struct pl_expect **out, const struct pl_expect_config *cfg)
 		return -ENOMEM;
 	e->window = window;
 	e->base_bol = true;
-	e->buf = malloc(window);
+	/* +1: buf[len] is always NUL. glibc's regexec honours REG_STARTEND,
+	 * but sanitizers' regexec interceptors strlen() the string. */
+	e->buf = calloc(1, window + 1);
 	if (!e->buf) {
 		free(e);
 		return -ENOMEM;
@@ -114,6 +116,74 @@ void pl_expect_free(struct pl_expect *e)
 
 /* -------------------------------------------------------------- patterns */
 
+/*
+ * glibc's regcomp expands repetitions and stacked quantifiers into
+ * automaton states: "a++++...+" (100 of them) or "((a{255}){255}){255}"
+ * take gigabytes before it gives up. Console patterns need neither, so
+ * refuse them up front: no quantifier directly on a quantifier, and the
+ * product of all {m,n} bounds at most PL_EXPECT_MAX_REPEAT.
+ */
+#define REGEX_MAX_LEN 512
+#define PL_EXPECT_MAX_REPEAT 4096
+
+static const char *regex_lint(const char *re)
+{
+	unsigned long product = 1;
+	bool prev_quant = false;
+	const char *p = re;
+
+	if (strlen(re) > REGEX_MAX_LEN)
+		return "longer than 512 bytes";
+	while (*p) {
+		if (*p == '\\') {
+			p += p[1] ? 2 : 1;
+			prev_quant = false;
+		} else if (*p == '[') {
+			/* a bracket list: ']' first is literal, [:x:] nests */
+			p++;
+			if (*p == '^')
+				p++;
+			if (*p == ']')
+				p++;
+			while (*p && *p != ']') {
+				if (*p == '[' && (p[1] == ':' || p[1] == '.' ||
+						  p[1] == '=')) {
+					const char *end = strchr(p + 2, p[1]);
+
+					p = end && end[1] == ']' ? end + 2 : p + 1;
+				} else {
+					p++;
+				}
+			}
+			if (*p)
+				p++;
+			prev_quant = false;
+		} else if (*p == '*' || *p == '+' || *p == '?' || *p == '{') {
+			if (prev_quant)
+				return "a quantifier on a quantifier";
+			if (*p == '{') {
+				char *end;
+				unsigned long m = strtoul(p + 1, &end, 10);
+
+				if (*end == ',' && end[1] != '}')
+					m = strtoul(end + 1, &end, 10);
+				product *= m ? m : 1;
+				if (m > 255 || product > PL_EXPECT_MAX_REPEAT)
+					return "repetition counts too large";
+				end = strchr(p, '}');
+				p = end ? end + 1 : p + strlen(p);
+			} else {
+				p++;
+			}
+			prev_quant = true;
+		} else {
+			p++;
+			prev_quant = false;
+		}
+	}
+	return NULL;
+}
+
 int pl_expect_add(struct pl_expect *e, const struct pl_expect_pattern *p,
 		  size_t *index, struct pl_strbuf *err)
 {
@@ -148,6 +218,14 @@ int pl_expect_add(struct pl_expect *e, const struct pl_expect_pattern *p,
 			return -ENOMEM;
 		memcpy(np->lit, p->text, np->len);
 	} else {
+		const char *why = regex_lint(p->text);
+
+		if (why) {
+			if (err)
+				pl_strbuf_printf(err, "regex '%s': %s",
+						 p->text, why);
+			return -EINVAL;
+		}
 		if (strchr(p->text, '\n')) {
 			if (err)
 				pl_strbuf_printf(err, "regex '%s': a regex "
@@ -201,6 +279,7 @@ static void drop(struct pl_expect *e, size_t n, bool unmatched)
 	e->base_bol = e->buf[n - 1] == '\n';
 	memmove(e->buf, e->buf + n, e->len - n);
 	e->len -= n;
+	e->buf[e->len] = '\0';
 	e->base += n;
 	if (unmatched)
 		e->dropped += n;
@@ -259,6 +338,7 @@ static int append(struct pl_expect *e, const char *data, size_t n,
 	}
 	memcpy(e->buf + e->len, data, n);
 	e->len += n;
+	e->buf[e->len] = '\0';
 	return 0;
 }
 
@@ -295,6 +375,8 @@ static bool find(struct pl_expect *e, struct pat *p, uint64_t *so,
 
 	if (p->scan < e->base)
 		p->scan = e->base;
+	if (p->scan > e->base + e->len) /* past an empty match at the end */
+		return false;
 	start = (size_t)(p->scan - e->base);
 	if (p->kind == PL_EXPECT_LITERAL) {
 		hit = memmem(e->buf + start, e->len - start, p->lit, p->len);
@@ -325,6 +407,8 @@ static void advance(struct pl_expect *e, struct pat *p)
 	const char *nl;
 	size_t start;
 
+	if (p->scan >= end)
+		return;
 	if (p->kind == PL_EXPECT_LITERAL) {
 		/* a literal may still start in its last len - 1 bytes */
 		to = end >= p->len - 1 ? end - (p->len - 1) : 0;
@@ -354,7 +438,7 @@ static int report(struct pl_expect *e, size_t i, uint64_t so, uint64_t eo)
 	m->offset = so;
 	m->len = n;
 	m->before_len = s;
-	m->t_ns = time_at(e, eo - 1);
+	m->t_ns = time_at(e, eo > so ? eo - 1 : so);
 	m->settled_ns = eager ? m->t_ns : time_at(e, eo);
 	m->ncaptures = p->kind == PL_EXPECT_REGEX ? (unsigned)p->nsub : 0;
 
@@ -429,7 +513,9 @@ int pl_expect_poll(struct pl_expect *e, const struct pl_expect_match **m)
 			*m = &e->m;
 			return 0;
 		}
-		e->pats[best].scan = best_eo; /* counted: look past it */
+		/* counted: look past it (an empty match, "\<" say, one
+		 * byte further so the search moves on) */
+		e->pats[best].scan = best_eo + (best_eo == best_so);
 	}
 	return 0;
 }

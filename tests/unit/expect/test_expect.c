@@ -303,6 +303,8 @@ static void bad_patterns_are_refused_with_a_reason(void **state)
 		{ PL_EXPECT_REGEX, "x*", "matches the empty string" },
 		{ PL_EXPECT_REGEX, "a\nb", "cannot span lines" },
 		{ PL_EXPECT_LITERAL, "", "empty literal" },
+		{ PL_EXPECT_REGEX, "a+++++++++", "quantifier on a quantifier" },
+		{ PL_EXPECT_REGEX, "((a{255}){255})", "repetition counts" },
 	};
 
 	(void)state;
