@@ -33,9 +33,11 @@
  *
  * Sandbox (what a scenario sees):
  *   base:      assert error ipairs next pairs pcall xpcall rawequal rawget
- *              rawlen rawset select setmetatable getmetatable tonumber
- *              tostring type _VERSION, print (to the run's logger), load
- *              (text only; default environment = the run's), require
+ *              rawlen rawset select getmetatable tonumber tostring type
+ *              _VERSION, setmetatable (refuses __gc: finalizers would run
+ *              outside any run's budget; scenarios use <close>), print
+ *              (to the run's logger), load (text only; default
+ *              environment = the run's), require
  *   libraries: string (no dump), table, math (random seeded per run,
  *              randomseed raises), utf8, coroutine (yield refuses to yield
  *              the run's own coroutine; lab waits refuse to run inside a

@@ -150,6 +150,26 @@ static int l_load(lua_State *L)
 	return lua_gettop(L) - 4;
 }
 
+/* setmetatable without __gc: a finalizer runs whenever the collector
+ * likes, inside whichever run (or none) is executing, outside any budget
+ * of its own. Lua only marks an object for finalization if __gc is
+ * present when the metatable is set, so checking here is enough.
+ * Scenarios release things with <close> instead. */
+static int l_setmetatable(lua_State *L)
+{
+	if (lua_type(L, 2) == LUA_TTABLE) {
+		lua_pushliteral(L, "__gc");
+		if (lua_rawget(L, 2) != LUA_TNIL)
+			return luaL_error(L, "__gc metamethods are not allowed "
+					     "in scenarios (use <close>)");
+		lua_pop(L, 1);
+	}
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, 1);
+	return 1;
+}
+
 static int l_co_yield(lua_State *L)
 {
 	struct pl_lua_run *run = pl_lua_run_from(L);
@@ -365,8 +385,7 @@ struct lib_allow {
 
 static const char *const base_keep[] = {
 	"assert", "error", "ipairs", "next", "pairs", "pcall", "xpcall",
-	"rawequal", "rawget", "rawlen", "rawset", "select", "setmetatable",
-	"getmetatable", "tonumber", "tostring", "type", "_VERSION", NULL
+	"rawequal", "rawget", "rawlen", "rawset", "select", "getmetatable", "tonumber", "tostring", "type", "_VERSION", NULL
 };
 static const char *const string_keep[] = {
 	"byte", "char", "find", "format", "gmatch", "gsub", "len", "lower",
@@ -425,6 +444,9 @@ static int sandbox_build(lua_State *L)
 			lua_getfield(L, -1, "load");
 			lua_pushcclosure(L, l_load, 1);
 			lua_setfield(L, G, "load");
+			lua_getfield(L, -1, "setmetatable");
+			lua_pushcclosure(L, l_setmetatable, 1);
+			lua_setfield(L, G, "setmetatable");
 			lua_pop(L, 1);
 			continue;
 		}

@@ -22,4 +22,6 @@ r.len_on_proxy = #table == 0
 r.rawset_env_is_private = (function() rawset(_ENV, "mine", 1) return mine == 1 end)()
 r.env_mt_locked = not pcall(setmetatable, _ENV, nil)
 r.os_time = type(os.time()) == "number"
+r.no_gc_metamethod = not pcall(setmetatable, {}, { __gc = function() end })
+r.setmetatable_works = getmetatable(setmetatable({}, { __index = { z = 1 } })).__index.z == 1
 return r

@@ -24,6 +24,8 @@ struct fx {
 	unsigned closes;         /* relay objects closed */
 	unsigned cancels;        /* waits cancelled */
 	unsigned done;           /* done callbacks */
+	char order[64];          /* first letters of runs as they end */
+	struct pl_lua_run *parked, *unparked;
 };
 
 struct sleeper {
@@ -126,6 +128,44 @@ static int l_failnow(lua_State *L)
 	return pl_lua_wait_yield(L);
 }
 
+/* park(): waits until unpark(v) from another run returns v to it */
+static int l_park(lua_State *L)
+{
+	struct fx *fx = lua_touserdata(L, lua_upvalueindex(1));
+	struct pl_lua_run *run = pl_lua_wait_prepare(L);
+
+	pl_lua_wait_begin(run, &(struct pl_lua_wait){ .what = "park" });
+	fx->parked = run;
+	return pl_lua_wait_yield(L);
+}
+
+static int l_unpark(lua_State *L)
+{
+	struct fx *fx = lua_touserdata(L, lua_upvalueindex(1));
+	lua_Integer v = luaL_checkinteger(L, 1);
+	struct pl_lua_run *run = fx->parked;
+	unsigned done = fx->done;
+
+	if (!run)
+		return luaL_error(L, "nothing parked");
+	fx->parked = NULL;
+	fx->unparked = run;
+	lua_pushinteger(pl_lua_run_stack(run), v);
+	pl_lua_run_resume(run, 1);
+	/* queued, not executed: runs never nest */
+	if (pl_lua_run_get_state(run) != PL_LUA_RUN_RUNNING || fx->done != done)
+		return luaL_error(L, "the woken run ran inside this one");
+	return 0;
+}
+
+static int l_cancel_unparked(lua_State *L)
+{
+	struct fx *fx = lua_touserdata(L, lua_upvalueindex(1));
+
+	pl_lua_run_cancel(fx->unparked, -PL_ECANCELED, "cancelled in queue");
+	return 0;
+}
+
 /* relay_object(): a class object whose close counts in the fixture */
 struct relay {
 	struct fx *fx;
@@ -204,6 +244,9 @@ static int setup(void **state)
 	add_fn(fx, "now", l_now);
 	add_fn(fx, "failnow", l_failnow);
 	add_fn(fx, "relay_object", l_relay_object);
+	add_fn(fx, "park", l_park);
+	add_fn(fx, "unpark", l_unpark);
+	add_fn(fx, "cancel_unparked", l_cancel_unparked);
 	*state = fx;
 	return 0;
 }
@@ -224,8 +267,12 @@ static int teardown(void **state)
 static void on_done(struct pl_lua_run *run, void *ud)
 {
 	struct fx *fx = ud;
+	size_t n = strlen(fx->order);
 
-	(void)run;
+	if (n + 1 < sizeof(fx->order) && pl_lua_run_id(run)) {
+		fx->order[n] = pl_lua_run_id(run)[0];
+		fx->order[n + 1] = '\0';
+	}
 	fx->done++;
 }
 
@@ -525,6 +572,43 @@ static void cancel_closes_to_be_closed_variables(void **state)
 	two_good_runs(fx);
 }
 
+static void a_run_woken_from_another_run_is_queued(void **state)
+{
+	struct fx *fx = *state;
+	static const struct pl_lua_value no = { .type = PL_LUA_VTABLE };
+	static const struct pl_lua_value yes_item = {
+		.type = PL_LUA_VBOOL, .key = "cancel", .u.b = true };
+	static const struct pl_lua_value yes = {
+		.type = PL_LUA_VTABLE, .u.table = { &yes_item, 1 } };
+	struct pl_lua_run *a = open_run(fx, "park.lua", 1, NULL);
+	struct pl_lua_run *b = open_run(fx, "unpark.lua", 1, &no);
+
+	assert_int_equal(pl_lua_run_start(a), 0);
+	assert_int_equal(pl_lua_run_get_state(a), PL_LUA_RUN_WAITING);
+	assert_int_equal(pl_lua_run_start(b), 0);
+	/* b ended first, then the queue ran a */
+	assert_string_equal(fx->order, "up");
+	if (pl_lua_run_status(b))
+		fail_msg("%s", pl_lua_run_message(b));
+	assert_int_equal(pl_lua_run_status(a), 0);
+	assert_int_equal(lua_tointeger(pl_lua_run_stack(a), -1), 42);
+	assert_int_equal(fx->closes, 1);
+	pl_lua_run_free(a);
+	pl_lua_run_free(b);
+	/* cancelled while queued: never resumes, still closes */
+	a = open_run(fx, "park.lua", 1, NULL);
+	b = open_run(fx, "unpark.lua", 1, &yes);
+	assert_int_equal(pl_lua_run_start(a), 0);
+	assert_int_equal(pl_lua_run_start(b), 0);
+	if (pl_lua_run_status(b))
+		fail_msg("%s", pl_lua_run_message(b));
+	assert_int_equal(pl_lua_run_status(a), -PL_ECANCELED);
+	assert_string_equal(pl_lua_run_message(a), "vb0: cancelled in queue");
+	assert_int_equal(fx->closes, 2);
+	pl_lua_run_free(a);
+	pl_lua_run_free(b);
+}
+
 static void host_free_cancels_waiting_runs(void **state)
 {
 	struct fx *fx = *state;
@@ -609,7 +693,7 @@ static void sandbox_holds_only_what_it_should(void **state)
 		checked++;
 		lua_pop(co, 1);
 	}
-	assert_int_equal(checked, 22);
+	assert_int_equal(checked, 24);
 	pl_lua_run_free(run);
 }
 
@@ -661,6 +745,7 @@ int main(void)
 		T(waiting_call_resumes_from_a_uv_timer),
 		T(a_thousand_runs_wait_at_once),
 		T(cancel_closes_to_be_closed_variables),
+		T(a_run_woken_from_another_run_is_queued),
 		T(host_free_cancels_waiting_runs),
 		T(seeded_random_is_reproducible_per_seed),
 		T(synchronous_completion_and_failures),
