@@ -223,12 +223,11 @@ static void every_bad_config_gives_its_expected_errors(void **state)
 	assert_int_equal(bad, 0);
 }
 
-/* Run `patchlab check PATH`, its stderr into errfile; returns the exit
+/* Run `patchlab ARGS...`, its stderr into errfile; returns the exit
  * status (or -1). The child is always reaped. */
-static int run_check(const char *path, const char *errfile)
+static int run_patchlab(char **argv, const char *errfile)
 {
 	const char *pl = pl_test_patchlab();
-	char *argv[] = { (char *)pl, "check", (char *)path, NULL };
 	posix_spawn_file_actions_t fa;
 	int status, rc;
 	pid_t pid;
@@ -237,6 +236,7 @@ static int run_check(const char *path, const char *errfile)
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 2, errfile,
 					 O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	argv[0] = (char *)pl;
 	rc = posix_spawn(&pid, pl, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (rc != 0) {
@@ -260,7 +260,8 @@ static void patchlab_check_exits_65_and_lists_the_errors(void **state)
 	assert_true(asprintf(&errfile, "%s/stderr", dir) > 0);
 	for (size_t i = 0; i < c->n; i++) {
 		struct corpus_file *cf = &c->f[i];
-		int code = run_check(cf->path, errfile);
+		char *argv[] = { NULL, "check", cf->path, NULL };
+		int code = run_patchlab(argv, errfile);
 		size_t len;
 		char *out = slurp(errfile, &len);
 		bool ok = code == PL_EXIT_CONFIG;
@@ -292,6 +293,52 @@ static void patchlab_check_exits_65_and_lists_the_errors(void **state)
 	free(dir);
 	corpus_free(c);
 	assert_int_equal(bad, 0);
+}
+
+static void patchlab_check_accepts_the_good_configs(void **state)
+{
+	char *dir = pl_test_tmpdir("check"), *errfile, *out;
+	char *lab = pl_test_source_path("tests/data/good-config/lab.yaml");
+	char *suite = pl_test_source_path("tests/data/good-config/suites/full.yaml");
+	char *board = pl_test_source_path("boards/virtual-mcu.yaml");
+	char *example = pl_test_source_path("examples/labs/example.yaml");
+	char *lua = pl_test_source_path("tests/data/good-config/cut.lua");
+	char *images = pl_test_source_path("tests/data/good-config/images");
+	char *argv[] = { NULL, "check", "--lab", lab, suite, board, example, lua,
+			 NULL };
+	size_t len;
+	int code;
+
+	(void)state;
+	PL_TEST_SKIP_IF(access(pl_test_patchlab(), X_OK) != 0,
+			"no patchlab binary at $PATCHLAB");
+	assert_true(asprintf(&errfile, "%s/stderr", dir) > 0);
+	assert_int_equal(setenv("PL_TEST_RACK", "/tmp/rack", 1), 0);
+	assert_int_equal(setenv("PL_TEST_IMAGES", images, 1), 0);
+	code = run_patchlab(argv, errfile);
+	out = slurp(errfile, &len);
+	if (code != PL_EXIT_OK)
+		fprintf(stderr, "%s", out);
+	assert_int_equal(code, PL_EXIT_OK);
+	assert_int_equal(len, 0);
+	free(out);
+	/* without the variable the suite's image path is an error */
+	unsetenv("PL_TEST_IMAGES");
+	code = run_patchlab(argv, errfile);
+	out = slurp(errfile, &len);
+	assert_int_equal(code, PL_EXIT_CONFIG);
+	assert_non_null(strstr(out, "full.yaml:6:16: error: undefined environment variable 'PL_TEST_IMAGES'"));
+	free(out);
+	unsetenv("PL_TEST_RACK");
+	free(errfile);
+	pl_test_rmrf(dir);
+	free(dir);
+	free(images);
+	free(lua);
+	free(example);
+	free(board);
+	free(suite);
+	free(lab);
 }
 
 /* ------------------------------------------------------------- fuzzing */
@@ -401,6 +448,7 @@ static void mutated_bytes_never_crash_the_loader(void **state)
 const struct CMUnitTest pl_config_corpus_tests[] = {
 	cmocka_unit_test(every_bad_config_gives_its_expected_errors),
 	cmocka_unit_test(patchlab_check_exits_65_and_lists_the_errors),
+	cmocka_unit_test(patchlab_check_accepts_the_good_configs),
 	cmocka_unit_test(every_prefix_of_a_good_file_loads_or_fails_cleanly),
 	cmocka_unit_test(mutated_bytes_never_crash_the_loader),
 };
