@@ -23,7 +23,8 @@
  *
  * Any state -> DONE by pl_lua_run_cancel(): the pending wait's cancel
  * callback runs, the coroutine's to-be-closed variables are closed
- * (lua_resetthread), then the done callback runs.
+ * (lua_resetthread), then the done callback runs, before
+ * pl_lua_run_cancel() returns (possibly inside another run's lab call).
  *
  * Threading: everything here runs on the one loop thread that owns the
  * host. Nothing blocks except reading scenario files from disk. The host
@@ -346,8 +347,10 @@ int pl_lua_wait_yield(lua_State *L);
  * Complete the run's wait with the nresults values pushed on
  * pl_lua_run_stack(run). From a loop callback the run resumes before this
  * returns (and may end: done may be called from here); from inside
- * another run's execution it is queued. Calling it on a run without a
- * pending wait is a programmer error (assert).
+ * another run's execution it is queued. On a run without a pending wait
+ * (the wait was cancelled and its cancel callback did not stop the
+ * operation: a bug) the values are popped, a warning is logged and
+ * nothing else happens.
  */
 void pl_lua_run_resume(struct pl_lua_run *run, int nresults);
 

@@ -527,6 +527,13 @@ int pl_lua_wait_yield(lua_State *L)
 	struct pl_lua_run *run = pl_lua_run_from(L);
 
 	assert(run && L == run->co);
+	if (run->killed && run->wstate == PL_WAIT_ARMED) {
+		/* killed while starting the operation: stop it, then end */
+		run->wstate = PL_WAIT_NONE;
+		if (run->wait.cancel)
+			run->wait.cancel(run->wait.user_data);
+		return raise_kill(L, run);
+	}
 	if (run->wstate == PL_WAIT_DONE)
 		return wait_finish(L, run);
 	assert(run->wstate == PL_WAIT_ARMED);
@@ -537,6 +544,17 @@ int pl_lua_wait_yield(lua_State *L)
 static void complete(struct pl_lua_run *run, int nresults, int code,
 		     const char *msg)
 {
+	if (run->wstate != PL_WAIT_ARMED && run->wstate != PL_WAIT_YIELDED) {
+		/* a completion after the wait was cancelled: a bug in the
+		 * caller's cancel, but never worth resuming a dead thread */
+		pl_log(&run->cfg.log, PL_LOG_WARN,
+		       "run %s: completion of '%s' with no pending wait dropped",
+		       run->id ? run->id : "?",
+		       run->wait.what ? run->wait.what : "?");
+		if (nresults > 0 && run->co)
+			lua_pop(run->co, nresults);
+		return;
+	}
 	run->wait_nres = nresults;
 	run->wait_code = code;
 	if (code) {
@@ -547,7 +565,6 @@ static void complete(struct pl_lua_run *run, int nresults, int code,
 		run->wstate = PL_WAIT_DONE;
 		return;
 	}
-	assert(run->wstate == PL_WAIT_YIELDED);
 	assert(run->state == PL_LUA_RUN_WAITING);
 	schedule(run, nresults);
 }

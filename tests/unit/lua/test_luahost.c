@@ -65,7 +65,7 @@ static void sleeper_cancel(void *ud)
 }
 
 /* sleep(ms) and sleepfail(ms, msg): a waiting lab call on a uv timer */
-static int start_sleep(lua_State *L, bool fail)
+static int start_sleep(lua_State *L, bool fail, bool cancellable)
 {
 	struct fx *fx = lua_touserdata(L, lua_upvalueindex(1));
 	lua_Integer ms = luaL_checkinteger(L, 1);
@@ -87,19 +87,26 @@ static int start_sleep(lua_State *L, bool fail)
 	uv_timer_init(&fx->loop, &s->timer);
 	s->timer.data = s;
 	pl_lua_wait_begin(run, &(struct pl_lua_wait){
-		.what = "sleep", .cancel = sleeper_cancel, .user_data = s });
+		.what = "sleep",
+		.cancel = cancellable ? sleeper_cancel : NULL,
+		.user_data = s });
 	uv_timer_start(&s->timer, sleeper_fired, (uint64_t)ms, 0);
 	return pl_lua_wait_yield(L);
 }
 
 static int l_sleep(lua_State *L)
 {
-	return start_sleep(L, false);
+	return start_sleep(L, false, true);
 }
 
 static int l_sleepfail(lua_State *L)
 {
-	return start_sleep(L, true);
+	return start_sleep(L, true, true);
+}
+
+static int l_sleep_nocancel(lua_State *L)
+{
+	return start_sleep(L, false, false);
 }
 
 /* now(...): completes synchronously, returning its arguments */
@@ -241,6 +248,7 @@ static int setup(void **state)
 					       &relay_class), -EEXIST);
 	add_fn(fx, "sleep", l_sleep);
 	add_fn(fx, "sleepfail", l_sleepfail);
+	add_fn(fx, "sleep_nocancel", l_sleep_nocancel);
 	add_fn(fx, "now", l_now);
 	add_fn(fx, "failnow", l_failnow);
 	add_fn(fx, "relay_object", l_relay_object);
@@ -609,6 +617,29 @@ static void a_run_woken_from_another_run_is_queued(void **state)
 	pl_lua_run_free(b);
 }
 
+static bool warned(void *ud)
+{
+	struct fx *fx = ud;
+
+	return fx->cap.warnings > 0;
+}
+
+static void a_completion_after_cancel_is_dropped(void **state)
+{
+	struct fx *fx = *state;
+	struct pl_lua_run *run = open_run(fx, "sleep_nocancel.lua", 1, NULL);
+
+	assert_int_equal(pl_lua_run_start(run), 0);
+	pl_lua_run_cancel(run, -ETIMEDOUT, "deadline");
+	assert_int_equal(pl_lua_run_status(run), -ETIMEDOUT);
+	/* the timer still fires and completes a wait that is gone */
+	assert_int_equal(pl_test_loop_until(&fx->loop, warned, fx, 5000), 0);
+	assert_non_null(strstr(fx->cap.last, "no pending wait dropped"));
+	assert_int_equal(lua_gettop(pl_lua_run_stack(run)), 0);
+	pl_lua_run_free(run);
+	two_good_runs(fx);
+}
+
 static void host_free_cancels_waiting_runs(void **state)
 {
 	struct fx *fx = *state;
@@ -746,6 +777,7 @@ int main(void)
 		T(a_thousand_runs_wait_at_once),
 		T(cancel_closes_to_be_closed_variables),
 		T(a_run_woken_from_another_run_is_queued),
+		T(a_completion_after_cancel_is_dropped),
 		T(host_free_cancels_waiting_runs),
 		T(seeded_random_is_reproducible_per_seed),
 		T(synchronous_completion_and_failures),
