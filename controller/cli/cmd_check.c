@@ -4,9 +4,12 @@
  * without touching any fixture. Every error is listed on stderr as
  * FILE:LINE:COL: error: MESSAGE; the exit code is 65 when there was any.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "patchlab/config.h"
@@ -47,6 +50,61 @@ static int check_suite_against(const char *path, const struct pl_lab *lab,
 	return rc;
 }
 
+static bool checkable(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (name[0] == '.')
+		return false;
+	return (n > 5 && strcmp(name + n - 5, ".yaml") == 0) ||
+	       (n > 4 && strcmp(name + n - 4, ".yml") == 0) ||
+	       (n > 4 && strcmp(name + n - 4, ".lua") == 0);
+}
+
+/* Check one file, or every .yaml/.yml/.lua file under a directory (in name
+ * order). Returns 0, -PL_ECONFIG or -ENOMEM. */
+static int check_path(const char *path, const struct pl_lab *lab,
+		      const struct pl_config_opts *opts, struct pl_diags *d,
+		      int depth)
+{
+	struct dirent **ents;
+	enum pl_config_kind kind;
+	struct stat st;
+	int n, rc = 0;
+
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && depth < 16) {
+		n = scandir(path, &ents, NULL, alphasort);
+		if (n < 0) {
+			pl_diags_add(d, &(struct pl_srcpos){ path, 0, 0 },
+				     "cannot read directory: %s", strerror(errno));
+			return -PL_ECONFIG;
+		}
+		for (int i = 0; i < n; i++) {
+			char *sub = NULL;
+			struct stat sst;
+			int r = 0;
+
+			if (ents[i]->d_name[0] != '.' &&
+			    asprintf(&sub, "%s/%s", path, ents[i]->d_name) > 0 &&
+			    stat(sub, &sst) == 0 &&
+			    (S_ISDIR(sst.st_mode) || checkable(ents[i]->d_name)))
+				r = check_path(sub, lab, opts, d, depth + 1);
+			if (r == -ENOMEM || (r && !rc))
+				rc = r;
+			free(sub);
+			free(ents[i]);
+		}
+		free(ents);
+		return rc;
+	}
+	rc = pl_config_check_file(path, PL_CONFIG_AUTO, opts, d, &kind);
+	if (rc == 0 && kind == PL_CONFIG_SUITE && lab)
+		rc = check_suite_against(path, lab, opts, d);
+	if (rc == 0)
+		printf("%s: ok (%s)\n", path, pl_config_kind_name(kind));
+	return rc;
+}
+
 static int check_run(const struct pl_cli_args *a)
 {
 	const char *lab_path = pl_cli_opt(a, "lab");
@@ -74,15 +132,9 @@ static int check_run(const struct pl_cli_args *a)
 			goto err_nomem;
 	}
 	for (int i = 0; i < a->argc; i++) {
-		enum pl_config_kind kind;
-
-		rc = pl_config_check_file(a->argv[i], PL_CONFIG_AUTO, &opts, d, &kind);
-		if (rc == 0 && kind == PL_CONFIG_SUITE && lab)
-			rc = check_suite_against(a->argv[i], lab, &opts, d);
+		rc = check_path(a->argv[i], lab, &opts, d, 0);
 		if (rc == -ENOMEM)
 			goto err_nomem;
-		if (rc == 0)
-			printf("%s: ok (%s)\n", a->argv[i], pl_config_kind_name(kind));
 	}
 	if (pl_diags_count(d)) {
 		fflush(stdout);
@@ -111,6 +163,7 @@ const struct pl_cli_cmd pl_cmd_check = {
 	.phase = PL_CLI_OFFLINE,
 	.options = check_opts,
 	.details =
+		"A directory stands for every .yaml, .yml and .lua file under it.\n"
 		"Each FILE is recognised by its content (boards: = lab, runs: =\n"
 		"suite, name: + console: = board type) or its place (boards/,\n"
 		"suites/); .lua files get a syntax check. A lab is checked with\n"

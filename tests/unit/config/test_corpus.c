@@ -304,6 +304,7 @@ static void patchlab_check_accepts_the_good_configs(void **state)
 	char *example = pl_test_source_path("examples/labs/example.yaml");
 	char *lua = pl_test_source_path("tests/data/good-config/cut.lua");
 	char *images = pl_test_source_path("tests/data/good-config/images");
+	char *gooddir = pl_test_source_path("tests/data/good-config");
 	char *argv[] = { NULL, "check", "--lab", lab, suite, board, example, lua,
 			 NULL };
 	size_t len;
@@ -322,6 +323,17 @@ static void patchlab_check_accepts_the_good_configs(void **state)
 	assert_int_equal(code, PL_EXIT_OK);
 	assert_int_equal(len, 0);
 	free(out);
+	/* a directory stands for every .yaml and .lua file under it */
+	argv[2] = gooddir;
+	argv[3] = NULL;
+	code = run_patchlab(argv, errfile);
+	out = slurp(errfile, &len);
+	if (code != PL_EXIT_OK)
+		fprintf(stderr, "%s", out);
+	assert_int_equal(code, PL_EXIT_OK);
+	free(out);
+	argv[2] = "--lab";
+	argv[3] = lab;
 	/* without the variable the suite's image path is an error */
 	unsetenv("PL_TEST_IMAGES");
 	code = run_patchlab(argv, errfile);
@@ -333,6 +345,7 @@ static void patchlab_check_accepts_the_good_configs(void **state)
 	free(errfile);
 	pl_test_rmrf(dir);
 	free(dir);
+	free(gooddir);
 	free(images);
 	free(lua);
 	free(example);
