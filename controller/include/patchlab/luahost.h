@@ -48,18 +48,25 @@
  * Library tables are read-only proxies shared by all runs; each run has its
  * own _ENV whose reads and writes of unknown names raise
  * "file:line: nonexistent global 'x'". Writing a known name raises
- * "global 'x' is read-only". Run context (id, board, seed, deadline) lives
- * in C (struct pl_lua_run), never in a script-writable global.
+ * "global 'x' is read-only". require loads a module afresh for each run
+ * (cached within the run) with the run's _ENV, so boards share no module
+ * state. Run context (id, board, seed, deadline) lives in C (struct
+ * pl_lua_run, found from the lua_State through the allocator's user data),
+ * never in a script-writable global.
  *
  * Budgets: the instruction budget is counted by a count hook on each run
  * thread (and the script's own coroutines, which inherit it) every
  * PL_LUA_HOOK_STEP VM instructions; the memory budget counts live bytes
  * allocated while the run executes (realloc moves a block to the run that
  * grew it). A run over budget is killed: from then on every VM instruction
- * of that run raises the kill message, so pcall cannot swallow it. Known
- * limit: a single long C call (a pathological string.find pattern) is not
- * interrupted by the hook; only the engine's wall-clock cancel can end the
- * run after it returns.
+ * of that run raises the kill message, so pcall cannot swallow it; its
+ * __close handlers written in C (power off) still run, those written in
+ * Lua are killed at their first instruction. Known limits: a coroutine the
+ * script creates starts a fresh count, so each may run up to
+ * PL_LUA_HOOK_STEP - 1 instructions unseen (creating it costs more); a
+ * single long C call (a pathological string.find pattern) is not
+ * interrupted: it blocks the loop until it returns, then the budget or a
+ * cancel ends the run.
  */
 #ifndef PATCHLAB_LUAHOST_H
 #define PATCHLAB_LUAHOST_H
@@ -134,8 +141,10 @@ int pl_lua_host_setglobal(struct pl_lua_host *h, const char *name);
  */
 void pl_lua_readonly(lua_State *L, int idx);
 
-/* Bytes currently allocated by the state (all runs), and the peak. */
+/* Bytes currently allocated by the state (all runs, and garbage not yet
+ * collected), and the most it ever held. */
 size_t pl_lua_host_mem(const struct pl_lua_host *h);
+size_t pl_lua_host_mem_peak(const struct pl_lua_host *h);
 
 /* ------------------------------------------------------------ parameters */
 
@@ -180,7 +189,8 @@ void pl_lua_push_value(lua_State *L, const struct pl_lua_value *v);
 
 /*
  * Alternative to a value tree: push exactly one value (the params) onto L
- * and return 0, or return a negative code (the run does not start).
+ * (the run's coroutine, in a protected call: lua_push* may raise) and
+ * return 0, or return a negative code (the run does not start).
  */
 typedef int (*pl_lua_params_fn)(lua_State *L, void *user_data);
 
@@ -245,7 +255,8 @@ int pl_lua_run_start(struct pl_lua_run *run);
  */
 void pl_lua_run_cancel(struct pl_lua_run *run, int code, const char *msg);
 
-/* Cancel silently (no done callback) if live, then free. Accepts NULL. */
+/* Cancel silently (no done callback) if live, then free. Accepts NULL.
+ * Not on the run that is executing (from its own lab call). */
 void pl_lua_run_free(struct pl_lua_run *run);
 
 enum pl_lua_run_state pl_lua_run_get_state(const struct pl_lua_run *run);

@@ -346,3 +346,8 @@ size_t pl_lua_host_mem(const struct pl_lua_host *h)
 {
 	return h->mem_total;
 }
+
+size_t pl_lua_host_mem_peak(const struct pl_lua_host *h)
+{
+	return h->mem_peak;
+}
