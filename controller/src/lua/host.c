@@ -143,6 +143,7 @@ static void refused(struct pl_lua_run *run, const void *ptr, size_t osize,
 		pl_lua__run_kill(run, -PL_EBUDGET, msg);
 		return;
 	}
+	pl_lua__where(run->co, run->mem_where, sizeof(run->mem_where));
 	run->refused_pending = true;
 	run->refused_ptr = ptr;
 	run->refused_osize = osize;

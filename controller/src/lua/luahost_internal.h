@@ -88,6 +88,7 @@ struct pl_lua_run {
 	const void *refused_ptr;
 	size_t refused_osize, refused_nsize;
 	bool refused_pending;
+	char mem_where[160]; /* "file:line" of the last refused growth */
 
 	/* outcome */
 	int status;

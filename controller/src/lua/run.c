@@ -260,9 +260,9 @@ static void ended(struct pl_lua_run *run, int st)
 	} else if (st == LUA_OK) {
 		set_outcome(run, 0, NULL);
 	} else if (st == LUA_ERRMEM) {
-		pl_lua__where(co, buf, sizeof(buf));
-		strncat(buf, ": not enough memory",
-			sizeof(buf) - strlen(buf) - 1);
+		/* the stack is unwound by now: use where memory ran out */
+		snprintf(buf, sizeof(buf), "%s: not enough memory",
+			 run->mem_where[0] ? run->mem_where : run->chunkname);
 		set_outcome(run, -PL_EBUDGET, buf);
 	} else if (err && run->fail_msg &&
 		   !strncmp(err, run->fail_msg, strlen(run->fail_msg))) {
