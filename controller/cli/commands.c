@@ -20,9 +20,6 @@ extern const struct pl_cli_cmd pl_cmd_vrack_serve;
 extern const struct pl_cli_cmd pl_cmd_vrack_status;
 extern const struct pl_cli_cmd pl_cmd_vrack_down;
 extern const struct pl_cli_cmd pl_cmd_vrack_profiles;
-extern const struct pl_cli_cmd pl_cmd_power;
-extern const struct pl_cli_cmd pl_cmd_console;
-extern const struct pl_cli_cmd pl_cmd_flash;
 
 const struct pl_cli_cmd *const pl_cli_commands[] = {
 	&pl_cmd_drivers,
@@ -38,8 +35,5 @@ const struct pl_cli_cmd *const pl_cli_commands[] = {
 	&pl_cmd_vrack_status,
 	&pl_cmd_vrack_down,
 	&pl_cmd_vrack_profiles,
-	&pl_cmd_power,
-	&pl_cmd_console,
-	&pl_cmd_flash,
 	NULL,
 };
