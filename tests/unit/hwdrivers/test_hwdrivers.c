@@ -15,9 +15,9 @@
 #include "patchlab/error.h"
 #include "patchlab/power.h"
 
-#include "../../../fixtures/power/ftdi_relay.h"
-#include "../../../fixtures/power/gpiod_relay.h"
-#include "../../../fixtures/power/usbrelay_proto.h"
+#include "ftdi_relay.h"
+#include "gpiod_relay.h"
+#include "usbrelay_proto.h"
 
 #define OPT(k, v) { .key = (k), .value = (v) }
 
