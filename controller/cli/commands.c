@@ -20,6 +20,12 @@ extern const struct pl_cli_cmd pl_cmd_vrack_serve;
 extern const struct pl_cli_cmd pl_cmd_vrack_status;
 extern const struct pl_cli_cmd pl_cmd_vrack_down;
 extern const struct pl_cli_cmd pl_cmd_vrack_profiles;
+extern const struct pl_cli_cmd pl_cmd_results;
+extern const struct pl_cli_cmd pl_cmd_report;
+extern const struct pl_cli_cmd pl_cmd_boards;
+extern const struct pl_cli_cmd pl_cmd_power;
+extern const struct pl_cli_cmd pl_cmd_console;
+extern const struct pl_cli_cmd pl_cmd_flash;
 
 const struct pl_cli_cmd *const pl_cli_commands[] = {
 	&pl_cmd_drivers,
@@ -35,5 +41,11 @@ const struct pl_cli_cmd *const pl_cli_commands[] = {
 	&pl_cmd_vrack_status,
 	&pl_cmd_vrack_down,
 	&pl_cmd_vrack_profiles,
+	&pl_cmd_results,
+	&pl_cmd_report,
+	&pl_cmd_boards,
+	&pl_cmd_power,
+	&pl_cmd_console,
+	&pl_cmd_flash,
 	NULL,
 };
