@@ -229,6 +229,26 @@ static void up_status_down_round_trip_keeps_flash(void **state)
 	free(sock);
 }
 
+static void sigterm_powers_off_and_cleans_up(void **state)
+{
+	struct rack *r = *state;
+	char *con = vt_path(r->dir, "vb0.console");
+	char *sock = vt_path(r->dir, "rack.sock");
+	char *flash = vt_path(r->dir, "vb0.flash");
+
+	rack_up(r, "1", "10");
+	assert_true(present(con) && present(sock));
+	assert_int_equal(kill(r->pid, SIGTERM), 0);
+	assert_int_equal(vt_reap(r->pid), 0);
+	r->pid = 0;
+	assert_false(present(con));
+	assert_false(present(sock));
+	assert_true(present(flash));
+	free(con);
+	free(sock);
+	free(flash);
+}
+
 /* Parse the pc out of a T stop reply: "T05" ... "0f:xxxxxxxx;". */
 static uint32_t stop_pc(const char *t)
 {
@@ -343,6 +363,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(usage_errors_exit_64, setup, teardown),
 		cmocka_unit_test_setup_teardown(up_status_down_round_trip_keeps_flash,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(sigterm_powers_off_and_cleans_up,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			gdb_breakpoint_halts_board_at_first_page_write, setup,

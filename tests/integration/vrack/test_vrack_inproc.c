@@ -140,6 +140,16 @@ static int setup_relay(void **state)
 	return setup_n(state, "vrack-relay", 2, 10.0);
 }
 
+static int setup_fast(void **state)
+{
+	return setup_n(state, "vrack-drop", 2, 1000.0);
+}
+
+static int setup_slow(void **state)
+{
+	return setup_n(state, "vrack-cut", 1, 0.05);
+}
+
 static int setup_xmodem(void **state)
 {
 	return setup_n(state, "vrack-xmodem", 1, 20.0);
@@ -255,10 +265,114 @@ static void lcus_frames_power_boards_and_garbage_is_ignored(void **state)
 	assert_non_null(strstr(f->con[0].acc.s + from, "vboot 1.0"));
 	assert_null(strstr(f->con[0].acc.s + from, "version 1.0.0 slot A state="));
 
+	/* the console closed and opened again still works */
+	{
+		struct pl_vrack_board_info info;
+		struct tty again = { 0 };
+
+		uv_close((uv_handle_t *)&f->con[0].poll, NULL);
+		close(f->con[0].fd);
+		f->con[0].polling = false;
+		pl_vrack_board(f->rack, 0, &info);
+		assert_int_equal(tty_open(f, &again, info.console), 0);
+		assert_int_equal(write(again.fd, "version\r", 8), 8);
+		assert_int_equal(wait_for(f, &again, 0, "version 1.0.0 slot A state="), 0);
+		uv_close((uv_handle_t *)&again.poll, NULL);
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+		close(again.fd);
+		pl_strbuf_free(&again.acc);
+	}
+
 	lcus(f, off1, sizeof(off1));
 	lcus(f, off2, sizeof(off2));
 	wait_power(f, 0, false);
 	wait_power(f, 1, false);
+}
+
+struct status_wait {
+	struct fix *f;
+	const char *needle;
+};
+
+static bool status_has(void *ud)
+{
+	struct status_wait *w = ud;
+	char *st = pl_vrack_status(w->f->rack);
+	bool yes = st && strstr(st, w->needle);
+
+	free(st);
+	return yes;
+}
+
+static void cut_during_erase_tears_it_and_the_board_boots(void **state)
+{
+	struct fix *f = *state;
+	struct status_wait w = { f, "vb0 profile=good power=on" };
+	char *st, *phi_at;
+	double phi;
+	size_t from;
+
+	assert_int_equal(pl_vrack_power(f->rack, 0, true), 0);
+	assert_int_equal(wait_for(f, &f->con[0], 0, "> "), 0);
+	assert_int_equal(write(f->con[0].fd, "update xmodem\r", 14), 14);
+	/* `update` starts by erasing slot B's metadata: cut during it */
+	w.needle = "busy=erase";
+	assert_int_equal(pl_test_loop_until(&f->loop, status_has, &w, T_MS), 0);
+	assert_int_equal(pl_vrack_power(f->rack, 0, false), 0);
+	st = pl_vrack_status(f->rack);
+	assert_non_null(strstr(st, "vb0 profile=good power=off state=off"));
+	assert_non_null(strstr(st, "cuts=1 torn=1"));
+	free(st);
+	/* the runtime tore it at the fraction that had elapsed */
+	phi_at = strstr(f->cap.last, "phi ");
+	assert_non_null(strstr(f->cap.last, "power cut during ERASE"));
+	assert_non_null(phi_at);
+	phi = strtod(phi_at + 4, NULL);
+	assert_true(phi >= 0.0 && phi < 1.0);
+
+	/* slot A was never touched: the board boots it */
+	from = f->con[0].acc.len;
+	assert_int_equal(pl_vrack_power(f->rack, 0, true), 0);
+	assert_int_equal(wait_for(f, &f->con[0], from,
+				  "app: version 1.0.0 slot A running"), 0);
+	pl_vrack_power(f->rack, 0, false);
+}
+
+struct drop_wait {
+	struct fix *f;
+	size_t board;
+};
+
+static bool dropped_some(void *ud)
+{
+	struct drop_wait *w = ud;
+	struct pl_vrack_board_info info;
+
+	pl_vrack_board(w->f->rack, w->board, &info);
+	return info.console_dropped > 0;
+}
+
+static void unread_console_drops_output_and_the_rack_goes_on(void **state)
+{
+	struct fix *f = *state;
+	struct drop_wait w = { f, 1 };
+	size_t from;
+
+	assert_int_equal(pl_vrack_power(f->rack, 0, true), 0);
+	assert_int_equal(pl_vrack_power(f->rack, 1, true), 0);
+	assert_int_equal(wait_for(f, &f->con[1], 0, "> "), 0);
+	/* nobody reads board 1 from now on; it talks and talks */
+	uv_poll_stop(&f->con[1].poll);
+	for (int i = 0; i < 600; i++)
+		assert_int_equal(write(f->con[1].fd, "help\r", 5), 5);
+	assert_int_equal(pl_test_loop_until(&f->loop, dropped_some, &w, T_MS), 0);
+	/* board 0 still answers: the loop never blocked on board 1 */
+	assert_int_equal(wait_for(f, &f->con[0], 0, "> "), 0);
+	from = f->con[0].acc.len;
+	assert_int_equal(write(f->con[0].fd, "version\r", 8), 8);
+	assert_int_equal(wait_for(f, &f->con[0], from, "version 1.0.0 slot A state="), 0);
+	pl_vrack_power(f->rack, 0, false);
+	pl_vrack_power(f->rack, 1, false);
 }
 
 /* sx runs on a socketpair; we relay it to the console and see everything
@@ -372,6 +486,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			lcus_frames_power_boards_and_garbage_is_ignored,
 			setup_relay, teardown),
+		cmocka_unit_test_setup_teardown(
+			unread_console_drops_output_and_the_rack_goes_on,
+			setup_fast, teardown),
+		cmocka_unit_test_setup_teardown(
+			cut_during_erase_tears_it_and_the_board_boots,
+			setup_slow, teardown),
 		cmocka_unit_test_setup_teardown(
 			sx_sends_an_image_the_board_verifies, setup_xmodem,
 			teardown),
