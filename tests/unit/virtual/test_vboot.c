@@ -127,6 +127,53 @@ static void call_ops_run_before_ops_queued_after_them(void **state)
 	pl_vsim_close(sim);
 }
 
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static void default_layout_matches_the_design_table(void **state)
+{
+	struct pl_vflash_geom g = { 1024 * 1024, 4096, 256 };
+	struct pl_vfw_layout l;
+
+	(void)state;
+	assert_int_equal(pl_vfw_layout(&g, &l), 0);
+	assert_int_equal(l.boot_size, 0x4000);
+	assert_int_equal(l.meta_off[0], 0x4000);
+	assert_int_equal(l.meta_off[1], 0x5000);
+	assert_int_equal(l.config_off, 0x6000);
+	assert_int_equal(l.config_size, 0x2000);
+	assert_int_equal(l.slot_off[0], 0x8000);
+	assert_int_equal(l.slot_off[1], 0x84000);
+	assert_int_equal(l.slot_size, 496 * 1024);
+	g.size = 32 * 1024;
+	assert_int_equal(pl_vfw_layout(&g, &l), -EINVAL);
+}
+
+/* WRITTEN TO FLASH: the trailer record of vfw_boot.c, byte for byte. */
+static void trailer_record_bytes_match_the_documented_layout(void **state)
+{
+	struct vt *t = *state;
+	struct pl_vsim *sim = vt_board_a(t, "good", 1);
+	const uint8_t *m = pl_vflash_data(pl_vsim_flash(sim)) + 0x4000;
+	const uint8_t *cfg = pl_vflash_data(pl_vsim_flash(sim)) + 0x6000;
+
+	assert_memory_equal(m, "PLVTRLR1", 8);
+	assert_int_equal(le32(m + 8), 1);      /* seq */
+	assert_int_equal(m[12], 0);            /* slot A */
+	assert_int_equal(m[13], 'C');          /* confirmed */
+	assert_int_equal(m[14], 0);            /* attempts */
+	for (int i = 15; i < 28; i++)
+		assert_int_equal(m[i], 0);
+	assert_int_not_equal(le32(m + 28), 0xffffffffu); /* crc32 */
+	for (int i = 32; i < 4096; i++)        /* nothing else written */
+		assert_int_equal(m[i], 0xff);
+	assert_memory_equal(cfg, "PLCF", 4);   /* config block */
+	pl_vsim_close(sim);
+}
+
 /* ------------------------------------------------------------------ good */
 
 static void good_fresh_board_boots_confirmed_slot_a(void **state)
@@ -703,6 +750,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(profiles_table_lists_eight_profiles_by_index_and_name),
 		cmocka_unit_test(call_ops_run_before_ops_queued_after_them),
+		cmocka_unit_test(default_layout_matches_the_design_table),
+		cmocka_unit_test(trailer_record_bytes_match_the_documented_layout),
 		cmocka_unit_test(good_fresh_board_boots_confirmed_slot_a),
 		cmocka_unit_test(good_update_goes_to_the_other_slot_and_boots_pending),
 		cmocka_unit_test(good_unconfirmed_pending_slot_reverts_after_three_attempts),

@@ -52,6 +52,25 @@ static void pack_then_verify_round_trips(void **state)
 	free(img);
 }
 
+/* WRITTEN TO FLASH: the header of vimage.h, byte for byte. */
+static void image_header_bytes_match_the_documented_layout(void **state)
+{
+	struct vt *t = *state;
+	size_t len;
+	uint8_t *img = vt_image(t, "1.2.3-rc.1", 300, 0, &len);
+
+	assert_memory_equal(img, "PLVI", 4);
+	assert_int_equal(img[4] | img[5] << 8, 1);       /* header version */
+	assert_int_equal(img[6] | img[7] << 8, 256);     /* header size */
+	assert_int_equal(img[8] | img[9] << 8, 300);     /* payload size */
+	assert_int_equal(img[10] | img[11], 0);
+	assert_string_equal((const char *)img + 16, "1.2.3-rc.1");
+	assert_string_equal((const char *)img + 48, "virtual-mcu");
+	for (int i = 144; i < 192; i++)
+		assert_int_equal(img[i], 0);                 /* reserved */
+	free(img);
+}
+
 static void corrupted_payload_says_bad_hash_and_is_reproducible(void **state)
 {
 	struct vt *t = *state;
@@ -215,6 +234,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(pack_then_verify_round_trips),
+		cmocka_unit_test(image_header_bytes_match_the_documented_layout),
 		cmocka_unit_test(corrupted_payload_says_bad_hash_and_is_reproducible),
 		cmocka_unit_test(truncated_image_says_truncated),
 		cmocka_unit_test(image_signed_with_another_key_says_bad_signature),
