@@ -187,11 +187,6 @@ struct cut_tally {
 	unsigned kept_old, got_new, lost;
 };
 
-static bool cut_fired(void *ud)
-{
-	return ((struct ub_board *)ud)->cut_fired;
-}
-
 static void run_cuts(const char *variant, struct cut_tally *t)
 {
 	struct ub_board b;
@@ -220,9 +215,7 @@ static void run_cuts(const char *variant, struct cut_tally *t)
 		ub_mark(&b);
 		ub_arm_cut(&b, c->text, c->delay_ms);
 		ub_send(&b, "saveenv\r");
-		assert_int_equal(pl_test_loop_until(&loop, cut_fired, &b,
-						    20000), 0);
-		ub_wait_power(&b);
+		ub_wait_cut(&b);
 
 		fv = flash_env_get(cfg, "pltest");
 		v = console_env_get(&b, "pltest", &bad);

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "patchlab/power.h"
+#include "patchlab/xmodem.h"
 #include "patchlab/strbuf.h"
 
 #include "pl_test.h"
@@ -43,6 +44,12 @@ struct ub_board {
 	unsigned cut_delay_ms;
 	uv_timer_t cut_timer;
 	bool cut_fired;
+
+	/* an XMODEM transfer in progress (fed from the console reader) */
+	struct pl_xmodem_sender *xm;
+	uv_timer_t xm_timer;
+	bool xm_done;
+	int xm_status;
 };
 
 /*
@@ -76,6 +83,17 @@ void ub_cmd(struct ub_board *b, const char *cmd, unsigned ms);
 
 /* Arm a power cut delay_ms after text appears on the console. */
 void ub_arm_cut(struct ub_board *b, const char *text, unsigned delay_ms);
+
+/* Send data with XMODEM-1K over the console (the receiver, e.g. `loadx`,
+ * must already be waiting); returns the sender's status. */
+int ub_xmodem_send(struct ub_board *b, const void *data, size_t len);
+
+/* Write len bytes at file offset off of the pflash (QEMU must be off). */
+void ub_pflash_write(struct ub_board *b, long off, const void *data,
+		     size_t len);
+
+/* Wait until the armed cut fired and the power is off. */
+void ub_wait_cut(struct ub_board *b);
 
 /* The target of the console symlink (malloc'ed). */
 char *ub_console_target(struct ub_board *b);
