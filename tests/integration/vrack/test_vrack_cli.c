@@ -289,12 +289,18 @@ static void gdb_breakpoint_halts_board_at_first_page_write(void **state)
 
 	gdb = vt_gdb_connect(gdb_port(r->dir, 0));
 	assert_true(gdb >= 0);
+	/* attach: all-stop, the board halts */
 	assert_int_equal(vt_gdb_cmd(gdb, "?", &reply, true), 0);
-	assert_string_equal(reply, "S00"); /* attached, still running */
+	assert_true(reply[0] == 'T' && reply[1] == '0' && reply[2] == '5');
 	free(reply);
+	assert_int_equal(vt_gdb_read32(gdb, 0x40000010, &halted, true), 0);
+	assert_int_equal(halted, 1);
 	assert_int_equal(vt_gdb_cmd(gdb, "Z0,8f00100,4", &reply, true), 0);
 	assert_string_equal(reply, "OK");
 	free(reply);
+	assert_int_equal(vt_gdb_send(gdb, "c", true, 5000), 0);
+	assert_int_equal(vt_gdb_read32(gdb, 0x40000010, &halted, true), 0);
+	assert_int_equal(halted, 0);
 
 	size_t from = acc.len;
 	assert_int_equal(vt_write_all(con, "update xmodem\r", 14), 0);
