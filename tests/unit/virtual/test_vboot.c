@@ -449,6 +449,53 @@ static void good_torn_trailer_record_is_refused_not_trusted(void **state)
 	pl_vsim_close(sim);
 }
 
+static void update_says_erase_sector_before_erasing_it(void **state)
+{
+	struct vt *t = *state;
+	struct pl_vsim *sim = vt_board_a(t, "good", 1);
+	struct pl_vfw *fw = pl_vsim_fw(sim);
+	struct pl_vfw_plan *plan;
+	struct pl_vfw_op op;
+	size_t len;
+	uint8_t *img = vt_image(t, "1.1.0", SMALL, 0, &len);
+	unsigned programs = 0;
+
+	assert_int_equal(pl_vfw_plan_new(&plan), 0);
+	assert_int_equal(pl_vfw_console_line(fw, "update xmodem", plan), 0);
+	pl_vfw_plan_clear(plan);
+	assert_int_equal(pl_vfw_update_begin(fw, plan), 0);
+	assert_int_equal(pl_vfw_plan_len(plan), 1);
+	assert_int_equal(pl_vfw_plan_peek(plan)->kind, PL_VFW_OP_ERASE);
+	assert_int_equal(pl_vfw_plan_peek(plan)->addr, 0x5000); /* trailer B */
+	pl_vfw_plan_clear(plan);
+	assert_int_equal(pl_vfw_update_data(fw, 0, img, 1024, plan), 0);
+	assert_int_equal(pl_vfw_plan_pop(plan, &op), 0);
+	assert_int_equal(op.kind, PL_VFW_OP_PRINT);
+	assert_memory_equal(op.data, "erase sector 1/5\r\n", op.len);
+	pl_vfw_op_release(&op);
+	assert_int_equal(pl_vfw_plan_pop(plan, &op), 0);
+	assert_int_equal(op.kind, PL_VFW_OP_ERASE);
+	assert_int_equal(op.addr, 0x84000);
+	assert_int_equal(op.pc, PL_VFW_PC_FLASH_ERASE);
+	assert_int_equal(pl_vfw_op_duration_us(&op, pl_vsim_flash(sim)), 45000);
+	pl_vfw_op_release(&op);
+	while (pl_vfw_plan_pop(plan, &op) == 0) {
+		if (op.kind == PL_VFW_OP_PROGRAM) {
+			assert_int_equal(op.addr, 0x84000 + 256 * programs);
+			assert_int_equal(op.len, 256);
+			assert_int_equal(op.pc, PL_VFW_PC_FLASH_PROGRAM);
+			programs++;
+		}
+		pl_vfw_op_release(&op);
+	}
+	assert_int_equal(programs, 4);
+	/* out of order data is refused */
+	assert_int_equal(pl_vfw_update_data(fw, 4096, img, 16, plan), -EPROTO);
+	pl_vfw_plan_free(plan);
+	free(img);
+	pl_vsim_close(sim);
+}
+
 /* ----------------------------------------------------------- single-slot */
 
 static void single_slot_update_overwrites_the_running_slot(void **state)
@@ -767,6 +814,7 @@ int main(void)
 		cmocka_unit_test(good_crashing_update_rolls_back_to_confirmed),
 		cmocka_unit_test(good_shell_answers_help_status_and_unknown),
 		cmocka_unit_test(good_torn_trailer_record_is_refused_not_trusted),
+		cmocka_unit_test(update_says_erase_sector_before_erasing_it),
 		cmocka_unit_test(single_slot_update_overwrites_the_running_slot),
 		cmocka_unit_test(single_slot_interrupted_update_leaves_nothing_to_boot),
 		cmocka_unit_test(trailer_first_marks_slot_pending_before_any_data),
