@@ -294,26 +294,31 @@ static int wait_gone(pid_t pid, unsigned timeout_ms)
 
 /* ---------------------------------------------------------------- up */
 
-static void print_log_tail(const char *dir)
+/* Size of DIR/rack.log now (0 when missing). */
+static long log_size(const char *dir)
+{
+	char *path = dir_path(dir, "rack.log");
+	struct stat st;
+	long n = 0;
+
+	if (path && stat(path, &st) == 0)
+		n = (long)st.st_size;
+	free(path);
+	return n;
+}
+
+/* Copy what the rack logged since offset `from` to stderr, indented. */
+static void print_log_since(const char *dir, long from)
 {
 	char *path = dir_path(dir, "rack.log");
 	FILE *f = path ? fopen(path, "r") : NULL;
 	char line[512];
-	char *lines[12] = { 0 };
-	size_t n = 0;
 
-	if (f) {
-		while (fgets(line, sizeof(line), f)) {
-			free(lines[n % 12]);
-			lines[n % 12] = strdup(line);
-			n++;
-		}
+	if (f && fseek(f, from, SEEK_SET) == 0)
+		while (fgets(line, sizeof(line), f))
+			fprintf(stderr, "  %s", line);
+	if (f)
 		fclose(f);
-		for (size_t i = n > 12 ? n - 12 : 0; i < n; i++)
-			fprintf(stderr, "  %s", lines[i % 12] ? lines[i % 12] : "\n");
-		for (size_t i = 0; i < 12; i++)
-			free(lines[i]);
-	}
 	free(path);
 }
 
@@ -420,6 +425,7 @@ static int up_run(const struct pl_cli_args *a)
 	int fds[2], cfd;
 	pid_t pid;
 	uint64_t t0 = pl_now_ns();
+	long log_from;
 
 	if (rc)
 		return rc;
@@ -437,6 +443,7 @@ static int up_run(const struct pl_cli_args *a)
 		rc = PL_EXIT_LAB_ERROR;
 		goto out;
 	}
+	log_from = log_size(u.dir);
 	if (pipe2(fds, O_CLOEXEC) < 0) {
 		perror("patchlab vrack up: pipe");
 		rc = PL_EXIT_LAB_ERROR;
@@ -462,12 +469,12 @@ static int up_run(const struct pl_cli_args *a)
 		int status;
 
 		fprintf(stderr, "patchlab vrack up: the rack in %s did not start (%s); "
-			"the end of %s/rack.log:\n", u.dir,
+			"%s/rack.log says:\n", u.dir,
 			rc == -ETIMEDOUT ? "timed out" : "it exited", u.dir);
 		if (rc == -ETIMEDOUT)
 			kill(pid, SIGTERM);
 		waitpid(pid, &status, 0);
-		print_log_tail(u.dir);
+		print_log_since(u.dir, log_from);
 		rc = PL_EXIT_LAB_ERROR;
 		goto out;
 	}

@@ -364,6 +364,154 @@ static void gdb_breakpoint_halts_board_at_first_page_write(void **state)
 	free(img);
 }
 
+/* The text of a monitor command's O packets (hex-decoded), up to OK/Exx. */
+static char *monitor(int gdb, const char *cmd, char **final)
+{
+	struct pl_strbuf hex = { 0 }, text = { 0 };
+	char *reply = NULL;
+
+	pl_strbuf_puts(&hex, "qRcmd,");
+	for (const char *c = cmd; *c; c++)
+		pl_strbuf_printf(&hex, "%02x", (unsigned char)*c);
+	assert_int_equal(vt_gdb_send(gdb, hex.s, false, 5000), 0);
+	for (;;) {
+		assert_int_equal(vt_gdb_recv(gdb, &reply, false, 5000), 0);
+		if (reply[0] != 'O' || strcmp(reply, "OK") == 0)
+			break;
+		for (size_t i = 1; reply[i] && reply[i + 1]; i += 2) {
+			char b[3] = { reply[i], reply[i + 1], 0 };
+			char ch = (char)strtoul(b, NULL, 16);
+
+			pl_strbuf_append(&text, &ch, 1);
+		}
+		free(reply);
+	}
+	*final = reply;
+	pl_strbuf_free(&hex);
+	return text.s ? pl_strbuf_steal(&text) : strdup("");
+}
+
+static void gdb_framing_monitor_interrupt_and_escapes(void **state)
+{
+	struct rack *r = *state;
+	struct pl_strbuf acc = { 0 };
+	char *con_path = vt_path(r->dir, "vb0.console");
+	char *relay_path = vt_path(r->dir, "relay0.tty");
+	char *reply = NULL, *out, *st = NULL;
+	uint8_t b;
+	uint32_t v;
+	size_t from;
+	int gdb, other, con, relay;
+
+	rack_up(r, "1", "10");
+	gdb = vt_gdb_connect(gdb_port(r->dir, 0));
+	assert_true(gdb >= 0);
+	/* a bad checksum is refused with '-' */
+	assert_int_equal(vt_write_all(gdb, "$qC#00", 6), 0);
+	assert_int_equal(read(gdb, &b, 1), 1);
+	assert_int_equal(b, '-');
+	assert_int_equal(vt_gdb_cmd(gdb, "qC", &reply, true), 0);
+	assert_string_equal(reply, "QC01");
+	free(reply);
+	assert_int_equal(vt_gdb_cmd(gdb, "QStartNoAckMode", &reply, true), 0);
+	free(reply);
+
+	/* one client at a time: a second one is hung up on */
+	other = vt_gdb_connect(gdb_port(r->dir, 0));
+	assert_true(other >= 0);
+	assert_int_equal(vt_gdb_recv(other, &reply, false, 5000), -ECONNRESET);
+	close(other);
+
+	/* the memory map a real gdb needs for vFlash */
+	assert_int_equal(vt_gdb_cmd(gdb, "qXfer:memory-map:read::0,400", &reply, false), 0);
+	assert_true(reply[0] == 'l');
+	assert_non_null(strstr(reply, "<memory type=\"flash\" start=\"0x8000000\""));
+	free(reply);
+
+	/* monitor commands, hex-encoded, output in O packets */
+	out = monitor(gdb, "status", &reply);
+	assert_non_null(strstr(out, "vb0 profile=good power=off"));
+	assert_string_equal(reply, "OK");
+	free(out);
+	free(reply);
+	out = monitor(gdb, "frobnicate", &reply);
+	assert_non_null(strstr(out, "unknown command"));
+	assert_string_equal(reply, "E01");
+	free(out);
+	free(reply);
+
+	/* binary vFlashWrite: # $ } * travel escaped as } (byte ^ 0x20) */
+	assert_int_equal(vt_gdb_cmd(gdb, "vFlashErase:080fe000,1000", &reply, false), 0);
+	assert_string_equal(reply, "OK");
+	free(reply);
+	assert_int_equal(vt_gdb_cmd(gdb, "vFlashWrite:080fe000:}\x03}\x04}]}\x0a", &reply, false), 0);
+	assert_string_equal(reply, "OK");
+	free(reply);
+	assert_int_equal(vt_gdb_cmd(gdb, "m80fe000,5", &reply, false), 0);
+	assert_string_equal(reply, "23247d2aff");
+	free(reply);
+	assert_int_equal(vt_gdb_cmd(gdb, "m7000000,4", &reply, false), 0);
+	assert_string_equal(reply, "E14"); /* unmapped */
+	free(reply);
+
+	/* power on; 0x03 halts with T02; input waits until `c` */
+	con = vt_open_tty(con_path, false);
+	relay = vt_open_tty(relay_path, false);
+	assert_int_equal(vt_lcus(relay, 1, true), 0);
+	assert_int_equal(vt_read_until(con, &acc, 0, "> ", T_MS), 0);
+	assert_int_equal(vt_write_all(gdb, "\x03", 1), 0);
+	assert_int_equal(vt_gdb_recv(gdb, &reply, false, 5000), 0);
+	assert_true(strncmp(reply, "T02", 3) == 0);
+	free(reply);
+	assert_int_equal(vt_gdb_read32(gdb, 0x40000010, &v, false), 0);
+	assert_int_equal(v, 1);
+	from = acc.len;
+	assert_int_equal(vt_write_all(con, "version\r", 8), 0);
+	assert_int_equal(vt_gdb_send(gdb, "c", false, 5000), 0);
+	assert_int_equal(vt_read_until(con, &acc, from, "version 1.0.0 slot A state=", T_MS), 0);
+
+	/* monitor reset halt: stopped at the reset vector, then runs the
+	 * bootloader from the start on `c` */
+	out = monitor(gdb, "reset halt", &reply);
+	assert_string_equal(reply, "OK");
+	free(out);
+	free(reply);
+	assert_int_equal(vt_gdb_cmd(gdb, "pf", &reply, false), 0);
+	assert_string_equal(reply, "0005f008");
+	free(reply);
+	from = acc.len;
+	assert_int_equal(vt_gdb_send(gdb, "c", false, 5000), 0);
+	assert_int_equal(vt_read_until(con, &acc, from, "vboot 1.0 profile=good", T_MS), 0);
+	assert_int_equal(vt_read_until(con, &acc, from, "> ", T_MS), 0);
+
+	/* attach halts; hanging up detaches and the board runs again */
+	assert_int_equal(vt_gdb_cmd(gdb, "?", &reply, false), 0);
+	assert_true(reply[0] == 'T');
+	free(reply);
+	assert_int_equal(vt_gdb_read32(gdb, 0x40000010, &v, false), 0);
+	assert_int_equal(v, 1);
+	from = acc.len;
+	assert_int_equal(vt_write_all(con, "version\r", 8), 0);
+	close(gdb);
+	assert_int_equal(vt_read_until(con, &acc, from, "version 1.0.0 slot A state=", T_MS), 0);
+	gdb = vt_gdb_connect(gdb_port(r->dir, 0));
+	assert_true(gdb >= 0);
+	assert_int_equal(vt_gdb_read32(gdb, 0x40000010, &v, true), 0);
+	assert_int_equal(v, 0);
+	close(gdb);
+	assert_int_equal(vt_patchlab(&st, NULL, "status", "--dir", r->dir, NULL), 0);
+	assert_non_null(strstr(st, "power=on state=running"));
+	free(st);
+
+	assert_int_equal(vt_lcus(relay, 1, false), 0);
+	close(con);
+	close(relay);
+	rack_down(r);
+	pl_strbuf_free(&acc);
+	free(con_path);
+	free(relay_path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -372,6 +520,9 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(sigterm_powers_off_and_cleans_up,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			gdb_framing_monitor_interrupt_and_escapes, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			gdb_breakpoint_halts_board_at_first_page_write, setup,
 			teardown),
