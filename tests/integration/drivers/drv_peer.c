@@ -49,9 +49,7 @@ int drv_spawn(uv_loop_t *loop, struct drv_child *ch, char *const argv[],
 {
 	uv_process_options_t o;
 	uv_stdio_container_t io[3];
-	int err;
 
-	memset(ch, 0, sizeof(*ch));
 	memset(&o, 0, sizeof(o));
 	memset(io, 0, sizeof(io));
 	for (int i = 0; i < 2; i++) {
@@ -64,9 +62,18 @@ int drv_spawn(uv_loop_t *loop, struct drv_child *ch, char *const argv[],
 	o.args = (char **)argv;
 	o.stdio = io;
 	o.stdio_count = 3;
-	o.exit_cb = on_exit_cb;
+	return drv_spawn_opts(loop, ch, &o);
+}
+
+int drv_spawn_opts(uv_loop_t *loop, struct drv_child *ch,
+		   uv_process_options_t *o)
+{
+	int err;
+
+	memset(ch, 0, sizeof(*ch));
+	o->exit_cb = on_exit_cb;
 	ch->proc.data = ch;
-	err = uv_spawn(loop, &ch->proc, &o);
+	err = uv_spawn(loop, &ch->proc, o);
 	if (err) {
 		uv_close((uv_handle_t *)&ch->proc, NULL);
 		uv_run(loop, UV_RUN_NOWAIT);
@@ -100,7 +107,10 @@ bool drv_child_reap(uv_loop_t *loop, struct drv_child *ch,
 		return false;
 	uv_timer_init(loop, &t);
 	t.data = &fired;
-	uv_timer_start(&t, on_kill_deadline, timeout_ms, 0);
+	/* Repeating: a timer that fires at the start of a UV_RUN_ONCE
+	 * iteration leaves that iteration free to block in poll for good
+	 * (libuv computes the poll timeout after running timers). */
+	uv_timer_start(&t, on_kill_deadline, timeout_ms, 50);
 	while (!ch->exited && !fired)
 		uv_run(loop, UV_RUN_ONCE);
 	on_its_own = ch->exited;

@@ -27,6 +27,10 @@ int drv_openpty(int *master, int *slave, char *name, size_t name_len);
 int drv_spawn(uv_loop_t *loop, struct drv_child *ch, char *const argv[],
 	      int fd_io, int fd_err);
 
+/* Spawn with caller-built options (exit_cb is set by the helper). */
+int drv_spawn_opts(uv_loop_t *loop, struct drv_child *ch,
+		   uv_process_options_t *o);
+
 /* Wait (deadline timeout_ms) for the child to exit; SIGKILL it when the
  * deadline passes; always waits for the exit and closes the handle.
  * Returns true when it exited on its own before the deadline. */
