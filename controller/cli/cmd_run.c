@@ -68,12 +68,14 @@ static int run_run(const struct pl_cli_args *a)
 	if (!images)
 		return PL_EXIT_LAB_ERROR;
 	for (size_t i = 0; i < nimg; i++) {
-		images[i] = pl_cli_opt_at(a, "image", i);
-		if (!strchr(images[i], '=')) {
+		const char *img = pl_cli_opt_at(a, "image", i);
+
+		if (!strchr(img, '=')) {
 			free(images);
 			return pl_cli_usage_error(a->cmd, "--image takes NAME=PATH, not '%s'",
-						  images[i]);
+						  img);
 		}
+		images[i] = img;
 	}
 	o.image_overrides = images;
 	while (pl_cli_opt_at(a, "tag", ntags))

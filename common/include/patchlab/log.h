@@ -39,7 +39,7 @@ struct pl_log {
 void pl_log(const struct pl_log *log, enum pl_log_level level, const char *fmt,
 	    ...) __attribute__((format(printf, 3, 4)));
 void pl_logv(const struct pl_log *log, enum pl_log_level level,
-	     const char *fmt, va_list ap);
+	     const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
 /* The same sink as parent with a new context name (borrowed). */
 struct pl_log pl_log_child(const struct pl_log *parent, const char *ctx);
