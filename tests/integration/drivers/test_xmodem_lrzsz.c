@@ -16,6 +16,13 @@
 #include "patchlab/error.h"
 #include "patchlab/xmodem.h"
 
+/*
+ * rx answers an EOT only after about a second of silence on the line
+ * (observed: with EOT repeated every 500 ms it never answers, with 1 s it
+ * answers after ~1 s). Retransmitting slower than that lets it finish.
+ */
+#define LRZSZ_TIMEOUT_MS 2000
+
 struct link {
 	uv_loop_t *loop;
 	int master;
@@ -48,7 +55,8 @@ static void io_send(const uint8_t *buf, size_t len, void *ud)
 	struct link *l = ud;
 
 	assert_int_equal(drv_write_all(l->master, buf, len), 0);
-	uv_timer_start(&l->timer, on_timer, 1000, 1000);
+	uv_timer_start(&l->timer, on_timer, LRZSZ_TIMEOUT_MS,
+		       LRZSZ_TIMEOUT_MS);
 }
 
 static void io_progress(uint64_t acked, void *ud)
@@ -210,7 +218,8 @@ static void sender_to_lrzsz_rx(void **state)
 	io.user_data = &l;
 	assert_int_equal(pl_xmodem_sender_new(&l.tx, data, TX_LEN, NULL, &io),
 			 0);
-	uv_timer_start(&l.timer, on_timer, 1000, 1000);
+	uv_timer_start(&l.timer, on_timer, LRZSZ_TIMEOUT_MS,
+		       LRZSZ_TIMEOUT_MS);
 	struct link_child lc = { &l, &ch };
 	assert_int_equal(pl_test_loop_until(&loop, link_done_or_exited, &lc,
 					    60000), 0);
@@ -286,7 +295,8 @@ static void receiver_from_lrzsz_sx(void **state)
 	io.user_data = &l;
 	assert_int_equal(pl_xmodem_receiver_new(&l.rx, NULL, &io), 0);
 	pl_xmodem_receiver_start(l.rx);
-	uv_timer_start(&l.timer, on_timer, 1000, 1000);
+	uv_timer_start(&l.timer, on_timer, LRZSZ_TIMEOUT_MS,
+		       LRZSZ_TIMEOUT_MS);
 	assert_int_equal(pl_test_loop_until(&loop, link_done, &l, 60000), 0);
 	assert_int_equal(l.status, 0);
 	assert_int_equal(pl_xmodem_receiver_received(l.rx), l.got_len);
@@ -306,11 +316,127 @@ static void receiver_from_lrzsz_sx(void **state)
 	free(dir);
 }
 
+/* ----------------------------------------- the loop glue over console/tty */
+
+struct glue {
+	bool done;
+	int status;
+	uint64_t last;
+	unsigned calls;
+	bool monotonic;
+	struct pl_xmodem_send *x;
+};
+
+static void glue_progress(struct pl_xmodem_send *x, uint64_t acked, void *ud)
+{
+	struct glue *g = ud;
+
+	assert_ptr_equal(x, g->x);
+	assert_int_equal(pl_xmodem_send_acked(x), acked);
+	if (acked <= g->last)
+		g->monotonic = false;
+	g->last = acked;
+	g->calls++;
+}
+
+static void glue_done(struct pl_xmodem_send *x, int status, void *ud)
+{
+	struct glue *g = ud;
+
+	g->done = true;
+	g->status = status;
+	/* Freeing from inside done is allowed. */
+	pl_xmodem_send_free(x);
+	g->x = NULL;
+}
+
+struct glue_child {
+	struct glue *g;
+	struct drv_child *ch;
+};
+
+static bool glue_over(void *ud)
+{
+	struct glue_child *gc = ud;
+
+	return gc->g->done || gc->ch->exited;
+}
+
+#define GLUE_LEN (9 * 1024 + 5)
+
+static void console_send_to_lrzsz_rx(void **state)
+{
+	uv_loop_t loop;
+	struct pl_test_logcap cap;
+	struct pl_fixture_ctx ctx = { 0 };
+	struct pl_console *c;
+	struct drv_child ch;
+	struct glue g = { .monotonic = true };
+	struct glue_child gc = { &g, &ch };
+	char *dir, *path, name[64];
+	uint8_t *data;
+	char *got;
+	size_t got_len = 0;
+	int m, s;
+
+	(void)state;
+	PL_TEST_SKIP_IF(!pl_test_have_program("rx"), "lrzsz rx not installed");
+	dir = pl_test_tmpdir("xmodem-glue");
+	assert_true(asprintf(&path, "%s/received.bin", dir) > 0);
+	data = malloc(GLUE_LEN);
+	drv_fill(data, GLUE_LEN, 99);
+	uv_loop_init(&loop);
+	pl_test_logcap_init(&cap, "test/console tty");
+	ctx.loop = &loop;
+	ctx.log = cap.log;
+
+	/* The console is the slave side (a serial adapter's tty); rx sits
+	 * on the master, where a board would be. */
+	assert_int_equal(drv_openpty(&m, &s, name, sizeof(name)), 0);
+	struct pl_opt o[] = { { .key = "path", .value = name } };
+	struct pl_opts opts = { o, 1 };
+	assert_int_equal(pl_console_open(&c, &ctx, "tty", &opts, NULL), 0);
+	if (getenv("PL_TEST_VERBOSE"))
+		pl_console_set_log(c, "/tmp/drv-glue-console.log");
+	close(s);
+	char *argv[] = { "rx", "-c", "-b", "-q", path, NULL };
+	assert_int_equal(drv_spawn(&loop, &ch, argv, m, -1), 0);
+
+	assert_int_equal(pl_xmodem_send_start(&g.x, c, data, GLUE_LEN,
+					      LRZSZ_TIMEOUT_MS, NULL,
+					      glue_progress, glue_done, &g),
+			 0);
+	assert_int_equal(pl_test_loop_until(&loop, glue_over, &gc, 60000), 0);
+	assert_true(drv_child_reap(&loop, &ch, 10000));
+	assert_int_equal(ch.status, 0);
+	/* As above, rx's final flush may eat the EOT ACK. */
+	if (g.done)
+		assert_int_equal(g.status, 0);
+	assert_int_equal(g.last, GLUE_LEN);
+	assert_true(g.monotonic);
+	assert_int_equal(g.calls, 9 + 1);
+	got = read_file(path, &got_len);
+	assert_non_null(got);
+	assert_padded_copy((uint8_t *)got, got_len, data, GLUE_LEN);
+
+	pl_xmodem_send_free(g.x); /* NULL when done already freed it */
+	pl_console_close(c);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	close(m);
+	pl_test_loop_drain(&loop);
+	free(got);
+	free(data);
+	pl_test_rmrf(dir);
+	free(path);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sender_to_lrzsz_rx),
 		cmocka_unit_test(receiver_from_lrzsz_sx),
+		cmocka_unit_test(console_send_to_lrzsz_rx),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
