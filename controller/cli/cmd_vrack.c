@@ -681,10 +681,18 @@ const struct pl_cli_cmd pl_cmd_vrack_up = {
 	.phase = PL_CLI_SERVICE,
 	.options = up_options,
 	.details =
-		"Boards vb0..vbN-1: consoles DIR/vbI.console, relays DIR/relayK.tty\n"
-		"(LCUS, channel c powers board 8K+c-1), GDB servers on 127.0.0.1,\n"
-		"flash files DIR/vbI.flash (kept across down/up). Waits until the\n"
-		"rack is ready; the rack's own log is DIR/rack.log.",
+		"Boards vb0..vbN-1, all powered off: consoles DIR/vbI.console\n"
+		"(ptys), relays DIR/relayK.tty (LCUS frames A0 ch state sum;\n"
+		"channel c of relay K powers board 8K+c-1), GDB servers on\n"
+		"127.0.0.1 (ports in DIR/lab.yaml), flash files DIR/vbI.flash\n"
+		"(kept across down/up; a new one holds the factory image 1.0.0).\n"
+		"DIR/images/ holds v1.0.0.img, v1.1.0.img and faulty images\n"
+		"(corrupt, truncated, wrong-key, downgrade-0.9.0, wrong-board),\n"
+		"signed with DIR/keys/ (made on first use) or --key.\n"
+		"\n"
+		"The rack is this program re-run as `patchlab vrack serve` in its\n"
+		"own session; `up` returns once it is ready. Its log is\n"
+		"DIR/rack.log, its pid DIR/rack.pid. Exit 2 when it cannot start.",
 };
 
 const struct pl_cli_cmd pl_cmd_vrack_serve = {

@@ -16,6 +16,7 @@
 
 #include "pl_test.h"
 #include "patchlab/strbuf.h"
+#include "patchlab/vimage.h"
 #include "patchlab/vrack.h"
 
 #define T_MS 60000u
@@ -480,6 +481,69 @@ static void sx_sends_an_image_the_board_verifies(void **state)
 	free(img);
 }
 
+static uint8_t *slurp(const char *dir, const char *name, size_t *len)
+{
+	char *path;
+	FILE *fp;
+	uint8_t *buf;
+	long n;
+
+	assert_int_equal(asprintf(&path, "%s/%s", dir, name) > 0, 1);
+	fp = fopen(path, "rb");
+	free(path);
+	assert_non_null(fp);
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	buf = malloc((size_t)n);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	fclose(fp);
+	*len = (size_t)n;
+	return buf;
+}
+
+static void ready_made_images_fail_as_their_names_say(void **state)
+{
+	static const struct {
+		const char *name;
+		enum pl_vimage_status want;
+	} cases[] = {
+		{ "images/v1.0.0.img", PL_VIMAGE_OK },
+		{ "images/v1.1.0.img", PL_VIMAGE_OK },
+		{ "images/corrupt.img", PL_VIMAGE_BAD_HASH },
+		{ "images/truncated.img", PL_VIMAGE_TRUNCATED },
+		{ "images/wrong-key.img", PL_VIMAGE_BAD_SIGNATURE },
+		{ "images/downgrade-0.9.0.img", PL_VIMAGE_DOWNGRADE },
+		{ "images/wrong-board.img", PL_VIMAGE_WRONG_BOARD },
+	};
+	struct fix *f = *state;
+	struct pl_vimage_key *key = NULL;
+	uint8_t pub[PL_VIMAGE_PUBKEY_LEN];
+	char *path;
+
+	assert_int_equal(asprintf(&path, "%s/keys/public.pem", f->dir) > 0, 1);
+	assert_int_equal(pl_vimage_key_load(&key, path, &f->cap.log), 0);
+	free(path);
+	assert_int_equal(pl_vimage_key_public(key, pub), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pl_vimage_policy pol = {
+			.pubkey = pub, .board = "virtual-mcu",
+			.min_version = "1.0.0", .check_hash = true,
+			.check_sig = true,
+		};
+		size_t len;
+		uint8_t *img = slurp(f->dir, cases[i].name, &len);
+		enum pl_vimage_status st = pl_vimage_verify(img, len, &pol, NULL);
+
+		if (st != cases[i].want)
+			fail_msg("%s: %s, want %s", cases[i].name,
+				 pl_vimage_status_name(st),
+				 pl_vimage_status_name(cases[i].want));
+		free(img);
+	}
+	pl_vimage_key_free(key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -489,6 +553,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			unread_console_drops_output_and_the_rack_goes_on,
 			setup_fast, teardown),
+		cmocka_unit_test_setup_teardown(
+			ready_made_images_fail_as_their_names_say, setup_fast,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			cut_during_erase_tears_it_and_the_board_boots,
 			setup_slow, teardown),
