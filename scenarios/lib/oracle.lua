@@ -59,6 +59,9 @@ end
 -- After a cut: power on, judge the boot (new image, old image, or brick),
 -- then check the board converges (another boot gives the same image).
 function M.judge_after_cut(expect_new, previous)
+  -- The cut may not have happened (aimed after the last operation, the
+  -- update ended first): then this power-off is the cut.
+  board:power_off()
   local boot, why = M.boot()
   local v = verdict.judge({ boot = boot, why = why, expect = expect_new,
                             previous = previous })

@@ -97,7 +97,13 @@ int pl_trigger_arm(struct pl_trigger **out, struct pl_board *b,
 void pl_trigger_transfer_progress(struct pl_board *b, uint64_t acked,
 				  uint64_t t_ns);
 
-/* Stop watching (a fired trigger keeps its info). Idempotent. */
+/*
+ * Stop watching (a fired trigger keeps its info). Idempotent. A breakpoint
+ * trigger that has not fired halts the target and removes its breakpoints
+ * through the probe (queued requests): let the probe's queue drain
+ * (pl_probe_submit a PL_PROBE_CONNECT and wait for it) before switching the
+ * power off, or the next boot may stop on a breakpoint.
+ */
 void pl_trigger_disarm(struct pl_trigger *t);
 
 const struct pl_trigger_info *pl_trigger_info(const struct pl_trigger *t);

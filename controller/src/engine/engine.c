@@ -656,6 +656,14 @@ static long learned_ops(struct pl_run_ctx *rc)
 	return ops;
 }
 
+static void after_run(struct pl_run_ctx *rc);
+
+static void on_probe_barrier(struct pl_probe *p, int status, const void *data,
+			     size_t len, void *ud)
+{
+	after_run(ud);
+}
+
 static void on_run_done(struct pl_lua_run *run, void *ud)
 {
 	struct pl_run_ctx *rc = ud;
@@ -677,6 +685,21 @@ static void on_run_done(struct pl_lua_run *run, void *ud)
 
 		expand_sweep(rc->eng, &rc->eng->sweeps[spec->sweep_group], ops);
 	}
+	/* Freed triggers may have queued probe requests (halt, breakpoints
+	 * off) that need the power on: let the probe's queue drain first. */
+	if (pl_board_probe(rc->board)) {
+		struct pl_probe_req req = { .op = PL_PROBE_CONNECT,
+					    .cb = on_probe_barrier,
+					    .user_data = rc };
+
+		if (pl_probe_submit(pl_board_probe(rc->board), &req) == 0)
+			return;
+	}
+	after_run(rc);
+}
+
+static void after_run(struct pl_run_ctx *rc)
+{
 	/* Power off, whatever happened. */
 	pl_board_set_power(rc->board, false, NULL, NULL);
 	if (rc->verdict == PL_VERDICT_BRICKED && !rc->eng->stopping &&

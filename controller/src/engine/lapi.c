@@ -925,10 +925,32 @@ static int l_trigger_fired(lua_State *L)
 	return 1;
 }
 
+static void on_disarmed(struct pl_probe *p, int status, const void *data,
+			size_t len, void *ud)
+{
+	/* the barrier's status does not matter: the requests before it ran */
+	on_probe_done(p, 0, NULL, 0, ud);
+}
+
+/* t:disarm(): waits until the probe has removed the trigger's
+ * breakpoints, so the board's next boot cannot stop on them. */
 static int l_trigger_disarm(lua_State *L)
 {
-	pl_trigger_disarm(check_trigger(L));
-	return 0;
+	struct pl_trigger *t = check_trigger(L);
+	struct pl_run_ctx *rc = ctx_or_raise(L);
+	struct pl_probe_req req = { .op = PL_PROBE_CONNECT, .cb = on_disarmed,
+				    .user_data = rc };
+	struct pl_lua_run *run = pl_lua_wait_prepare(L);
+
+	pl_trigger_disarm(t);
+	if (!pl_board_probe(rc->board))
+		return 0;
+	pl_lua_wait_begin(run, &(struct pl_lua_wait){
+		.what = "disarm", .cancel = cancel_probe, .user_data = rc });
+	rc->probe_waiting = true;
+	if (pl_probe_submit(pl_board_probe(rc->board), &req))
+		on_probe_done(pl_board_probe(rc->board), 0, NULL, 0, rc);
+	return pl_lua_wait_yield(L);
 }
 
 static double rel_ms(const struct pl_run_ctx *rc, uint64_t t)

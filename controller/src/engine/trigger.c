@@ -102,6 +102,31 @@ static uint64_t draw(const struct pl_trigger_spec *s)
 	return s->value_lo + mix64(s->seed) % span;
 }
 
+/*
+ * Remove the trigger's breakpoints, halting the target first when it runs
+ * under them (halt = false when it is known to be halted: at the hit).
+ * Queued on the probe; later requests of anyone run after them.
+ */
+static void clear_bps(struct pl_trigger *t, bool halt)
+{
+	struct pl_probe *p = pl_board_probe(t->b);
+
+	if (!t->bp_set || !p)
+		return;
+	t->bp_set = false;
+	if (halt) {
+		struct pl_probe_req h = { .op = PL_PROBE_HALT };
+
+		pl_probe_submit(p, &h);
+	}
+	for (unsigned i = 0; i < t->spec.nbp; i++) {
+		struct pl_probe_req req = { .op = PL_PROBE_BP_CLEAR,
+					    .addr = t->spec.bp_addr[i] };
+
+		pl_probe_submit(p, &req);
+	}
+}
+
 /* ---------------------------------------------------------------- firing */
 
 static void record(struct pl_trigger *t)
@@ -150,12 +175,14 @@ static void stop_watching(struct pl_trigger *t)
 
 static void fire(struct pl_trigger *t, uint64_t seen_ns)
 {
+	bool resumed;
 	int err;
 
 	stop_watching(t);
 	t->info.fired = true;
 	if (!t->info.seen_ns)
 		t->info.seen_ns = seen_ns;
+	resumed = t->spec.kind == PL_TRIG_BREAKPOINT && t->spec.resume_us;
 	t->pending++;
 	if (t->spec.action == PL_TRIG_GLITCH)
 		err = pl_board_glitch(t->b, t->spec.glitch_ms, on_power_done, t);
@@ -165,6 +192,14 @@ static void fire(struct pl_trigger *t, uint64_t seen_ns)
 		t->pending--;
 	/* The command left before set_power returned: stamp it now. */
 	t->info.issued_ns = pl_power_last(pl_board_power(t->b))->issued_ns;
+	if (resumed) {
+		/* A cut during an operation left the debugger waiting on a
+		 * running target: take the session back (a halt of a board
+		 * without power answers at once). */
+		struct pl_probe_req h = { .op = PL_PROBE_HALT };
+
+		pl_probe_submit(pl_board_probe(t->b), &h);
+	}
 	if (err) {
 		t->info.status = err;
 		pl_log(pl_board_log(t->b), PL_LOG_ERROR,
@@ -274,12 +309,14 @@ static void on_stop(struct pl_board_listener *l, uint64_t pc, unsigned hits,
 	snprintf(t->info.detail, sizeof(t->info.detail),
 		 "pc 0x%" PRIx64 " hit %u", pc, t->count);
 	if (t->spec.resume_us) {
-		/* A cut during the operation: let it start, then cut. */
+		/* A cut during the operation: let it start, then cut. The
+		 * breakpoints go first, so the operation runs to the cut. */
 		struct pl_probe_req go = { .op = PL_PROBE_RESUME,
 					   .cb = on_resumed, .user_data = t };
 
 		t->info.seen_ns = t_ns;
 		pl_board_unlisten(&t->listener);
+		clear_bps(t, false);
 		t->pending++;
 		if (pl_probe_submit(pl_board_probe(t->b), &go)) {
 			t->pending--;
@@ -288,6 +325,9 @@ static void on_stop(struct pl_board_listener *l, uint64_t pc, unsigned hits,
 		return;
 	}
 	fire(t, t_ns); /* the CPU is halted: a cut exactly before the op */
+	/* Halted at the hit: the breakpoints can go at once, so the next
+	 * boot does not stop on them. */
+	clear_bps(t, false);
 }
 
 static void on_resumed(struct pl_probe *p, int status, const void *data,
@@ -321,9 +361,7 @@ static void on_bp_set(struct pl_probe *p, int status, const void *data,
 		       "cannot set a breakpoint: %s", pl_strerror(status));
 		if (t->cb)
 			t->cb(t, t->cb_ud);
-		return;
 	}
-	t->bp_set = true;
 }
 
 /* ------------------------------------------------------------- lifecycle */
@@ -405,16 +443,31 @@ int pl_trigger_arm(struct pl_trigger **out, struct pl_board *b,
 	t->armed = true;
 	if (spec->kind != PL_TRIG_TIME)
 		pl_board_listen(b, &t->listener);
-	for (unsigned i = 0; spec->kind == PL_TRIG_BREAKPOINT && i < spec->nbp; i++) {
-		struct pl_probe_req req = { .op = PL_PROBE_BP_SET,
-					    .addr = spec->bp_addr[i],
-					    .cb = on_bp_set, .user_data = t };
+	if (spec->kind == PL_TRIG_BREAKPOINT) {
+		/* All-stop GDB semantics: breakpoints are set on a halted
+		 * target, then `c`; the stop reply of the hit answers the `c`. */
+		struct pl_probe_req go = { .op = PL_PROBE_RESUME,
+					   .cb = on_bp_resumed };
 
-		t->pending++;
-		err = pl_probe_submit(pl_board_probe(b), &req);
+		for (unsigned i = 0; i < spec->nbp; i++) {
+			struct pl_probe_req req = { .op = PL_PROBE_BP_SET,
+						    .addr = spec->bp_addr[i],
+						    .cb = on_bp_set,
+						    .user_data = t };
+
+			t->pending++;
+			err = pl_probe_submit(pl_board_probe(b), &req);
+			if (err) {
+				t->pending--;
+				*why = "the probe refused the breakpoint";
+				pl_trigger_free(t);
+				return err;
+			}
+		}
+		t->bp_set = true;
+		err = pl_probe_submit(pl_board_probe(b), &go);
 		if (err) {
-			t->pending--;
-			*why = "the probe refused the breakpoint";
+			*why = "the probe could not resume the target";
 			pl_trigger_free(t);
 			return err;
 		}
@@ -431,8 +484,11 @@ err_free:
 
 void pl_trigger_disarm(struct pl_trigger *t)
 {
-	if (t)
-		stop_watching(t);
+	if (!t)
+		return;
+	stop_watching(t);
+	/* Never fired: the target runs under our breakpoints. */
+	clear_bps(t, true);
 }
 
 static void destroy(struct pl_trigger *t)
@@ -448,15 +504,7 @@ void pl_trigger_free(struct pl_trigger *t)
 {
 	if (!t || t->zombie)
 		return;
-	stop_watching(t);
-	for (unsigned i = 0; t->spec.kind == PL_TRIG_BREAKPOINT &&
-			     pl_board_probe(t->b) && i < t->spec.nbp; i++) {
-		struct pl_probe_req req = { .op = PL_PROBE_BP_CLEAR,
-					    .addr = t->spec.bp_addr[i] };
-
-		/* Best effort: the target may be powered off by now. */
-		pl_probe_submit(pl_board_probe(t->b), &req);
-	}
+	pl_trigger_disarm(t);
 	t->cb = NULL;
 	if (t->pending) {
 		t->zombie = true;
