@@ -100,11 +100,24 @@ static int setup(void **state)
 	return 0;
 }
 
+static pid_t openocd_child(void);
+
+static bool no_openocd_child(void *ud)
+{
+	(void)ud;
+	return openocd_child() <= 0;
+}
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	/* The driver reaps OpenOCD on the loop after close (SIGTERM, then
+	 * SIGKILL after a grace period): keep the loop running until it did,
+	 * so the drain below finds the driver's handles closed. */
 	pl_probe_close(f->probe);
+	assert_int_equal(pl_test_loop_until(&f->loop, no_openocd_child, NULL,
+					    10000), 0);
 	pl_test_loop_drain(&f->loop);
 	free(f->w.text);
 	free(f);
@@ -257,8 +270,6 @@ static void bitbang_scan_chain_shows_our_idcode(void **state)
 	assert_non_null(strstr(f->w.text, "fe"));
 	assert_true(tapsim_requests(sim) > 100);
 
-	pl_probe_close(f->probe);
-	f->probe = NULL;
 	tapsim_close(sim);
 }
 
