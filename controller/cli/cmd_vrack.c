@@ -181,6 +181,30 @@ static char *dir_path(const char *dir, const char *name)
 	return p;
 }
 
+/* mkdir -p */
+static int make_dirs(const char *path)
+{
+	char *p = strdup(path);
+	int rc = 0;
+
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			rc = -errno;
+		*s = '/';
+		if (rc < 0)
+			break;
+	}
+	if (rc == 0 && mkdir(p, 0755) < 0 && errno != EEXIST)
+		rc = -errno;
+	free(p);
+	return rc;
+}
+
 /* ------------------------------------------------------ control socket */
 
 /* Connect to DIR/rack.sock; -ENOENT / -ECONNREFUSED when no rack runs. */
@@ -429,9 +453,9 @@ static int up_run(const struct pl_cli_args *a)
 
 	if (rc)
 		return rc;
-	if (mkdir(u.dir, 0755) < 0 && errno != EEXIST) {
+	if ((rc = make_dirs(u.dir)) < 0) {
 		fprintf(stderr, "patchlab vrack up: cannot create %s: %s\n", u.dir,
-			strerror(errno));
+			strerror(-rc));
 		rc = PL_EXIT_LAB_ERROR;
 		goto out;
 	}
