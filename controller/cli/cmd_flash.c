@@ -28,6 +28,7 @@ static const struct pl_cli_opt flash_options[] = {
 };
 
 struct flash_wait {
+	uv_loop_t *loop;
 	bool done;
 	int status;
 };
@@ -42,6 +43,7 @@ static void on_flashed(struct pl_probe *p, int status, const void *data,
 	(void)len;
 	w->done = true;
 	w->status = status;
+	uv_stop(w->loop);
 }
 
 /* The whole file in memory (images are flash-sized: a few MiB at most). */
@@ -135,6 +137,7 @@ static int run_flash(const struct pl_cli_args *a)
 		rc = PL_EXIT_LAB_ERROR;
 		goto out;
 	}
+	w.loop = &m.loop;
 	req.addr = addr;
 	req.data = data;
 	req.len = len;

@@ -29,6 +29,7 @@ static const struct pl_cli_opt power_options[] = {
 enum power_action { ACT_ON, ACT_OFF, ACT_CYCLE };
 
 struct power_wait {
+	uv_loop_t *loop;
 	bool done;
 	int status;
 	struct pl_power_times t;
@@ -43,6 +44,7 @@ static void on_power(struct pl_power *p, int status,
 	w->done = true;
 	w->status = status;
 	w->t = *t;
+	uv_stop(w->loop);
 }
 
 static double ms_after(uint64_t t, uint64_t t0)
@@ -81,6 +83,7 @@ static int run_power(const struct pl_cli_args *a)
 	fc = pl_manual_fixture(&m, PL_FIXTURE_POWER);
 	if (!fc)
 		return pl_manual_end(&m, PL_EXIT_CONFIG);
+	w.loop = &m.loop;
 	err = pl_power_open(&p, &m.fctx, fc->driver->name, &fc->opts);
 	if (err) {
 		fprintf(stderr, "patchlab power: board %s: power %s: cannot open: "

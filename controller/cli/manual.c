@@ -18,6 +18,8 @@ static void on_taken(struct pl_leases *l, const char *board, int status,
 	(void)board;
 	m->leased = true;
 	m->lease_status = status;
+	/* Let uv_run(UV_RUN_ONCE) return now instead of polling on. */
+	uv_stop(&m->loop);
 }
 
 static void on_lost(struct pl_leases *l, const char *board, int status,
