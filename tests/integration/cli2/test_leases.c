@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * /pl/leases: two real processes (lease_helper, each with its own store
+ * handle and struct pl_leases on its own loop) contend for one board in one
+ * database. Ordering comes from their stdout lines, expiry from the
+ * injected store clocks they are told to move: no sleeps.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli2_util.h"
+#include "patchlab/error.h"
+#include "pl_test.h"
+
+#define T0 1700000000000000000ull
+#define MS 1000000ull
+#define WAIT C2_DEADLINE_MS
+
+struct pair {
+	char *dir, *db;
+	struct c2_proc a, b;
+	char ha[256], hb[256]; /* their holder names */
+};
+
+static void start(struct c2_proc *p, const char *db, const char *ttl,
+		  uint64_t now, char *holder)
+{
+	char nows[32], *line;
+	char *argv[] = { LEASE_HELPER, (char *)db, (char *)ttl, nows, "5",
+			 NULL };
+
+	snprintf(nows, sizeof(nows), "%llu", (unsigned long long)now);
+	assert_int_equal(c2_start(p, argv), 0);
+	assert_int_equal(c2_line(p, &line, WAIT), 0);
+	assert_int_equal(sscanf(line, "ready %255s", holder), 1);
+	free(line);
+}
+
+/* The next line of p is exactly want. */
+static void expect(struct c2_proc *p, const char *want)
+{
+	char *line = NULL;
+	int err = c2_line(p, &line, WAIT);
+
+	if (err)
+		fail_msg("waiting for '%s': %s", want, strerror(-err));
+	if (strcmp(line, want) != 0)
+		fail_msg("got '%s', want '%s'", line, want);
+	free(line);
+}
+
+static int setup(void **state)
+{
+	struct pair *p = calloc(1, sizeof(*p));
+
+	p->dir = pl_test_tmpdir("leases");
+	if (asprintf(&p->db, "%s/patchlab.db", p->dir) < 0)
+		return -1;
+	p->a.pid = p->b.pid = 0;
+	*state = p;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct pair *p = *state;
+
+	if (p->a.pid > 0 && p->a.status < 0)
+		c2_kill(&p->a);
+	if (p->b.pid > 0 && p->b.status < 0)
+		c2_kill(&p->b);
+	pl_test_rmrf(p->dir);
+	free(p->dir);
+	free(p->db);
+	free(p);
+	return 0;
+}
+
+static void waiting_take_gets_the_board_when_the_holder_releases(void **state)
+{
+	struct pair *p = *state;
+	char want[512];
+
+	start(&p->a, p->db, "30000", T0, p->ha);
+	start(&p->b, p->db, "30000", T0, p->hb);
+	assert_string_not_equal(p->ha, p->hb);
+
+	c2_send(&p->a, "take vb0");
+	expect(&p->a, "taken vb0");
+	c2_send(&p->b, "try vb0");
+	snprintf(want, sizeof(want), "busy vb0 %s", p->ha);
+	expect(&p->b, want);
+	c2_send(&p->b, "take vb0");
+	expect(&p->b, "waiting vb0");
+	/* a's second take of the same board is refused, not re-queued */
+	c2_send(&p->a, "take vb0");
+	snprintf(want, sizeof(want), "failed vb0 %d", -EALREADY);
+	expect(&p->a, want);
+
+	c2_send(&p->a, "release vb0");
+	expect(&p->a, "released vb0 0");
+	expect(&p->b, "taken vb0");
+	/* and now a is the one refused, naming b */
+	c2_send(&p->a, "try vb0");
+	snprintf(want, sizeof(want), "busy vb0 %s", p->hb);
+	expect(&p->a, want);
+
+	assert_int_equal(c2_finish(&p->a, WAIT), 0);
+	assert_int_equal(c2_finish(&p->b, WAIT), 0);
+}
+
+static void expired_lease_of_a_dead_holder_is_taken_over(void **state)
+{
+	struct pair *p = *state;
+	char want[512];
+
+	start(&p->a, p->db, "1000", T0, p->ha);
+	start(&p->b, p->db, "1000", T0 + 100 * MS, p->hb);
+	c2_send(&p->a, "take vb0");
+	expect(&p->a, "taken vb0");
+	c2_kill(&p->a);
+	assert_int_equal(p->a.status, 128 + 9);
+
+	/* dead, but its lease runs until T0 + 1000 ms of store time */
+	c2_send(&p->b, "try vb0");
+	snprintf(want, sizeof(want), "busy vb0 %s", p->ha);
+	expect(&p->b, want);
+	c2_send(&p->b, "take vb0");
+	expect(&p->b, "waiting vb0");
+	snprintf(want, sizeof(want), "clock %llu",
+		 (unsigned long long)(T0 + 1000 * MS));
+	c2_send(&p->b, "clock %llu", (unsigned long long)(T0 + 1000 * MS));
+	expect(&p->b, want);
+	expect(&p->b, "taken vb0");
+	assert_int_equal(c2_finish(&p->b, WAIT), 0);
+}
+
+static void holder_whose_lease_expired_hears_it_was_taken_over(void **state)
+{
+	struct pair *p = *state;
+	char want[512];
+
+	/* a's clock stands still at T0: its renewals (every 100 ms of real
+	 * time) keep the lease ending at T0 + 300 ms of store time; b lives
+	 * at T0 + 300 ms, where that lease has expired */
+	start(&p->a, p->db, "300", T0, p->ha);
+	start(&p->b, p->db, "300", T0 + 300 * MS, p->hb);
+	c2_send(&p->a, "take vb0");
+	expect(&p->a, "taken vb0");
+	c2_send(&p->b, "try vb0");
+	expect(&p->b, "taken vb0");
+	/* a's next renewal finds b holding the board */
+	snprintf(want, sizeof(want), "lost vb0 %d %s", -PL_ELEASED, p->hb);
+	expect(&p->a, want);
+	c2_send(&p->a, "release vb0");
+	snprintf(want, sizeof(want), "released vb0 %d", -ENOENT);
+	expect(&p->a, want);
+	assert_int_equal(c2_finish(&p->a, WAIT), 0);
+	assert_int_equal(c2_finish(&p->b, WAIT), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+			waiting_take_gets_the_board_when_the_holder_releases,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			expired_lease_of_a_dead_holder_is_taken_over, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			holder_whose_lease_expired_hears_it_was_taken_over,
+			setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("/pl/leases", tests, NULL, NULL);
+}
