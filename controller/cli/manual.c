@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The lease-taking frame of the manual lab commands (manual.h). */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,14 @@ static void on_lost(struct pl_leases *l, const char *board, int status,
 	fprintf(stderr, "patchlab %s: lost the lease of board %s (%s%s%s): "
 		"stopping\n", m->cmd->name, board, pl_strerror(status),
 		holder ? ", now held by " : "", holder ? holder : "");
+	uv_stop(&m->loop);
+}
+
+static void on_signal(uv_signal_t *h, int signo)
+{
+	struct pl_manual *m = h->data;
+
+	m->signo = signo;
 	uv_stop(&m->loop);
 }
 
@@ -95,6 +104,12 @@ int pl_manual_begin(struct pl_manual *m, const struct pl_cli_args *a,
 	if (uv_loop_init(&m->loop))
 		return PL_EXIT_LAB_ERROR;
 	m->loop_ok = true;
+	for (int i = 0; i < 2; i++) {
+		uv_signal_init(&m->loop, &m->sig[i]);
+		m->sig[i].data = m;
+		uv_signal_start(&m->sig[i], on_signal, i ? SIGTERM : SIGINT);
+	}
+	m->sig_init = true;
 	m->log = (struct pl_log){ .ctx = m->board->id, .max = PL_LOG_WARN };
 	m->fctx = (struct pl_fixture_ctx){ .loop = &m->loop, .log = m->log,
 					   .board_id = m->board->id };
@@ -126,8 +141,10 @@ int pl_manual_begin(struct pl_manual *m, const struct pl_cli_args *a,
 	    strcmp(holder, pl_store_holder(m->st)) != 0)
 		say_leased(m, m->board->id, true);
 	free(holder);
-	while (!m->leased && uv_run(&m->loop, UV_RUN_ONCE))
+	while (!m->leased && !m->signo && uv_run(&m->loop, UV_RUN_ONCE))
 		;
+	if (m->signo)
+		return 128 + m->signo;
 	if (!m->leased || m->lease_status) {
 		fprintf(stderr, "patchlab %s: lease of board %s: %s\n",
 			a->cmd->name, m->board->id,
@@ -151,10 +168,12 @@ const struct pl_fixture_cfg *pl_manual_fixture(struct pl_manual *m,
 
 int pl_manual_run(struct pl_manual *m, const bool *done)
 {
-	while (!*done && !m->lost)
+	while (!*done && !m->lost && !m->signo)
 		if (!uv_run(&m->loop, UV_RUN_ONCE) && !*done)
 			break; /* nothing left that could finish it */
-	return m->lost ? PL_EXIT_LAB_ERROR : 0;
+	if (m->lost)
+		return PL_EXIT_LAB_ERROR;
+	return m->signo ? 128 + m->signo : 0;
 }
 
 int pl_manual_end(struct pl_manual *m, int rc)
@@ -163,6 +182,8 @@ int pl_manual_end(struct pl_manual *m, int rc)
 		rc = PL_EXIT_LAB_ERROR;
 	pl_leases_close(m->leases);
 	m->leases = NULL;
+	for (int i = 0; m->sig_init && i < 2; i++)
+		uv_close((uv_handle_t *)&m->sig[i], NULL);
 	if (m->loop_ok) {
 		uv_run(&m->loop, UV_RUN_DEFAULT);
 		if (uv_loop_close(&m->loop))

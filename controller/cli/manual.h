@@ -51,6 +51,9 @@ struct pl_manual {
 	bool leased;                /* the take callback said yes */
 	int lease_status;           /* its status */
 	bool lost;                  /* the lease was lost afterwards */
+	uv_signal_t sig[2];         /* SIGINT, SIGTERM: stop, clean up */
+	bool sig_init;
+	int signo;                  /* the signal that stopped us, or 0 */
 };
 
 /*
@@ -68,8 +71,10 @@ const struct pl_fixture_cfg *pl_manual_fixture(struct pl_manual *m,
 					       enum pl_fixture_class cls);
 
 /*
- * Run the loop until *done is true or the lease is lost. Returns 0, or 2
- * after a message when the lease was lost (stop touching the board).
+ * Run the loop until *done is true, the lease is lost or SIGINT/SIGTERM
+ * arrives. Returns 0; 2 after a message when the lease was lost (stop
+ * touching the board); 128+signal when interrupted (the caller still
+ * cleans up, so the lease is released and a terminal restored).
  */
 int pl_manual_run(struct pl_manual *m, const bool *done);
 

@@ -16,11 +16,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <poll.h>
+#include <pty.h>
+#include <spawn.h>
+#include <termios.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli2_util.h"
 #include "pl_test.h"
 #include "patchlab/exit.h"
+
+extern char **environ;
 
 struct rack {
 	char *dir, *lab, *db, *factory;
@@ -322,6 +329,78 @@ static void flash_of_the_factory_image_then_power_on_boots_1_0_0(void **state)
 	free(log);
 }
 
+/* Read the pty master into acc until needle shows up or timeout_ms pass. */
+static int pty_until(int fd, struct pl_strbuf *acc, const char *needle,
+		     unsigned timeout_ms)
+{
+	struct timespec ts;
+	int64_t end;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	end = ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + timeout_ms;
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		char buf[1024];
+		int64_t left;
+		ssize_t n;
+
+		if (acc->s && strstr(acc->s, needle))
+			return 0;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		left = end - (ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			return -EIO;
+		pl_strbuf_append(acc, buf, (size_t)n);
+	}
+}
+
+static void interactive_console_quits_on_ctrl_bracket(void **state)
+{
+	struct rack *r = R(state);
+	char *argv[] = { (char *)pl_test_patchlab(), "console", "vb0", "--lab",
+			 r->lab, "--db", r->db, NULL };
+	posix_spawn_file_actions_t fa;
+	struct pl_strbuf acc = { 0 };
+	struct termios t;
+	int master, slave, found = -1;
+	pid_t pid;
+
+	/* the flash case left vb0 powered, running 1.0.0 */
+	assert_int_equal(openpty(&master, &slave, NULL, NULL, NULL), 0);
+	posix_spawn_file_actions_init(&fa);
+	for (int fd = 0; fd < 3; fd++)
+		posix_spawn_file_actions_adddup2(&fa, slave, fd);
+	posix_spawn_file_actions_addclose(&fa, master);
+	posix_spawn_file_actions_addchdir_np(&fa, r->dir);
+	assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ),
+			 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(slave);
+
+	/* the banner comes once raw mode is on: keys go straight through */
+	assert_int_equal(pty_until(master, &acc, "Ctrl-] quits", 30000), 0);
+	for (int i = 0; i < 30 && found; i++) {
+		assert_int_equal(write(master, "version\r", 8), 8);
+		found = pty_until(master, &acc, "version 1.0.0 slot A state=",
+				  1000);
+	}
+	assert_int_equal(found, 0);
+	assert_int_equal(write(master, "\x1d", 1), 1);
+	assert_int_equal(pty_until(master, &acc, "disconnected", 30000), 0);
+	assert_int_equal(c2_reap(pid), 0);
+	/* and the terminal is back in canonical mode with echo */
+	assert_int_equal(tcgetattr(master, &t), 0);
+	assert_true(t.c_lflag & ICANON);
+	assert_true(t.c_lflag & ECHO);
+	pl_strbuf_free(&acc);
+	close(master);
+}
+
 static void leased_board_is_refused_with_no_wait_naming_the_holder(void **state)
 {
 	struct rack *r = R(state);
@@ -427,6 +506,7 @@ int main(void)
 		cmocka_unit_test(console_of_a_powered_board_shows_its_boot_banner),
 		cmocka_unit_test(results_and_report_after_a_smoke_run),
 		cmocka_unit_test(flash_of_the_factory_image_then_power_on_boots_1_0_0),
+		cmocka_unit_test(interactive_console_quits_on_ctrl_bracket),
 		cmocka_unit_test(leased_board_is_refused_with_no_wait_naming_the_holder),
 		cmocka_unit_test(bad_input_gets_clear_exit_codes),
 	};
