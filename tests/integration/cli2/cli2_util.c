@@ -33,7 +33,7 @@ static int exit_code(int st)
 	return WEXITSTATUS(st);
 }
 
-int c2_start(struct c2_proc *p, char *const argv[])
+int c2_start(struct c2_proc *p, char *const argv[], bool merge_stderr)
 {
 	posix_spawn_file_actions_t fa;
 	int pi[2], po[2], rc;
@@ -52,6 +52,8 @@ int c2_start(struct c2_proc *p, char *const argv[])
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, pi[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+	if (merge_stderr)
+		posix_spawn_file_actions_adddup2(&fa, po[1], 2);
 	rc = posix_spawn(&p->pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(pi[0]);

@@ -24,8 +24,9 @@ struct c2_proc {
 	int status;            /* exit code (128+signal) once reaped, else -1 */
 };
 
-/* Start argv[0] (a path) with stdin/stdout piped, stderr inherited. */
-int c2_start(struct c2_proc *p, char *const argv[]);
+/* Start argv[0] (a path) with stdin/stdout piped; stderr inherited, or
+ * into the stdout pipe too when merge_stderr. */
+int c2_start(struct c2_proc *p, char *const argv[], bool merge_stderr);
 
 /* Write a line (fmt + "\n") to its stdin. */
 int c2_send(struct c2_proc *p, const char *fmt, ...)

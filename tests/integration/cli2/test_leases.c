@@ -32,7 +32,7 @@ static void start(struct c2_proc *p, const char *db, const char *ttl,
 			 NULL };
 
 	snprintf(nows, sizeof(nows), "%llu", (unsigned long long)now);
-	assert_int_equal(c2_start(p, argv), 0);
+	assert_int_equal(c2_start(p, argv, false), 0);
 	assert_int_equal(c2_line(p, &line, WAIT), 0);
 	assert_int_equal(sscanf(line, "ready %255s", holder), 1);
 	free(line);

@@ -417,7 +417,7 @@ static void leased_board_is_refused_with_no_wait_naming_the_holder(void **state)
 	snprintf(now, sizeof(now), "%llu",
 		 (unsigned long long)ts.tv_sec * 1000000000ull +
 			 (unsigned long long)ts.tv_nsec);
-	assert_int_equal(c2_start(&h, argv), 0);
+	assert_int_equal(c2_start(&h, argv, false), 0);
 	assert_int_equal(c2_line(&h, &line, C2_DEADLINE_MS), 0);
 	assert_int_equal(sscanf(line, "ready %255s", holder), 1);
 	free(line);
@@ -441,6 +441,30 @@ static void leased_board_is_refused_with_no_wait_naming_the_holder(void **state)
 	assert_non_null(strstr(out, holder));
 	free(out);
 	free(err);
+
+	/* without --no-wait the command waits, and goes on once the board
+	 * is given back */
+	{
+		char *wargv[] = { (char *)pl_test_patchlab(), "power", "vb1",
+				  "off", "--lab", r->lab, "--db", r->db, NULL };
+		char want[300];
+		struct c2_proc w;
+
+		assert_int_equal(c2_start(&w, wargv, true), 0);
+		assert_int_equal(c2_line(&w, &line, C2_DEADLINE_MS), 0);
+		snprintf(want, sizeof(want), "is leased by %s", holder);
+		assert_non_null(strstr(line, want));
+		assert_non_null(strstr(line, "waiting for it"));
+		free(line);
+		c2_send(&h, "release vb1");
+		assert_int_equal(c2_line(&h, &line, C2_DEADLINE_MS), 0);
+		assert_string_equal(line, "released vb1 0");
+		free(line);
+		assert_int_equal(c2_line(&w, &line, C2_DEADLINE_MS), 0);
+		assert_non_null(strstr(line, "vb1: power off via lcus"));
+		free(line);
+		assert_int_equal(c2_finish(&w, C2_DEADLINE_MS), 0);
+	}
 
 	/* another board is free */
 	rc = pl(r, NULL, &out, &err, "power", "vb0", "off", "--no-wait",
