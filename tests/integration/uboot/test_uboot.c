@@ -10,7 +10,13 @@
  * with fw_printenv. The single-copy environment loses everything on some
  * cuts; the redundant one never does.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <errno.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,6 +133,107 @@ static void console_survives_power_cycles(void **state)
 	assert_int_equal(b.cap.errors, 0);
 }
 
+/* One RSP exchange with QEMU's gdbstub: '?' -> a stop reply ("T05..."). */
+struct rsp {
+	uv_tcp_t tcp;
+	uv_connect_t conn;
+	uv_write_t w;
+	char buf[256];
+	size_t len;
+	bool connected, failed;
+};
+
+static void rsp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	struct rsp *r = h->data;
+
+	(void)hint;
+	*b = uv_buf_init(r->buf + r->len, (unsigned)(sizeof(r->buf) - 1 -
+						    r->len));
+}
+
+static void rsp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	struct rsp *r = s->data;
+
+	(void)b;
+	if (n > 0)
+		r->len += (size_t)n;
+	else if (n < 0)
+		r->failed = true;
+	r->buf[r->len] = '\0';
+}
+
+static void rsp_connected(uv_connect_t *c, int status)
+{
+	struct rsp *r = c->data;
+	uv_buf_t b = uv_buf_init("$?#3f", 5);
+
+	if (status < 0) {
+		r->failed = true;
+		return;
+	}
+	r->connected = true;
+	uv_read_start((uv_stream_t *)&r->tcp, rsp_alloc, rsp_read);
+	uv_write(&r->w, (uv_stream_t *)&r->tcp, &b, 1, NULL);
+}
+
+static bool rsp_answered(void *ud)
+{
+	struct rsp *r = ud;
+
+	return r->failed || strstr(r->buf, "#");
+}
+
+static void gdbstub_answers(uv_loop_t *loop, unsigned port)
+{
+	struct rsp *r = calloc(1, sizeof(*r));
+	struct sockaddr_in a;
+
+	uv_tcp_init(loop, &r->tcp);
+	r->tcp.data = r->conn.data = r;
+	uv_ip4_addr("127.0.0.1", (int)port, &a);
+	assert_int_equal(uv_tcp_connect(&r->conn, &r->tcp,
+					(struct sockaddr *)&a, rsp_connected),
+			 0);
+	assert_int_equal(pl_test_loop_until(loop, rsp_answered, r, 10000), 0);
+	assert_false(r->failed);
+	assert_non_null(strstr(r->buf, "$T"));
+	uv_close((uv_handle_t *)&r->tcp, NULL);
+	uv_run(loop, UV_RUN_NOWAIT);
+	free(r);
+}
+
+static void gdbstub_port_is_stable_and_reset_line_works(void **state)
+{
+	struct ub_board b;
+	unsigned p1 = 0, p2 = 0;
+	uv_loop_t loop;
+
+	(void)state;
+	uv_loop_init(&loop);
+	ub_open_gdb(&b, &loop, "single");
+	assert_int_equal(pl_power_qemu_gdb_port(b.power, &p1), 0);
+	assert_true(p1 > 0);
+	assert_int_equal(pl_power_qemu_reset(b.power), -ENOTCONN);
+
+	ub_boot_to_prompt(&b);
+	/* The reset line: U-Boot starts over in the same process. */
+	ub_mark(&b);
+	assert_int_equal(pl_power_qemu_reset(b.power), 0);
+	assert_true(ub_wait(&b, "U-Boot 2023.01", 20000));
+	/* Last: a gdb connection halts the CPU until it says continue. */
+	gdbstub_answers(&loop, p1);
+	ub_power(&b, false);
+
+	ub_boot_to_prompt(&b);
+	assert_int_equal(pl_power_qemu_gdb_port(b.power, &p2), 0);
+	assert_int_equal(p1, p2);
+	gdbstub_answers(&loop, p2);
+	ub_power(&b, false);
+	ub_close(&b);
+}
+
 static void patched_saveenv_persists(void **state)
 {
 	struct ub_board b;
@@ -224,8 +331,9 @@ static void run_cuts(const char *variant, struct cut_tally *t)
 			assert_non_null(fv);
 		if (fv)
 			assert_string_equal(v ? v : "(none)", fv);
-		fprintf(stderr, "%s cut %zu (%s +%u ms): %s%s\n", variant, i,
-			c->text, c->delay_ms, v ? v : "LOST",
+		fprintf(stderr, "%s cut %zu (%.*s +%u ms): %s%s\n", variant, i,
+			(int)strcspn(c->text, "\r\n"), c->text, c->delay_ms,
+			v ? v : "LOST",
 			bad ? " (bad CRC)" : "");
 		if (!v) {
 			assert_true(bad);
@@ -275,6 +383,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(console_survives_power_cycles),
+		cmocka_unit_test(gdbstub_port_is_stable_and_reset_line_works),
 		cmocka_unit_test(patched_saveenv_persists),
 		cmocka_unit_test(single_env_is_lost_on_some_cuts),
 		cmocka_unit_test(redundant_env_survives_every_cut),

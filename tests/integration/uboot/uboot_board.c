@@ -105,13 +105,14 @@ static void on_console(uv_poll_t *h, int status, int events)
 	check_cut(b);
 }
 
-void ub_open(struct ub_board *b, uv_loop_t *loop, const char *variant)
+static void open_board(struct ub_board *b, uv_loop_t *loop,
+		       const char *variant, bool gdb)
 {
 	struct pl_fixture_ctx ctx = { 0 };
 	struct pl_strbuf sb = { 0 };
 	char *ubdir, *why, *bios;
 	struct termios tio;
-	struct pl_opt o[4];
+	struct pl_opt o[5];
 	struct pl_opts opts = { o, 0 };
 
 	memset(b, 0, sizeof(*b));
@@ -135,6 +136,8 @@ void ub_open(struct ub_board *b, uv_loop_t *loop, const char *variant)
 	o[opts.n++] = (struct pl_opt){ .key = "bios", .value = bios };
 	o[opts.n++] = (struct pl_opt){ .key = "pflash", .value = b->pflash };
 	o[opts.n++] = (struct pl_opt){ .key = "console_link", .value = b->link };
+	if (gdb)
+		o[opts.n++] = (struct pl_opt){ .key = "gdb", .value = "true" };
 	pl_test_logcap_init(&b->cap, variant);
 	ctx.loop = loop;
 	ctx.log = b->cap.log;
@@ -156,6 +159,16 @@ void ub_open(struct ub_board *b, uv_loop_t *loop, const char *variant)
 	b->cut_timer.data = b;
 	uv_timer_init(loop, &b->xm_timer);
 	b->xm_timer.data = b;
+}
+
+void ub_open(struct ub_board *b, uv_loop_t *loop, const char *variant)
+{
+	open_board(b, loop, variant, false);
+}
+
+void ub_open_gdb(struct ub_board *b, uv_loop_t *loop, const char *variant)
+{
+	open_board(b, loop, variant, true);
 }
 
 void ub_close(struct ub_board *b)

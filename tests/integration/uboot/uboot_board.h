@@ -60,6 +60,8 @@ char *ub_uboot_dir(char **why);
 
 /* Open a board running DIR/variant/u-boot.bin on a fresh pflash. */
 void ub_open(struct ub_board *b, uv_loop_t *loop, const char *variant);
+/* The same with QEMU's gdbstub enabled (option gdb: true). */
+void ub_open_gdb(struct ub_board *b, uv_loop_t *loop, const char *variant);
 void ub_close(struct ub_board *b);
 
 /* Power and wait for the command to complete (fails the test otherwise). */
