@@ -126,6 +126,54 @@ bool drv_child_reap(uv_loop_t *loop, struct drv_child *ch,
 	return on_its_own;
 }
 
+struct until {
+	bool (*pred)(void *ud);
+	void *ud;
+	bool fired;
+};
+
+static void until_prepare(uv_prepare_t *h)
+{
+	struct until *u = h->data;
+
+	if (u->fired || u->pred(u->ud))
+		uv_stop(h->loop);
+}
+
+static void until_deadline(uv_timer_t *t)
+{
+	struct until *u = t->data;
+
+	u->fired = true;
+}
+
+int drv_loop_until(uv_loop_t *loop, bool (*pred)(void *ud), void *ud,
+		   unsigned timeout_ms)
+{
+	struct until u = { pred, ud, false };
+	uv_prepare_t prep;
+	uv_timer_t timer;
+	int rc = 0;
+
+	uv_prepare_init(loop, &prep);
+	prep.data = &u;
+	uv_prepare_start(&prep, until_prepare);
+	uv_timer_init(loop, &timer);
+	timer.data = &u;
+	uv_timer_start(&timer, until_deadline, timeout_ms, 0);
+	while (!pred(ud)) {
+		if (u.fired) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		uv_run(loop, UV_RUN_ONCE);
+	}
+	uv_close((uv_handle_t *)&prep, NULL);
+	uv_close((uv_handle_t *)&timer, NULL);
+	uv_run(loop, UV_RUN_NOWAIT);
+	return rc;
+}
+
 int drv_free_port(void)
 {
 	struct sockaddr_in a;

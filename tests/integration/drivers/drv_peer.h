@@ -37,6 +37,17 @@ int drv_spawn_opts(uv_loop_t *loop, struct drv_child *ch,
 bool drv_child_reap(uv_loop_t *loop, struct drv_child *ch,
 		    unsigned timeout_ms);
 
+/*
+ * pl_test_loop_until() with one difference: it returns as soon as pred is
+ * true even when pred became true in a timer callback. (In UV_RUN_ONCE
+ * libuv runs due timers first and then still blocks in poll until the
+ * next event or timer, so pl_test_loop_until() returns only at its
+ * deadline when a zero timer completed the awaited operation; a prepare
+ * handle that calls uv_stop() when pred holds prevents that.)
+ */
+int drv_loop_until(uv_loop_t *loop, bool (*pred)(void *ud), void *ud,
+		   unsigned timeout_ms);
+
 /* A free TCP port on 127.0.0.1 (bind to 0, read, close). */
 int drv_free_port(void);
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "pl_test.h"
+#include "drv_peer.h"
 #include "patchlab/error.h"
 #include "patchlab/power.h"
 
@@ -91,7 +92,7 @@ static void run_set(struct fx *f, struct pl_power *p, bool on,
 {
 	memset(d, 0, sizeof(*d));
 	assert_int_equal(pl_power_set(p, on, on_done, d), 0);
-	assert_int_equal(pl_test_loop_until(&f->loop, called, d, 10000), 0);
+	assert_int_equal(drv_loop_until(&f->loop, called, d, 10000), 0);
 }
 
 static void exec_runs_argv_with_substitution_and_no_shell(void **state)

@@ -86,7 +86,7 @@ static int run(uv_loop_t *loop, struct pl_probe *p, struct result *r,
 
 	r->done = false;
 	assert_int_equal(pl_probe_submit(p, &req), 0);
-	assert_int_equal(pl_test_loop_until(loop, req_done, r, 20000), 0);
+	assert_int_equal(drv_loop_until(loop, req_done, r, 20000), 0);
 	return r->status;
 }
 
@@ -210,7 +210,7 @@ static void gdb_drives_qemu(void **state)
 			     NULL), 0);
 	assert_int_equal(run(&loop, p, &r, PL_PROBE_RESUME, 0, NULL, 0,
 			     NULL), 0);
-	assert_int_equal(pl_test_loop_until(&loop, stopped, &st, 20000), 0);
+	assert_int_equal(drv_loop_until(&loop, stopped, &st, 20000), 0);
 	assert_int_equal(st.pc, target);
 	assert_int_equal(st.hits, 1);
 
@@ -223,7 +223,7 @@ static void gdb_drives_qemu(void **state)
 	st.want = 2;
 	assert_int_equal(run(&loop, p, &r, PL_PROBE_RESUME, 0, NULL, 0,
 			     NULL), 0);
-	assert_int_equal(pl_test_loop_until(&loop, stopped, &st, 20000), 0);
+	assert_int_equal(drv_loop_until(&loop, stopped, &st, 20000), 0);
 	assert_int_equal(st.pc, target);
 	assert_int_equal(st.hits, 2);
 

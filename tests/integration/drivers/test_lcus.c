@@ -117,7 +117,7 @@ static void lcus_writes_exact_frames(void **state)
 		/* Issued before pl_power_set() returned. */
 		read_frame(m, got);
 		assert_memory_equal(got, cases[i].frame, 4);
-		assert_int_equal(pl_test_loop_until(&loop, called, &w, 5000),
+		assert_int_equal(drv_loop_until(&loop, called, &w, 5000),
 				 0);
 		assert_int_equal(d.status, 0);
 		assert_true(d.t.requested_ns <= d.t.issued_ns);
@@ -156,7 +156,7 @@ static void lcus_supersedes_a_command(void **state)
 	assert_int_equal(open_lcus(&loop, &cap, &p, name, "3", "9600"), 0);
 	assert_int_equal(pl_power_set(p, true, on_done, &d1), 0);
 	assert_int_equal(pl_power_set(p, false, on_done, &d2), 0);
-	assert_int_equal(pl_test_loop_until(&loop, called, &w, 5000), 0);
+	assert_int_equal(drv_loop_until(&loop, called, &w, 5000), 0);
 	assert_int_equal(d1.calls, 1);
 	assert_int_equal(d1.status, -PL_ECANCELED);
 	assert_int_equal(d2.status, 0);

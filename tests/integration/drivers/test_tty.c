@@ -111,7 +111,7 @@ static void wait_for(struct fixture *f, size_t len, unsigned gone,
 {
 	struct want w = { f->r, len, gone, back };
 
-	assert_int_equal(pl_test_loop_until(&f->loop, got_enough, &w, 10000),
+	assert_int_equal(drv_loop_until(&f->loop, got_enough, &w, 10000),
 			 0);
 }
 
@@ -214,7 +214,7 @@ static void tty_queues_writes_bigger_than_the_line(void **state)
 	uv_poll_init(&f.loop, &mp, m);
 	mp.data = &d;
 	uv_poll_start(&mp, UV_READABLE, on_master_readable);
-	assert_int_equal(pl_test_loop_until(&f.loop, drained, &d, 20000), 0);
+	assert_int_equal(drv_loop_until(&f.loop, drained, &d, 20000), 0);
 	assert_memory_equal(d.buf, data, len);
 	uv_close((uv_handle_t *)&mp, NULL);
 

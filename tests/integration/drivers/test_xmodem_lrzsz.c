@@ -221,7 +221,7 @@ static void sender_to_lrzsz_rx(void **state)
 	uv_timer_start(&l.timer, on_timer, LRZSZ_TIMEOUT_MS,
 		       LRZSZ_TIMEOUT_MS);
 	struct link_child lc = { &l, &ch };
-	assert_int_equal(pl_test_loop_until(&loop, link_done_or_exited, &lc,
+	assert_int_equal(drv_loop_until(&loop, link_done_or_exited, &lc,
 					    60000), 0);
 	/*
 	 * lrzsz ends with tcflush(TCIOFLUSH) on its tty; on a pty that
@@ -297,7 +297,7 @@ static void receiver_from_lrzsz_sx(void **state)
 	pl_xmodem_receiver_start(l.rx);
 	uv_timer_start(&l.timer, on_timer, LRZSZ_TIMEOUT_MS,
 		       LRZSZ_TIMEOUT_MS);
-	assert_int_equal(pl_test_loop_until(&loop, link_done, &l, 60000), 0);
+	assert_int_equal(drv_loop_until(&loop, link_done, &l, 60000), 0);
 	assert_int_equal(l.status, 0);
 	assert_int_equal(pl_xmodem_receiver_received(l.rx), l.got_len);
 	/* The size comes out of band (here: the file we gave sx). */
@@ -406,7 +406,7 @@ static void console_send_to_lrzsz_rx(void **state)
 					      LRZSZ_TIMEOUT_MS, NULL,
 					      glue_progress, glue_done, &g),
 			 0);
-	assert_int_equal(pl_test_loop_until(&loop, glue_over, &gc, 60000), 0);
+	assert_int_equal(drv_loop_until(&loop, glue_over, &gc, 60000), 0);
 	assert_true(drv_child_reap(&loop, &ch, 10000));
 	assert_int_equal(ch.status, 0);
 	/* As above, rx's final flush may eat the EOT ACK. */
