@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "patchlab/console.h"
 #include "patchlab/power_qemu.h"
 #include "patchlab/strbuf.h"
 
@@ -234,6 +235,153 @@ static void gdbstub_port_is_stable_and_reset_line_works(void **state)
 	ub_close(&b);
 }
 
+/* The other engineers' `tty` console driver on our stable pty, across a
+ * power cycle: the way a lab wires a QEMU board. */
+struct tty_seen {
+	struct pl_strbuf out;
+	unsigned gone;
+	bool power_done;
+};
+
+static void tty_data(struct pl_console *c, const uint8_t *buf, size_t len,
+		     uint64_t t_ns, void *ud)
+{
+	struct tty_seen *t = ud;
+
+	(void)c;
+	(void)t_ns;
+	pl_strbuf_append(&t->out, buf, len);
+}
+
+static void tty_event(struct pl_console *c, enum pl_console_event ev,
+		      int status, uint64_t gap_ns, void *ud)
+{
+	struct tty_seen *t = ud;
+
+	(void)c;
+	(void)status;
+	(void)gap_ns;
+	if (ev == PL_CONSOLE_GONE)
+		t->gone++;
+}
+
+struct tty_wait {
+	struct tty_seen *t;
+	const char *text;
+	unsigned count;
+};
+
+static bool tty_seen_n(void *ud)
+{
+	struct tty_wait *w = ud;
+	const char *p = w->t->out.s;
+	unsigned n = 0;
+
+	while (p && (p = strstr(p, w->text))) {
+		n++;
+		p++;
+	}
+	return n >= w->count;
+}
+
+static void tty_power_cb(struct pl_power *p, int status,
+			 const struct pl_power_times *tm, void *ud)
+{
+	(void)p;
+	(void)tm;
+	assert_int_equal(status, 0);
+	((struct tty_seen *)ud)->power_done = true;
+}
+
+static bool tty_power_done(void *ud)
+{
+	return ((struct tty_seen *)ud)->power_done;
+}
+
+static void tty_power(uv_loop_t *loop, struct pl_power *p,
+		      struct tty_seen *t, bool on)
+{
+	t->power_done = false;
+	assert_int_equal(pl_power_set(p, on, tty_power_cb, t), 0);
+	assert_int_equal(pl_test_loop_until(loop, tty_power_done, t, 20000), 0);
+}
+
+static void tty_console_driver_across_power_cycles(void **state)
+{
+	struct pl_test_logcap cap;
+	struct pl_fixture_ctx ctx = { 0 };
+	struct tty_seen t = { { 0 }, 0, false };
+	struct pl_console_cbs cbs = { tty_data, tty_event, &t };
+	struct pl_strbuf sb = { 0 };
+	struct pl_power *power;
+	struct pl_console *con;
+	char *ubdir, *why, *dir, *bios, *flash, *link;
+	struct tty_wait w = { &t, "U-Boot 2023.01", 1 };
+	uv_loop_t loop;
+
+	(void)state;
+	PL_TEST_SKIP_IF(!pl_driver_find(PL_FIXTURE_CONSOLE, "tty"),
+			"no tty console driver in this build");
+	ubdir = ub_uboot_dir(&why);
+	if (!ubdir) {
+		pl_test_print_skip("U-Boot not built: %s", why);
+		free(why);
+		skip();
+	}
+	uv_loop_init(&loop);
+	dir = pl_test_tmpdir("uboot-tty");
+	pl_strbuf_printf(&sb, "%s/single/u-boot.bin", ubdir);
+	bios = pl_strbuf_steal(&sb);
+	pl_strbuf_printf(&sb, "%s/flash.img", dir);
+	flash = pl_strbuf_steal(&sb);
+	pl_strbuf_printf(&sb, "%s/console", dir);
+	link = pl_strbuf_steal(&sb);
+	{
+		struct pl_opt po[] = {
+			{ .key = "bios", .value = bios },
+			{ .key = "pflash", .value = flash },
+			{ .key = "console_link", .value = link },
+		};
+		struct pl_opt co[] = { { .key = "path", .value = link } };
+		struct pl_opts popts = { po, 3 }, copts = { co, 1 };
+
+		pl_test_logcap_init(&cap, "tty");
+		ctx.loop = &loop;
+		ctx.log = cap.log;
+		ctx.board_id = "ub-tty";
+		assert_int_equal(pl_power_open(&power, &ctx, "qemu", &popts), 0);
+		assert_int_equal(pl_console_open(&con, &ctx, "tty", &copts,
+						 &cbs), 0);
+	}
+	tty_power(&loop, power, &t, true);
+	assert_int_equal(pl_test_loop_until(&loop, tty_seen_n, &w, 20000), 0);
+	w.text = "Hit any key";
+	assert_int_equal(pl_test_loop_until(&loop, tty_seen_n, &w, 20000), 0);
+	assert_int_equal(pl_console_write(con, " ", 1), 0);
+	w.text = "=> ";
+	assert_int_equal(pl_test_loop_until(&loop, tty_seen_n, &w, 20000), 0);
+	tty_power(&loop, power, &t, false);
+
+	/* Power cycle: the same console object sees the second banner. */
+	tty_power(&loop, power, &t, true);
+	w.text = "U-Boot 2023.01";
+	w.count = 2;
+	assert_int_equal(pl_test_loop_until(&loop, tty_seen_n, &w, 20000), 0);
+	assert_int_equal(t.gone, 0);
+	tty_power(&loop, power, &t, false);
+
+	pl_console_close(con);
+	pl_power_close(power);
+	pl_test_loop_drain(&loop);
+	pl_test_rmrf(dir);
+	pl_strbuf_free(&t.out);
+	free(dir);
+	free(bios);
+	free(flash);
+	free(link);
+	free(ubdir);
+}
+
 static void patched_saveenv_persists(void **state)
 {
 	struct ub_board b;
@@ -384,6 +532,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(console_survives_power_cycles),
 		cmocka_unit_test(gdbstub_port_is_stable_and_reset_line_works),
+		cmocka_unit_test(tty_console_driver_across_power_cycles),
 		cmocka_unit_test(patched_saveenv_persists),
 		cmocka_unit_test(single_env_is_lost_on_some_cuts),
 		cmocka_unit_test(redundant_env_survives_every_cut),
