@@ -309,11 +309,51 @@ static void gdb_reports_a_refused_connection(void **state)
 	pl_test_loop_drain(&loop);
 }
 
+static void gdb_times_out_on_a_silent_server(void **state)
+{
+	uv_loop_t loop;
+	struct pl_test_logcap cap;
+	struct pl_fixture_ctx ctx = { 0 };
+	struct pl_probe *p;
+	struct result r = { 0 };
+	unsigned port;
+	char addr[32];
+	int lfd;
+
+	(void)state;
+	uv_loop_init(&loop);
+	pl_test_logcap_init(&cap, "test/probe gdb");
+	ctx.loop = &loop;
+	ctx.log = cap.log;
+	/* A hung probe: the kernel completes the connection, nobody ever
+	 * answers qSupported. */
+	lfd = listen_any(&port);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	struct pl_opt o[] = {
+		{ .key = "address", .value = addr },
+		{ .key = "timeout_ms", .value = "200" },
+	};
+	struct pl_opts opts = { o, 2 };
+	assert_int_equal(pl_probe_open(&p, &ctx, "gdb", &opts), 0);
+	assert_int_equal(run(&loop, p, &r, PL_PROBE_CONNECT, 0, NULL, 0,
+			     NULL), -ETIMEDOUT);
+	assert_non_null(strstr(cap.last, "no reply within 200 ms"));
+	/* The session is over: a lab error from now on. */
+	assert_int_equal(run(&loop, p, &r, PL_PROBE_READ, 0, NULL, 4, NULL),
+			 -PL_EFIXTURE);
+	pl_probe_close(p);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	close(lfd);
+	free(r.data);
+	pl_test_loop_drain(&loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(gdb_drives_qemu),
 		cmocka_unit_test(gdb_reports_a_refused_connection),
+		cmocka_unit_test(gdb_times_out_on_a_silent_server),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

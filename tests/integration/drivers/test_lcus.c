@@ -199,12 +199,36 @@ static void lcus_rejects_bad_options(void **state)
 	pl_test_loop_drain(&loop);
 }
 
+static void lcus_reports_a_lost_module_as_a_fixture_error(void **state)
+{
+	uv_loop_t loop;
+	struct pl_test_logcap cap;
+	struct pl_power *p;
+	char name[64];
+	int m, s;
+
+	(void)state;
+	uv_loop_init(&loop);
+	pl_test_logcap_init(&cap, "test/power lcus");
+	assert_int_equal(drv_openpty(&m, &s, name, sizeof(name)), 0);
+	assert_int_equal(open_lcus(&loop, &cap, &p, name, "1", NULL), 0);
+	/* Unplugged: the tty hangs up and writes fail with EIO. */
+	close(m);
+	close(s);
+	assert_int_equal(pl_power_set(p, true, NULL, NULL), -PL_EFIXTURE);
+	assert_non_null(strstr(cap.last, name));
+	pl_power_close(p);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	pl_test_loop_drain(&loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(lcus_writes_exact_frames),
 		cmocka_unit_test(lcus_supersedes_a_command),
 		cmocka_unit_test(lcus_rejects_bad_options),
+		cmocka_unit_test(lcus_reports_a_lost_module_as_a_fixture_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -431,12 +431,62 @@ static void console_send_to_lrzsz_rx(void **state)
 	free(dir);
 }
 
+static bool glue_done_p(void *ud)
+{
+	return ((struct glue *)ud)->done;
+}
+
+static bool console_read_one(void *ud)
+{
+	return pl_console_rx_bytes(ud) >= 1;
+}
+
+static void console_lost_mid_transfer_is_a_fixture_error(void **state)
+{
+	uv_loop_t loop;
+	struct pl_test_logcap cap;
+	struct pl_fixture_ctx ctx = { 0 };
+	struct pl_console *c;
+	struct glue g = { .monotonic = true };
+	char name[64];
+	uint8_t data[2048] = { 0 }, buf[64];
+	int m, s;
+
+	(void)state;
+	uv_loop_init(&loop);
+	pl_test_logcap_init(&cap, "test/console tty");
+	ctx.loop = &loop;
+	ctx.log = cap.log;
+	assert_int_equal(drv_openpty(&m, &s, name, sizeof(name)), 0);
+	struct pl_opt o[] = { { .key = "path", .value = name } };
+	struct pl_opts opts = { o, 1 };
+	assert_int_equal(pl_console_open(&c, &ctx, "tty", &opts, NULL), 0);
+	close(s);
+	assert_int_equal(pl_xmodem_send_start(&g.x, c, data, sizeof(data),
+					      0, NULL, glue_progress,
+					      glue_done, &g), 0);
+	/* The receiver starts, block 1 goes out, then the adapter goes. */
+	assert_int_equal(drv_write_all(m, "C", 1), 0);
+	assert_int_equal(drv_loop_until(&loop, console_read_one, c, 10000),
+			 0);
+	assert_true(drv_read_some(m, buf, 1, 5000) == 1);
+	assert_int_equal(buf[0], PL_XMODEM_STX);
+	close(m);
+	assert_int_equal(drv_loop_until(&loop, glue_done_p, &g, 10000), 0);
+	assert_int_equal(g.status, -PL_EFIXTURE);
+	assert_int_equal(g.calls, 0);
+	pl_console_close(c);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	pl_test_loop_drain(&loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sender_to_lrzsz_rx),
 		cmocka_unit_test(receiver_from_lrzsz_sx),
 		cmocka_unit_test(console_send_to_lrzsz_rx),
+		cmocka_unit_test(console_lost_mid_transfer_is_a_fixture_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
