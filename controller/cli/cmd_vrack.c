@@ -404,6 +404,16 @@ static void exec_serve(const struct up_args *u, int ready_w)
 		argv[n++] = joined;
 	}
 	argv[n] = NULL;
+	/* the binary by its real name, so ps shows "patchlab", not "exe" */
+	{
+		char self[PATH_MAX];
+		ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+		if (len > 0) {
+			self[len] = '\0';
+			execv(self, argv);
+		}
+	}
 	execv("/proc/self/exe", argv);
 	fprintf(stderr, "vrack: cannot exec /proc/self/exe: %s\n", strerror(errno));
 	_exit(127);
