@@ -363,7 +363,9 @@ static void exec_serve(const struct up_args *u, int ready_w)
 		dup2(lfd, 1);
 		dup2(lfd, 2);
 	}
-	if (dup2(ready_w, 3) < 0)
+	/* fd 3 for the serve side; dup2 onto itself keeps O_CLOEXEC, so
+	 * clear it explicitly */
+	if ((ready_w != 3 && dup2(ready_w, 3) < 0) || fcntl(3, F_SETFD, 0) < 0)
 		_exit(127);
 	snprintf(boards, sizeof(boards), "%u", u->boards);
 	snprintf(seed, sizeof(seed), "%llu", (unsigned long long)u->seed);
