@@ -13,7 +13,7 @@
 
 #include "patchlab/strbuf.h"
 
-#define C2_DEADLINE_MS 60000u
+#define C2_DEADLINE_MS 120000u
 
 /* A running child talking through pipes. */
 struct c2_proc {

@@ -8,7 +8,8 @@
  *
  * The cases run in order on one rack (the flash case undoes the smoke
  * suite's update). Every command is a real `patchlab` process run in the
- * test's directory; both boards are switched off at the end.
+ * test's directory; both boards are switched off at the end. Set
+ * PL_KEEP_RACK=1 to keep the rack directory (logs, store) for a post-mortem.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -121,7 +122,10 @@ static int group_teardown(void **state)
 		if (c2_reap(r->pid) != 0)
 			rc = -1;
 	}
-	pl_test_rmrf(r->dir);
+	if (getenv("PL_KEEP_RACK"))
+		fprintf(stderr, "kept %s\n", r->dir);
+	else
+		pl_test_rmrf(r->dir);
 	free(r->dir);
 	free(r->lab);
 	free(r->db);
