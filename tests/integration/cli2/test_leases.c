@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli2_util.h"
 #include "patchlab/error.h"
@@ -161,6 +162,37 @@ static void holder_whose_lease_expired_hears_it_was_taken_over(void **state)
 	assert_int_equal(c2_finish(&p->b, WAIT), 0);
 }
 
+static void waiting_take_is_cancelled_by_release_and_by_close(void **state)
+{
+	struct pair *p = *state;
+	char want[512];
+
+	start(&p->a, p->db, "30000", T0, p->ha);
+	start(&p->b, p->db, "30000", T0, p->hb);
+	c2_send(&p->a, "take vb0");
+	expect(&p->a, "taken vb0");
+	c2_send(&p->b, "take vb0");
+	expect(&p->b, "waiting vb0");
+	/* the callback hears of the cancel from inside release */
+	c2_send(&p->b, "release vb0");
+	snprintf(want, sizeof(want), "failed vb0 %d", -PL_ECANCELED);
+	expect(&p->b, want);
+	expect(&p->b, "released vb0 0");
+	/* a release did not give the board away */
+	c2_send(&p->b, "try vb0");
+	snprintf(want, sizeof(want), "busy vb0 %s", p->ha);
+	expect(&p->b, want);
+	/* and closing the module cancels a waiting take too */
+	c2_send(&p->b, "take vb0");
+	expect(&p->b, "waiting vb0");
+	close(p->b.in);
+	p->b.in = -1;
+	snprintf(want, sizeof(want), "failed vb0 %d", -PL_ECANCELED);
+	expect(&p->b, want);
+	assert_int_equal(c2_finish(&p->b, WAIT), 0);
+	assert_int_equal(c2_finish(&p->a, WAIT), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -172,6 +204,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			holder_whose_lease_expired_hears_it_was_taken_over,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			waiting_take_is_cancelled_by_release_and_by_close,
 			setup, teardown),
 	};
 
