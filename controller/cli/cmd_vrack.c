@@ -367,6 +367,9 @@ static void exec_serve(const struct up_args *u, int ready_w)
 	 * clear it explicitly */
 	if ((ready_w != 3 && dup2(ready_w, 3) < 0) || fcntl(3, F_SETFD, 0) < 0)
 		_exit(127);
+	/* nothing else of the caller's: a daemon holding someone's pipe open
+	 * would keep a `$(patchlab vrack up ...)` waiting forever */
+	close_range(4, ~0u, 0);
 	snprintf(boards, sizeof(boards), "%u", u->boards);
 	snprintf(seed, sizeof(seed), "%llu", (unsigned long long)u->seed);
 	snprintf(speed, sizeof(speed), "%.17g", u->speed);
