@@ -18,6 +18,7 @@
  * The rack, like any daemon, is re-parented when `up` exits: whoever must
  * reap it (a test) makes itself a child subreaper (PR_SET_CHILD_SUBREAPER).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -659,6 +660,45 @@ static int status_run(const struct pl_cli_args *a)
 	return PL_EXIT_OK;
 }
 
+/* A rack that died without cleaning up (SIGKILL, a crash) leaves its
+ * socket, pid file, lab.yaml and dangling pty links: remove those, nothing
+ * else. Returns how many were removed. */
+static int remove_leftovers(const char *dir)
+{
+	static const char *const fixed[] = { "rack.sock", "rack.pid", "lab.yaml" };
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		char *p = dir_path(dir, fixed[i]);
+
+		if (p && unlink(p) == 0)
+			n++;
+		free(p);
+	}
+	while (d && (e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+		bool ours = (strncmp(e->d_name, "vb", 2) == 0 && len > 8 &&
+			     strcmp(e->d_name + len - 8, ".console") == 0) ||
+			    (strncmp(e->d_name, "relay", 5) == 0 && len > 4 &&
+			     strcmp(e->d_name + len - 4, ".tty") == 0);
+		char *p;
+		struct stat st;
+
+		if (!ours || !(p = dir_path(dir, e->d_name)))
+			continue;
+		/* a link whose pty is gone (stat follows it and fails) */
+		if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode) &&
+		    stat(p, &st) < 0 && unlink(p) == 0)
+			n++;
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
 static int down_run(const struct pl_cli_args *a)
 {
 	const char *dir = pl_cli_opt(a, "dir");
@@ -675,10 +715,14 @@ static int down_run(const struct pl_cli_args *a)
 			/* The socket is gone but the process is not. */
 			fprintf(stderr, "vrack down: no control socket; sent SIGTERM "
 				"to pid %ld\n", (long)pid);
-			return wait_gone(pid, VRACK_CTL_TIMEOUT_MS) < 0 ?
-				PL_EXIT_LAB_ERROR : PL_EXIT_OK;
+			if (wait_gone(pid, VRACK_CTL_TIMEOUT_MS) < 0)
+				return PL_EXIT_LAB_ERROR;
+			remove_leftovers(dir); /* if it died before cleaning */
+			return PL_EXIT_OK;
 		}
-		printf("vrack: no rack running in %s\n", dir);
+		rc = remove_leftovers(dir);
+		printf("vrack: no rack running in %s%s\n", dir,
+		       rc > 0 ? " (removed what a dead one left)" : "");
 		return PL_EXIT_OK;
 	}
 	rc = ctl_request(fd, "down\n", &reply);

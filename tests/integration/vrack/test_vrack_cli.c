@@ -249,6 +249,33 @@ static void sigterm_powers_off_and_cleans_up(void **state)
 	free(flash);
 }
 
+static void down_clears_what_a_killed_rack_left(void **state)
+{
+	struct rack *r = *state;
+	char *con = vt_path(r->dir, "vb0.console");
+	char *sock = vt_path(r->dir, "rack.sock");
+	char *flash = vt_path(r->dir, "vb0.flash");
+	char *out = NULL;
+
+	rack_up(r, "1", "10");
+	assert_int_equal(kill(r->pid, SIGKILL), 0);
+	assert_int_equal(vt_reap(r->pid), 128 + SIGKILL);
+	r->pid = 0;
+	assert_true(present(con) && present(sock)); /* nobody cleaned up */
+	assert_int_equal(vt_patchlab(&out, NULL, "down", "--dir", r->dir, NULL), 0);
+	assert_non_null(strstr(out, "removed what a dead one left"));
+	free(out);
+	assert_false(present(con));
+	assert_false(present(sock));
+	assert_true(present(flash));
+	/* and a new rack starts there */
+	rack_up(r, "1", "10");
+	rack_down(r);
+	free(con);
+	free(sock);
+	free(flash);
+}
+
 /* Parse the pc out of a T stop reply: "T05" ... "0f:xxxxxxxx;". */
 static uint32_t stop_pc(const char *t)
 {
@@ -519,6 +546,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(up_status_down_round_trip_keeps_flash,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(sigterm_powers_off_and_cleans_up,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(down_clears_what_a_killed_rack_left,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			gdb_framing_monitor_interrupt_and_escapes, setup,
