@@ -185,66 +185,62 @@ static void boot_expect(struct ub_board *b, const char *marker)
 	assert_true(ub_wait(b, "=> ", 10000));
 }
 
-static void ab_update_and_fallback(const char *variant)
+static void ab_update_and_fallback(struct ub_board *b, const char *variant)
 {
-	struct ub_board b;
 	uint8_t *a10, *b11, *b12;
 	size_t la, lb, lb2;
-	uv_loop_t loop;
 
-	uv_loop_init(&loop);
-	ub_open(&b, &loop, variant);
-	provision_env(&b, !strcmp(variant, "redundant"));
-	a10 = make_app(&b, 'A', "1.0", &la);
-	b11 = make_app(&b, 'B', "1.1", &lb);
-	b12 = make_app(&b, 'B', "1.2", &lb2);
-	ub_pflash_write(&b, SLOT_A_OFF, a10, la); /* the factory image */
+	ub_open(b, variant);
+	provision_env(b, !strcmp(variant, "redundant"));
+	a10 = make_app(b, 'A', "1.0", &la);
+	b11 = make_app(b, 'B', "1.1", &lb);
+	b12 = make_app(b, 'B', "1.2", &lb2);
+	ub_pflash_write(b, SLOT_A_OFF, a10, la); /* the factory image */
 
 	/* Factory state: slot B is empty, A boots. */
-	boot_expect(&b, "APP: slot A version 1.0");
-	assert_true(ub_seen(&b, "ab: slot A") || ub_seen(&b, "booting slot A"));
+	boot_expect(b, "APP: slot A version 1.0");
+	assert_true(ub_seen(b, "ab: slot A") || ub_seen(b, "booting slot A"));
 
 	/* Update into B over the console, flip the order, reset. */
-	update_slot(&b, "${slot_b}", b11, lb, 0);
-	ub_cmd(&b, "setenv boot_first B; setenv boot_second A", 5000);
-	ub_cmd(&b, "saveenv", 20000);
-	assert_true(ub_seen(&b, "OK"));
-	ub_mark(&b);
-	ub_send(&b, "reset\r");
-	assert_true(ub_wait(&b, "APP: slot B version 1.1", 20000));
+	update_slot(b, "${slot_b}", b11, lb, 0);
+	ub_cmd(b, "setenv boot_first B; setenv boot_second A", 5000);
+	ub_cmd(b, "saveenv", 20000);
+	assert_true(ub_seen(b, "OK"));
+	ub_mark(b);
+	ub_send(b, "reset\r");
+	assert_true(ub_wait(b, "APP: slot B version 1.1", 20000));
 
 	/* A defective updater rewrites the slot that boots first; the power
 	 * goes in the middle of the copy. The torn image fails its CRC and
 	 * the board falls back to A. */
-	assert_true(ub_wait(&b, "=> ", 10000));
-	update_slot(&b, "${slot_b}", b12, lb2, 5);
-	boot_expect(&b, "APP: slot A version 1.0");
-	assert_true(ub_seen(&b, "ab: slot B is not bootable"));
-	ub_power(&b, false);
+	assert_true(ub_wait(b, "=> ", 10000));
+	update_slot(b, "${slot_b}", b12, lb2, 5);
+	boot_expect(b, "APP: slot A version 1.0");
+	assert_true(ub_seen(b, "ab: slot B is not bootable"));
+	ub_power(b, false);
 
 	free(a10);
 	free(b11);
 	free(b12);
-	ub_close(&b);
 }
 
 static void ab_single(void **state)
 {
 	(void)state;
-	ab_update_and_fallback("single");
+	ab_update_and_fallback(*state, "single");
 }
 
 static void ab_redundant(void **state)
 {
 	(void)state;
-	ab_update_and_fallback("redundant");
+	ab_update_and_fallback(*state, "redundant");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(ab_single),
-		cmocka_unit_test(ab_redundant),
+		cmocka_unit_test_setup_teardown(ab_single, ub_setup, ub_teardown),
+		cmocka_unit_test_setup_teardown(ab_redundant, ub_setup, ub_teardown),
 	};
 
 	if (!pl_test_have_program("qemu-system-arm") ||

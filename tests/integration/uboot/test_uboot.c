@@ -107,31 +107,27 @@ static void save_env(struct ub_board *b, const char *name, const char *val)
 
 static void console_survives_power_cycles(void **state)
 {
-	struct ub_board b;
+	struct ub_board *b = *state;
 	char *t1, *t2;
-	uv_loop_t loop;
 
-	(void)state;
-	uv_loop_init(&loop);
-	ub_open(&b, &loop, "single");
-	assert_string_equal(pl_power_qemu_console(b.power), b.link);
-	t1 = ub_console_target(&b);
+	ub_open(b, "single");
+	assert_string_equal(pl_power_qemu_console(b->power), b->link);
+	t1 = ub_console_target(b);
 
-	ub_boot_to_prompt(&b);
-	ub_cmd(&b, "version", 5000);
-	assert_true(ub_seen(&b, "U-Boot 2023.01"));
-	ub_power(&b, false);
-	assert_false(pl_power_is_on(b.power));
+	ub_boot_to_prompt(b);
+	ub_cmd(b, "version", 5000);
+	assert_true(ub_seen(b, "U-Boot 2023.01"));
+	ub_power(b, false);
+	assert_false(pl_power_is_on(b->power));
 
 	/* Same fd, same pty: the second boot's banner arrives on it. */
-	ub_boot_to_prompt(&b);
-	t2 = ub_console_target(&b);
+	ub_boot_to_prompt(b);
+	t2 = ub_console_target(b);
 	assert_string_equal(t1, t2);
-	ub_power(&b, false);
+	ub_power(b, false);
 	free(t1);
 	free(t2);
-	ub_close(&b);
-	assert_int_equal(b.cap.errors, 0);
+	assert_int_equal(b->cap.errors, 0);
 }
 
 /* One RSP exchange with QEMU's gdbstub: '?' -> a stop reply ("T05..."). */
@@ -168,7 +164,7 @@ static void rsp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 static void rsp_connected(uv_connect_t *c, int status)
 {
 	struct rsp *r = c->data;
-	uv_buf_t b = uv_buf_init("$?#3f", 5);
+	uv_buf_t msg = uv_buf_init("$?#3f", 5);
 
 	if (status < 0) {
 		r->failed = true;
@@ -176,7 +172,7 @@ static void rsp_connected(uv_connect_t *c, int status)
 	}
 	r->connected = true;
 	uv_read_start((uv_stream_t *)&r->tcp, rsp_alloc, rsp_read);
-	uv_write(&r->w, (uv_stream_t *)&r->tcp, &b, 1, NULL);
+	uv_write(&r->w, (uv_stream_t *)&r->tcp, &msg, 1, NULL);
 }
 
 static bool rsp_answered(void *ud)
@@ -207,32 +203,28 @@ static void gdbstub_answers(uv_loop_t *loop, unsigned port)
 
 static void gdbstub_port_is_stable_and_reset_line_works(void **state)
 {
-	struct ub_board b;
+	struct ub_board *b = *state;
 	unsigned p1 = 0, p2 = 0;
-	uv_loop_t loop;
 
-	(void)state;
-	uv_loop_init(&loop);
-	ub_open_gdb(&b, &loop, "single");
-	assert_int_equal(pl_power_qemu_gdb_port(b.power, &p1), 0);
+	ub_open_gdb(b, "single");
+	assert_int_equal(pl_power_qemu_gdb_port(b->power, &p1), 0);
 	assert_true(p1 > 0);
-	assert_int_equal(pl_power_qemu_reset(b.power), -ENOTCONN);
+	assert_int_equal(pl_power_qemu_reset(b->power), -ENOTCONN);
 
-	ub_boot_to_prompt(&b);
+	ub_boot_to_prompt(b);
 	/* The reset line: U-Boot starts over in the same process. */
-	ub_mark(&b);
-	assert_int_equal(pl_power_qemu_reset(b.power), 0);
-	assert_true(ub_wait(&b, "U-Boot 2023.01", 20000));
+	ub_mark(b);
+	assert_int_equal(pl_power_qemu_reset(b->power), 0);
+	assert_true(ub_wait(b, "U-Boot 2023.01", 20000));
 	/* Last: a gdb connection halts the CPU until it says continue. */
-	gdbstub_answers(&loop, p1);
-	ub_power(&b, false);
+	gdbstub_answers(b->loop, p1);
+	ub_power(b, false);
 
-	ub_boot_to_prompt(&b);
-	assert_int_equal(pl_power_qemu_gdb_port(b.power, &p2), 0);
+	ub_boot_to_prompt(b);
+	assert_int_equal(pl_power_qemu_gdb_port(b->power, &p2), 0);
 	assert_int_equal(p1, p2);
-	gdbstub_answers(&loop, p2);
-	ub_power(&b, false);
-	ub_close(&b);
+	gdbstub_answers(b->loop, p2);
+	ub_power(b, false);
 }
 
 /* The other engineers' `tty` console driver on our stable pty, across a
@@ -308,112 +300,84 @@ static void tty_power(uv_loop_t *loop, struct pl_power *p,
 
 static void tty_console_driver_across_power_cycles(void **state)
 {
-	struct pl_test_logcap cap;
+	struct ub_board *b = *state;
 	struct pl_fixture_ctx ctx = { 0 };
 	struct tty_seen t = { { 0 }, 0, false };
 	struct pl_console_cbs cbs = { tty_data, tty_event, &t };
-	struct pl_strbuf sb = { 0 };
-	struct pl_power *power;
-	struct pl_console *con;
-	char *ubdir, *why, *dir, *bios, *flash, *link;
 	struct tty_wait w = { &t, "U-Boot 2023.01", 1 };
-	uv_loop_t loop;
+	char *bios;
 
-	(void)state;
 	PL_TEST_SKIP_IF(!pl_driver_find(PL_FIXTURE_CONSOLE, "tty"),
 			"no tty console driver in this build");
-	ubdir = ub_uboot_dir(&why);
-	if (!ubdir) {
-		pl_test_print_skip("U-Boot not built: %s", why);
-		free(why);
-		skip();
-	}
-	uv_loop_init(&loop);
-	dir = pl_test_tmpdir("uboot-tty");
-	pl_strbuf_printf(&sb, "%s/single/u-boot.bin", ubdir);
-	bios = pl_strbuf_steal(&sb);
-	pl_strbuf_printf(&sb, "%s/flash.img", dir);
-	flash = pl_strbuf_steal(&sb);
-	pl_strbuf_printf(&sb, "%s/console", dir);
-	link = pl_strbuf_steal(&sb);
+	ub_paths(b, "single", &bios);
 	{
 		struct pl_opt po[] = {
 			{ .key = "bios", .value = bios },
-			{ .key = "pflash", .value = flash },
-			{ .key = "console_link", .value = link },
+			{ .key = "pflash", .value = b->pflash },
+			{ .key = "console_link", .value = b->link },
 		};
-		struct pl_opt co[] = { { .key = "path", .value = link } };
+		struct pl_opt co[] = { { .key = "path", .value = b->link } };
 		struct pl_opts popts = { po, 3 }, copts = { co, 1 };
 
-		pl_test_logcap_init(&cap, "tty");
-		ctx.loop = &loop;
-		ctx.log = cap.log;
+		pl_test_logcap_init(&b->cap, "tty");
+		ctx.loop = b->loop;
+		ctx.log = b->cap.log;
 		ctx.board_id = "ub-tty";
-		assert_int_equal(pl_power_open(&power, &ctx, "qemu", &popts), 0);
-		assert_int_equal(pl_console_open(&con, &ctx, "tty", &copts,
+		assert_int_equal(pl_power_open(&b->power, &ctx, "qemu", &popts),
+				 0);
+		assert_int_equal(pl_console_open(&b->con, &ctx, "tty", &copts,
 						 &cbs), 0);
 	}
-	tty_power(&loop, power, &t, true);
-	assert_int_equal(pl_test_loop_until(&loop, tty_seen_n, &w, 20000), 0);
+	free(bios);
+	tty_power(b->loop, b->power, &t, true);
+	assert_int_equal(pl_test_loop_until(b->loop, tty_seen_n, &w, 20000), 0);
 	w.text = "Hit any key";
-	assert_int_equal(pl_test_loop_until(&loop, tty_seen_n, &w, 20000), 0);
-	assert_int_equal(pl_console_write(con, " ", 1), 0);
+	assert_int_equal(pl_test_loop_until(b->loop, tty_seen_n, &w, 20000), 0);
+	assert_int_equal(pl_console_write(b->con, " ", 1), 0);
 	w.text = "=> ";
-	assert_int_equal(pl_test_loop_until(&loop, tty_seen_n, &w, 20000), 0);
-	tty_power(&loop, power, &t, false);
+	assert_int_equal(pl_test_loop_until(b->loop, tty_seen_n, &w, 20000), 0);
+	tty_power(b->loop, b->power, &t, false);
 
 	/* Power cycle: the same console object sees the second banner. */
-	tty_power(&loop, power, &t, true);
+	tty_power(b->loop, b->power, &t, true);
 	w.text = "U-Boot 2023.01";
 	w.count = 2;
-	assert_int_equal(pl_test_loop_until(&loop, tty_seen_n, &w, 20000), 0);
+	assert_int_equal(pl_test_loop_until(b->loop, tty_seen_n, &w, 20000), 0);
 	assert_int_equal(t.gone, 0);
-	tty_power(&loop, power, &t, false);
-
-	pl_console_close(con);
-	pl_power_close(power);
-	pl_test_loop_drain(&loop);
-	pl_test_rmrf(dir);
+	tty_power(b->loop, b->power, &t, false);
+	pl_console_close(b->con);
+	b->con = NULL;
 	pl_strbuf_free(&t.out);
-	free(dir);
-	free(bios);
-	free(flash);
-	free(link);
-	free(ubdir);
 }
 
 static void patched_saveenv_persists(void **state)
 {
-	struct ub_board b;
+	struct ub_board *b = *state;
 	char *cfg, *v;
 	bool bad;
-	uv_loop_t loop;
 
-	(void)state;
-	uv_loop_init(&loop);
-	ub_open(&b, &loop, "single");
-	cfg = write_fw_env_config(&b, false);
+	ub_open(b, "single");
+	cfg = write_fw_env_config(b, false);
 
 	/* A blank flash: the first boot has no environment. */
-	v = console_env_get(&b, "pltest", &bad);
+	v = console_env_get(b, "pltest", &bad);
 	assert_true(bad);
 	assert_null(v);
-	save_env(&b, "pltest", "hello");
-	ub_power(&b, false);
+	save_env(b, "pltest", "hello");
+	ub_power(b, false);
 
 	v = flash_env_get(cfg, "pltest");
 	assert_non_null(v);
 	assert_string_equal(v, "hello");
 	free(v);
 
-	v = console_env_get(&b, "pltest", &bad);
+	v = console_env_get(b, "pltest", &bad);
 	assert_false(bad);
 	assert_non_null(v);
 	assert_string_equal(v, "hello");
 	free(v);
-	ub_power(&b, false);
+	ub_power(b, false);
 	free(cfg);
-	ub_close(&b);
 }
 
 /* Where to pull the plug during `saveenv`: delay_ms after text. */
@@ -442,38 +406,36 @@ struct cut_tally {
 	unsigned kept_old, got_new, lost;
 };
 
-static void run_cuts(const char *variant, struct cut_tally *t)
+static void run_cuts(struct ub_board *b, const char *variant,
+		     struct cut_tally *t)
 {
-	struct ub_board b;
 	char *cfg, *v, *fv;
 	bool bad;
 	size_t i;
-	uv_loop_t loop;
 
 	memset(t, 0, sizeof(*t));
-	uv_loop_init(&loop);
-	ub_open(&b, &loop, variant);
-	cfg = write_fw_env_config(&b, !strcmp(variant, "redundant"));
+	ub_open(b, variant);
+	cfg = write_fw_env_config(b, !strcmp(variant, "redundant"));
 
 	/* A good environment to lose. */
-	ub_boot_to_prompt(&b);
-	save_env(&b, "pltest", "old");
+	ub_boot_to_prompt(b);
+	save_env(b, "pltest", "old");
 	if (!strcmp(variant, "redundant"))
-		save_env(&b, "pltest", "old"); /* both copies valid */
-	ub_power(&b, false);
+		save_env(b, "pltest", "old"); /* both copies valid */
+	ub_power(b, false);
 
 	for (i = 0; i < N_CUTS; i++) {
 		const struct cut_point *c = &cut_points[i];
 
-		ub_boot_to_prompt(&b);
-		ub_cmd(&b, "setenv pltest new", 5000);
-		ub_mark(&b);
-		ub_arm_cut(&b, c->text, c->delay_ms);
-		ub_send(&b, "saveenv\r");
-		ub_wait_cut(&b);
+		ub_boot_to_prompt(b);
+		ub_cmd(b, "setenv pltest new", 5000);
+		ub_mark(b);
+		ub_arm_cut(b, c->text, c->delay_ms);
+		ub_send(b, "saveenv\r");
+		ub_wait_cut(b);
 
 		fv = flash_env_get(cfg, "pltest");
-		v = console_env_get(&b, "pltest", &bad);
+		v = console_env_get(b, "pltest", &bad);
 		/* The two judges agree. */
 		if (v)
 			assert_non_null(fv);
@@ -486,20 +448,19 @@ static void run_cuts(const char *variant, struct cut_tally *t)
 		if (!v) {
 			assert_true(bad);
 			t->lost++;
-			save_env(&b, "pltest", "old");
+			save_env(b, "pltest", "old");
 		} else if (!strcmp(v, "old")) {
 			t->kept_old++;
 		} else {
 			assert_string_equal(v, "new");
 			t->got_new++;
-			save_env(&b, "pltest", "old");
+			save_env(b, "pltest", "old");
 		}
-		ub_power(&b, false);
+		ub_power(b, false);
 		free(v);
 		free(fv);
 	}
 	free(cfg);
-	ub_close(&b);
 	fprintf(stderr, "%s: %zu cuts: kept old %u, got new %u, lost %u\n",
 		variant, N_CUTS, t->kept_old, t->got_new, t->lost);
 }
@@ -511,7 +472,7 @@ static void single_env_is_lost_on_some_cuts(void **state)
 	(void)state;
 	PL_TEST_SKIP_IF(!pl_test_have_program("fw_printenv"),
 			"no fw_printenv: install libubootenv-tool");
-	run_cuts("single", &t);
+	run_cuts(*state, "single", &t);
 	assert_true(t.lost >= 1);
 }
 
@@ -522,7 +483,7 @@ static void redundant_env_survives_every_cut(void **state)
 	(void)state;
 	PL_TEST_SKIP_IF(!pl_test_have_program("fw_printenv"),
 			"no fw_printenv: install libubootenv-tool");
-	run_cuts("redundant", &t);
+	run_cuts(*state, "redundant", &t);
 	assert_int_equal(t.lost, 0);
 	assert_int_equal(t.kept_old + t.got_new, N_CUTS);
 }
@@ -530,12 +491,18 @@ static void redundant_env_survives_every_cut(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(console_survives_power_cycles),
-		cmocka_unit_test(gdbstub_port_is_stable_and_reset_line_works),
-		cmocka_unit_test(tty_console_driver_across_power_cycles),
-		cmocka_unit_test(patched_saveenv_persists),
-		cmocka_unit_test(single_env_is_lost_on_some_cuts),
-		cmocka_unit_test(redundant_env_survives_every_cut),
+		cmocka_unit_test_setup_teardown(console_survives_power_cycles, ub_setup,
+						ub_teardown),
+		cmocka_unit_test_setup_teardown(gdbstub_port_is_stable_and_reset_line_works, ub_setup,
+						ub_teardown),
+		cmocka_unit_test_setup_teardown(tty_console_driver_across_power_cycles, ub_setup,
+						ub_teardown),
+		cmocka_unit_test_setup_teardown(patched_saveenv_persists, ub_setup,
+						ub_teardown),
+		cmocka_unit_test_setup_teardown(single_env_is_lost_on_some_cuts, ub_setup,
+						ub_teardown),
+		cmocka_unit_test_setup_teardown(redundant_env_survives_every_cut, ub_setup,
+						ub_teardown),
 	};
 
 	if (!pl_test_have_program("qemu-system-arm")) {

@@ -6,6 +6,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <stdio.h>
+
+#include "patchlab/console.h"
 #include "patchlab/error.h"
 #include "patchlab/power_qemu.h"
 
@@ -105,19 +108,11 @@ static void on_console(uv_poll_t *h, int status, int events)
 	check_cut(b);
 }
 
-static void open_board(struct ub_board *b, uv_loop_t *loop,
-		       const char *variant, bool gdb)
+void ub_paths(struct ub_board *b, const char *variant, char **bios)
 {
-	struct pl_fixture_ctx ctx = { 0 };
 	struct pl_strbuf sb = { 0 };
-	char *ubdir, *why, *bios;
-	struct termios tio;
-	struct pl_opt o[5];
-	struct pl_opts opts = { o, 0 };
+	char *ubdir, *why;
 
-	memset(b, 0, sizeof(*b));
-	b->con_fd = -1;
-	b->loop = loop;
 	ubdir = ub_uboot_dir(&why);
 	if (!ubdir) {
 		pl_test_print_skip("U-Boot not built: %s", why);
@@ -125,21 +120,31 @@ static void open_board(struct ub_board *b, uv_loop_t *loop,
 		skip();
 	}
 	pl_strbuf_printf(&sb, "%s/%s/u-boot.bin", ubdir, variant);
-	bios = pl_strbuf_steal(&sb);
+	*bios = pl_strbuf_steal(&sb);
 	free(ubdir);
 	b->dir = pl_test_tmpdir("uboot");
 	pl_strbuf_printf(&sb, "%s/flash.img", b->dir);
 	b->pflash = pl_strbuf_steal(&sb);
 	pl_strbuf_printf(&sb, "%s/console", b->dir);
 	b->link = pl_strbuf_steal(&sb);
+}
 
+static void open_board(struct ub_board *b, const char *variant, bool gdb)
+{
+	struct pl_fixture_ctx ctx = { 0 };
+	char *bios;
+	struct termios tio;
+	struct pl_opt o[5];
+	struct pl_opts opts = { o, 0 };
+
+	ub_paths(b, variant, &bios);
 	o[opts.n++] = (struct pl_opt){ .key = "bios", .value = bios };
 	o[opts.n++] = (struct pl_opt){ .key = "pflash", .value = b->pflash };
 	o[opts.n++] = (struct pl_opt){ .key = "console_link", .value = b->link };
 	if (gdb)
 		o[opts.n++] = (struct pl_opt){ .key = "gdb", .value = "true" };
 	pl_test_logcap_init(&b->cap, variant);
-	ctx.loop = loop;
+	ctx.loop = b->loop;
 	ctx.log = b->cap.log;
 	ctx.board_id = variant;
 	assert_int_equal(pl_power_open(&b->power, &ctx, "qemu", &opts), 0);
@@ -151,48 +156,96 @@ static void open_board(struct ub_board *b, uv_loop_t *loop,
 	assert_int_equal(tcgetattr(b->con_fd, &tio), 0);
 	cfmakeraw(&tio);
 	assert_int_equal(tcsetattr(b->con_fd, TCSANOW, &tio), 0);
-	assert_int_equal(uv_poll_init(loop, &b->con_poll, b->con_fd), 0);
+	assert_int_equal(uv_poll_init(b->loop, &b->con_poll, b->con_fd), 0);
 	b->con_poll.data = b;
 	b->con_poll_open = true;
 	uv_poll_start(&b->con_poll, UV_READABLE, on_console);
-	uv_timer_init(loop, &b->cut_timer);
-	b->cut_timer.data = b;
-	uv_timer_init(loop, &b->xm_timer);
-	b->xm_timer.data = b;
 }
 
-void ub_open(struct ub_board *b, uv_loop_t *loop, const char *variant)
+void ub_open(struct ub_board *b, const char *variant)
 {
-	open_board(b, loop, variant, false);
+	open_board(b, variant, false);
 }
 
-void ub_open_gdb(struct ub_board *b, uv_loop_t *loop, const char *variant)
+void ub_open_gdb(struct ub_board *b, const char *variant)
 {
-	open_board(b, loop, variant, true);
+	open_board(b, variant, true);
 }
 
-void ub_close(struct ub_board *b)
+int ub_count_children(const char *comm)
 {
-	/* pl_power_close kills QEMU; the loop reaps it in the drain. */
-	pl_power_close(b->power);
-	b->power = NULL;
-	if (b->con_poll_open) {
-		uv_close((uv_handle_t *)&b->con_poll, NULL);
-		uv_close((uv_handle_t *)&b->cut_timer, NULL);
-		uv_close((uv_handle_t *)&b->xm_timer, NULL);
-		b->con_poll_open = false;
+	char path[64], name[64];
+	FILE *fp;
+	int n = 0, c;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", getpid(),
+		 getpid());
+	fp = fopen(path, "r");
+	if (!fp)
+		return -1;
+	while (fscanf(fp, "%d", &c) == 1) {
+		FILE *cf;
+
+		snprintf(path, sizeof(path), "/proc/%d/comm", c);
+		cf = fopen(path, "r");
+		if (cf && fgets(name, sizeof(name), cf) &&
+		    !strncmp(name, comm, strlen(comm)))
+			n++;
+		if (cf)
+			fclose(cf);
 	}
+	fclose(fp);
+	return n;
+}
+
+static bool no_qemu_child(void *ud)
+{
+	(void)ud;
+	return ub_count_children("qemu-system-arm") <= 0;
+}
+
+int ub_setup(void **state)
+{
+	struct ub_board *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return -1;
+	b->con_fd = -1;
+	b->loop = &b->own_loop;
+	uv_loop_init(b->loop);
+	uv_timer_init(b->loop, &b->cut_timer);
+	b->cut_timer.data = b;
+	uv_timer_init(b->loop, &b->xm_timer);
+	b->xm_timer.data = b;
+	*state = b;
+	return 0;
+}
+
+int ub_teardown(void **state)
+{
+	struct ub_board *b = *state;
+
+	pl_console_close(b->con);
+	/* pl_power_close kills QEMU; its driver reaps it on the loop: keep
+	 * the loop running until it did, then drain. */
+	pl_power_close(b->power);
+	pl_test_loop_until(b->loop, no_qemu_child, NULL, 10000);
+	if (b->con_poll_open)
+		uv_close((uv_handle_t *)&b->con_poll, NULL);
+	uv_close((uv_handle_t *)&b->cut_timer, NULL);
+	uv_close((uv_handle_t *)&b->xm_timer, NULL);
+	pl_xmodem_sender_free(b->xm);
 	pl_test_loop_drain(b->loop);
 	if (b->con_fd >= 0)
 		close(b->con_fd);
-	b->con_fd = -1;
 	if (b->dir)
 		pl_test_rmrf(b->dir);
 	free(b->dir);
 	free(b->pflash);
 	free(b->link);
 	pl_strbuf_free(&b->out);
-	b->dir = b->pflash = b->link = NULL;
+	free(b);
+	return 0;
 }
 
 /* ------------------------------------------------------------ power */

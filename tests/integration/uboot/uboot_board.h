@@ -25,6 +25,8 @@ typedef void (*ub_match_cb)(struct ub_board *b, void *ud);
 
 struct ub_board {
 	uv_loop_t *loop;
+	uv_loop_t own_loop;
+	struct pl_console *con; /* a console driver a test opened, or NULL */
 	struct pl_test_logcap cap;
 	struct pl_power *power;
 	char *dir;           /* test tmp dir */
@@ -58,11 +60,26 @@ struct ub_board {
  */
 char *ub_uboot_dir(char **why);
 
-/* Open a board running DIR/variant/u-boot.bin on a fresh pflash. */
-void ub_open(struct ub_board *b, uv_loop_t *loop, const char *variant);
+/*
+ * cmocka setup/teardown: *state becomes a zeroed struct ub_board with its
+ * own loop. Teardown runs even when the test failed: it closes whatever the
+ * test opened, waits until every QEMU child was reaped, drains the loop and
+ * removes the temp dir.
+ */
+int ub_setup(void **state);
+int ub_teardown(void **state);
+
+/* Open a board running DIR/variant/u-boot.bin on a fresh pflash (skips the
+ * test when U-Boot cannot be built). */
+void ub_open(struct ub_board *b, const char *variant);
 /* The same with QEMU's gdbstub enabled (option gdb: true). */
-void ub_open_gdb(struct ub_board *b, uv_loop_t *loop, const char *variant);
-void ub_close(struct ub_board *b);
+void ub_open_gdb(struct ub_board *b, const char *variant);
+/* A fresh pflash path and console link in the board's temp dir, and the
+ * bios path of variant, without opening anything (malloc'ed). */
+void ub_paths(struct ub_board *b, const char *variant, char **bios);
+
+/* Our children called comm (e.g. "qemu-system-arm"); -1 without /proc. */
+int ub_count_children(const char *comm);
 
 /* Power and wait for the command to complete (fails the test otherwise). */
 void ub_power(struct ub_board *b, bool on);
