@@ -157,6 +157,28 @@ static void dummy_command_errors_are_refusals(void **state)
 	/* No target configured: halt is refused, not a lab error. */
 	assert_int_equal(run_req(&f->loop, f->probe, &f->w, PL_PROBE_HALT,
 				 NULL), -PL_EREFUSED);
+	/* Memory and flash ops build real commands; with no target OpenOCD
+	 * refuses them, and the request says why. */
+	{
+		static const uint8_t img[] = { 1, 2, 3, 4 };
+		struct pl_probe_req r = { .op = PL_PROBE_FLASH, .addr = 0x8000000,
+					  .data = img, .len = sizeof(img),
+					  .cb = on_req, .user_data = &f->w };
+
+		f->w.done = false;
+		assert_int_equal(pl_probe_submit(f->probe, &r), 0);
+		assert_int_equal(pl_test_loop_until(&f->loop, req_done, &f->w,
+						    20000), 0);
+		assert_int_equal(f->w.status, -PL_EREFUSED);
+		assert_true(f->w.len > 0);
+		r.op = PL_PROBE_READ;
+		r.data = NULL;
+		f->w.done = false;
+		assert_int_equal(pl_probe_submit(f->probe, &r), 0);
+		assert_int_equal(pl_test_loop_until(&f->loop, req_done, &f->w,
+						    20000), 0);
+		assert_int_equal(f->w.status, -PL_EREFUSED);
+	}
 	/* And the RPC still works afterwards. */
 	assert_int_equal(run_req(&f->loop, f->probe, &f->w, PL_PROBE_MONITOR,
 				 "expr {1 + 1}"), 0);
