@@ -299,6 +299,55 @@ static pid_t read_pid(const char *dir)
 	return (pid_t)pid;
 }
 
+/*
+ * Is pid the rack serving dir? A pid file can outlive its process and the
+ * number be reused: never signal a process that is not `patchlab vrack
+ * serve --dir <dir>` (compared by real path).
+ */
+static bool is_our_rack(pid_t pid, const char *dir)
+{
+	char path[64], buf[8192], want[PATH_MAX], got[PATH_MAX], cwd[PATH_MAX];
+	char *args[64];
+	size_t n = 0, len;
+	FILE *f;
+	bool serve = false, match = false;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	for (size_t i = 0; i < len && n < 64; i += strlen(buf + i) + 1)
+		args[n++] = buf + i;
+	if (!realpath(dir, want))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%ld/cwd", (long)pid);
+	len = 0;
+	{
+		ssize_t k = readlink(path, cwd, sizeof(cwd) - 1);
+
+		if (k > 0)
+			len = (size_t)k;
+	}
+	cwd[len] = '\0';
+	for (size_t i = 0; i + 1 < n; i++) {
+		char joined[2 * PATH_MAX + 2];
+
+		if (strcmp(args[i], "vrack") == 0 && strcmp(args[i + 1], "serve") == 0)
+			serve = true;
+		if (strcmp(args[i], "--dir") != 0)
+			continue;
+		if (args[i + 1][0] == '/')
+			snprintf(joined, sizeof(joined), "%s", args[i + 1]);
+		else
+			snprintf(joined, sizeof(joined), "%s/%s", cwd, args[i + 1]);
+		match = realpath(joined, got) && strcmp(got, want) == 0;
+	}
+	return serve && match;
+}
+
 /* Wait (pidfd, deadline) until process pid is gone. */
 static int wait_gone(pid_t pid, unsigned timeout_ms)
 {
@@ -661,8 +710,9 @@ static int status_run(const struct pl_cli_args *a)
 }
 
 /* A rack that died without cleaning up (SIGKILL, a crash) leaves its
- * socket, pid file, lab.yaml and dangling pty links: remove those, nothing
- * else. Returns how many were removed. */
+ * socket, pid file, lab.yaml and its pty links (vbN.console, relayN.tty,
+ * symlinks only): remove those, nothing else. Call only when no rack runs
+ * in dir. Returns how many were removed. */
 static int remove_leftovers(const char *dir)
 {
 	static const char *const fixed[] = { "rack.sock", "rack.pid", "lab.yaml" };
@@ -688,9 +738,10 @@ static int remove_leftovers(const char *dir)
 
 		if (!ours || !(p = dir_path(dir, e->d_name)))
 			continue;
-		/* a link whose pty is gone (stat follows it and fails) */
-		if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode) &&
-		    stat(p, &st) < 0 && unlink(p) == 0)
+		/* no rack runs here, so every such link is a leftover (its
+		 * /dev/pts/N may already belong to someone else: do not
+		 * judge by the target) */
+		if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode) && unlink(p) == 0)
 			n++;
 		free(p);
 	}
@@ -711,7 +762,7 @@ static int down_run(const struct pl_cli_args *a)
 	pid = read_pid(dir);
 	rc = ctl_connect(dir, &fd);
 	if (rc < 0) {
-		if (pid > 0 && kill(pid, SIGTERM) == 0) {
+		if (pid > 0 && is_our_rack(pid, dir) && kill(pid, SIGTERM) == 0) {
 			/* The socket is gone but the process is not. */
 			fprintf(stderr, "vrack down: no control socket; sent SIGTERM "
 				"to pid %ld\n", (long)pid);
