@@ -239,8 +239,10 @@ static void ab_redundant(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(ab_single, ub_setup, ub_teardown),
-		cmocka_unit_test_setup_teardown(ab_redundant, ub_setup, ub_teardown),
+		cmocka_unit_test_setup_teardown(ab_single, ub_setup,
+						ub_teardown),
+		cmocka_unit_test_setup_teardown(ab_redundant, ub_setup,
+						ub_teardown),
 	};
 
 	if (!pl_test_have_program("qemu-system-arm") ||

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "patchlab/console.h"
+#include "patchlab/error.h"
 #include "patchlab/power_qemu.h"
 #include "patchlab/strbuf.h"
 
@@ -350,6 +351,53 @@ static void tty_console_driver_across_power_cycles(void **state)
 	pl_strbuf_free(&t.out);
 }
 
+static void on_failed_power(struct pl_power *p, int status,
+			    const struct pl_power_times *t, void *ud)
+{
+	struct ub_board *b = ud;
+
+	(void)p;
+	(void)t;
+	b->power_done = true;
+	b->power_status = status;
+}
+
+static bool failed_power_done(void *ud)
+{
+	return ((struct ub_board *)ud)->power_done;
+}
+
+/* QEMU that dies while starting (no such firmware) is a lab error, the
+ * child is reaped, and the console stays usable for the next attempt. */
+static void qemu_that_cannot_start_is_a_lab_error(void **state)
+{
+	struct ub_board *b = *state;
+	struct pl_fixture_ctx ctx = { 0 };
+	struct pl_strbuf sb = { 0 };
+	struct pl_opt o[3];
+	struct pl_opts opts = { o, 0 };
+
+	b->dir = pl_test_tmpdir("uboot-bad");
+	pl_strbuf_printf(&sb, "%s/flash.img", b->dir);
+	b->pflash = pl_strbuf_steal(&sb);
+	pl_strbuf_printf(&sb, "%s/console", b->dir);
+	b->link = pl_strbuf_steal(&sb);
+	o[opts.n++] = (struct pl_opt){ .key = "bios", .value = "/nonexistent.bin" };
+	o[opts.n++] = (struct pl_opt){ .key = "pflash", .value = b->pflash };
+	o[opts.n++] = (struct pl_opt){ .key = "console_link", .value = b->link };
+	pl_test_logcap_init(&b->cap, "bad");
+	ctx.loop = b->loop;
+	ctx.log = b->cap.log;
+	assert_int_equal(pl_power_open(&b->power, &ctx, "qemu", &opts), 0);
+	b->power_done = false;
+	assert_int_equal(pl_power_set(b->power, true, on_failed_power, b), 0);
+	assert_int_equal(pl_test_loop_until(b->loop, failed_power_done, b,
+					    20000), 0);
+	assert_int_equal(b->power_status, -PL_EFIXTURE);
+	assert_true(b->cap.errors >= 1);
+	assert_string_equal(pl_power_qemu_console(b->power), b->link);
+}
+
 static void patched_saveenv_persists(void **state)
 {
 	struct ub_board *b = *state;
@@ -491,18 +539,21 @@ static void redundant_env_survives_every_cut(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(console_survives_power_cycles, ub_setup,
-						ub_teardown),
-		cmocka_unit_test_setup_teardown(gdbstub_port_is_stable_and_reset_line_works, ub_setup,
-						ub_teardown),
-		cmocka_unit_test_setup_teardown(tty_console_driver_across_power_cycles, ub_setup,
-						ub_teardown),
-		cmocka_unit_test_setup_teardown(patched_saveenv_persists, ub_setup,
-						ub_teardown),
-		cmocka_unit_test_setup_teardown(single_env_is_lost_on_some_cuts, ub_setup,
-						ub_teardown),
-		cmocka_unit_test_setup_teardown(redundant_env_survives_every_cut, ub_setup,
-						ub_teardown),
+		cmocka_unit_test_setup_teardown(
+			console_survives_power_cycles, ub_setup, ub_teardown),
+		cmocka_unit_test_setup_teardown(
+			gdbstub_port_is_stable_and_reset_line_works, ub_setup, ub_teardown),
+		cmocka_unit_test_setup_teardown(
+			tty_console_driver_across_power_cycles, ub_setup, ub_teardown),
+		cmocka_unit_test_setup_teardown(
+			qemu_that_cannot_start_is_a_lab_error, ub_setup,
+			ub_teardown),
+		cmocka_unit_test_setup_teardown(
+			patched_saveenv_persists, ub_setup, ub_teardown),
+		cmocka_unit_test_setup_teardown(
+			single_env_is_lost_on_some_cuts, ub_setup, ub_teardown),
+		cmocka_unit_test_setup_teardown(
+			redundant_env_survives_every_cut, ub_setup, ub_teardown),
 	};
 
 	if (!pl_test_have_program("qemu-system-arm")) {
