@@ -54,6 +54,8 @@ struct pl_run_ctx {
 	bool probe_waiting;
 	uv_timer_t *timer;        /* sleep, power cycle */
 	int pending_power;        /* power command being waited for */
+	int power_op;             /* lapi.c's enum power_op of it */
+	unsigned power_ms;
 	struct pl_trigger *triggers[PL_RUN_MAX_TRIGGERS];
 	size_t ntriggers;
 	char cut_json[512];       /* the cut point the run aimed at, or "" */

@@ -344,11 +344,14 @@ static void on_cycle_off(struct pl_power *p, int status,
 
 enum power_op { POWER_ON, POWER_OFF, POWER_CYCLE, POWER_GLITCH };
 
+static void power_issue(struct pl_run_ctx *rc);
+static void on_power_barrier(struct pl_probe *p, int status, const void *data,
+			     size_t len, void *ud);
+
 static int power_common(lua_State *L, enum power_op op)
 {
 	lua_Integer ms = 0;
 	struct pl_run_ctx *rc;
-	int err;
 
 	if (op == POWER_CYCLE || op == POWER_GLITCH) {
 		ms = luaL_optinteger(L, 2, op == POWER_CYCLE ? 500 : 5);
@@ -360,6 +363,29 @@ static int power_common(lua_State *L, enum power_op op)
 	pl_lua_wait_begin(pl_lua_wait_prepare(L), &(struct pl_lua_wait){
 		.what = "power", .cancel = cancel_power, .user_data = rc });
 	rc->pending_power = op == POWER_CYCLE ? (int)ms + 1 : 1;
+	rc->power_op = (int)op;
+	rc->power_ms = (unsigned)ms;
+	/* Probe requests still queued (a trigger halting the target, taking
+	 * its breakpoints off) must reach the board before it powers up, or
+	 * they would act on the next boot: switch after the queue drained. */
+	if (pl_board_probe(rc->board)) {
+		struct pl_probe_req req = { .op = PL_PROBE_CONNECT,
+					    .cb = on_power_barrier,
+					    .user_data = rc };
+
+		if (pl_probe_submit(pl_board_probe(rc->board), &req) == 0)
+			return pl_lua_wait_yield(L);
+	}
+	power_issue(rc);
+	return pl_lua_wait_yield(L);
+}
+
+static void power_issue(struct pl_run_ctx *rc)
+{
+	enum power_op op = (enum power_op)rc->power_op;
+	unsigned ms = rc->power_ms;
+	int err;
+
 	switch (op) {
 	case POWER_ON:
 		err = pl_board_set_power(rc->board, true, on_power_cmd, rc);
@@ -371,12 +397,20 @@ static int power_common(lua_State *L, enum power_op op)
 		err = pl_board_set_power(rc->board, false, on_cycle_off, rc);
 		break;
 	default:
-		err = pl_board_glitch(rc->board, (unsigned)ms, on_power_cmd, rc);
+		err = pl_board_glitch(rc->board, ms, on_power_cmd, rc);
 		break;
 	}
 	if (err)
 		power_wait_done(rc, err);
-	return pl_lua_wait_yield(L);
+}
+
+static void on_power_barrier(struct pl_probe *p, int status, const void *data,
+			     size_t len, void *ud)
+{
+	struct pl_run_ctx *rc = ud;
+
+	if (rc->pending_power)
+		power_issue(rc);
 }
 
 static int l_power_on(lua_State *L) { return power_common(L, POWER_ON); }

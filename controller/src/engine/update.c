@@ -42,6 +42,13 @@ struct pl_op {
 	uint64_t timeout_ms;
 
 	struct pl_linematch *m_ok, *m_fail, *m_start, *m_progress;
+	/* After the deciding line, wait for the board's prompt before the
+	 * operation is done: the next command is then typed at a prompt and
+	 * its answer starts a line of its own. */
+	struct pl_linematch *m_prompt;
+	bool await_prompt;
+	int ok_status;
+	char ok_reason[256];
 	const struct pl_pattern *p_ok, *p_fail;
 
 	struct pl_xmodem_sender *tx;
@@ -155,6 +162,8 @@ static void on_console(struct pl_board_listener *l, bool gone, int status)
 		finish(op, -PL_EFIXTURE, "console lost: %s", pl_strerror(status));
 }
 
+static void decided(struct pl_op *op, int status, const char *reason);
+
 /* ----------------------------------------------------------------- XMODEM */
 
 static void x_send(const uint8_t *buf, size_t len, void *ud)
@@ -196,7 +205,7 @@ static void x_done(int status, void *ud)
 	op->phase = PH_WAIT_DONE;
 	uv_timer_stop(op->xtimer);
 	if (op->done_line || !op->type->update.done)
-		finish(op, 0, "update accepted");
+		decided(op, 0, "update accepted");
 }
 
 static void on_xtimer(uv_timer_t *t)
@@ -230,6 +239,29 @@ static int start_sender(struct pl_op *op)
 }
 
 /* ------------------------------------------------------------ console data */
+
+/* The decision is made: finish now, or once the prompt has come. */
+static void decided(struct pl_op *op, int status, const char *reason)
+{
+	if (!op->m_prompt || status != 0) {
+		finish(op, status, "%s", reason);
+		return;
+	}
+	op->await_prompt = true;
+	op->ok_status = status;
+	snprintf(op->ok_reason, sizeof(op->ok_reason), "%s", reason);
+}
+
+static void feed_prompt(struct pl_op *op, const uint8_t *buf, size_t len,
+			uint64_t t_ns)
+{
+	struct pl_linematch_hit hit;
+	size_t used;
+
+	if (!op->finished &&
+	    pl_linematch_feed(op->m_prompt, buf, len, t_ns, &used, &hit))
+		finish(op, op->ok_status, "%s", op->ok_reason);
+}
 
 /* Feed lines to the matchers of the operation; true when it finished. */
 static bool feed_lines(struct pl_op *op, const uint8_t *buf, size_t len,
@@ -271,8 +303,12 @@ static bool feed_lines(struct pl_op *op, const uint8_t *buf, size_t len,
 				op->res.t_ns = t_ns;
 				if (op->kind == OP_UPDATE) {
 					op->done_line = true;
-					if (op->sender_done)
-						finish(op, 0, "update accepted");
+					if (op->sender_done) {
+						decided(op, 0, "update accepted");
+						feed_prompt(op, buf + off + o2,
+							    len - off - o2, t_ns);
+						return true;
+					}
 				} else {
 					snprintf(op->res.line, sizeof(op->res.line),
 						 "%.*s", (int)hit.len, hit.text);
@@ -283,7 +319,13 @@ static bool feed_lines(struct pl_op *op, const uint8_t *buf, size_t len,
 							break;
 						op->res.ngroups = g;
 					}
-					finish(op, 0, "%.*s", (int)hit.len, hit.text);
+					char line[256];
+
+					snprintf(line, sizeof(line), "%.*s",
+						 (int)hit.len, hit.text);
+					decided(op, 0, line);
+					feed_prompt(op, buf + off + o2,
+						    len - off - o2, t_ns);
 					return true;
 				}
 			}
@@ -301,6 +343,10 @@ static void on_data(struct pl_board_listener *l, const uint8_t *buf,
 
 	if (op->finished)
 		return;
+	if (op->await_prompt) {
+		feed_prompt(op, buf, len, t_ns);
+		return;
+	}
 	if (op->kind != OP_UPDATE) {
 		feed_lines(op, buf, len, t_ns);
 		return;
@@ -405,7 +451,8 @@ int pl_op_wait_boot(struct pl_op **out, struct pl_board *b,
 		return err;
 	op->p_ok = type->console.boot_ok;
 	op->p_fail = type->console.boot_fail;
-	if (matcher(&op->m_ok, op->p_ok) || matcher(&op->m_fail, op->p_fail)) {
+	if (matcher(&op->m_ok, op->p_ok) || matcher(&op->m_fail, op->p_fail) ||
+	    matcher(&op->m_prompt, type->console.prompt)) {
 		pl_op_free(op);
 		return -ENOMEM;
 	}
@@ -429,7 +476,8 @@ int pl_op_version(struct pl_op **out, struct pl_board *b,
 	if (err)
 		return err;
 	op->p_ok = type->version.pattern;
-	if (matcher(&op->m_ok, op->p_ok)) {
+	if (matcher(&op->m_ok, op->p_ok) ||
+	    matcher(&op->m_prompt, type->console.prompt)) {
 		pl_op_free(op);
 		return -ENOMEM;
 	}
@@ -458,6 +506,10 @@ int pl_op_command(struct pl_op **out, struct pl_board *b,
 		return err;
 	if (pattern) {
 		err = pl_linematch_new(&op->m_ok, pattern, NULL, &why);
+		/* a command's answer is followed by the prompt; a bare expect
+		 * is done at its line */
+		if (!err && command)
+			err = matcher(&op->m_prompt, type->console.prompt);
 		if (err) {
 			pl_op_free(op);
 			return err;
@@ -499,7 +551,8 @@ int pl_op_update(struct pl_op **out, struct pl_board *b,
 	op->p_ok = type->update.done;
 	op->p_fail = type->update.error;
 	if (matcher(&op->m_ok, op->p_ok) || matcher(&op->m_fail, op->p_fail) ||
-	    matcher(&op->m_start, type->update.start)) {
+	    matcher(&op->m_start, type->update.start) ||
+	    matcher(&op->m_prompt, type->console.prompt)) {
 		pl_op_free(op);
 		return -ENOMEM;
 	}
@@ -529,6 +582,7 @@ void pl_op_free(struct pl_op *op)
 	pl_linematch_free(op->m_fail);
 	pl_linematch_free(op->m_start);
 	pl_linematch_free(op->m_progress);
+	pl_linematch_free(op->m_prompt);
 	free(op->data);
 	free(op);
 }
