@@ -84,26 +84,55 @@ static int wait_all(struct con *c, size_t n, const char *needle)
 	return rc;
 }
 
+struct scale {
+	char *dir;
+	int pid;
+};
+
+static int setup(void **state)
+{
+	struct scale *sc = calloc(1, sizeof(*sc));
+
+	vt_become_subreaper();
+	sc->dir = pl_test_tmpdir("vrack-scale");
+	*state = sc;
+	return sc->dir ? 0 : -1;
+}
+
+/* Whatever happened, no rack outlives the test. */
+static int teardown(void **state)
+{
+	struct scale *sc = *state;
+
+	if (sc->pid > 0) {
+		kill(sc->pid, SIGTERM);
+		vt_reap(sc->pid);
+	}
+	pl_test_rmrf(sc->dir);
+	free(sc->dir);
+	free(sc);
+	return 0;
+}
+
 static void thousand_boards_answer_version(void **state)
 {
+	struct scale *sc = *state;
 	const char *env = getenv("PL_VRACK_SCALE_BOARDS");
 	size_t n = env ? strtoul(env, NULL, 10) : 1000;
 	size_t nrelays = (n + 7) / 8;
-	char *dir = pl_test_tmpdir("vrack-scale");
+	char *dir = sc->dir;
 	char *out = NULL, *err = NULL, nb[16];
 	struct con *c = calloc(n, sizeof(*c));
 	int *relay = calloc(nrelays, sizeof(*relay));
 	struct rlimit rl;
 	int rc, pid;
 
-	(void)state;
 	getrlimit(RLIMIT_NOFILE, &rl);
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
 	PL_TEST_SKIP_IF(rl.rlim_cur < n + nrelays + 64,
 			"RLIMIT_NOFILE hard limit %llu is too low for %zu boards",
 			(unsigned long long)rl.rlim_max, n);
-	vt_become_subreaper();
 	snprintf(nb, sizeof(nb), "%zu", n);
 	rc = vt_patchlab(&out, &err, "up", "--dir", dir, "--boards", nb,
 			 "--speed", "10", NULL);
@@ -113,6 +142,7 @@ static void thousand_boards_answer_version(void **state)
 	free(err);
 	pid = vt_rack_pid(dir);
 	assert_true(pid > 0);
+	sc->pid = pid;
 
 	for (size_t i = 0; i < n; i++) {
 		char name[32], *path;
@@ -155,17 +185,20 @@ static void thousand_boards_answer_version(void **state)
 		fail_msg("vrack down: exit %d\n%s%s", rc, out, err);
 	free(out);
 	free(err);
+	sc->pid = 0;
 	assert_int_equal(vt_reap(pid), 0);
-	pl_test_rmrf(dir);
-	free(dir);
 	free(c);
 	free(relay);
 }
 
 int main(void)
 {
+	/* a peer (sx, a GDB port) that hangs up must fail an assertion, not
+	 * kill the test and orphan its rack */
+	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(thousand_boards_answer_version),
+		cmocka_unit_test_setup_teardown(thousand_boards_answer_version,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("/pl/vrack/scale", tests, NULL, NULL);

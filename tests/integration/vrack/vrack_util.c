@@ -208,8 +208,10 @@ int vt_pump(int con, int peer, struct pl_strbuf *acc, int stop_fd,
 		if (p[0].revents & POLLIN) {
 			n = read(con, buf, sizeof(buf));
 			if (n > 0) {
+				/* sx may be gone already: no SIGPIPE */
 				if (!*peer_eof)
-					vt_write_all(peer, buf, (size_t)n);
+					(void)!send(peer, buf, (size_t)n,
+						    MSG_NOSIGNAL);
 				for (ssize_t i = 0; i < n; i++)
 					if (buf[i] == '\0')
 						buf[i] = '.';
