@@ -757,6 +757,23 @@ err_rollback:
 	return rc;
 }
 
+int pl_store_run_set_replay(struct pl_store *st, int64_t run_id,
+			    const char *replay)
+{
+	sqlite3_stmt *s;
+	int rc = prepare(st, "UPDATE runs SET replay = ? WHERE id = ?", &s);
+
+	if (rc)
+		return rc;
+	bind_text(s, 1, replay);
+	sqlite3_bind_int64(s, 2, run_id);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	if (rc == 0 && sqlite3_changes(st->db) == 0)
+		rc = -ENOENT;
+	sqlite3_finalize(s);
+	return rc;
+}
+
 /* ---------------------------------------------------------- recovery */
 
 static bool lease_alive(struct pl_store *st, const char *board,

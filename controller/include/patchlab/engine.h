@@ -42,6 +42,18 @@ struct pl_engine_opts {
 	/* only boards carrying every one of these tags (NULL-terminated, or
 	 * NULL for every board the suite selects) */
 	const char *const *tags;
+	/* replay: run exactly this one run of the suite (its scenario, its
+	 * params with their cut point, its seed) on any free board of its
+	 * board type, instead of the suite's runs; NULL otherwise */
+	const struct pl_engine_replay *replay;
+};
+
+struct pl_engine_replay {
+	int64_t run_id;          /* the run replayed, for messages */
+	const char *scenario;    /* as recorded: "scenarios/x.lua" */
+	const char *params_json; /* as recorded, cut point included */
+	uint64_t seed;
+	const char *board_type;
 };
 
 /*

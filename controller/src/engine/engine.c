@@ -37,6 +37,7 @@ struct run_spec {
 	unsigned repeat;       /* 1-based */
 	size_t board;          /* index in eng->boards; the one it must use */
 	json_t *cut;           /* params.cut added by a sweep, or NULL */
+	json_t *params;        /* replay: the recorded params, whole */
 	bool learning;         /* a sweep's learning pass */
 	size_t sweep_group;    /* index into eng->sweeps when learning */
 	uint64_t seed;
@@ -84,6 +85,7 @@ struct pl_engine {
 	uint64_t started_ns;
 	bool stopping;
 	char *db_path;
+	const char *db_used;
 	char *log_dir;
 };
 
@@ -124,9 +126,71 @@ static bool board_allowed(const struct pl_engine_opts *o,
 
 /* Every spec gets a seed derived from the suite seed and its position, so
  * the same suite with the same seed replays the same draws. */
+/* The chunk name a scenario path gets ("scenarios/x.lua"). */
+static void chunk_name(const struct pl_engine *e, const char *scen, char *out,
+		       size_t n)
+{
+	const char *sdir = e->suite->scenarios_dir;
+	size_t l = strlen(sdir);
+
+	if (strncmp(scen, sdir, l) == 0 && scen[l] == '/')
+		snprintf(out, n, "scenarios%s", scen + l);
+	else
+		snprintf(out, n, "%s", scen);
+}
+
+/* patchlab replay: one spec, the recorded run, on a board of its type. */
+static int expand_replay(struct pl_engine *e)
+{
+	const struct pl_engine_replay *rp = e->opts->replay;
+	struct run_spec *s;
+	json_error_t jerr;
+	char chunk[512];
+	size_t r, b;
+
+	for (r = 0; r < e->suite->nruns; r++) {
+		chunk_name(e, e->suite->runs[r].scenario, chunk, sizeof(chunk));
+		if (strcmp(chunk, rp->scenario) == 0)
+			break;
+	}
+	if (r == e->suite->nruns) {
+		fprintf(stderr, "patchlab replay: run %" PRId64 ": suite %s has no "
+			"run of %s any more\n", rp->run_id, e->suite->file,
+			rp->scenario);
+		return -ENOENT;
+	}
+	for (b = 0; b < e->nboards; b++)
+		if (e->boards[b].board &&
+		    strcmp(e->boards[b].cfg->type->name, rp->board_type) == 0)
+			break;
+	if (b == e->nboards) {
+		fprintf(stderr, "patchlab replay: run %" PRId64 ": no board of "
+			"type %s in lab %s\n", rp->run_id, rp->board_type,
+			e->lab->file);
+		return -ENODEV;
+	}
+	s = add_spec(e);
+	if (!s)
+		return -ENOMEM;
+	s->rcfg = &e->suite->runs[r];
+	s->run_index = r;
+	s->repeat = 1;
+	s->board = b;
+	s->seed = rp->seed;
+	s->params = json_loads(rp->params_json ? rp->params_json : "{}", 0, &jerr);
+	if (!s->params)
+		s->params = json_object();
+	if (json_object_get(s->params, "cut"))
+		s->cut = json_incref(json_object_get(s->params, "cut"));
+	return 0;
+}
+
 static int expand(struct pl_engine *e)
 {
 	uint64_t base = e->opts->seed;
+
+	if (e->opts->replay)
+		return expand_replay(e);
 
 	for (size_t r = 0; r < e->suite->nruns; r++) {
 		const struct pl_run_cfg *rc = &e->suite->runs[r];
@@ -344,6 +408,12 @@ static int build_params(lua_State *L, void *ud)
 {
 	struct params_ud *p = ud;
 
+	if (p->spec->params) {
+		push_json(L, p->spec->params, 0);
+		lua_pushvalue(L, -1);
+		p->rc->params_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		return 0;
+	}
 	if (p->spec->rcfg->params && p->spec->rcfg->params->kind == PL_VALUE_MAP)
 		push_value(L, p->spec->rcfg->params, 0);
 	else
@@ -748,7 +818,6 @@ static void start_run(struct pl_engine *e, size_t si, size_t bi)
 	json_t *pj;
 	char *params_txt = NULL, *replay = NULL, chunk[512];
 	const char *scen = spec->rcfg->scenario;
-	const char *sdir = e->suite->scenarios_dir;
 	struct pl_lua_run_config lc = { 0 };
 	uint64_t timeout;
 	int err;
@@ -772,12 +841,13 @@ static void start_run(struct pl_engine *e, size_t si, size_t bi)
 	eb->busy = rc;
 	e->running++;
 
-	pj = value_json(spec->rcfg->params, 0);
+	pj = spec->params ? json_incref(spec->params) :
+			    value_json(spec->rcfg->params, 0);
 	if (!json_is_object(pj)) {
 		json_decref(pj);
 		pj = json_object();
 	}
-	if (spec->cut)
+	if (spec->cut && !spec->params)
 		json_object_set(pj, "cut", spec->cut);
 	if (spec->learning)
 		json_object_set_new(pj, "learn", json_true());
@@ -785,17 +855,12 @@ static void start_run(struct pl_engine *e, size_t si, size_t bi)
 	json_decref(pj);
 
 	/* Chunk names read "scenarios/x.lua" whatever the working directory. */
-	if (strncmp(scen, sdir, strlen(sdir)) == 0 && scen[strlen(sdir)] == '/')
-		snprintf(chunk, sizeof(chunk), "scenarios%s", scen + strlen(sdir));
-	else
-		snprintf(chunk, sizeof(chunk), "%s", scen);
+	chunk_name(e, scen, chunk, sizeof(chunk));
 
 	if (asprintf(&rc->log_path, "%s/%s-%zu.console.log", e->log_dir,
 		     eb->cfg->id, si + 1) < 0)
 		rc->log_path = NULL;
-	if (asprintf(&replay, "patchlab replay %zu --suite %s --lab %s --seed %" PRIu64,
-		     si + 1, e->suite->file, e->lab->file, e->opts->seed) < 0)
-		replay = NULL;
+
 	info.suite_id = e->suite_id;
 	info.board_id = eb->cfg->id;
 	info.board_type = eb->cfg->type->name;
@@ -808,6 +873,10 @@ static void start_run(struct pl_engine *e, size_t si, size_t bi)
 	if (e->nimages)
 		info.image = e->images[e->nimages - 1]->name;
 	err = pl_store_run_begin(e->store, &info, &rc->store_id);
+	/* The replay command names the run, so it comes once the id does. */
+	if (!err && asprintf(&replay, "patchlab replay %" PRId64 " --db %s --lab %s",
+			     rc->store_id, e->db_used, e->lab->file) >= 0)
+		pl_store_run_set_replay(e->store, rc->store_id, replay);
 	free(params_txt);
 	free(replay);
 	if (err)
@@ -1078,8 +1147,8 @@ int pl_engine_run(const struct pl_engine_opts *opts)
 	    asprintf(&e.log_dir, "%s/console", out) < 0)
 		goto out_free_config;
 	mkdir_p(e.log_dir);
-	err = pl_store_open(&e.store, opts->db_path ? opts->db_path : e.db_path,
-			    NULL);
+	e.db_used = opts->db_path ? opts->db_path : e.db_path;
+	err = pl_store_open(&e.store, e.db_used, NULL);
 	if (err) {
 		fprintf(stderr, "patchlab: cannot open the result store %s: %s\n",
 			opts->db_path ? opts->db_path : e.db_path, pl_strerror(err));
@@ -1213,8 +1282,10 @@ out_close_boards:
 		free(e.images[i]);
 	}
 	free(e.images);
-	for (size_t i = 0; i < e.nspecs; i++)
+	for (size_t i = 0; i < e.nspecs; i++) {
 		json_decref(e.specs[i].cut);
+		json_decref(e.specs[i].params);
+	}
 	free(e.specs);
 	free(e.sweeps);
 	uv_walk(&e.loop, close_walk, NULL);

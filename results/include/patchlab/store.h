@@ -162,6 +162,13 @@ int pl_store_run_end(struct pl_store *st, int64_t run_id, enum pl_verdict v,
 		     const char *reason);
 
 /*
+ * Set the command that replays a run, once its id is known (the command
+ * names the id). Committed on return. -ENOENT for an unknown run.
+ */
+int pl_store_run_set_replay(struct pl_store *st, int64_t run_id,
+			    const char *replay);
+
+/*
  * Told about a run whose controller died, BEFORE the run is marked: power the
  * board off here. Return 0 to let the run be closed as lab-error; a negative
  * code leaves the run open (so a later recover retries) and stops recovery
