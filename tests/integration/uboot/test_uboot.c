@@ -560,5 +560,16 @@ int main(void)
 		pl_test_print_skip("no qemu-system-arm: run scripts/install-deps");
 		return PL_TEST_SKIP_CODE;
 	}
+	{
+		/* Builds U-Boot on the first run (minutes), reuses it after. */
+		char *why, *dir = ub_uboot_dir(&why);
+
+		if (!dir) {
+			pl_test_print_skip("U-Boot not built: %s", why);
+			free(why);
+			return PL_TEST_SKIP_CODE;
+		}
+		free(dir);
+	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
