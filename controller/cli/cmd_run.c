@@ -24,6 +24,7 @@ static const struct pl_cli_opt run_options[] = {
 	{ "only", 0, "N", "run only the N-th run of the expanded suite", false },
 	{ "tag", 't', "TAG", "only boards with this tag (repeat: all of them)", true },
 	{ "quiet", 'q', NULL, "no progress line", false },
+	{ "no-wait", 0, NULL, "refuse boards another controller holds (else wait)", false },
 	{ NULL },
 };
 
@@ -44,6 +45,7 @@ static int run_run(const struct pl_cli_args *a)
 	o.junit_path = pl_cli_opt(a, "junit");
 	o.html_path = pl_cli_opt(a, "html");
 	o.quiet = pl_cli_flag(a, "quiet") || !isatty(2);
+	o.no_wait = pl_cli_flag(a, "no-wait");
 	if ((v = pl_cli_opt(a, "seed"))) {
 		if (pl_parse_long(v, &n) || n < 0)
 			return pl_cli_usage_error(a->cmd, "--seed takes a number, not '%s'", v);

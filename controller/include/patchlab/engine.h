@@ -36,6 +36,7 @@ struct pl_engine_opts {
 	bool has_seed;                        /* else drawn and printed */
 	unsigned jobs;                        /* 0: one per board */
 	bool quiet;                           /* no progress line */
+	bool no_wait;                         /* refuse boards leased by others */
 	/* replay: run only the run with this index (1-based) of the expanded
 	 * suite on any free board of its type; 0 = all */
 	unsigned only;

@@ -26,6 +26,7 @@
 #include "patchlab/error.h"
 #include "patchlab/exit.h"
 #include "patchlab/gate.h"
+#include "patchlab/leases.h"
 #include "patchlab/report.h"
 #include "patchlab/store.h"
 #include "patchlab/strbuf.h"
@@ -53,9 +54,13 @@ struct sweep_state {
 };
 
 struct engine_board {
+	struct pl_engine *e;
 	const struct pl_board_cfg *cfg;
-	struct pl_board *board;   /* NULL: could not be opened (lab error) */
+	struct pl_board *board;   /* NULL: not (yet) opened */
 	const char *open_error;
+	char lease_error[200];    /* why the lease was refused or lost */
+	bool used;                /* some run of the suite selects it */
+	bool ready;               /* leased and opened, or failed: runs may go */
 	struct pl_run_ctx *busy;  /* the run using it */
 };
 
@@ -66,6 +71,7 @@ struct pl_engine {
 	struct pl_lab *lab;
 	struct pl_suite *suite;
 	struct pl_store *store;
+	struct pl_leases *leases;
 	int64_t suite_id;
 	struct pl_lua_host *host;
 	struct pl_log log;
@@ -160,7 +166,7 @@ static int expand_replay(struct pl_engine *e)
 		return -ENOENT;
 	}
 	for (b = 0; b < e->nboards; b++)
-		if (e->boards[b].board &&
+		if (e->boards[b].used &&
 		    strcmp(e->boards[b].cfg->type->name, rp->board_type) == 0)
 			break;
 	if (b == e->nboards) {
@@ -884,9 +890,14 @@ static void start_run(struct pl_engine *e, size_t si, size_t bi)
 		       pl_strerror(err));
 
 	if (!eb->board) {
-		pl_run_set_verdict(rc, PL_VERDICT_LAB_ERROR,
-				   "board %s could not be opened: %s", eb->cfg->id,
-				   eb->open_error ? eb->open_error : "?");
+		if (eb->lease_error[0])
+			pl_run_set_verdict(rc, PL_VERDICT_LAB_ERROR, "board %s: %s",
+					   eb->cfg->id, eb->lease_error);
+		else
+			pl_run_set_verdict(rc, PL_VERDICT_LAB_ERROR,
+					   "board %s could not be opened: %s fixture",
+					   eb->cfg->id,
+					   eb->open_error ? eb->open_error : "?");
 		finish_run(rc);
 		return;
 	}
@@ -944,7 +955,7 @@ static void schedule(struct pl_engine *e)
 		struct run_spec *s = &e->specs[si];
 		struct engine_board *eb = &e->boards[s->board];
 
-		if (s->started || eb->busy)
+		if (s->started || eb->busy || !eb->ready)
 			continue;
 		if (eb->board && pl_board_quarantined(eb->board)) {
 			/* Move it to a free board of the same type, if any. */
@@ -1042,6 +1053,59 @@ static int load_image(const struct pl_image_cfg *ic, struct pl_image **out)
 	img->version = ic->version ? strdup(ic->version) : NULL;
 	*out = img;
 	return 0;
+}
+
+static void on_leased(struct pl_leases *l, const char *board_id, int status,
+		      void *ud)
+{
+	struct engine_board *eb = ud;
+	struct pl_engine *e = eb->e;
+	const char *why = NULL;
+	char *holder = NULL;
+	uint64_t exp = 0;
+	int err;
+
+	eb->ready = true;
+	if (status) {
+		if (status == -PL_ELEASED &&
+		    pl_leases_holder(l, board_id, &holder, &exp) == 0 && holder)
+			snprintf(eb->lease_error, sizeof(eb->lease_error),
+				 "leased by %s", holder);
+		else
+			snprintf(eb->lease_error, sizeof(eb->lease_error),
+				 "no lease: %s", pl_strerror(status));
+		free(holder);
+		pl_log(&e->log, PL_LOG_ERROR, "board %s: %s", board_id,
+		       eb->lease_error);
+		schedule(e);
+		return;
+	}
+	err = pl_board_open(&eb->board, &e->loop, eb->cfg, &e->log, &why);
+	if (err)
+		eb->open_error = why;
+	schedule(e);
+}
+
+static void on_lease_lost(struct pl_leases *l, const char *board_id,
+			  int status, const char *holder, void *ud)
+{
+	struct pl_engine *e = ud;
+
+	for (size_t i = 0; i < e->nboards; i++) {
+		struct engine_board *eb = &e->boards[i];
+
+		if (strcmp(eb->cfg->id, board_id) != 0)
+			continue;
+		snprintf(eb->lease_error, sizeof(eb->lease_error),
+			 "lease lost to %s", holder ? holder : "?");
+		pl_log(&e->log, PL_LOG_ERROR, "board %s: %s: stopping its runs",
+		       board_id, eb->lease_error);
+		if (eb->board)
+			pl_board_quarantine(eb->board, eb->lease_error);
+		if (eb->busy && eb->busy->lrun)
+			pl_lua_run_cancel(eb->busy->lrun, -PL_EFIXTURE,
+					  eb->lease_error);
+	}
 }
 
 static int recover_cb(void *ud, int64_t run_id, const char *board_id,
@@ -1156,22 +1220,23 @@ int pl_engine_run(const struct pl_engine_opts *opts)
 	}
 
 	uv_loop_init(&e.loop);
-	/* Boards first: each starts with its power off. */
 	e.nboards = e.lab->nboards;
 	e.boards = calloc(e.nboards ? e.nboards : 1, sizeof(*e.boards));
 	for (size_t i = 0; e.boards && i < e.nboards; i++) {
-		const char *why = NULL;
-
+		e.boards[i].e = &e;
 		e.boards[i].cfg = &e.lab->boards[i];
-		if (!suite_uses(e.suite, &e.lab->boards[i]) ||
-		    !board_allowed(opts, &e.lab->boards[i]))
-			continue;
-		err = pl_board_open(&e.boards[i].board, &e.loop, e.boards[i].cfg,
-				    &e.log, &why);
-		if (err)
-			e.boards[i].open_error = why;
+		e.boards[i].used = suite_uses(e.suite, &e.lab->boards[i]) &&
+				   board_allowed(opts, &e.lab->boards[i]);
 	}
 	pl_store_recover(e.store, recover_cb, &e, NULL);
+	err = pl_leases_open(&e.leases, &e.loop, e.store, 0);
+	if (err) {
+		fprintf(stderr, "patchlab: cannot take board leases: %s\n",
+			pl_strerror(err));
+		goto out_close_boards;
+	}
+	pl_leases_set_log(e.leases, &e.log);
+	pl_leases_set_lost_cb(e.leases, on_lease_lost, &e);
 
 	/* Images in memory, so a transfer never waits on the disk. */
 	e.images = calloc(e.suite->nimages + 1, sizeof(*e.images));
@@ -1227,6 +1292,21 @@ int pl_engine_run(const struct pl_engine_opts *opts)
 	if (!opts->quiet)
 		fprintf(stderr, "patchlab: suite %s on lab %s: %zu runs, seed %" PRIu64
 			"\n", e.suite->name, e.lab->name, e.nspecs, opts->seed);
+	/* A board is ours once its lease is: another controller on the same
+	 * lab waits (or, with --no-wait, is refused) until we release it.
+	 * Opening it switches its power off, so the lease comes first. */
+	for (size_t i = 0; i < e.nboards; i++) {
+		if (!e.boards[i].used)
+			continue;
+		err = pl_leases_take(e.leases, e.boards[i].cfg->id, !opts->no_wait,
+				     on_leased, &e.boards[i]);
+		if (err) {
+			snprintf(e.boards[i].lease_error,
+				 sizeof(e.boards[i].lease_error),
+				 "cannot take its lease: %s", pl_strerror(err));
+			e.boards[i].ready = true;
+		}
+	}
 	schedule(&e);
 	if (e.running > 0 || e.done < e.nspecs)
 		uv_run(&e.loop, UV_RUN_DEFAULT);
@@ -1273,6 +1353,8 @@ out_close_host:
 out_close_boards:
 	for (size_t i = 0; e.boards && i < e.nboards; i++)
 		pl_board_close(e.boards[i].board); /* power off */
+	/* Released after the power is off: the next holder finds it safe. */
+	pl_leases_close(e.leases);
 	free(e.boards);
 	for (size_t i = 0; i < e.nimages; i++) {
 		free(e.images[i]->name);
