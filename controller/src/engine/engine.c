@@ -1121,16 +1121,15 @@ static int recover_cb(void *ud, int64_t run_id, const char *board_id,
 	return 0;
 }
 
-static void print_table(struct pl_engine *e, struct pl_gate *g)
-{
-	struct pl_strbuf sb = { 0 };
-	size_t n;
-	const struct pl_run_row *rows = pl_gate_runs(g, &n);
+/* Up to this many runs the table lists each; beyond, a scenario summary. */
+#define TABLE_MAX_RUNS 40
+/* Failing runs the terminal statement lists; the reports list them all. */
+#define STATEMENT_MAX_FAILING 10
 
-	if (!e->opts->quiet)
-		fputc('\n', stderr);
-	printf("%-6s %-10s %-14s %-34s %-24s %-12s %s\n", "run", "board", "type",
-	       "scenario", "cut", "verdict", "reason");
+static void print_runs(const struct pl_run_row *rows, size_t n)
+{
+	printf("%-6s %-10s %-14s %-30s %-18s %-12s %s\n", "run", "board",
+	       "type", "scenario", "cut", "verdict", "reason");
 	for (size_t i = 0; i < n; i++) {
 		char cut[64] = "-";
 
@@ -1138,14 +1137,92 @@ static void print_table(struct pl_engine *e, struct pl_gate *g)
 			snprintf(cut, sizeof(cut), "%s op %ld",
 				 pl_cut_phase_name(rows[i].cut.phase),
 				 rows[i].cut.op_index);
-		printf("%-6" PRId64 " %-10s %-14s %-34s %-24s %-12s %s\n",
+		printf("%-6" PRId64 " %-10s %-14s %-30s %-18s %-12s %s\n",
 		       rows[i].id, rows[i].board_id, rows[i].board_type,
 		       rows[i].scenario, cut,
 		       rows[i].open ? "open" : pl_verdict_name(rows[i].verdict),
 		       rows[i].reason ? rows[i].reason : "");
 	}
-	if (pl_gate_statement(g, &sb) == 0 && sb.s)
-		printf("\n%s", sb.s);
+}
+
+/* One line per scenario: how many runs ended in each verdict. */
+static void print_summary(const struct pl_run_row *rows, size_t n)
+{
+	const char *done[256];
+	size_t nd = 0;
+
+	printf("%-30s", "scenario");
+	for (int v = 0; v < PL_VERDICT_COUNT; v++)
+		printf(" %11s", pl_verdict_name(v));
+	printf("\n");
+	for (size_t i = 0; i < n; i++) {
+		unsigned long c[PL_VERDICT_COUNT] = { 0 };
+		bool seen = false;
+
+		for (size_t k = 0; k < nd; k++)
+			if (strcmp(done[k], rows[i].scenario) == 0)
+				seen = true;
+		if (seen || nd == 256)
+			continue;
+		done[nd++] = rows[i].scenario;
+		for (size_t j = i; j < n; j++)
+			if (!rows[j].open &&
+			    strcmp(rows[j].scenario, rows[i].scenario) == 0)
+				c[rows[j].verdict]++;
+		printf("%-30s", rows[i].scenario);
+		for (int v = 0; v < PL_VERDICT_COUNT; v++)
+			printf(" %11lu", c[v]);
+		printf("\n");
+	}
+}
+
+/* The gate statement, its list of failing runs cut short for a terminal. */
+static void print_statement(const char *text, size_t nfail_total)
+{
+	const char *p = text, *list = strstr(text, "\nFailing and unfinished runs:");
+	unsigned shown = 0;
+
+	if (!list) {
+		fputs(text, stdout);
+		return;
+	}
+	fwrite(p, 1, (size_t)(list - p) + 1, stdout);
+	p = list + 1;
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
+
+		/* an entry starts with "  run " */
+		if (strncmp(p, "  run ", 6) == 0 && ++shown > STATEMENT_MAX_FAILING)
+			break;
+		fwrite(p, 1, len, stdout);
+		p += len;
+	}
+	if (shown > STATEMENT_MAX_FAILING)
+		printf("  ... %zu failing or unfinished runs in all: see the report "
+		       "or patchlab results\n", nfail_total);
+}
+
+static void print_table(struct pl_engine *e, struct pl_gate *g)
+{
+	struct pl_strbuf sb = { 0 };
+	size_t n, nfail = 0;
+	const struct pl_run_row *rows = pl_gate_runs(g, &n);
+
+	if (!e->opts->quiet)
+		fputc('\n', stderr);
+	if (n <= TABLE_MAX_RUNS)
+		print_runs(rows, n);
+	else
+		print_summary(rows, n);
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].open || rows[i].verdict == PL_VERDICT_LAB_ERROR ||
+		    pl_verdict_is_failure(rows[i].verdict))
+			nfail++;
+	if (pl_gate_statement(g, &sb) == 0 && sb.s) {
+		printf("\n");
+		print_statement(sb.s, nfail);
+	}
 	pl_strbuf_free(&sb);
 }
 
