@@ -56,6 +56,24 @@ function M.arm_flash_cut(cut, base_ops)
   })
 end
 
+-- A valid, expected image (FAULT-MODEL.md, oracle rule 1): the slot the
+-- board booted holds, byte for byte, the image of the version it reports.
+-- A bootloader that boots a half-written slot is caught here even when the
+-- header it kept says the right version. Sets the verdict `fail` if not.
+function M.intact(boot)
+  local img
+  for _, name in ipairs({ "new", "golden" }) do
+    if images[name] and images[name].version == boot.version then img = images[name] end
+  end
+  local r = board:region("slot-" .. string.lower(boot.slot or ""))
+  if not (img and r and board.probe) then return true end
+  local same, at = board.probe:compare(img, r.address)
+  if same then return true end
+  verdict.fail("booted %s from slot %s, but the slot differs from that image at byte %d",
+               boot.version, boot.slot, at)
+  return false
+end
+
 -- After a cut: power on, judge the boot (new image, old image, or brick),
 -- then check the board converges (another boot gives the same image).
 function M.judge_after_cut(expect_new, previous)
@@ -63,6 +81,7 @@ function M.judge_after_cut(expect_new, previous)
   -- update ended first): then this power-off is the cut.
   board:power_off()
   local boot, why = M.boot()
+  if boot and not M.intact(boot) then return "fail", boot end
   local v = verdict.judge({ boot = boot, why = why, expect = expect_new,
                             previous = previous })
   if boot then

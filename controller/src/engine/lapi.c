@@ -718,6 +718,27 @@ static void on_probe_done(struct pl_probe *p, int status, const void *data,
 		return;
 	}
 	S = pl_lua_run_stack(rc->lrun);
+	if (rc->compare) {
+		const struct pl_image *img = rc->compare;
+		size_t n = len < img->len ? len : img->len, at = n;
+
+		rc->compare = NULL;
+		for (size_t i = 0; i < n; i++) {
+			if (((const uint8_t *)data)[i] != img->data[i]) {
+				at = i;
+				break;
+			}
+		}
+		if (at == n && len >= img->len) {
+			lua_pushboolean(S, 1);
+			pl_lua_run_resume(rc->lrun, 1);
+		} else {
+			lua_pushboolean(S, 0);
+			lua_pushinteger(S, (lua_Integer)at);
+			pl_lua_run_resume(rc->lrun, 2);
+		}
+		return;
+	}
 	if (data)
 		lua_pushlstring(S, data, len);
 	else
@@ -744,6 +765,7 @@ static int probe_common(lua_State *L, enum pl_probe_op op)
 		req.data = luaL_checklstring(L, 3, &req.len);
 		break;
 	case PL_PROBE_FLASH:
+	case PL_PROBE_VERIFY:
 		img = check_image(L, 2);
 		break;
 	case PL_PROBE_ERASE:
@@ -769,6 +791,13 @@ static int probe_common(lua_State *L, enum pl_probe_op op)
 		req.data = img->data;
 		req.len = img->len;
 	}
+	if (op == PL_PROBE_VERIFY) {
+		/* compare: read back and compare here, so a difference is an
+		 * answer (false, offset), not a fixture failure */
+		req.op = PL_PROBE_READ;
+		req.data = NULL;
+		rc->compare = img;
+	}
 	pl_lua_wait_begin(pl_lua_wait_prepare(L), &(struct pl_lua_wait){
 		.what = "probe", .cancel = cancel_probe, .user_data = rc });
 	req.user_data = rc;
@@ -786,6 +815,7 @@ static int l_probe_read(lua_State *L) { return probe_common(L, PL_PROBE_READ); }
 static int l_probe_write(lua_State *L) { return probe_common(L, PL_PROBE_WRITE); }
 static int l_probe_flash(lua_State *L) { return probe_common(L, PL_PROBE_FLASH); }
 static int l_probe_erase(lua_State *L) { return probe_common(L, PL_PROBE_ERASE); }
+static int l_probe_compare(lua_State *L) { return probe_common(L, PL_PROBE_VERIFY); }
 static int l_probe_monitor(lua_State *L) { return probe_common(L, PL_PROBE_MONITOR); }
 
 /* -------------------------------------------------------------- triggers */
@@ -1293,6 +1323,7 @@ static const luaL_Reg probe_methods[] = {
 	{ "write", l_probe_write },
 	{ "flash", l_probe_flash },
 	{ "erase", l_probe_erase },
+	{ "compare", l_probe_compare },
 	{ "monitor", l_probe_monitor },
 	{ NULL, NULL },
 };
