@@ -13,7 +13,7 @@ else
   img = images[params.image]
   check(img, "no suite image '%s'", tostring(params.image))
 end
-local ok, why = board:update(img)
+local ok, why = oracle.update(img)
 log.info("update of %s: %s", img.name, ok and "accepted" or why)
 board:power_cycle(50)
 local boot, why2 = board:wait_boot()

@@ -8,7 +8,7 @@ local oracle = require("lib.oracle")
 local base = oracle.baseline()
 local t = fault.cut({ on = "console", pattern = params.pattern or "erase sector",
                       nth = params.nth or 1, delay_ms = params.delay_ms or 0 })
-board:update(images.new)
+oracle.update(images.new)
 local v = oracle.judge_after_cut(images.new.version, base.version)
 log.info("cut %s at %s: %s", t:fired() and "fired" or "did not fire",
          t:info().detail, v)

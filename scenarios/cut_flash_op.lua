@@ -9,7 +9,7 @@ local base = oracle.baseline()
 
 if params.learn then
   local before = oracle.op_counter()
-  local ok, why = board:update(images.new)
+  local ok, why = oracle.update(images.new)
   check(ok, "learning pass: the clean update failed: %s", why)
   local after = oracle.op_counter()
   check(before and after, "learning pass: no op_counter register")
@@ -20,7 +20,7 @@ end
 local cut = params.cut
 check(cut and cut.op, "cut_flash_op needs params.cut (run it from a sweep)")
 local t = oracle.arm_flash_cut(cut)
-local ok, why = board:update(images.new)
+local ok, why = oracle.update(images.new)
 if ok and not t:fired() then
   -- the update finished before operation k: the cut never happened
   t:disarm()

@@ -6,7 +6,7 @@ local oracle = require("lib.oracle")
 local base = oracle.baseline()
 fault.cut({ on = "progress", percent = params.percent or 50, action = "glitch",
             glitch_ms = params.glitch_ms or 3 })
-board:update(images.new)
+oracle.update(images.new)
 -- the glitch powered the board again: whatever it does now, judge a boot
 board:power_off()
 oracle.judge_after_cut(images.new.version, base.version)

@@ -25,10 +25,19 @@ function M.baseline()
   return boot
 end
 
+-- Install img the way the board type says: board:update() for methods the
+-- board type describes (XMODEM), or the Lua module it names
+-- (update: {lua: MODULE}), whose update(img, opts) returns ok, why.
+function M.update(img, opts)
+  local mod = board.update_module
+  if mod then return require(mod).update(img, opts) end
+  return board:update(img, opts)
+end
+
 -- Install img and reboot into it. Returns the boot table after the reboot,
 -- or nil, reason (the update or the boot failed).
 function M.update_and_reboot(img)
-  local ok, why = board:update(img)
+  local ok, why = M.update(img)
   if not ok then return nil, why end
   board:power_cycle(50)
   return board:wait_boot()

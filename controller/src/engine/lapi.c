@@ -1187,6 +1187,14 @@ static int l_board_index(lua_State *L)
 			lua_pushstring(L, v->items[i]->str ? v->items[i]->str : "");
 			lua_setfield(L, -2, v->keys[i]);
 		}
+	} else if (strcmp(k, "update_module") == 0) {
+		/* a board type whose update YAML cannot express names a Lua
+		 * module (scenarios/lib/...); lib.oracle dispatches to it */
+		if (rc->type->update.method == PL_UPDATE_LUA &&
+		    rc->type->update.lua_module)
+			lua_pushstring(L, rc->type->update.lua_module);
+		else
+			lua_pushnil(L);
 	} else if (strcmp(k, "flash") == 0) {
 		lua_createtable(L, 0, 4);
 		lua_pushinteger(L, (lua_Integer)rc->type->flash.base);
