@@ -58,6 +58,13 @@ int pl_op_update(struct pl_op **out, struct pl_board *b,
 		 const struct pl_board_type *type, const void *data, size_t len,
 		 pl_op_cb cb, void *user_data);
 
+/* Send data over XMODEM-1K/CRC to a receiver the caller already started
+ * (U-Boot's loadx), then wait for the board's prompt when its type has
+ * one. No command is sent. data is copied. */
+int pl_op_send_xmodem(struct pl_op **out, struct pl_board *b,
+		      const struct pl_board_type *type, const void *data,
+		      size_t len, pl_op_cb cb, void *user_data);
+
 /* Send a command line (NULL: send nothing) and wait for a line matching
  * pattern (NULL: finish once sent). Captures go to result groups. */
 int pl_op_command(struct pl_op **out, struct pl_board *b,

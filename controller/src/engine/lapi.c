@@ -603,6 +603,21 @@ static int l_update(lua_State *L)
 
 /* --------------------------------------------------------------- console */
 
+/* console:send_xmodem(img): to a receiver the scenario started (loadx) */
+static int l_console_send_xmodem(lua_State *L)
+{
+	struct pl_image *img = check_image(L, 2);
+	struct pl_run_ctx *rc = ctx_or_raise(L);
+	int err;
+
+	pl_lua_wait_begin(pl_lua_wait_prepare(L), &(struct pl_lua_wait){
+		.what = "send_xmodem", .cancel = cancel_op, .user_data = rc });
+	rc->op_kind = OPK_UPDATE;
+	err = pl_op_send_xmodem(&rc->op, rc->board, rc->type, img->data,
+				img->len, on_op_done, rc);
+	return op_wait(L, rc, OPK_UPDATE, err);
+}
+
 static int l_console_send(lua_State *L)
 {
 	size_t len;
@@ -1320,6 +1335,7 @@ static const luaL_Reg console_methods[] = {
 	{ "sendline", l_console_sendline },
 	{ "expect", l_console_expect },
 	{ "expect_literal", l_console_expect_literal },
+	{ "send_xmodem", l_console_send_xmodem },
 	{ NULL, NULL },
 };
 

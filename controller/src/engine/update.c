@@ -569,6 +569,35 @@ int pl_op_update(struct pl_op **out, struct pl_board *b,
 	return 0;
 }
 
+int pl_op_send_xmodem(struct pl_op **out, struct pl_board *b,
+		      const struct pl_board_type *type, const void *data,
+		      size_t len, pl_op_cb cb, void *user_data)
+{
+	struct pl_op *op;
+	int err;
+
+	err = op_new(&op, OP_UPDATE, b, type,
+		     type->update.timeout_ms ? type->update.timeout_ms : 600000,
+		     cb, user_data);
+	if (err)
+		return err;
+	op->data = malloc(len ? len : 1);
+	if (!op->data || matcher(&op->m_prompt, type->console.prompt)) {
+		pl_op_free(op);
+		return -ENOMEM;
+	}
+	memcpy(op->data, data, len);
+	op->len = len;
+	op_start(op);
+	err = start_sender(op);
+	if (err) {
+		pl_op_free(op);
+		return err;
+	}
+	*out = op;
+	return 0;
+}
+
 void pl_op_free(struct pl_op *op)
 {
 	if (!op)
