@@ -2,7 +2,8 @@
 -- after it (FAULT-MODEL.md "Where a cut can land"), through probe
 -- breakpoints on the board's flash driver. A sweep runs it once to learn
 -- how many operations an update takes (params.learn), then once per point
--- with params.cut = {op = k, phase = "before" | "during" | "after", phi}.
+-- with params.cut = {op = k, phase = "before" | "during" | "after", phi,
+-- nested = depth (cut again that many times during the recovery boots)}.
 local oracle = require("lib.oracle")
 
 local base = oracle.baseline()
@@ -25,6 +26,14 @@ if ok and not t:fired() then
   -- the update finished before operation k: the cut never happened
   t:disarm()
   log.info("the update ended before operation %d", cut.op)
+end
+-- Nested cuts (a sweep with `nested:`): cut again while the board
+-- recovers from the last cut, at a seeded moment of its boot.
+for _ = 1, cut.nested or 0 do
+  board:power_off()
+  fault.cut({ on = "time", after_ms = { 0, params.nested_window_ms or 40 } })
+  board:power_on()
+  board:wait_boot()
 end
 local v = oracle.judge_after_cut(images.new.version, base.version)
 

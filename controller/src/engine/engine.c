@@ -39,6 +39,9 @@ struct run_spec {
 	size_t board;          /* index in eng->boards; the one it must use */
 	json_t *cut;           /* params.cut added by a sweep, or NULL */
 	json_t *params;        /* replay: the recorded params, whole */
+	int sweep;             /* index into eng->sweeps of a point, or -1 */
+	int phase;             /* of a sweep point: 0 before, 1 during, 2 after */
+	long k;                /* of a sweep point: the flash operation */
 	bool learning;         /* a sweep's learning pass */
 	size_t sweep_group;    /* index into eng->sweeps when learning */
 	uint64_t seed;
@@ -46,11 +49,24 @@ struct run_spec {
 };
 
 /* A sweep waiting for its learning pass to report the update's ops. */
+/* One adaptive point's outcome: did the device fail at op k? */
+struct sweep_point {
+	long k;
+	int fails;     /* 1 device failure, 0 survived, -1 lab error (unknown) */
+};
+
 struct sweep_state {
 	const struct pl_run_cfg *rcfg;
 	size_t run_index;
 	const char *board_type;
 	bool expanded;
+	long ops;                   /* flash operations of the update */
+	size_t boards[256], nb, next_board;
+	uint64_t seed;
+	/* adaptive: per phase, the points done and how many are in flight */
+	struct sweep_point *pts[3];
+	size_t npts[3];
+	unsigned pending[3];
 };
 
 struct engine_board {
@@ -117,6 +133,7 @@ static struct run_spec *add_spec(struct pl_engine *e)
 		e->capspecs = cap;
 	}
 	memset(&e->specs[e->nspecs], 0, sizeof(e->specs[0]));
+	e->specs[e->nspecs].sweep = -1;
 	return &e->specs[e->nspecs++];
 }
 
@@ -225,7 +242,8 @@ static int expand(struct pl_engine *e)
 					return -ENOMEM;
 				e->sweeps = sw;
 				e->sweeps[e->nsweeps] = (struct sweep_state){
-					rc, r, e->boards[b].cfg->type->name, false };
+					.rcfg = rc, .run_index = r,
+					.board_type = e->boards[b].cfg->type->name };
 				s = add_spec(e);
 				if (!s)
 					return -ENOMEM;
@@ -256,31 +274,69 @@ static int expand(struct pl_engine *e)
 
 static const char *const phase_names[] = { "before", "during", "after" };
 
+/* Queue the run that cuts at operation k in phase ph. */
+static int add_point(struct pl_engine *e, size_t swi, unsigned ph, long k)
+{
+	struct sweep_state *sw = &e->sweeps[swi];
+	struct run_spec *s = add_spec(e);
+
+	if (!s)
+		return -ENOMEM;
+	s->rcfg = sw->rcfg;
+	s->run_index = sw->run_index;
+	s->repeat = (unsigned)k;
+	s->board = sw->boards[sw->next_board++ % sw->nb];
+	s->seed = mix64(sw->seed ^ ((uint64_t)ph << 32) ^ (uint64_t)k);
+	s->sweep = (int)swi;
+	s->phase = (int)ph;
+	s->k = k;
+	s->cut = json_pack("{s:s,s:I,s:s,s:f,s:I}", "on", "flash_op", "op",
+			   (json_int_t)k, "phase", phase_names[ph], "phi",
+			   ph == 1 ? 0.5 : 0.0, "ops", (json_int_t)sw->ops);
+	/* nested: cut again during the recovery boot, this many times */
+	{
+		unsigned depth = 0;
+
+		for (const struct pl_sweep_cfg *n = sw->rcfg->sweep->nested; n;
+		     n = n->nested)
+			depth++;
+		if (depth && s->cut)
+			json_object_set_new(s->cut, "nested", json_integer(depth));
+	}
+	sw->pending[ph]++;
+	return 0;
+}
+
 /*
  * A learning pass reported `ops` flash operations for an update: add the
  * sweep's points, spread over the boards of the type (round robin).
+ *
+ *   exhaustive  every operation 1..ops in each phase
+ *   uniform     `points` operations spread evenly over 1..ops
+ *   random      `points` operations drawn from the seed
+ *   adaptive    a uniform coarse pass of `points`, then bisection between
+ *               neighbours whose outcome differs (see refine_sweep)
  */
-static void expand_sweep(struct pl_engine *e, struct sweep_state *sw,
-			 long ops)
+static void expand_sweep(struct pl_engine *e, size_t swi, long ops)
 {
+	struct sweep_state *sw = &e->sweeps[swi];
 	const struct pl_sweep_cfg *cfg = sw->rcfg->sweep;
-	size_t boards[256], nb = 0;
 	unsigned npoints;
-	uint64_t seed = cfg->has_seed ? cfg->seed : e->opts->seed;
-	size_t next = 0;
 
 	sw->expanded = true;
+	sw->ops = ops;
+	sw->seed = cfg->has_seed ? cfg->seed : e->opts->seed;
 	if (ops <= 0) {
 		pl_log(&e->log, PL_LOG_ERROR,
 		       "sweep of %s on %s: the learning pass found no flash "
 		       "operation; no points", sw->rcfg->scenario, sw->board_type);
 		return;
 	}
-	for (size_t b = 0; b < e->nboards && nb < 256; b++)
+	for (size_t b = 0; b < e->nboards && sw->nb < 256; b++)
 		if (pl_run_selects(sw->rcfg, e->boards[b].cfg) &&
 		    board_allowed(e->opts, e->boards[b].cfg) &&
 		    strcmp(e->boards[b].cfg->type->name, sw->board_type) == 0)
-			boards[nb++] = b;
+			sw->boards[sw->nb++] = b;
 	npoints = cfg->points ? cfg->points : (unsigned)ops;
 	if (cfg->strategy == PL_STRATEGY_EXHAUSTIVE || npoints > (unsigned)ops)
 		npoints = (unsigned)ops;
@@ -288,34 +344,96 @@ static void expand_sweep(struct pl_engine *e, struct sweep_state *sw,
 		if (!(cfg->phases & (1u << ph)))
 			continue;
 		for (unsigned i = 0; i < npoints; i++) {
-			struct run_spec *s;
 			long k;
 
 			if (cfg->strategy == PL_STRATEGY_RANDOM)
-				k = 1 + (long)(mix64(seed ^ (ph << 24) ^ i) %
+				k = 1 + (long)(mix64(sw->seed ^ (ph << 24) ^ i) %
 					       (uint64_t)ops);
 			else if (npoints == 1)
 				k = (ops + 1) / 2;
 			else
 				k = 1 + (long)((uint64_t)i * (uint64_t)(ops - 1) /
 					       (npoints - 1));
-			s = add_spec(e);
-			if (!s)
+			if (add_point(e, swi, ph, k))
 				return;
-			s->rcfg = sw->rcfg;
-			s->run_index = sw->run_index;
-			s->repeat = i + 1;
-			s->board = boards[next++ % nb];
-			s->seed = mix64(seed ^ ((uint64_t)ph << 32) ^ (uint64_t)k);
-			s->cut = json_pack("{s:s,s:I,s:s,s:f}", "on", "flash_op",
-					   "op", (json_int_t)k, "phase",
-					   phase_names[ph], "phi",
-					   ph == 1 ? 0.5 : 0.0);
 		}
 	}
 	pl_log(&e->log, PL_LOG_INFO,
 	       "sweep of %s on %s: %ld flash operations, %u points per phase",
 	       sw->rcfg->scenario, sw->board_type, ops, npoints);
+}
+
+static int point_cmp(const void *a, const void *b)
+{
+	const struct sweep_point *x = a, *y = b;
+
+	return (x->k > y->k) - (x->k < y->k);
+}
+
+/*
+ * Adaptive: once every point of a phase is back, look at neighbours in op
+ * order; where one survived and the other failed, a window edge lies
+ * between them: cut at the midpoint. Points whose run was a lab error
+ * tell nothing and are skipped. Ends when every edge lies between two
+ * adjacent operations: each brick window is then bounded to one op.
+ */
+static void refine_sweep(struct pl_engine *e, size_t swi, unsigned ph)
+{
+	struct sweep_state *sw = &e->sweeps[swi];
+	struct sweep_point *p = sw->pts[ph];
+	size_t n = sw->npts[ph];
+	long prev_k = 0;
+	int prev = -1;
+	unsigned added = 0;
+
+	qsort(p, n, sizeof(*p), point_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (p[i].fails < 0)
+			continue;
+		if (prev >= 0 && p[i].fails != prev && p[i].k - prev_k > 1) {
+			long mid = prev_k + (p[i].k - prev_k) / 2;
+			bool have = false;
+
+			for (size_t j = 0; j < n; j++)
+				if (p[j].k == mid)
+					have = true;
+			if (!have && add_point(e, swi, ph, mid) == 0)
+				added++;
+		}
+		prev = p[i].fails;
+		prev_k = p[i].k;
+	}
+	if (added)
+		pl_log(&e->log, PL_LOG_INFO,
+		       "sweep of %s on %s, %s: %u more points around window edges",
+		       sw->rcfg->scenario, sw->board_type, phase_names[ph], added);
+}
+
+/* A sweep point's run ended: remember its outcome; refine when adaptive. */
+static void sweep_point_done(struct pl_engine *e, const struct run_spec *s,
+			     enum pl_verdict v)
+{
+	struct sweep_state *sw;
+	struct sweep_point *pts;
+	unsigned ph;
+
+	if (s->sweep < 0)
+		return;
+	sw = &e->sweeps[s->sweep];
+	ph = (unsigned)s->phase;
+	sw->pending[ph]--;
+	if (sw->rcfg->sweep->strategy != PL_STRATEGY_ADAPTIVE)
+		return;
+	pts = realloc(sw->pts[ph], (sw->npts[ph] + 1) * sizeof(*pts));
+	if (!pts)
+		return;
+	sw->pts[ph] = pts;
+	pts[sw->npts[ph]].k = s->k;
+	pts[sw->npts[ph]].fails = v == PL_VERDICT_LAB_ERROR ? -1 :
+				  pl_verdict_is_failure(v) ? 1 : 0;
+	sw->npts[ph]++;
+	if (sw->pending[ph] == 0 && !e->stopping)
+		refine_sweep(e, (size_t)s->sweep, ph);
 }
 
 /* ---------------------------------------------------------------- params */
@@ -557,6 +675,12 @@ static void finish_run(struct pl_run_ctx *rc)
 	e->counts[rc->verdict]++;
 	e->done++;
 	e->running--;
+	{
+		/* copy: refining may add specs, which moves the array */
+		struct run_spec spec = e->specs[rc->index];
+
+		sweep_point_done(e, &spec, rc->verdict);
+	}
 	progress_line(e);
 	if (eb) {
 		pl_board_set_event_sink(eb->board, NULL, NULL);
@@ -745,6 +869,12 @@ static void on_run_done(struct pl_lua_run *run, void *ud)
 	struct pl_run_ctx *rc = ud;
 	struct run_spec *spec = &rc->eng->specs[rc->index];
 
+	/* A scenario that never waits ends inside pl_lua_run_start():
+	 * finish after start_run is done with rc. */
+	if (rc->starting) {
+		rc->done_early = true;
+		return;
+	}
 	if (rc->ended)
 		return;
 	rc->ended = true;
@@ -759,7 +889,7 @@ static void on_run_done(struct pl_lua_run *run, void *ud)
 	if (spec->learning) {
 		long ops = learned_ops(rc);
 
-		expand_sweep(rc->eng, &rc->eng->sweeps[spec->sweep_group], ops);
+		expand_sweep(rc->eng, spec->sweep_group, ops);
 	}
 	/* Freed triggers may have queued probe requests (halt, breakpoints
 	 * off) that need the power on: let the probe's queue drain first. */
@@ -927,8 +1057,14 @@ static void start_run(struct pl_engine *e, size_t si, size_t bi)
 			uv_timer_init(&e->loop, rc->timer);
 			rc->timer->data = rc;
 		}
+		rc->starting = true;
 		err = pl_lua_run_start(rc->lrun);
-		if (!err && !rc->ended && rc->timer)
+		rc->starting = false;
+		if (!err && rc->done_early) {
+			on_run_done(rc->lrun, rc); /* may free rc */
+			return;
+		}
+		if (!err && rc->timer)
 			uv_timer_start(rc->timer, on_run_timeout, timeout, 0);
 	}
 	if (err) {
@@ -1446,6 +1582,9 @@ out_close_boards:
 		json_decref(e.specs[i].params);
 	}
 	free(e.specs);
+	for (size_t i = 0; i < e.nsweeps; i++)
+		for (int ph = 0; ph < 3; ph++)
+			free(e.sweeps[i].pts[ph]);
 	free(e.sweeps);
 	uv_walk(&e.loop, close_walk, NULL);
 	uv_run(&e.loop, UV_RUN_DEFAULT);

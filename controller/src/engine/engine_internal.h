@@ -65,6 +65,8 @@ struct pl_run_ctx {
 	char last_slot[16];
 	bool recovering;
 	bool ended;
+	bool starting;            /* inside pl_lua_run_start() */
+	bool done_early;          /* the run ended while starting */
 };
 
 /* Verdict helpers (lapi.c) */
