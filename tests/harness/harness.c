@@ -25,36 +25,55 @@ void pl_test_print_skip(const char *fmt, ...)
 	fprintf(stderr, "\n");
 }
 
-struct deadline {
+struct wait {
+	bool (*pred)(void *ud);
+	void *ud;
 	bool fired;
 };
 
 static void on_deadline(uv_timer_t *t)
 {
-	struct deadline *d = t->data;
+	struct wait *w = t->data;
 
-	d->fired = true;
+	w->fired = true;
+	uv_stop(t->loop);
+}
+
+/*
+ * The predicate is checked in a prepare handle: libuv runs prepare handles
+ * after the timers and before it would block in poll, and a uv_stop() there
+ * makes that poll return at once. So a completion delivered by a zero timer
+ * (the power layer defers its callbacks that way) is seen in the same
+ * iteration, not at the deadline.
+ */
+static void on_prepare(uv_prepare_t *p)
+{
+	struct wait *w = p->data;
+
+	if (w->fired || w->pred(w->ud))
+		uv_stop(p->loop);
 }
 
 int pl_test_loop_until(uv_loop_t *loop, bool (*pred)(void *ud), void *ud,
 		       unsigned timeout_ms)
 {
-	struct deadline d = { false };
+	struct wait w = { pred, ud, false };
 	uv_timer_t timer;
-	int rc = 0;
+	uv_prepare_t prep;
+	int rc;
 
+	if (pred(ud))
+		return 0;
 	uv_timer_init(loop, &timer);
-	timer.data = &d;
+	uv_prepare_init(loop, &prep);
+	timer.data = prep.data = &w;
 	uv_timer_start(&timer, on_deadline, timeout_ms, 0);
-	while (!pred(ud)) {
-		if (d.fired) {
-			rc = -ETIMEDOUT;
-			break;
-		}
-		uv_run(loop, UV_RUN_ONCE);
-	}
-	uv_timer_stop(&timer);
+	uv_prepare_start(&prep, on_prepare);
+	while (!w.fired && !pred(ud))
+		uv_run(loop, UV_RUN_DEFAULT);
+	rc = pred(ud) ? 0 : -ETIMEDOUT;
 	uv_close((uv_handle_t *)&timer, NULL);
+	uv_close((uv_handle_t *)&prep, NULL);
 	uv_run(loop, UV_RUN_NOWAIT);
 	return rc;
 }
