@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * /pl/e2e/check: `patchlab check` accepts every file the project ships.
+ *
+ * With VRACK pointing at a real virtual rack (its images exist, so the
+ * suites' image paths resolve), PROFILE=good, and PL_UBOOT_DIR set (the
+ * QEMU example lab names U-Boot builds through it): `patchlab check
+ * scenarios/ boards/ examples/labs/`, run in the source tree as the README
+ * shows it, exits 0 with one "ok" line per .yaml/.yml/.lua file under those
+ * directories; the same with --lab of the rack; each shipped file checked
+ * on its own; and a directory given as `scenarios/suites/`.
+ *
+ * The rack is powered off, taken down and reaped at the end.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "e2e_util.h"
+#include "patchlab/exit.h"
+#include "pl_test.h"
+
+static const char *const shipped_dirs[] = { "scenarios/", "boards/",
+					    "examples/labs/", NULL };
+
+struct ctx {
+	struct e2e_rack rack;
+	char *src;
+};
+
+static int group_setup(void **state)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+	const char *src = getenv("PL_SOURCE_DIR");
+
+	*state = c;
+	if (!c || !src)
+		return -1;
+	c->src = strdup(src);
+	if (e2e_rack_up(&c->rack, "e2e-check", 1, "good") != 0)
+		return -1;
+	setenv("PROFILE", "good", 1);
+	/* checked as a path only: the QEMU example lab needs no U-Boot build */
+	setenv("PL_UBOOT_DIR", c->rack.dir, 1);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	struct ctx *c = *state;
+	int rc;
+
+	if (!c)
+		return 0;
+	rc = e2e_rack_down(&c->rack);
+	free(c->src);
+	free(c);
+	return rc;
+}
+
+/* Shipped files under the source dir, relative to it. */
+struct filelist {
+	char **v;
+	size_t n;
+};
+
+static bool checkable(const char *p)
+{
+	size_t l = strlen(p);
+
+	return (l > 5 && !strcmp(p + l - 5, ".yaml")) ||
+	       (l > 4 && !strcmp(p + l - 4, ".yml")) ||
+	       (l > 4 && !strcmp(p + l - 4, ".lua"));
+}
+
+/* Add every checkable file under src/rel (rel ends in '/'). */
+static int walk(const char *src, const char *rel, struct filelist *fl)
+{
+	char path[4200];
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", src, rel);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while (rc == 0 && (de = readdir(d))) {
+		char sub[4200];
+		struct stat sb;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (snprintf(sub, sizeof(sub), "%s%s", rel, de->d_name) >=
+			    (int)sizeof(sub) ||
+		    snprintf(path, sizeof(path), "%s/%s", src, sub) >=
+			    (int)sizeof(path) ||
+		    lstat(path, &sb) != 0) {
+			rc = -1;
+		} else if (S_ISDIR(sb.st_mode)) {
+			strncat(sub, "/", sizeof(sub) - strlen(sub) - 1);
+			rc = walk(src, sub, fl);
+		} else if (S_ISREG(sb.st_mode) && checkable(sub)) {
+			char **v = realloc(fl->v, (fl->n + 1) * sizeof(*v));
+
+			if (!v || !(v[fl->n] = strdup(sub))) {
+				if (v)
+					fl->v = v;
+				rc = -1;
+			} else {
+				fl->v = v;
+				fl->n++;
+			}
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+static void list_shipped(struct ctx *c, struct filelist *fl)
+{
+	memset(fl, 0, sizeof(*fl));
+	for (size_t i = 0; shipped_dirs[i]; i++)
+		assert_int_equal(walk(c->src, shipped_dirs[i], fl), 0);
+	/* there is something to check */
+	assert_true(fl->n >= 10);
+}
+
+static void free_list(struct filelist *fl)
+{
+	for (size_t i = 0; i < fl->n; i++)
+		free(fl->v[i]);
+	free(fl->v);
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+static void expect_clean(int rc, const char *out, const char *what,
+			 size_t want_ok)
+{
+	if (rc != PL_EXIT_OK || strstr(out, "error"))
+		fail_msg("%s: exit %d, want 0 and no error:\n%s", what, rc, out);
+	if (count(out, ": ok (") != want_ok)
+		fail_msg("%s: %zu 'ok' lines, want one per shipped file (%zu):\n%s",
+			 what, count(out, ": ok ("), want_ok, out);
+}
+
+static void every_shipped_file_passes(void **state)
+{
+	struct ctx *c = *state;
+	struct filelist fl;
+	char *out = NULL;
+	int rc;
+
+	list_shipped(c, &fl);
+	rc = e2e_patchlab(c->src, &out, "check", "scenarios/", "boards/",
+			  "examples/labs/", NULL);
+	expect_clean(rc, out ? out : "", "check scenarios/ boards/ examples/labs/",
+		     fl.n);
+	/* every file is named in the answer */
+	for (size_t i = 0; i < fl.n; i++) {
+		const char *base = strrchr(fl.v[i], '/');
+
+		if (!strstr(out, base ? base + 1 : fl.v[i]))
+			fail_msg("check did not report %s:\n%s", fl.v[i], out);
+	}
+	free(out);
+	free_list(&fl);
+}
+
+static void every_shipped_file_passes_against_the_rack(void **state)
+{
+	struct ctx *c = *state;
+	struct filelist fl;
+	char *out = NULL;
+	int rc;
+
+	list_shipped(c, &fl);
+	rc = e2e_patchlab(c->src, &out, "check", "--lab", c->rack.lab,
+			  "scenarios/", "boards/", "examples/labs/", NULL);
+	/* the rack's lab is reported too */
+	expect_clean(rc, out ? out : "", "check --lab RACK scenarios/ boards/ "
+		     "examples/labs/", fl.n + 1);
+	free(out);
+	free_list(&fl);
+}
+
+static void each_shipped_file_passes_alone(void **state)
+{
+	struct ctx *c = *state;
+	struct filelist fl;
+
+	list_shipped(c, &fl);
+	for (size_t i = 0; i < fl.n; i++) {
+		char *out = NULL, what[4200];
+		int rc = e2e_patchlab(c->src, &out, "check", fl.v[i], NULL);
+
+		snprintf(what, sizeof(what), "check %s", fl.v[i]);
+		expect_clean(rc, out ? out : "", what, 1);
+		free(out);
+	}
+	free_list(&fl);
+}
+
+static void a_subdirectory_with_a_slash_passes(void **state)
+{
+	struct ctx *c = *state;
+	char *out = NULL;
+	int rc;
+
+	/* as a user types it with shell completion */
+	rc = e2e_patchlab(c->src, &out, "check", "scenarios/suites/", NULL);
+	if (rc != PL_EXIT_OK)
+		fail_msg("check scenarios/suites/: exit %d, want 0:\n%s", rc,
+			 out ? out : "");
+	assert_true(count(out, ": ok (suite)") >= 1);
+	free(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(every_shipped_file_passes),
+		cmocka_unit_test(every_shipped_file_passes_against_the_rack),
+		cmocka_unit_test(each_shipped_file_passes_alone),
+		cmocka_unit_test(a_subdirectory_with_a_slash_passes),
+	};
+
+	return cmocka_run_group_tests_name("/pl/e2e/check", tests, group_setup,
+					   group_teardown);
+}
