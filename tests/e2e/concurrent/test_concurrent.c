@@ -6,7 +6,8 @@
  * scenarios/suites/quick.yaml --db SAME` started at once through libuv
  * both pass, and the store shows that no board was driven by both at
  * once: on each board, the [started, finished] intervals of the two
- * suites' runs never overlap; no lease is left behind. Then, while one
+ * suites' runs never overlap; no lease is left behind; each run has a
+ * console log of its own although both share one --out dir. Then, while one
  * controller holds the boards (seen in the store's leases table, no
  * sleep), a third `run --no-wait` exits 2 and every run it recorded is
  * lab-error "leased by PID@HOST/TOKEN" naming that controller.
@@ -56,8 +57,9 @@ static int group_teardown(void **state)
 	return rc;
 }
 
-/* `patchlab run SUITE --lab LAB --db DB --out DIR/NAME --json DIR/NAME.json
- * -q [--no-wait]`, its console into DIR/NAME.out. */
+/* `patchlab run SUITE --lab LAB --db DB --out DIR/runs --json
+ * DIR/NAME.json -q [--no-wait]`, its console into DIR/NAME.out. Every
+ * controller shares one out dir, as they share `runs` by default. */
 static int start_run(struct ctx *c, uv_loop_t *loop, struct e2e_proc *p,
 		     const char *db, const char *name, bool no_wait)
 {
@@ -67,7 +69,7 @@ static int start_run(struct ctx *c, uv_loop_t *loop, struct e2e_proc *p,
 			 "--json", json, "-q", no_wait ? "--no-wait" : NULL,
 			 NULL };
 
-	snprintf(out, sizeof(out), "%s/%s", c->rack.dir, name);
+	snprintf(out, sizeof(out), "%s/runs", c->rack.dir);
 	snprintf(json, sizeof(json), "%s/%s.json", c->rack.dir, name);
 	snprintf(log, sizeof(log), "%s/%s.out", c->rack.dir, name);
 	return e2e_spawn(loop, p, NULL, log, argv);
@@ -98,7 +100,7 @@ static void two_runs_at_once_never_share_a_board(void **state)
 	uv_loop_t loop;
 	char path[4200];
 	size_t n = 0, cap = 0;
-	int64_t nsuites, nopen, nleases;
+	int64_t nsuites, nopen, nleases, nshared, nlogs;
 	int ra, rb;
 
 	snprintf(path, sizeof(path), "%s/together.db", c->rack.dir);
@@ -122,6 +124,13 @@ static void two_runs_at_once_never_share_a_board(void **state)
 	nopen = e2e_db_int(db, "SELECT count(*) FROM runs WHERE state != 'closed'"
 			   " OR finished IS NULL", -1);
 	nleases = e2e_db_int(db, "SELECT count(*) FROM leases", -1);
+	/* each run keeps its own console log: a run of one suite never
+	 * names (or overwrites) the log of a run of the other */
+	nshared = e2e_db_int(db, "SELECT count(*) FROM runs r1 JOIN runs r2 "
+			     "ON r1.console_log = r2.console_log AND r1.id < r2.id",
+			     -1);
+	nlogs = e2e_db_int(db, "SELECT count(*) FROM runs WHERE console_log "
+			   "IS NOT NULL", -1);
 	assert_int_equal(sqlite3_prepare_v2(db,
 		"SELECT suite_id, board_id, started, finished FROM runs "
 		"ORDER BY board_id, started", -1, &s, NULL), SQLITE_OK);
@@ -174,6 +183,11 @@ static void two_runs_at_once_never_share_a_board(void **state)
 	free(iv);
 	/* both released their boards */
 	assert_int_equal(nleases, 0);
+	assert_int_equal(nlogs, (int64_t)n);
+	if (nshared != 0)
+		fail_msg("%" PRId64 " pairs of runs name the same console log "
+			 "(in %s/runs/console): the later run overwrote the "
+			 "earlier one's", nshared, c->rack.dir);
 }
 
 struct hold_watch {
@@ -202,7 +216,10 @@ static bool holds_both(void *ud)
 		return false;
 	snprintf(sql, sizeof(sql),
 		 "SELECT count(*) FROM leases WHERE holder LIKE '%s'", w->like);
-	w->holds = e2e_db_int(db, sql, 0) == 2;
+	/* the tables come a moment after the WAL (the holder migrates) */
+	w->holds = e2e_db_int(db, "SELECT count(*) FROM sqlite_master WHERE "
+			      "name = 'leases'", 0) == 1 &&
+		   e2e_db_int(db, sql, 0) == 2;
 	sqlite3_close(db);
 	return w->holds;
 }
