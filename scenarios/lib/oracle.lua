@@ -57,11 +57,15 @@ end
 function M.arm_flash_cut(cut, base_ops)
   local k = cut.op
   if cut.phase == "after" then k = k + 1 end
+  local during = cut.phase == "during"
   return fault.cut({
     on = "breakpoint",
     symbols = { "flash_erase", "flash_program" },
     hit = k,
-    resume_us = cut.phase == "during" and math.max(1, math.floor((cut.phi or 0.5) * 400)) or nil,
+    -- during: stop inside the operation at phi and cut there; a probe
+    -- that cannot falls back to cutting 1 µs after resuming the CPU
+    phi = during and (cut.phi or 0.5) or nil,
+    resume_us = during and 1 or nil,
   })
 end
 
@@ -83,6 +87,19 @@ function M.intact(boot)
   return false
 end
 
+-- Consistent metadata (oracle rule 2): an interrupted update was never
+-- confirmed, so if the new image runs, the bootloader must still be trying
+-- it (pending), or a bad image could never be rolled back. Sets `fail`.
+function M.consistent(boot, new_version)
+  if boot.version ~= new_version then return true end
+  local v, slot, state = board:version()
+  if not (v and state) then return true end   -- the board does not say
+  if state ~= "confirmed" then return true end
+  verdict.fail("%s in slot %s is confirmed after an interrupted update that "
+               .. "nobody confirmed", v, slot)
+  return false
+end
+
 -- After a cut: power on, judge the boot (new image, old image, or brick),
 -- then check the board converges (another boot gives the same image).
 function M.judge_after_cut(expect_new, previous)
@@ -91,6 +108,7 @@ function M.judge_after_cut(expect_new, previous)
   board:power_off()
   local boot, why = M.boot()
   if boot and not M.intact(boot) then return "fail", boot end
+  if boot and not M.consistent(boot, expect_new) then return "fail", boot end
   local v = verdict.judge({ boot = boot, why = why, expect = expect_new,
                             previous = previous })
   if boot then

@@ -66,6 +66,12 @@ struct pl_trigger_spec {
 	 * > 0 = resume the CPU at the n-th hit and cut this many microseconds
 	 * after the resume was acknowledged (during the operation) */
 	uint64_t resume_us;
+	/* breakpoint: > 0 = at the n-th hit, ask the probe to run into the
+	 * operation for this fraction of it and halt (the virtual rack's
+	 * `monitor run-fraction`, a cycle-count stop on silicon), then cut:
+	 * a torn write or half erase at exactly phi. A probe without it
+	 * falls back to resume_us. */
+	double phi;
 };
 
 struct pl_trigger_info {

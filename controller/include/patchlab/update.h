@@ -27,6 +27,7 @@ struct pl_op_result {
 	char reason[256];    /* for a person: "BOOT FAILED: ...", "timeout ..." */
 	char version[64];
 	char slot[16];
+	char state[24];      /* version: the "state" capture, if any */
 	uint64_t t_ns;       /* when the deciding line was read */
 	uint64_t bytes;      /* update: bytes acknowledged */
 	char line[512];      /* the line that decided (command, boot) */

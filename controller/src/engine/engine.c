@@ -274,8 +274,25 @@ static int expand(struct pl_engine *e)
 
 static const char *const phase_names[] = { "before", "during", "after" };
 
-/* Queue the run that cuts at operation k in phase ph. */
+/* Queue the run that cuts at operation k in phase ph (during: at phi). */
+static int add_point_phi(struct pl_engine *e, size_t swi, unsigned ph, long k,
+			 double phi);
+
+/* A during cut at a fraction drawn from the seed (recorded, replayable):
+ * where in an operation the cut lands decides what a torn write leaves. */
 static int add_point(struct pl_engine *e, size_t swi, unsigned ph, long k)
+{
+	struct sweep_state *sw = &e->sweeps[swi];
+	double phi = 0;
+
+	if (ph == 1)
+		phi = 0.05 + 0.9 * (double)(mix64(sw->seed ^ 0x9e37u ^ (uint64_t)k) >> 11) /
+			      (double)(1ull << 53);
+	return add_point_phi(e, swi, ph, k, phi);
+}
+
+static int add_point_phi(struct pl_engine *e, size_t swi, unsigned ph, long k,
+			 double phi)
 {
 	struct sweep_state *sw = &e->sweeps[swi];
 	struct run_spec *s = add_spec(e);
@@ -291,8 +308,8 @@ static int add_point(struct pl_engine *e, size_t swi, unsigned ph, long k)
 	s->phase = (int)ph;
 	s->k = k;
 	s->cut = json_pack("{s:s,s:I,s:s,s:f,s:I}", "on", "flash_op", "op",
-			   (json_int_t)k, "phase", phase_names[ph], "phi",
-			   ph == 1 ? 0.5 : 0.0, "ops", (json_int_t)sw->ops);
+			   (json_int_t)k, "phase", phase_names[ph], "phi", phi,
+			   "ops", (json_int_t)sw->ops);
 	/* nested: cut again during the recovery boot, this many times */
 	{
 		unsigned depth = 0;
@@ -356,6 +373,18 @@ static void expand_sweep(struct pl_engine *e, size_t swi, long ops)
 					       (npoints - 1));
 			if (add_point(e, swi, ph, k))
 				return;
+		}
+		/* The first and last operations of an update are its
+		 * metadata writes (trailer erase, trailer record): the short
+		 * writes that brick. Cut inside them at five fractions. */
+		if (ph == 1 && cfg->strategy != PL_STRATEGY_EXHAUSTIVE) {
+			static const double phis[] = { 0.1, 0.3, 0.5, 0.7, 0.9 };
+
+			for (unsigned i = 0; i < 5; i++) {
+				add_point_phi(e, swi, ph, 1, phis[i]);
+				if (ops > 1)
+					add_point_phi(e, swi, ph, ops, phis[i]);
+			}
 		}
 	}
 	pl_log(&e->log, PL_LOG_INFO,

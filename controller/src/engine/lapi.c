@@ -484,11 +484,16 @@ static void on_op_done(struct pl_op *op, const struct pl_op_result *r,
 		if (r->status == 0) {
 			lua_pushstring(S, r->version);
 			lua_pushstring(S, r->slot);
+			if (r->state[0])
+				lua_pushstring(S, r->state);
+			else
+				lua_pushnil(S);
+			n = 3;
 		} else {
 			lua_pushnil(S);
 			lua_pushstring(S, r->reason);
+			n = 2;
 		}
-		n = 2;
 		break;
 	case OPK_UPDATE:
 		lua_pushboolean(S, r->status == 0);
@@ -910,6 +915,10 @@ static int l_fault_cut(lua_State *L)
 		spec.nbp = 1;
 	lua_getfield(L, 1, "resume_us");
 	spec.resume_us = (uint64_t)luaL_optinteger(L, -1, 0);
+	lua_getfield(L, 1, "phi");
+	spec.phi = luaL_optnumber(L, -1, 0);
+	if (spec.phi < 0 || spec.phi >= 1)
+		return luaL_error(L, "fault.cut: 'phi' is a fraction, 0 < phi < 1");
 	lua_getfield(L, 1, "symbols");
 	if (!lua_isnil(L, -1)) {
 		luaL_checktype(L, -1, LUA_TTABLE);

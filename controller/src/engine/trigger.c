@@ -31,6 +31,7 @@ struct pl_trigger {
 	 * callback frees it. */
 	unsigned pending;
 	bool zombie;
+	bool resumed;  /* the target was let run before the cut */
 };
 
 static void destroy(struct pl_trigger *t);
@@ -182,7 +183,7 @@ static void fire(struct pl_trigger *t, uint64_t seen_ns)
 	t->info.fired = true;
 	if (!t->info.seen_ns)
 		t->info.seen_ns = seen_ns;
-	resumed = t->spec.kind == PL_TRIG_BREAKPOINT && t->spec.resume_us;
+	resumed = t->resumed;
 	t->pending++;
 	if (t->spec.action == PL_TRIG_GLITCH)
 		err = pl_board_glitch(t->b, t->spec.glitch_ms, on_power_done, t);
@@ -287,6 +288,9 @@ static void on_bp_resumed(struct pl_probe *p, int status, const void *data,
 
 static void on_resumed(struct pl_probe *p, int status, const void *data,
 		       size_t len, void *ud);
+static void on_fraction(struct pl_probe *p, int status, const void *data,
+			size_t len, void *ud);
+static void resume_then_cut(struct pl_trigger *t);
 
 static void on_stop(struct pl_board_listener *l, uint64_t pc, unsigned hits,
 		    uint64_t t_ns)
@@ -308,26 +312,72 @@ static void on_stop(struct pl_board_listener *l, uint64_t pc, unsigned hits,
 	}
 	snprintf(t->info.detail, sizeof(t->info.detail),
 		 "pc 0x%" PRIx64 " hit %u", pc, t->count);
-	if (t->spec.resume_us) {
-		/* A cut during the operation: let it start, then cut. The
-		 * breakpoints go first, so the operation runs to the cut. */
-		struct pl_probe_req go = { .op = PL_PROBE_RESUME,
-					   .cb = on_resumed, .user_data = t };
+	if (t->spec.phi > 0) {
+		/* A cut at a fraction of the operation: the probe runs the
+		 * target into it and halts there; the cut follows. */
+		char cmd[48];
+		struct pl_probe_req run = { .op = PL_PROBE_MONITOR, .cmd = cmd,
+					    .cb = on_fraction, .user_data = t };
 
+		snprintf(cmd, sizeof(cmd), "run-fraction %.4f", t->spec.phi);
 		t->info.seen_ns = t_ns;
 		pl_board_unlisten(&t->listener);
 		clear_bps(t, false);
 		t->pending++;
-		if (pl_probe_submit(pl_board_probe(t->b), &go)) {
+		if (pl_probe_submit(pl_board_probe(t->b), &run)) {
 			t->pending--;
-			fire(t, t_ns);
+			resume_then_cut(t);
 		}
+		return;
+	}
+	if (t->spec.resume_us) {
+		t->info.seen_ns = t_ns;
+		pl_board_unlisten(&t->listener);
+		clear_bps(t, false);
+		resume_then_cut(t);
 		return;
 	}
 	fire(t, t_ns); /* the CPU is halted: a cut exactly before the op */
 	/* Halted at the hit: the breakpoints can go at once, so the next
 	 * boot does not stop on them. */
 	clear_bps(t, false);
+}
+
+/* A cut during the operation by timing: let it run, then cut after the
+ * delay. The breakpoints are gone already, so it runs to the cut. */
+static void resume_then_cut(struct pl_trigger *t)
+{
+	struct pl_probe_req go = { .op = PL_PROBE_RESUME, .cb = on_resumed,
+				   .user_data = t };
+
+	t->resumed = true;
+	t->pending++;
+	if (pl_probe_submit(pl_board_probe(t->b), &go)) {
+		t->pending--;
+		fire(t, t->info.seen_ns);
+	}
+}
+
+static void on_fraction(struct pl_probe *p, int status, const void *data,
+			size_t len, void *ud)
+{
+	struct pl_trigger *t = ud;
+
+	if (put(t))
+		return;
+	if (status == 0) {
+		/* halted inside the operation: cut there */
+		snprintf(t->info.detail + strlen(t->info.detail),
+			 sizeof(t->info.detail) - strlen(t->info.detail),
+			 " phi %.3f", t->spec.phi);
+		fire(t, t->info.seen_ns);
+		return;
+	}
+	/* This probe cannot stop inside an operation: fall back to timing. */
+	pl_log(pl_board_log(t->b), PL_LOG_INFO,
+	       "probe has no run-fraction (%s): cutting by timing",
+	       pl_strerror(status));
+	resume_then_cut(t);
 }
 
 static void on_resumed(struct pl_probe *p, int status, const void *data,

@@ -300,6 +300,8 @@ static bool feed_lines(struct pl_op *op, const uint8_t *buf, size_t len,
 					sizeof(op->res.version));
 				capture(op->p_ok, "slot", &hit, op->res.slot,
 					sizeof(op->res.slot));
+				capture(op->p_ok, "state", &hit, op->res.state,
+					sizeof(op->res.state));
 				op->res.t_ns = t_ns;
 				if (op->kind == OP_UPDATE) {
 					op->done_line = true;
