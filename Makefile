@@ -34,7 +34,9 @@ test-asan: deps
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS) -LE no-asan $(CTEST_ARGS)
 
-demo: build
+# The demo needs only the patchlab program, not the tests.
+demo: configure
+	@cmake --build $(BUILD) -j$(JOBS) --target patchlab
 	@scripts/demo $(BUILD)
 
 bench: build
