@@ -227,12 +227,14 @@ static void on_power_done(struct pl_power *p, int status,
 	struct power_cmd *cmd = user_data;
 	char json[256];
 
+	/* The result store's vocabulary for power events (store.h). */
 	snprintf(json, sizeof(json),
-		 "{\"state\":\"%s\",\"glitch_ms\":%d,\"status\":%d,"
+		 "{\"cmd\":\"%s\",\"glitch_ms\":%d,\"status\":%d,"
 		 "\"requested_ns\":%" PRIu64 ",\"issued_ns\":%" PRIu64
-		 ",\"done_ns\":%" PRIu64 "}",
-		 cmd->on ? "on" : "off", cmd->glitch_ms, status,
-		 t->requested_ns, t->issued_ns, t->done_ns);
+		 ",\"completed_ns\":%" PRIu64 "}",
+		 cmd->glitch_ms >= 0 ? "glitch" : cmd->on ? "on" : "off",
+		 cmd->glitch_ms, status, t->requested_ns, t->issued_ns,
+		 t->done_ns);
 	if (status != -PL_ECANCELED)
 		pl_board_event(cmd->b, PL_BEV_POWER, t->requested_ns, json);
 	if (status && status != -PL_ECANCELED)

@@ -952,6 +952,17 @@ static void on_run_timeout(uv_timer_t *t)
 	pl_lua_run_cancel(rc->lrun, -ETIMEDOUT, "the run took too long");
 }
 
+static struct pl_image *find_image(struct pl_engine *e, const char *name);
+
+static const char *image_under_test(struct pl_engine *e)
+{
+	struct pl_image *img = find_image(e, "new");
+
+	if (!img && e->nimages)
+		img = e->images[0];
+	return img ? img->name : NULL;
+}
+
 static void cut_point(const struct run_spec *s, struct pl_cut_point *cp)
 {
 	json_t *v;
@@ -1035,8 +1046,9 @@ static void start_run(struct pl_engine *e, size_t si, size_t bi)
 	info.console_log = rc->log_path;
 	info.replay = replay;
 	cut_point(spec, &info.cut);
-	if (e->nimages)
-		info.image = e->images[e->nimages - 1]->name;
+	/* The image under test, the one the gate speaks for: the suite's
+	 * image called "new" (a bad image a run injects is not gated). */
+	info.image = image_under_test(e);
 	err = pl_store_run_begin(e->store, &info, &rc->store_id);
 	/* The replay command names the run, so it comes once the id does. */
 	if (!err && asprintf(&replay, "patchlab replay %" PRId64 " --db %s --lab %s",

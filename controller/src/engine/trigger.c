@@ -132,18 +132,22 @@ static void clear_bps(struct pl_trigger *t, bool halt)
 
 static void record(struct pl_trigger *t)
 {
-	char json[512];
+	char json[768];
 	const struct pl_trigger_info *i = &t->info;
 
+	/* trigger/match_ns/command_ns are the result store's names
+	 * (store.h); seen/issued/done the trigger's own. */
 	snprintf(json, sizeof(json),
-		 "{\"kind\":\"%s\",\"value\":%" PRIu64 ",\"action\":\"%s\","
-		 "\"status\":%d,\"armed_ns\":%" PRIu64 ",\"seen_ns\":%" PRIu64
-		 ",\"issued_ns\":%" PRIu64 ",\"done_ns\":%" PRIu64
-		 ",\"delay_us\":%" PRIu64 ",\"latency_ns\":%" PRIu64 "}",
-		 pl_trigger_kind_name(i->kind), i->value,
-		 t->spec.action == PL_TRIG_GLITCH ? "glitch" : "cut", i->status,
-		 i->armed_ns, i->seen_ns, i->issued_ns, i->done_ns,
-		 t->spec.delay_us,
+		 "{\"trigger\":\"%s\",\"kind\":\"%s\",\"value\":%" PRIu64
+		 ",\"action\":\"%s\",\"status\":%d,\"armed_ns\":%" PRIu64
+		 ",\"seen_ns\":%" PRIu64 ",\"issued_ns\":%" PRIu64
+		 ",\"done_ns\":%" PRIu64 ",\"match_ns\":%" PRIu64
+		 ",\"command_ns\":%" PRIu64 ",\"delay_us\":%" PRIu64
+		 ",\"latency_ns\":%" PRIu64 "}",
+		 pl_trigger_kind_name(i->kind), pl_trigger_kind_name(i->kind),
+		 i->value, t->spec.action == PL_TRIG_GLITCH ? "glitch" : "cut",
+		 i->status, i->armed_ns, i->seen_ns, i->issued_ns, i->done_ns,
+		 i->seen_ns, i->issued_ns, t->spec.delay_us,
 		 i->issued_ns > i->seen_ns ? i->issued_ns - i->seen_ns : 0);
 	pl_board_event(t->b, PL_BEV_TRIGGER, i->seen_ns, json);
 }
