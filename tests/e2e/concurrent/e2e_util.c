@@ -35,9 +35,9 @@ int e2e_spawn(uv_loop_t *loop, struct e2e_proc *p, const char *cwd,
 
 	memset(p, 0, sizeof(*p));
 	p->code = -1;
-	p->out_path = strdup(out_path);
-	if (!p->out_path)
-		return UV_ENOMEM;
+	if (snprintf(p->out_path, sizeof(p->out_path), "%s", out_path) >=
+	    (int)sizeof(p->out_path))
+		return UV_ENAMETOOLONG;
 	in = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	out = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (in < 0 || out < 0) {
@@ -92,12 +92,6 @@ int e2e_wait(uv_loop_t *loop, struct e2e_proc *p, unsigned timeout_ms)
 	return p->code;
 }
 
-void e2e_proc_free(struct e2e_proc *p)
-{
-	free(p->out_path);
-	p->out_path = NULL;
-}
-
 char *e2e_slurp(const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -117,20 +111,31 @@ char *e2e_slurp(const char *path)
 
 int e2e_patchlab(const char *cwd, char **out, ...)
 {
+	char *args[64];
+	va_list ap;
+	int n = 0;
+
+	va_start(ap, out);
+	for (char *a = va_arg(ap, char *); a && n < 63; a = va_arg(ap, char *))
+		args[n++] = a;
+	va_end(ap);
+	args[n] = NULL;
+	return e2e_patchlab_argv(cwd, out, args);
+}
+
+int e2e_patchlab_argv(const char *cwd, char **out, char *const args[])
+{
 	const char *tmp = getenv("TMPDIR");
 	struct e2e_proc p;
 	uv_loop_t loop;
 	char *argv[64], path[4096];
-	va_list ap;
 	int n = 0, fd, rc;
 
 	if (out)
 		*out = NULL;
 	argv[n++] = (char *)pl_test_patchlab();
-	va_start(ap, out);
-	for (char *a = va_arg(ap, char *); a && n < 63; a = va_arg(ap, char *))
-		argv[n++] = a;
-	va_end(ap);
+	for (size_t i = 0; args[i] && n < 63; i++)
+		argv[n++] = args[i];
 	argv[n] = NULL;
 	snprintf(path, sizeof(path), "%s/pl-e2e-out-XXXXXX",
 		 tmp && *tmp ? tmp : "/tmp");
@@ -143,7 +148,6 @@ int e2e_patchlab(const char *cwd, char **out, ...)
 	if (rc == 0)
 		rc = e2e_wait(&loop, &p, E2E_RUN_DEADLINE_MS);
 	pl_test_loop_drain(&loop);
-	e2e_proc_free(&p);
 	if (out)
 		*out = e2e_slurp(path);
 	unlink(path);

@@ -49,7 +49,7 @@ struct e2e_proc {
 	bool started;
 	bool exited;
 	int code;          /* exit status, or 128 + signal */
-	char *out_path;    /* its stdout and stderr, together */
+	char out_path[4096]; /* its stdout and stderr, together */
 };
 
 /*
@@ -64,9 +64,6 @@ int e2e_spawn(uv_loop_t *loop, struct e2e_proc *p, const char *cwd,
  * for that): always reaped. Returns its code. */
 int e2e_wait(uv_loop_t *loop, struct e2e_proc *p, unsigned timeout_ms);
 
-/* Release what e2e_spawn allocated (after e2e_wait). */
-void e2e_proc_free(struct e2e_proc *p);
-
 /*
  * Run `patchlab ARGS...` (NULL-terminated) to completion on a private loop
  * in cwd (NULL: ours), within E2E_RUN_DEADLINE_MS; *out (may be NULL)
@@ -74,6 +71,9 @@ void e2e_proc_free(struct e2e_proc *p);
  * (128 + signal when killed) or a negative error.
  */
 int e2e_patchlab(const char *cwd, char **out, ...) __attribute__((sentinel));
+
+/* The same with the arguments in a NULL-terminated array. */
+int e2e_patchlab_argv(const char *cwd, char **out, char *const args[]);
 
 /* The whole file (malloc'ed, NUL-terminated) or NULL. */
 char *e2e_slurp(const char *path);

@@ -55,16 +55,6 @@ static int group_teardown(void **state)
 	return rc;
 }
 
-static json_t *load_json(const char *path)
-{
-	json_error_t jerr;
-	json_t *j = json_load_file(path, 0, &jerr);
-
-	if (!j)
-		fail_msg("%s:%d: %s", path, jerr.line, jerr.text);
-	return j;
-}
-
 static bool verdict_in(json_t *run, const char *const *verdicts)
 {
 	const char *v = json_string_value(json_object_get(run, "verdict"));
@@ -95,31 +85,55 @@ static json_t *pick(json_t *report, const char *const *verdicts)
 	return NULL;
 }
 
-static void same(json_t *a, json_t *b, const char *key, const char *what)
+/* Is key the same in a and b? Else say so in why (when still empty). */
+static void same(json_t *a, json_t *b, const char *key, const char *what,
+		 char *why, size_t n)
 {
 	json_t *x = json_object_get(a, key), *y = json_object_get(b, key);
 
-	if (!x || !y || !json_equal(x, y)) {
+	if ((!x || !y || !json_equal(x, y)) && !why[0]) {
 		char *sx = json_dumps(x, JSON_ENCODE_ANY | JSON_COMPACT);
 		char *sy = json_dumps(y, JSON_ENCODE_ANY | JSON_COMPACT);
 
-		fail_msg("replayed %s differs: %s was %s, replay %s", what, key,
-			 sx ? sx : "(none)", sy ? sy : "(none)");
+		snprintf(why, n, "replayed %s differs: %s was %s, replay %s",
+			 what, key, sx ? sx : "(none)", sy ? sy : "(none)");
+		free(sx);
+		free(sy);
 	}
+}
+
+/* Run `patchlab ARGS` (NULL-terminated); *log gets its output. On an exit
+ * other than want (other than 0 and 1 when want is -1) print the output
+ * and say so in why. Returns the exit code. */
+static int pl_run(char *why, size_t n, char **log, int want,
+		  char *const args[])
+{
+	int rc = e2e_patchlab_argv(NULL, log, args);
+
+	if (want >= 0 ? rc != want :
+			(rc != PL_EXIT_OK && rc != PL_EXIT_GATE_FAILED)) {
+		fprintf(stderr, "%s", *log ? *log : "");
+		snprintf(why, n, "patchlab %s %s: exit %d (output above)",
+			 args[0], args[1], rc);
+	}
+	return rc;
 }
 
 /*
  * Run quick.yaml on the boards tagged `tag` with PROFILE=profile (the
  * factory image a probe restore writes), expecting exit want_run; pick a
  * run ending in one of verdicts at a cut point, replay it and check that
- * the replay is the same run and ends in one of verdicts again.
+ * the replay is the same run and ends in one of verdicts again. Everything
+ * is released before a failure is reported.
  */
 static void run_then_replay(struct ctx *c, const char *name, const char *tag,
 			    const char *profile, int want_run,
 			    const char *const *verdicts)
 {
 	char db[4200], out[4200], json[4200], rout[4200], rjson[4200], id[32];
-	json_t *report, *orig, *replay, *again, *cut0, *cut1;
+	char why[9000] = "";
+	json_t *report = NULL, *orig, *replay = NULL, *again, *cut0, *cut1;
+	json_error_t jerr;
 	char *log = NULL;
 	int rc;
 
@@ -130,50 +144,73 @@ static void run_then_replay(struct ctx *c, const char *name, const char *tag,
 	snprintf(rout, sizeof(rout), "%s/%s-replay", c->rack.dir, name);
 	snprintf(rjson, sizeof(rjson), "%s/%s-replay.json", c->rack.dir, name);
 
-	rc = e2e_patchlab(NULL, &log, "run", c->suite, "--lab", c->rack.lab,
-			  "--tag", tag, "--db", db, "--out", out, "--json", json,
-			  "-q", NULL);
-	if (rc != want_run)
-		fail_msg("run --tag %s: exit %d, want %d\n%s", tag, rc, want_run,
-			 log ? log : "");
+	char *run_args[] = { "run", c->suite, "--lab", c->rack.lab, "--tag",
+			     (char *)tag, "--db", db, "--out", out, "--json",
+			     json, "-q", NULL };
+	char *replay_args[] = { "replay", id, "--db", db, "--lab",
+				c->rack.lab, "--out", rout, "--json", rjson,
+				NULL };
+
+	pl_run(why, sizeof(why), &log, want_run, run_args);
 	free(log);
-	report = load_json(json);
+	log = NULL;
+	if (why[0])
+		goto out;
+	report = json_load_file(json, 0, &jerr);
+	if (!report) {
+		snprintf(why, sizeof(why), "%s: %s", json, jerr.text);
+		goto out;
+	}
 	orig = pick(report, verdicts);
-	if (!orig)
-		fail_msg("quick.yaml on the %s board gave no %s run at a cut "
-			 "point (see %s)", tag, verdicts[0], json);
+	if (!orig) {
+		snprintf(why, sizeof(why), "quick.yaml on the %s board gave no "
+			 "%s run at a cut point (see %s)", tag, verdicts[0], json);
+		goto out;
+	}
 	snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT,
 		 json_integer_value(json_object_get(orig, "id")));
 
-	rc = e2e_patchlab(NULL, &log, "replay", id, "--db", db, "--lab",
-			  c->rack.lab, "--out", rout, "--json", rjson, NULL);
-	/* exit 0 or 1: it ran the run (which verdict is checked below) */
-	if (rc != PL_EXIT_OK && rc != PL_EXIT_GATE_FAILED)
-		fail_msg("replay %s: exit %d\n%s", id, rc, log ? log : "");
+	/* exit 0 or 1: it ran the run (its verdict is checked below) */
+	rc = pl_run(why, sizeof(why), &log, -1, replay_args);
 	/* it says what it replays */
-	if (!log || !strstr(log, "replaying run "))
-		fail_msg("replay %s printed no 'replaying run': %s", id,
-			 log ? log : "");
+	if (!why[0] && (!log || !strstr(log, "replaying run ")))
+		snprintf(why, sizeof(why), "replay %s printed no 'replaying "
+			 "run'", id);
 	free(log);
-	replay = load_json(rjson);
-	assert_int_equal(json_array_size(json_object_get(replay, "runs")), 1);
+	log = NULL;
+	if (why[0])
+		goto out;
+	replay = json_load_file(rjson, 0, &jerr);
+	if (!replay) {
+		snprintf(why, sizeof(why), "%s: %s", rjson, jerr.text);
+		goto out;
+	}
+	if (json_array_size(json_object_get(replay, "runs")) != 1) {
+		snprintf(why, sizeof(why), "replay %s: %zu runs in %s, want 1",
+			 id, json_array_size(json_object_get(replay, "runs")),
+			 rjson);
+		goto out;
+	}
 	again = json_array_get(json_object_get(replay, "runs"), 0);
 	/* a new run in the same store, not the old one read back */
-	assert_true(json_integer_value(json_object_get(again, "id")) >
-		    json_integer_value(json_object_get(orig, "id")));
-	same(orig, again, "scenario", "scenario");
-	same(orig, again, "board_type", "board type");
-	same(orig, again, "params", "params (cut point included)");
-	same(orig, again, "seed", "seed");
+	if (json_integer_value(json_object_get(again, "id")) <=
+	    json_integer_value(json_object_get(orig, "id")))
+		snprintf(why, sizeof(why), "replay %s recorded no new run", id);
+	same(orig, again, "scenario", "scenario", why, sizeof(why));
+	same(orig, again, "board_type", "board type", why, sizeof(why));
+	same(orig, again, "params", "params (cut point included)", why,
+	     sizeof(why));
+	same(orig, again, "seed", "seed", why, sizeof(why));
 	cut0 = json_object_get(orig, "cut");
 	cut1 = json_object_get(again, "cut");
-	same(cut0, cut1, "phase", "cut phase");
-	same(cut0, cut1, "op_index", "cut op index");
-	same(cut0, cut1, "phi", "cut phi");
-	if (!verdict_in(again, verdicts))
-		fail_msg("run %s (%s on %s, %s) replayed as run %" JSON_INTEGER_FORMAT
-			 " on %s: %s \"%s\", want %s%s%s",
-			 id, json_string_value(json_object_get(orig, "verdict")),
+	same(cut0, cut1, "phase", "cut phase", why, sizeof(why));
+	same(cut0, cut1, "op_index", "cut op index", why, sizeof(why));
+	same(cut0, cut1, "phi", "cut phi", why, sizeof(why));
+	if (!why[0] && !verdict_in(again, verdicts))
+		snprintf(why, sizeof(why), "run %s (%s on %s, %s) replayed as "
+			 "run %" JSON_INTEGER_FORMAT " on %s: %s \"%s\", want "
+			 "%s%s%s", id,
+			 json_string_value(json_object_get(orig, "verdict")),
 			 json_string_value(json_object_get(orig, "board")),
 			 json_string_value(json_object_get(orig, "reason")),
 			 json_integer_value(json_object_get(again, "id")),
@@ -183,10 +220,14 @@ static void run_then_replay(struct ctx *c, const char *name, const char *tag,
 			 verdicts[0], verdicts[1] ? " or " : "",
 			 verdicts[1] ? verdicts[1] : "");
 	/* and its gate says so */
-	if (rc != want_run)
-		fail_msg("replay %s: exit %d, want %d", id, rc, want_run);
+	if (!why[0] && rc != want_run)
+		snprintf(why, sizeof(why), "replay %s: exit %d, want %d", id, rc,
+			 want_run);
+out:
 	json_decref(report);
 	json_decref(replay);
+	if (why[0])
+		fail_msg("%s", why);
 }
 
 static void a_bricking_cut_bricks_again(void **state)
