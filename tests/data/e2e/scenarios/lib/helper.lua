@@ -1,0 +1,2 @@
+-- A module inside the scenarios root: require must find it.
+return { name = "lib.helper" }
