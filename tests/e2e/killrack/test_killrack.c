@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * /pl/e2e/killrack: the lab dies under a running suite.
+ *
+ * On a real virtual rack of two `good` boards, scenarios/suites/quick.yaml
+ * runs in a child controller. The test waits (on the store and the run's
+ * console log, with a deadline: never a sleep) until a run is in the
+ * middle of an update, then SIGKILLs the rack process (DIR/rack.pid) and
+ * checks:
+ *   - the controller exits 2 (lab error);
+ *   - every run it opened is recorded and closed; the runs that were in
+ *     flight at the kill end `lab-error` (a run seen open that closed
+ *     before the kill landed may keep its device verdict);
+ *   - no run anywhere ends bricked or recovered: a dead lab is never a
+ *     dead device;
+ *   - `vrack up` again on the same directory keeps each board's flash
+ *     file byte for byte, and every board boots from it
+ *     (tests/data/e2e/scenarios/suites/boot.yaml, exit 0).
+ * Every child is reaped (the killed rack too); the rack is powered off,
+ * taken down and reaped. PL_KEEP_RACK=1 keeps the rack directory.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "e2e_util.h"
+#include "patchlab/exit.h"
+#include "pl_test.h"
+
+#define WAIT_MS 120000u
+#define MAX_OPEN 16
+
+struct ctx {
+	struct e2e_rack rack;
+	char *quick, *boot;
+	char db[4200], out[4200], log[4200];
+	/* the wait for a run in flight */
+	sqlite3 *sdb;
+	int64_t open_ids[MAX_OPEN];
+	int nopen;
+};
+
+static int group_setup(void **state)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+
+	*state = c;
+	if (!c)
+		return -1;
+	c->quick = pl_test_source_path("scenarios/suites/quick.yaml");
+	c->boot = pl_test_source_path("tests/data/e2e/scenarios/suites/boot.yaml");
+	setenv("PROFILE", "good", 1);
+	return e2e_rack_up(&c->rack, "e2e-killrack", 2, "good,good");
+}
+
+static int group_teardown(void **state)
+{
+	struct ctx *c = *state;
+	int rc;
+
+	if (!c)
+		return 0;
+	rc = e2e_rack_down(&c->rack);
+	free(c->quick);
+	free(c->boot);
+	free(c);
+	return rc;
+}
+
+static bool contains_file(const char *path, const char *needle)
+{
+	char *s = path ? e2e_slurp(path) : NULL;
+	bool yes = s && strstr(s, needle);
+
+	free(s);
+	return yes;
+}
+
+/* A run is open in the store and its console shows an update under way. */
+static bool run_in_flight(void *ud)
+{
+	struct ctx *c = ud;
+	sqlite3_stmt *s = NULL;
+	bool found = false;
+
+	if (!c->sdb) {
+		FILE *f = fopen(c->db, "r");
+
+		if (!f)
+			return false;
+		fclose(f);
+		c->sdb = e2e_db_open(c->db);
+		if (!c->sdb)
+			return false;
+	}
+	if (sqlite3_prepare_v2(c->sdb, "SELECT id, console_log FROM runs "
+			       "WHERE state = 'open' ORDER BY id", -1, &s,
+			       NULL) != SQLITE_OK)
+		return false; /* the schema may not be there yet */
+	c->nopen = 0;
+	while (sqlite3_step(s) == SQLITE_ROW && c->nopen < MAX_OPEN) {
+		const char *log = (const char *)sqlite3_column_text(s, 1);
+
+		c->open_ids[c->nopen++] = sqlite3_column_int64(s, 0);
+		if (contains_file(log, "erase sector"))
+			found = true;
+	}
+	sqlite3_finalize(s);
+	return found;
+}
+
+static void tick(uv_timer_t *t)
+{
+	(void)t; /* wakes the loop so run_in_flight is checked again */
+}
+
+static int64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Reap the killed rack (re-parented to us: we are its subreaper). */
+static void reap_killed_rack(struct ctx *c)
+{
+	int st;
+
+	while (waitpid(c->rack.pid, &st, 0) < 0 && errno == EINTR)
+		;
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	c->rack.pid = 0;
+}
+
+static void test_kill_rack_mid_suite(void **state)
+{
+	struct ctx *c = *state;
+	struct e2e_proc p;
+	uv_loop_t loop;
+	uv_timer_t timer;
+	char sql[256], *log;
+	int rc, code;
+	int64_t kill_ns;
+
+	snprintf(c->out, sizeof(c->out), "%s/out", c->rack.dir);
+	snprintf(c->db, sizeof(c->db), "%s/out/patchlab.db", c->rack.dir);
+	snprintf(c->log, sizeof(c->log), "%s/run.log", c->rack.dir);
+	char *argv[] = { (char *)pl_test_patchlab(), "run", c->quick, "--lab",
+			 c->rack.lab, "--out", c->out, "-q", NULL };
+
+	uv_loop_init(&loop);
+	uv_timer_init(&loop, &timer);
+	uv_timer_start(&timer, tick, 5, 5);
+	assert_int_equal(e2e_spawn(&loop, &p, NULL, c->log, argv), 0);
+	rc = pl_test_loop_until(&loop, run_in_flight, c, WAIT_MS);
+	if (rc != 0) {
+		log = e2e_slurp(c->log);
+		e2e_wait(&loop, &p, 1);
+		fail_msg("no run in the middle of an update within %u ms\n%s",
+			 WAIT_MS, log ? log : "");
+	}
+	/* the lab dies */
+	assert_true(c->rack.pid > 0);
+	assert_int_equal(kill(c->rack.pid, SIGKILL), 0);
+	kill_ns = realtime_ns();
+	uv_timer_stop(&timer);
+	code = e2e_wait(&loop, &p, WAIT_MS);
+	pl_test_loop_drain(&loop);
+	reap_killed_rack(c);
+	log = e2e_slurp(c->log);
+	fprintf(stderr, "killrack: %d run(s) open at the kill, controller "
+		"exit %d\n", c->nopen, code);
+	if (code != PL_EXIT_LAB_ERROR)
+		fprintf(stderr, "%s\n", log ? log : "");
+	free(log);
+	assert_int_equal(code, PL_EXIT_LAB_ERROR);
+
+	/* every run recorded and closed; nothing bricked */
+	assert_true(e2e_db_int(c->sdb, "SELECT count(*) FROM runs", 0) >= 1);
+	assert_int_equal(e2e_db_int(c->sdb, "SELECT count(*) FROM runs WHERE "
+				    "state <> 'closed' OR verdict IS NULL", -1),
+			 0);
+	assert_int_equal(e2e_db_int(c->sdb, "SELECT count(*) FROM runs WHERE "
+				    "verdict IN ('bricked', 'recovered')", -1),
+			 0);
+	assert_true(e2e_db_int(c->sdb, "SELECT count(*) FROM runs WHERE "
+			       "verdict = 'lab-error'", 0) >= 1);
+	for (int i = 0; i < c->nopen; i++) {
+		snprintf(sql, sizeof(sql), "SELECT verdict = 'lab-error' OR "
+			 "finished < %" PRId64 " FROM runs WHERE id = %" PRId64,
+			 kill_ns, c->open_ids[i]);
+		if (e2e_db_int(c->sdb, sql, 0) != 1)
+			fail_msg("run %" PRId64 " was in flight at the kill "
+				 "and did not end lab-error", c->open_ids[i]);
+	}
+	/* the suite is closed too */
+	assert_int_equal(e2e_db_int(c->sdb, "SELECT count(*) FROM suites "
+				    "WHERE finished IS NULL", -1), 0);
+	sqlite3_close(c->sdb);
+	c->sdb = NULL;
+}
+
+static unsigned char *read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *b = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 &&
+	    fseek(f, 0, SEEK_SET) == 0 && (b = malloc((size_t)n)) &&
+	    fread(b, 1, (size_t)n, f) != (size_t)n) {
+		free(b);
+		b = NULL;
+	}
+	*len = b ? (size_t)n : 0;
+	fclose(f);
+	return b;
+}
+
+static void test_rack_comes_back(void **state)
+{
+	struct ctx *c = *state;
+	unsigned char *before[2], *after[2];
+	size_t lb[2], la[2];
+	char path[4200], out[4200], db[4200], *txt = NULL;
+	sqlite3 *sdb;
+	int rc;
+
+	assert_int_equal(c->rack.pid, 0); /* killed and reaped above */
+	for (int b = 0; b < 2; b++) {
+		snprintf(path, sizeof(path), "%s/vb%d.flash", c->rack.dir, b);
+		before[b] = read_all(path, &lb[b]);
+		assert_non_null(before[b]);
+	}
+	rc = e2e_patchlab(NULL, &txt, "vrack", "up", "--dir", c->rack.dir,
+			  "--boards", "2", "--profile", "good,good", "--speed",
+			  "20", NULL);
+	snprintf(path, sizeof(path), "%s/rack.pid", c->rack.dir);
+	{
+		char *s = e2e_slurp(path);
+
+		c->rack.pid = s ? atoi(s) : 0;
+		free(s);
+	}
+	if (rc != 0 || c->rack.pid <= 0)
+		fail_msg("vrack up again: exit %d\n%s", rc, txt ? txt : "");
+	free(txt);
+	for (int b = 0; b < 2; b++) {
+		snprintf(path, sizeof(path), "%s/vb%d.flash", c->rack.dir, b);
+		after[b] = read_all(path, &la[b]);
+		assert_non_null(after[b]);
+		assert_int_equal(la[b], lb[b]);
+		if (memcmp(before[b], after[b], la[b]))
+			fail_msg("vb%d.flash changed across the restart", b);
+		free(before[b]);
+		free(after[b]);
+	}
+	/* the boards boot from what their flash kept */
+	snprintf(out, sizeof(out), "%s/out-boot", c->rack.dir);
+	snprintf(db, sizeof(db), "%s/out-boot/patchlab.db", c->rack.dir);
+	rc = e2e_patchlab(NULL, &txt, "run", c->boot, "--lab", c->rack.lab,
+			  "--out", out, "-q", NULL);
+	if (rc != PL_EXIT_OK)
+		fail_msg("boot suite after the restart: exit %d\n%s", rc,
+			 txt ? txt : "");
+	free(txt);
+	sdb = e2e_db_open(db);
+	assert_non_null(sdb);
+	assert_int_equal(e2e_db_int(sdb, "SELECT count(*) FROM runs WHERE "
+				    "verdict = 'pass'", -1), 2);
+	sqlite3_close(sdb);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kill_rack_mid_suite),
+		cmocka_unit_test(test_rack_comes_back),
+	};
+
+	return cmocka_run_group_tests_name("/pl/e2e/killrack", tests,
+					   group_setup, group_teardown);
+}
