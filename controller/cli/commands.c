@@ -11,6 +11,7 @@ extern const struct pl_cli_cmd pl_cmd_drivers;
 extern const struct pl_cli_cmd pl_cmd_check;
 extern const struct pl_cli_cmd pl_cmd_run;
 extern const struct pl_cli_cmd pl_cmd_replay;
+extern const struct pl_cli_cmd pl_cmd_calibrate;
 extern const struct pl_cli_cmd pl_cmd_image_keygen;
 extern const struct pl_cli_cmd pl_cmd_image_pack;
 extern const struct pl_cli_cmd pl_cmd_image_mutate;
@@ -33,6 +34,7 @@ const struct pl_cli_cmd *const pl_cli_commands[] = {
 	&pl_cmd_check,
 	&pl_cmd_run,
 	&pl_cmd_replay,
+	&pl_cmd_calibrate,
 	&pl_cmd_image_keygen,
 	&pl_cmd_image_pack,
 	&pl_cmd_image_mutate,
