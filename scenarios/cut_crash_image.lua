@@ -25,7 +25,7 @@ if ok and not t:fired() then t:disarm() end
 
 board:power_off()
 board:power_on()
-local boots = params.boots or 6
+local boots = params.boots or 2
 for i = 1, boots do
   local boot, why = board:wait_boot()
   if not boot then

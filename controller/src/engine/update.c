@@ -135,6 +135,14 @@ static void capture(const struct pl_pattern *p, const char *name,
 static void on_deadline(uv_timer_t *t)
 {
 	struct pl_op *op = t->data;
+
+	if (op->await_prompt) {
+		/* It decided, but no prompt came: report what it decided
+		 * (a board whose application has no shell, say). */
+		finish(op, op->ok_status, "%s (no prompt followed)",
+		       op->ok_reason);
+		return;
+	}
 	static const char *const what[] = {
 		[OP_BOOT] = "no boot", [OP_VERSION] = "no version answer",
 		[OP_UPDATE] = "update not finished", [OP_COMMAND] = "no answer",
@@ -252,15 +260,37 @@ static void decided(struct pl_op *op, int status, const char *reason)
 	snprintf(op->ok_reason, sizeof(op->ok_reason), "%s", reason);
 }
 
+static bool feed_lines(struct pl_op *op, const uint8_t *buf, size_t len,
+		       uint64_t t_ns);
+
+/*
+ * Waiting for the prompt after the deciding line. For a boot, the board
+ * may boot again before any prompt (an image that crashes right after its
+ * banner resets, and the bootloader tries again or falls back): the newest
+ * boot line, or a boot failure, replaces the one waiting, so the result is
+ * the boot that reached its shell.
+ */
 static void feed_prompt(struct pl_op *op, const uint8_t *buf, size_t len,
 			uint64_t t_ns)
 {
 	struct pl_linematch_hit hit;
-	size_t used;
+	size_t used, off = 0;
 
-	if (!op->finished &&
-	    pl_linematch_feed(op->m_prompt, buf, len, t_ns, &used, &hit))
+	while (!op->finished && off < len) {
+		if (op->kind == OP_BOOT) {
+			/* the matchers keep their own line state: feed the
+			 * same bytes to the boot matchers first */
+			op->await_prompt = false;
+			if (feed_lines(op, buf + off, len - off, t_ns))
+				return; /* a new decision took it from here */
+			op->await_prompt = true;
+		}
+		if (!pl_linematch_feed(op->m_prompt, buf + off, len - off, t_ns,
+				       &used, &hit))
+			return;
 		finish(op, op->ok_status, "%s", op->ok_reason);
+		off += used;
+	}
 }
 
 /* Feed lines to the matchers of the operation; true when it finished. */
