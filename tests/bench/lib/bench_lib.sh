@@ -9,6 +9,11 @@
 #                          its own with scenarios/lib and the named scenarios
 #   timed OUTFILE CMD...   run CMD under GNU time; OUTFILE gets
 #                          "wall_s user_s sys_s maxrss_kib"; returns CMD's rc
+#   sched PID              "run_ns runq_wait_ns" summed over PID's threads
+#                          (/proc/PID/task/*/schedstat): CPU time, and time
+#                          runnable but waiting for a CPU
+#   timed_sched OUT SCHED CMD...   timed, and SCHED gets CMD's last
+#                          "run_ns runq_wait_ns" (sampled every 0.1 s)
 #   machine_json           {"nproc":..,"cpu":"..","date":".."}
 #   bench_wall             seconds since bench_init
 #
@@ -89,6 +94,32 @@ timed() {
 	/usr/bin/time -f '%e %U %S %M' -o "$out.raw" "$@"
 	rc=$?
 	# GNU time puts "Command exited with non-zero status N" first
+	tail -n 1 "$out.raw" >"$out"
+	return $rc
+}
+
+sched() {
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null |
+		awk '{r += $1; w += $2} END {printf "%d %d\n", r, w}'
+}
+
+timed_sched() {
+	local out=$1 so=$2 tp pid s rc
+	shift 2
+	/usr/bin/time -f '%e %U %S %M' -o "$out.raw" "$@" &
+	tp=$!
+	echo "0 0" >"$so"
+	pid=
+	while kill -0 "$tp" 2>/dev/null; do
+		[ -z "$pid" ] && pid=$(cat /proc/"$tp"/task/"$tp"/children 2>/dev/null | awk '{print $1}')
+		if [ -n "$pid" ]; then
+			s=$(sched "$pid")
+			[ "$s" != "0 0" ] && echo "$s" >"$so"
+		fi
+		sleep 0.1
+	done
+	wait "$tp"
+	rc=$?
 	tail -n 1 "$out.raw" >"$out"
 	return $rc
 }

@@ -5,8 +5,13 @@
 # `patchlab run -j N`, and where the time goes:
 #   - ctl_cpu:  the controller's user+sys CPU (GNU time: its rusage);
 #   - rack_cpu: the rack process's CPU over the run (/proc/PID/stat);
-#   - wait:     what is left of wall x nproc (the boards' own emulated time:
-#               baud rate, flash op durations / speed; and other load).
+#   - ctl_runq / rack_runq: time each was runnable but waiting for a CPU
+#               (/proc/PID/task/*/schedstat): the machine's other load;
+#   - baseline: per run, the mean time from power off to power on around
+#               oracle.baseline()'s probe flash of the whole factory image
+#               (1 MiB over GDB RSP), against the mean run duration.
+# The rest of a run's wall time is sleeping: the boards' own emulated time
+# (baud rate, flash op durations / speed) and round trips.
 # cuts/min counts runs with a cut point over the whole `patchlab run` wall
 # time (start, learning pass and reports included); sweep cuts/min counts
 # them from the first cut run's start to the last one's end.
@@ -34,8 +39,10 @@ scen_dir "$SC" cut_flash_op.lua
 
 rows=""
 json_rows=""
-printf '%-7s %6s %6s %8s %9s %11s %8s %9s %7s\n' boards cuts wall_s cuts/min \
-	sweep/min ctl_cpu_s ctl_cpu% rack_cpu% wait%
+hdr() {
+	printf '%-6s %5s %6s %8s %9s %8s %8s %9s %9s %8s %8s\n' "$@"
+}
+hdr boards cuts wall_s cuts/min sweep/min ctl_cpu% ctl_runq% rack_cpu% rack_runq% run_ms baseln_ms
 for n in "${CONFIGS[@]}"; do
 	p=$(points_for "$n")
 	cat >"$SC/suites/sweep-$n.yaml" <<EOF
@@ -57,11 +64,14 @@ EOF
 	rack=$TMP/rack$n
 	rack_up "$rack" "$n" good "$SPEED"
 	t0=$(rack_ticks "$rack")
-	VRACK=$rack PROFILE=good timed "$TMP/time$n" "$PATCHLAB" run \
+	read -r r0 q0 < <(sched "$RACK_PID")
+	VRACK=$rack PROFILE=good timed_sched "$TMP/time$n" "$TMP/sched$n" "$PATCHLAB" run \
 		"$SC/suites/sweep-$n.yaml" --lab "$rack/lab.yaml" --out "$TMP/out$n" \
 		--seed 1 -j "$n" --quiet >"$TMP/run$n.log" 2>&1
 	rc=$?
 	t1=$(rack_ticks "$rack")
+	read -r r1 q1 < <(sched "$RACK_PID")
+	read -r cr cq <"$TMP/sched$n"
 	rack_down "$rack"
 	if [ $rc -gt 1 ]; then
 		echo "sweep_throughput: patchlab run on $n boards: exit $rc" >&2
@@ -73,20 +83,30 @@ EOF
 		"SELECT count(*), min(started), max(finished),
 		        sum(verdict = 'lab-error')
 		   FROM runs WHERE json_extract(cut, '$.phase') != 'none'")
+	read -r run_ms base_ms < <(sqlite3 -separator ' ' "$db" \
+		"WITH p AS (SELECT run_id, t_ns, row_number() OVER
+		              (PARTITION BY run_id ORDER BY t_ns) AS rn
+		              FROM events WHERE kind = 'power')
+		 SELECT (SELECT printf('%.0f', avg(duration_ns) / 1e6) FROM runs
+		          WHERE json_extract(cut, '$.phase') != 'none'),
+		        printf('%.0f', avg((b.t_ns - a.t_ns) / 1e6))
+		   FROM p a JOIN p b ON a.run_id = b.run_id AND a.rn = 2 AND b.rn = 3")
 	ctl=$(calc "$user + $sys" %.2f)
+	ctl_q=$(calc "100 * $cq / 1e9 / $wall" %.1f)
+	rack_q=$(calc "100 * ($q1 - $q0) / 1e9 / $wall" %.1f)
 	rack_s=$(calc "($t1 - $t0) / $CLK_TCK" %.2f)
 	per_min=$(calc "$cuts * 60 / $wall" %.0f)
 	sweep_min=$(calc "$cuts * 60 / (($last - $first) / 1e9)" %.0f)
 	ctl_pct=$(calc "100 * $ctl / $wall" %.1f)
 	rack_pct=$(calc "100 * $rack_s / $wall" %.1f)
-	wait_pct=$(calc "100 * (1 - ($ctl + $rack_s) / ($wall * $NPROC))" %.1f)
-	printf '%-7s %6s %6s %8s %9s %11s %8s %9s %7s\n' "$n" "$cuts" "$wall" \
-		"$per_min" "$sweep_min" "$ctl" "$ctl_pct" "$rack_pct" "$wait_pct"
+	hdr "$n" "$cuts" "$wall" "$per_min" "$sweep_min" "$ctl_pct" "$ctl_q" \
+		"$rack_pct" "$rack_q" "$run_ms" "$base_ms"
 	[ "${labs:-0}" != 0 ] && echo "  ($labs lab-error runs among them)"
 	json_rows="$json_rows${json_rows:+,
-    }{\"boards\": $n, \"speed\": $SPEED, \"points_per_phase\": $p, \"cuts\": $cuts, \"lab_errors\": ${labs:-0}, \"exit\": $rc, \"wall_s\": $wall, \"cuts_per_min\": $per_min, \"sweep_cuts_per_min\": $sweep_min, \"ctl_cpu_s\": $ctl, \"ctl_cpu_pct_of_wall\": $ctl_pct, \"ctl_max_rss_kib\": $rss, \"rack_cpu_s\": $rack_s, \"rack_cpu_pct_of_wall\": $rack_pct, \"wait_pct_of_all_cores\": $wait_pct}"
+    }{\"boards\": $n, \"speed\": $SPEED, \"points_per_phase\": $p, \"cuts\": $cuts, \"lab_errors\": ${labs:-0}, \"exit\": $rc, \"wall_s\": $wall, \"cuts_per_min\": $per_min, \"sweep_cuts_per_min\": $sweep_min, \"ctl_cpu_s\": $ctl, \"ctl_cpu_pct_of_wall\": $ctl_pct, \"ctl_max_rss_kib\": $rss, \"ctl_runq_wait_pct_of_wall\": $ctl_q, \"rack_cpu_s\": $rack_s, \"rack_cpu_pct_of_wall\": $rack_pct, \"rack_runq_wait_pct_of_wall\": $rack_q, \"cut_run_mean_ms\": $run_ms, \"baseline_mean_ms\": $base_ms}"
 done
-echo "(ctl%/rack% are of one core; wait% is of all $NPROC cores; target: >= 3000 cuts/min with 16 boards)"
+echo "(cpu%/runq% are % of wall of one core: running / runnable but waiting for a CPU;"
+echo " run_ms: mean cut run; baseln_ms: its probe flash of the factory image; target: >= 3000 cuts/min with 16 boards)"
 wall=$(bench_wall)
 cat >"$OUT_JSON" <<EOF
 {"bench": "sweep_throughput", "machine": $(machine_json), "wall_s": $wall,
