@@ -18,6 +18,11 @@
 --   slot = "A" | "B"   write this slot instead of the inactive one (a
 --                      defective updater rewriting the running slot)
 --   activate = false   write and check the slot, leave the environment
+--   on_step = f        f(step) runs after each step completed ("loadx",
+--                      "iminfo", "erase", "cp.b", "cmp.b", "crc32",
+--                      "setenv", "saveenv"); when it returns a value, the
+--                      update stops there and returns false and that value
+--                      (a scenario bounds a cut to one step this way)
 -- Returns true and the slot written, or false and why: "power cut" when
 -- the power went during the update, else what failed.
 local sh = require("lib.uboot.shell")
@@ -26,15 +31,24 @@ local M = {}
 
 local function other(slot) return slot == "A" and "B" or "A" end
 
-local function step(line, timeout)
-  local ok, why = sh.ok(line, timeout)
-  if not ok then return nil, why end
-  return true
+-- The scenario's hook after a step: nil to go on, or why to stop.
+local function after(opts, name)
+  if opts.on_step then return opts.on_step(name) end
+  return nil
 end
 
 function M.update(img, opts)
   opts = opts or {}
-  local ok, why
+  local ok, why, st, stop
+
+  -- One command line that must succeed, then the hook.
+  local function step(name, line, timeout)
+    local good, w = sh.ok(line, timeout)
+    if not good then return false, w end
+    stop = after(opts, name)
+    if stop ~= nil then return false, stop end
+    return true
+  end
 
   local first
   first, why = sh.getenv("boot_first")
@@ -54,20 +68,28 @@ function M.update(img, opts)
 
   ok, why = sh.loadx(img, "${loadaddr}")
   if not ok then return false, why end
-  ok, why = step("iminfo ${loadaddr}", 10000)
-  if not ok then
-    if why == "power cut" then return false, why end
+  stop = after(opts, "loadx")
+  if stop ~= nil then return false, stop end
+
+  st, why = sh.run("iminfo ${loadaddr}", 10000)
+  if st == nil then return false, why end
+  if st ~= 0 then
     return false, "refused: the image in RAM fails iminfo (legacy header or data CRC)"
   end
-  ok, why = step(string.format("erase %s +0x%x", addr, r.size), 20000)
+  stop = after(opts, "iminfo")
+  if stop ~= nil then return false, stop end
+
+  ok, why = step("erase", string.format("erase %s +0x%x", addr, r.size), 20000)
   if not ok then return false, why end
-  ok, why = step(string.format("cp.b ${loadaddr} %s 0x%x", addr, len), 30000)
+  ok, why = step("cp.b", string.format("cp.b ${loadaddr} %s 0x%x", addr, len), 30000)
   if not ok then return false, why end
-  ok, why = step(string.format("cmp.b ${loadaddr} %s 0x%x", addr, len), 10000)
-  if not ok then
-    if why == "power cut" then return false, why end
-    return false, "slot " .. slot .. " differs from the image after cp.b"
-  end
+
+  st, why = sh.run(string.format("cmp.b ${loadaddr} %s 0x%x", addr, len), 10000)
+  if st == nil then return false, why end
+  if st ~= 0 then return false, "slot " .. slot .. " differs from the image after cp.b" end
+  stop = after(opts, "cmp.b")
+  if stop ~= nil then return false, stop end
+
   local c_ram, c_slot
   c_ram, why = sh.crc32("${loadaddr}", len)
   if not c_ram then return false, why end
@@ -76,6 +98,8 @@ function M.update(img, opts)
   if c_ram ~= c_slot then
     return false, string.format("crc32 of slot %s is %s, the image's %s", slot, c_slot, c_ram)
   end
+  stop = after(opts, "crc32")
+  if stop ~= nil then return false, stop end
   if opts.activate == false then return true, slot end
 
   local env = string.format("setenv boot_first %s; setenv boot_second %s", slot, other(slot))
@@ -83,9 +107,9 @@ function M.update(img, opts)
     -- boot counting: bootlimit boots without a confirm fall back
     env = env .. "; setenv upgrade_available 1; setenv bootcount 0"
   end
-  ok, why = step(env, 5000)
+  ok, why = step("setenv", env, 5000)
   if not ok then return false, why end
-  ok, why = step("saveenv", 20000)
+  ok, why = step("saveenv", "saveenv", 20000)
   if not ok then return false, why end
   return true, slot
 end
