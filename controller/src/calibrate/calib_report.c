@@ -13,7 +13,7 @@
 #include "calib_internal.h"
 
 /* Widest entry label shown; longer ones are cut with "...". */
-#define LABEL_MAX 46
+#define LABEL_MAX 60
 
 /* What a cell shows: "detected (n)", "-", "lab-error", "not run". */
 static void cell_text(const struct pl_calib_profile *p,

@@ -241,17 +241,20 @@ static char *entry_label(const struct pl_run_cfg *r)
 		}
 	}
 	if (!err && r->sweep) {
-		unsigned nph = 0;
+		static const char *const ph[] = { "before", "during", "after" };
+		const char *sep = " ";
 
-		for (unsigned b = r->sweep->phases; b; b >>= 1)
-			nph += b & 1u;
-		if (r->sweep->points)
-			err = pl_strbuf_printf(&sb, " sweep %s %u points x%u phases",
-					       sweep_over_name(r->sweep->over),
-					       r->sweep->points, nph);
-		else
-			err = pl_strbuf_printf(&sb, " sweep %s all points x%u phases",
-					       sweep_over_name(r->sweep->over), nph);
+		err = pl_strbuf_printf(&sb, " sweep %s",
+				       sweep_over_name(r->sweep->over));
+		for (unsigned b = 0; !err && b < 3; b++)
+			if (r->sweep->phases & (1u << b)) {
+				err = pl_strbuf_printf(&sb, "%s%s", sep, ph[b]);
+				sep = "+";
+			}
+		if (!err && r->sweep->points)
+			err = pl_strbuf_printf(&sb, " %u points", r->sweep->points);
+		else if (!err)
+			err = pl_strbuf_puts(&sb, " every point");
 	}
 	if (!err && r->repeat > 1)
 		err = pl_strbuf_printf(&sb, " repeat %u", r->repeat);
