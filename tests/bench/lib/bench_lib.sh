@@ -137,5 +137,5 @@ bench_wall() {
 
 # calc EXPR: awk arithmetic, printed with %.3g unless a format is given
 calc() {
-	awk "BEGIN { printf \"${2:-%.4g}\", $1 }"
+	awk "BEGIN { printf \"${2:-%.4g}\", ($1) }"
 }
