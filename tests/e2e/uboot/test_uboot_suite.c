@@ -8,6 +8,7 @@
  *   - the single-copy environment is lost on at least one saveenv cut, and
  *     that run is a device `fail` with the "bad CRC" reason;
  *   - the redundant environment is never lost;
+ *   - the A/B update without a cut boots the update from slot B;
  *   - every cut during the A/B update's cp.b boots slot A or B (pass or
  *     rolled-back), nothing is bricked, nothing is a lab error;
  *   - the gate fails the single-copy board type and passes the redundant.
@@ -249,7 +250,7 @@ static void suite_on_both_variants(void **state)
 	size_t i;
 	int rc;
 	unsigned lost_single = 0, saveenv_single = 0, saveenv_redund = 0;
-	unsigned copy_runs = 0;
+	unsigned copy_runs = 0, clean_runs = 0;
 	json_t *last[2] = { NULL, NULL }; /* ub0, ub1 */
 
 	{
@@ -281,7 +282,7 @@ static void suite_on_both_variants(void **state)
 	assert_non_null(c->res);
 	runs = json_object_get(c->res, "runs");
 	assert_true(json_is_array(runs));
-	assert_int_equal(json_array_size(runs), 34);
+	assert_int_equal(json_array_size(runs), 36);
 
 	json_array_foreach(runs, i, r) {
 		const char *type = jstr(r, "board_type"), *v = jstr(r, "verdict");
@@ -305,6 +306,12 @@ static void suite_on_both_variants(void **state)
 		if (!last[b] || json_integer_value(json_object_get(r, "id")) >
 				json_integer_value(json_object_get(last[b], "id")))
 			last[b] = r;
+		if (strstr(sc, "uboot_update_clean.lua")) {
+			/* the control: the update boots from slot B */
+			clean_runs++;
+			assert_string_equal(v, "pass");
+			continue;
+		}
 		if (strstr(sc, "uboot_cut_copy.lua")) {
 			/* slot A (factory) or B (update) with a valid image */
 			copy_runs++;
@@ -333,6 +340,7 @@ static void suite_on_both_variants(void **state)
 	assert_int_equal(saveenv_single, 12);
 	assert_int_equal(saveenv_redund, 12);
 	assert_int_equal(copy_runs, 10);
+	assert_int_equal(clean_runs, 2);
 	assert_true(lost_single >= 1);
 
 	/* the gate: the single copy fails, the redundant one passes */
