@@ -91,7 +91,7 @@ static size_t profile_rank(const char *name)
 	return pl_vfw_profile_count();
 }
 
-static int add_profile(struct pl_calib *c, const char *name)
+int calib_add_profile(struct pl_calib *c, const char *name)
 {
 	const struct pl_vfw_profile *vp = pl_vfw_profile_find(name);
 	struct pl_calib_profile *p;
@@ -147,7 +147,7 @@ static int find_profiles(struct pl_calib *c, const struct pl_lab *lab,
 			bad = true;
 			continue;
 		}
-		err = add_profile(c, name);
+		err = calib_add_profile(c, name);
 		if (err)
 			return err;
 	}
@@ -265,7 +265,7 @@ static char *entry_label(const struct pl_run_cfg *r)
 	return pl_strbuf_steal(&sb);
 }
 
-static int load_entries(struct pl_calib *c, const struct pl_suite *s)
+int calib_load_entries(struct pl_calib *c, const struct pl_suite *s)
 {
 	size_t l = strlen(s->scenarios_dir);
 
@@ -285,6 +285,7 @@ static int load_entries(struct pl_calib *c, const struct pl_suite *s)
 			n = asprintf(&e->chunk, "scenarios%s", scen + l);
 		else
 			n = asprintf(&e->chunk, "%s", scen);
+		e->sweep = r->sweep != NULL;
 		e->params = value_json(r->params, 0);
 		if (!json_is_object(e->params)) {
 			json_decref(e->params);
@@ -296,27 +297,48 @@ static int load_entries(struct pl_calib *c, const struct pl_suite *s)
 	return 0;
 }
 
-/* The entry a recorded run came from, or -1. */
+/*
+ * The entry a recorded run came from, or -1: same scenario, same params
+ * once the cut point and learning flag are taken out, and a sweep entry
+ * exactly when the run carried one of them. Failing that, the first entry
+ * of the scenario with the same params, then the first of the scenario.
+ */
 static long entry_of(const struct pl_calib *c, const struct pl_run_row *row)
 {
 	json_t *p = json_loads(row->params_json ? row->params_json : "{}", 0,
 			       NULL);
-	long first = -1, match = -1;
+	long best = -1;
+	int best_score = 0;
+	bool swept = false;
 
 	if (p && json_is_object(p)) {
+		swept = json_object_get(p, "cut") || json_object_get(p, "learn");
 		json_object_del(p, "cut");
 		json_object_del(p, "learn");
 	}
-	for (size_t i = 0; i < c->nentries && match < 0; i++) {
+	for (size_t i = 0; i < c->nentries && best_score < 3; i++) {
+		int score;
+
 		if (strcmp(c->entries[i].chunk, row->scenario) != 0)
 			continue;
-		if (first < 0)
-			first = (long)i;
+		score = 1;
 		if (p && json_equal(p, c->entries[i].params))
-			match = (long)i;
+			score = c->entries[i].sweep == swept ? 3 : 2;
+		if (score > best_score) {
+			best_score = score;
+			best = (long)i;
+		}
 	}
 	json_decref(p);
-	return match >= 0 ? match : first;
+	return best;
+}
+
+int calib_alloc_cells(struct pl_calib *c)
+{
+	c->cells = calloc(c->nentries * c->nprofiles + 1, sizeof(*c->cells));
+	c->unmatched = calloc(c->nprofiles + 1, sizeof(*c->unmatched));
+	c->profile_db = calloc(c->nprofiles + 1, sizeof(*c->profile_db));
+	return c->cells && c->unmatched && c->profile_db ? 0 : -ENOMEM;
 }
 
 /* --------------------------------------------------------------- runs */
@@ -370,8 +392,8 @@ static int64_t last_suite(const char *db)
 }
 
 /* Read the runs of the suite the profile's run recorded (id > before). */
-static int read_profile(struct pl_calib *c, size_t pi, const char *db,
-			int64_t before)
+int calib_read_profile(struct pl_calib *c, size_t pi, const char *db,
+		       int64_t before)
 {
 	struct pl_calib_profile *pr = &c->profiles[pi];
 	struct pl_store *st;
@@ -471,7 +493,7 @@ static int run_profile(struct pl_calib *c, size_t pi,
 		o->on_profile(o->user_data, pr->name, pr->nboards, dir, true,
 			      pr->engine_exit);
 	free(dir);
-	return read_profile(c, pi, c->profile_db[pi], before);
+	return calib_read_profile(c, pi, c->profile_db[pi], before);
 }
 
 /* ------------------------------------------------------------ verdict */
@@ -511,7 +533,7 @@ static const char *first_failing(const struct pl_calib *c, size_t pi,
 	return first;
 }
 
-static int decide(struct pl_calib *c)
+int calib_decide(struct pl_calib *c)
 {
 	bool not_fit = false, unsure = false, have_ref = false, have_def = false;
 	int err = 0;
@@ -654,20 +676,16 @@ int pl_calib_run(const struct pl_calib_opts *o, struct pl_calib **out)
 		pl_diags_print(diags, stderr);
 		goto out_free;
 	}
-	err = load_entries(c, suite);
+	err = calib_load_entries(c, suite);
 	if (err)
 		goto out_free;
-	c->cells = calloc(c->nentries * c->nprofiles + 1, sizeof(*c->cells));
-	c->unmatched = calloc(c->nprofiles, sizeof(*c->unmatched));
-	c->profile_db = calloc(c->nprofiles, sizeof(*c->profile_db));
-	if (!c->cells || !c->unmatched || !c->profile_db) {
-		err = -ENOMEM;
+	err = calib_alloc_cells(c);
+	if (err)
 		goto out_free;
-	}
 	for (size_t i = 0; i < c->nprofiles && !err; i++)
 		err = run_profile(c, i, o);
 	if (!err)
-		err = decide(c);
+		err = calib_decide(c);
 out_free:
 	if (saved)
 		setenv("PROFILE", saved, 1);
