@@ -7,11 +7,12 @@
  * QEMU example lab names U-Boot builds through it): `patchlab check
  * scenarios/ boards/ examples/labs/`, run in the source tree as the README
  * shows it, exits 0 with one "ok" line per .yaml/.yml/.lua file under those
- * directories; the same with --lab of the rack; each shipped file checked
- * on its own; and a suites directory given with a trailing slash. A
- * shipped file that needs a build this machine has not made (U-Boot
- * images, $PL_UBOOT_IMAGES) is checked when the variable is set, else the
- * cases that would need it say so and skip, or pass over it aloud.
+ * directories; each suite with --lab of the lab it is written for (the
+ * rack's, or the QEMU example lab); each shipped file checked
+ * on its own; and a suites directory given with a trailing slash. The
+ * U-Boot suite's images ($PL_UBOOT_IMAGES) come from the environment or
+ * from tests/e2e/uboot/make-images; when neither can provide them, the
+ * cases that need them say why and skip, or pass over that file aloud.
  *
  * The rack is powered off, taken down and reaped at the end.
  */
@@ -28,15 +29,46 @@
 static const char *const shipped_dirs[] = { "scenarios/", "boards/",
 					    "examples/labs/", NULL };
 
-/* Variables naming the products of builds this test cannot make (U-Boot
- * images): a shipped file that needs one is checked only when the
- * environment sets it, else its case says why it skips. */
+/* Variables naming files made by tools this machine may lack (U-Boot
+ * images): a shipped file that needs one is checked when the variable is
+ * set (by the environment or by uboot_images()), else its case says why
+ * it skips. */
 static const char *const build_vars[] = { "PL_UBOOT_IMAGES", NULL };
 
 struct ctx {
 	struct e2e_rack rack;
 	char *src;
+	char *uboot_why;  /* why there are no U-Boot images, or NULL */
 };
+
+/*
+ * The images of scenarios/suites/uboot.yaml: $PL_UBOOT_IMAGES when the
+ * environment sets it, else made into the rack dir by the suite's own
+ * tests/e2e/uboot/make-images (U-Boot tools only, no U-Boot build). When
+ * that cannot run, c->uboot_why says why and the suite's cases skip.
+ */
+static void uboot_images(struct ctx *c)
+{
+	char dir[4200], *script, *out = NULL;
+	int rc;
+
+	if (getenv("PL_UBOOT_IMAGES"))
+		return;
+	script = pl_test_source_path("tests/e2e/uboot/make-images");
+	snprintf(dir, sizeof(dir), "%s/uboot-images", c->rack.dir);
+	{
+		char *argv[] = { "/bin/sh", script, dir, NULL };
+
+		rc = e2e_run_argv(NULL, &out, argv);
+	}
+	if (rc == 0)
+		setenv("PL_UBOOT_IMAGES", dir, 1);
+	else if (asprintf(&c->uboot_why, "make-images: exit %d: %s", rc,
+			  out ? out : "") < 0)
+		c->uboot_why = NULL;
+	free(out);
+	free(script);
+}
 
 static int group_setup(void **state)
 {
@@ -52,6 +84,7 @@ static int group_setup(void **state)
 	setenv("PROFILE", "good", 1);
 	/* checked as a path only: the QEMU example lab needs no U-Boot build */
 	setenv("PL_UBOOT_DIR", c->rack.dir, 1);
+	uboot_images(c);
 	return 0;
 }
 
@@ -64,6 +97,7 @@ static int group_teardown(void **state)
 		return 0;
 	rc = e2e_rack_down(&c->rack);
 	free(c->src);
+	free(c->uboot_why);
 	free(c);
 	return rc;
 }
@@ -201,10 +235,10 @@ static void expect_clean(int rc, char *out, const char *what, size_t want_ok)
 #define SKIP_IF_BLOCKED(fl)                                                  \
 	do {                                                                 \
 		if ((fl).blocked) {                                          \
-			pl_test_print_skip("%s needs $%s (made by a build "   \
-					   "this machine has not run): set "  \
-					   "it to check every shipped file",  \
-					   (fl).blocked, (fl).blocked_var);   \
+			pl_test_print_skip("%s needs $%s, which could not "   \
+					   "be made here (%s)", (fl).blocked, \
+					   (fl).blocked_var, c->uboot_why ?   \
+					   c->uboot_why : "?");               \
 			free_list(&(fl));                                    \
 			skip();                                              \
 		}                                                            \
@@ -234,22 +268,71 @@ static void every_shipped_file_passes(void **state)
 	free_list(&fl);
 }
 
-static void every_shipped_file_passes_against_the_rack(void **state)
+/* The text of src/rel contains needle. */
+static bool mentions(const char *src, const char *rel, const char *needle)
 {
+	char path[4200], *text;
+	bool yes;
+
+	snprintf(path, sizeof(path), "%s/%s", src, rel);
+	text = e2e_slurp(path);
+	yes = text && strstr(text, needle);
+	free(text);
+	return yes;
+}
+
+/*
+ * Each shipped suite against the lab it is written for: the suites whose
+ * images come from a virtual rack (${VRACK}) against this rack's lab, the
+ * U-Boot suites (${PL_UBOOT_IMAGES}) against examples/labs/qemu-uboot.yaml.
+ * Every suite is one or the other.
+ */
+static void every_suite_passes_against_its_lab(void **state)
+{
+	static const struct {
+		const char *var;
+		const char *lab; /* NULL: the rack's */
+	} kinds[] = {
+		{ "${VRACK}", NULL },
+		{ "${PL_UBOOT_IMAGES}", "examples/labs/qemu-uboot.yaml" },
+	};
 	struct ctx *c = *state;
 	struct filelist fl;
-	char *out = NULL;
-	int rc;
+	size_t nsuites = 0, matched = 0;
 
 	list_shipped(c, &fl);
 	SKIP_IF_BLOCKED(fl);
-	rc = e2e_patchlab(c->src, &out, "check", "--lab", c->rack.lab,
-			  "scenarios/", "boards/", "examples/labs/", NULL);
-	/* the rack's lab is reported too */
-	expect_clean(rc, out, "check --lab RACK scenarios/ boards/ "
-		     "examples/labs/", fl.n + 1);
-	free(out);
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		char *args[64], *out = NULL, what[256];
+		size_t n = 0, nfiles = 0;
+		int rc;
+
+		args[n++] = "check";
+		args[n++] = "--lab";
+		args[n++] = (char *)(kinds[k].lab ? kinds[k].lab : c->rack.lab);
+		for (size_t i = 0; i < fl.n && n < 63; i++)
+			if (strstr(fl.v[i], "suites/") &&
+			    mentions(c->src, fl.v[i], kinds[k].var)) {
+				args[n++] = fl.v[i];
+				nfiles++;
+			}
+		args[n] = NULL;
+		if (!nfiles)
+			continue;
+		matched += nfiles;
+		rc = e2e_patchlab_argv(c->src, &out, args);
+		snprintf(what, sizeof(what), "check --lab %s (the suites naming %s)",
+			 args[2], kinds[k].var);
+		/* the lab is reported too */
+		expect_clean(rc, out, what, nfiles + 1);
+		free(out);
+	}
+	for (size_t i = 0; i < fl.n; i++)
+		nsuites += strstr(fl.v[i], "suites/") != NULL;
 	free_list(&fl);
+	/* no suite was left out, and there was one */
+	assert_true(nsuites > 0);
+	assert_int_equal(matched, nsuites);
 }
 
 static void each_shipped_file_passes_alone(void **state)
@@ -265,8 +348,9 @@ static void each_shipped_file_passes_alone(void **state)
 
 		if (var) {
 			/* said, not silent: the other files are still checked */
-			fprintf(stderr, "not checked: %s needs $%s (made by a "
-				"build this machine has not run)\n", fl.v[i], var);
+			fprintf(stderr, "not checked: %s needs $%s, which "
+				"could not be made here (%s)\n", fl.v[i], var,
+				c->uboot_why ? c->uboot_why : "?");
 			continue;
 		}
 		rc = e2e_patchlab(c->src, &out, "check", fl.v[i], NULL);
@@ -325,7 +409,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_shipped_file_passes),
-		cmocka_unit_test(every_shipped_file_passes_against_the_rack),
+		cmocka_unit_test(every_suite_passes_against_its_lab),
 		cmocka_unit_test(each_shipped_file_passes_alone),
 		cmocka_unit_test(a_suites_dir_with_a_slash_passes),
 	};

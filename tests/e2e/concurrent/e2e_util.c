@@ -125,18 +125,26 @@ int e2e_patchlab(const char *cwd, char **out, ...)
 
 int e2e_patchlab_argv(const char *cwd, char **out, char *const args[])
 {
-	const char *tmp = getenv("TMPDIR");
-	struct e2e_proc p;
-	uv_loop_t loop;
-	char *argv[64], path[4096];
-	int n = 0, fd, rc;
+	char *argv[64];
+	int n = 0;
 
-	if (out)
-		*out = NULL;
 	argv[n++] = (char *)pl_test_patchlab();
 	for (size_t i = 0; args[i] && n < 63; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
+	return e2e_run_argv(cwd, out, argv);
+}
+
+int e2e_run_argv(const char *cwd, char **out, char *const argv[])
+{
+	const char *tmp = getenv("TMPDIR");
+	struct e2e_proc p;
+	uv_loop_t loop;
+	char path[4096];
+	int fd, rc;
+
+	if (out)
+		*out = NULL;
 	snprintf(path, sizeof(path), "%s/pl-e2e-out-XXXXXX",
 		 tmp && *tmp ? tmp : "/tmp");
 	fd = mkstemp(path);

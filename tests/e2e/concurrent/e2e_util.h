@@ -75,6 +75,9 @@ int e2e_patchlab(const char *cwd, char **out, ...) __attribute__((sentinel));
 /* The same with the arguments in a NULL-terminated array. */
 int e2e_patchlab_argv(const char *cwd, char **out, char *const args[]);
 
+/* The same for any program: argv[0] is its path. */
+int e2e_run_argv(const char *cwd, char **out, char *const argv[]);
+
 /* The whole file (malloc'ed, NUL-terminated) or NULL. */
 char *e2e_slurp(const char *path);
 
