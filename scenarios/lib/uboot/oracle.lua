@@ -26,25 +26,31 @@ function M.boot(timeout)
   return sh.boot_to_prompt(timeout)
 end
 
+-- A provisioning step that failed: nothing is being cut during a baseline,
+-- so it is the lab's (a Lua error ends the run `lab-error`), not a device
+-- verdict.
+local function lab_check(cond, fmt, ...)
+  if not cond then error(string.format(fmt, ...), 2) end
+end
+
 -- Load img into RAM and write it at region `name`, whole region erased
--- first, then compared. Fails the run (check) when a step fails: nothing
--- is being cut during a baseline, so a failure there is the lab's.
+-- first, then compared.
 local function provision(img, names)
   local ok, why = sh.loadx(img, "${loadaddr}")
-  check(ok, "baseline: loadx of %s: %s", img.name, why)
+  lab_check(ok, "baseline: loadx of %s: %s", img.name, why)
   for _, name in ipairs(names) do
     local r = board:region(name)
-    check(r, "board type %s has no region %s", board.type, name)
+    lab_check(r, "board type %s has no region %s", board.type, name)
     local addr = string.format("0x%08x", r.address)
     -- U-Boot write-protects its environment sectors (saveenv lifts that)
     ok, why = sh.ok(string.format("protect off %s +0x%x", addr, r.size))
-    check(ok, "baseline: protect off %s: %s", name, why)
+    lab_check(ok, "baseline: protect off %s: %s", name, why)
     ok, why = sh.ok(string.format("erase %s +0x%x", addr, r.size), 20000)
-    check(ok, "baseline: erase %s: %s", name, why)
+    lab_check(ok, "baseline: erase %s: %s", name, why)
     ok, why = sh.ok(string.format("cp.b ${loadaddr} %s 0x%x", addr, img.size), 30000)
-    check(ok, "baseline: cp.b into %s: %s", name, why)
+    lab_check(ok, "baseline: cp.b into %s: %s", name, why)
     ok, why = sh.ok(string.format("cmp.b ${loadaddr} %s 0x%x", addr, img.size), 10000)
-    check(ok, "baseline: %s differs from %s: %s", name, img.name, why)
+    lab_check(ok, "baseline: %s differs from %s: %s", name, img.name, why)
   end
 end
 
@@ -54,10 +60,10 @@ end
 -- the whole image.
 function M.holds(img, name)
   local r = board:region(name)
-  check(r, "board type %s has no region %s", board.type, name)
+  lab_check(r, "board type %s has no region %s", board.type, name)
   local head = image.mutate(img, { truncate = 64 })
   local ok, why = sh.loadx(head, "${loadaddr}")
-  check(ok, "baseline: loadx of %s's header: %s", img.name, why)
+  lab_check(ok, "baseline: loadx of %s's header: %s", img.name, why)
   local addr = string.format("0x%08x", r.address)
   return sh.ok(string.format("cmp.b ${loadaddr} %s 0x40", addr)) and
          sh.ok(string.format("iminfo %s", addr), 10000)
@@ -65,15 +71,15 @@ end
 
 -- The factory state, whatever the previous run left: the A/B environment
 -- in every environment copy, images.golden in slot A (written unless it is
--- there already), slot B erased. Then
--- a fresh boot must run slot A's application with the factory version and
--- a valid environment. Returns that boot (at the prompt).
+-- there already), slot B erased. Then a fresh boot must run slot A's
+-- application with the factory version and a valid environment (checks:
+-- device verdicts). Returns that boot (at the prompt).
 function M.baseline()
   board:power_off()
   local b, why = M.boot()
   check(b, "baseline: U-Boot does not reach its prompt: %s", why)
   local envimg = M.redundant() and images.env_redund or images.env
-  check(envimg, "the suite has no image %s", M.redundant() and "env_redund" or "env")
+  lab_check(envimg, "the suite has no image %s", M.redundant() and "env_redund" or "env")
   -- An environment image is its variables then 0xFF padding up to 256 KiB,
   -- and an erased region reads 0xFF: its head is enough (XMODEM moves
   -- ~55 KB/s here). make-images checks the variables end before ENV_HEAD;
@@ -90,7 +96,7 @@ function M.baseline()
   local rb = board:region("slot-b")
   local ok
   ok, why = sh.ok(string.format("erase 0x%08x +0x%x", rb.address, rb.size), 20000)
-  check(ok, "baseline: erase slot-b: %s", why)
+  lab_check(ok, "baseline: erase slot-b: %s", why)
 
   board:power_off()
   b, why = M.boot()
