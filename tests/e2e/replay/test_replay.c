@@ -152,15 +152,19 @@ static void run_then_replay(struct ctx *c, const char *name, const char *tag,
 				NULL };
 
 	pl_run(why, sizeof(why), &log, want_run, run_args);
+	if (!why[0]) {
+		report = json_load_file(json, 0, &jerr);
+		if (!report) {
+			/* (a controller that crashed also exits 1) */
+			fprintf(stderr, "%s", log ? log : "");
+			snprintf(why, sizeof(why), "patchlab run wrote no report: "
+				 "%s: %s (its output above)", json, jerr.text);
+		}
+	}
 	free(log);
 	log = NULL;
 	if (why[0])
 		goto out;
-	report = json_load_file(json, 0, &jerr);
-	if (!report) {
-		snprintf(why, sizeof(why), "%s: %s", json, jerr.text);
-		goto out;
-	}
 	orig = pick(report, verdicts);
 	if (!orig) {
 		snprintf(why, sizeof(why), "quick.yaml on the %s board gave no "
@@ -182,7 +186,8 @@ static void run_then_replay(struct ctx *c, const char *name, const char *tag,
 		goto out;
 	replay = json_load_file(rjson, 0, &jerr);
 	if (!replay) {
-		snprintf(why, sizeof(why), "%s: %s", rjson, jerr.text);
+		snprintf(why, sizeof(why), "patchlab replay wrote no report: "
+			 "%s: %s", rjson, jerr.text);
 		goto out;
 	}
 	if (json_array_size(json_object_get(replay, "runs")) != 1) {
