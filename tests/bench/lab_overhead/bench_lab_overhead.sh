@@ -56,14 +56,16 @@ run_at() {
 	return $rc
 }
 
-# id|part_ns|reason|console_log of every run in DB: part = the verdict
+# id|part_ns|reason|console_log of every passing run in DB: part = the verdict
 # event minus the power-on event (the scenario's only one, in the baseline)
 parts() {
 	sqlite3 "$1" "SELECT r.id, v.t_ns - (SELECT min(t_ns) FROM events p
 		        WHERE p.run_id = r.id AND p.kind = 'power'
-		          AND json_extract(p.payload, '$.state') = 'on'),
+		          AND coalesce(json_extract(p.payload, '$.cmd'),
+		                       json_extract(p.payload, '$.state')) = 'on'),
 		       r.reason, r.console_log
 		  FROM runs r JOIN events v ON v.run_id = r.id AND v.kind = 'verdict'
+		 WHERE r.verdict = 'pass'
 		 ORDER BY r.id"
 }
 
@@ -80,6 +82,7 @@ db=$TMP/out1/patchlab.db
 printf '%-4s %8s %9s %7s %9s %8s %10s %9s\n' run part_ms flash_ops erases printed_B board_ms lab_ms lab_share
 : >"$TMP/rows"
 while IFS='|' read -r id dur reason log; do
+	[ -n "$dur" ] || { echo "$id: no power-on or verdict event; skipped" >&2; continue; }
 	ops=${reason#flash_ops=}
 	[ "$ops" = "$reason" ] && ops=0
 	case $log in /*) ;; *) log=$TMP/out1/${log#*/out1/} ;; esac

@@ -83,14 +83,20 @@ EOF
 		"SELECT count(*), min(started), max(finished),
 		        sum(verdict = 'lab-error')
 		   FROM runs WHERE json_extract(cut, '$.phase') != 'none'")
+	# baseline: the first power-on of a run minus the power event before it
 	read -r run_ms base_ms < <(sqlite3 -separator ' ' "$db" \
-		"WITH p AS (SELECT run_id, t_ns, row_number() OVER
-		              (PARTITION BY run_id ORDER BY t_ns) AS rn
-		              FROM events WHERE kind = 'power')
+		"WITH on1 AS (SELECT run_id, min(t_ns) AS t FROM events
+		               WHERE kind = 'power'
+		                 AND coalesce(json_extract(payload, '$.cmd'),
+		                              json_extract(payload, '$.state')) = 'on'
+		               GROUP BY run_id),
+		      gap AS (SELECT on1.t - (SELECT max(t_ns) FROM events e
+		                               WHERE e.run_id = on1.run_id
+		                                 AND e.kind = 'power' AND e.t_ns < on1.t) AS g
+		                FROM on1)
 		 SELECT (SELECT printf('%.0f', avg(duration_ns) / 1e6) FROM runs
 		          WHERE json_extract(cut, '$.phase') != 'none'),
-		        printf('%.0f', avg((b.t_ns - a.t_ns) / 1e6))
-		   FROM p a JOIN p b ON a.run_id = b.run_id AND a.rn = 2 AND b.rn = 3")
+		        (SELECT printf('%.0f', avg(g) / 1e6) FROM gap)")
 	ctl=$(calc "$user + $sys" %.2f)
 	ctl_q=$(calc "100 * $cq / 1e9 / $wall" %.1f)
 	rack_q=$(calc "100 * ($q1 - $q0) / 1e9 / $wall" %.1f)
