@@ -5,12 +5,12 @@
  * On a real virtual rack of two boards of one type, vb0 with the `good`
  * firmware profile and vb1 with `single-slot` (the rack of the README's
  * walk-through): scenarios/suites/quick.yaml runs on the single-slot board
- * (--tag single-slot, --json); a run that ended bricked or recovered at a
- * cut point (before/during/after an op) is replayed with `patchlab replay
- * ID --db --lab --json`, and the replayed run has the same scenario,
- * params, cut point (phase, op index, phi) and seed, and ends bricked or
- * recovered again. The same for a run of the good board that rolled back:
- * its replay rolls back again.
+ * (--tag single-slot, --json); every run that ended bricked or recovered
+ * at a cut point (before/during/after an op) is replayed with `patchlab
+ * replay ID --db --lab --json`, and each replayed run has the same
+ * scenario, params, cut point (phase, op index, phi) and seed, and ends
+ * bricked or recovered again. The same for the runs of the good board that
+ * rolled back: each replay rolls back again.
  *
  * Every child is reaped; the rack is powered off, taken down and reaped.
  * PL_KEEP_RACK=1 keeps the rack directory (logs, stores, reports).
@@ -65,24 +65,17 @@ static bool verdict_in(json_t *run, const char *const *verdicts)
 	return false;
 }
 
-/* A run of the report ending in one of verdicts with a cut point
- * before/during/after an operation. */
-static json_t *pick(json_t *report, const char *const *verdicts)
+/* Did run end in one of verdicts with a cut point before/during/after an
+ * operation? */
+static bool is_pick(json_t *run, const char *const *verdicts)
 {
-	size_t i;
-	json_t *run;
+	json_t *cut = json_object_get(run, "cut");
+	const char *ph = json_string_value(json_object_get(cut, "phase"));
 
-	json_array_foreach(json_object_get(report, "runs"), i, run) {
-		json_t *cut = json_object_get(run, "cut");
-		const char *ph = json_string_value(json_object_get(cut, "phase"));
-
-		if (verdict_in(run, verdicts) && ph &&
-		    (!strcmp(ph, "before") || !strcmp(ph, "during") ||
-		     !strcmp(ph, "after")) &&
-		    json_integer_value(json_object_get(cut, "op_index")) >= 0)
-			return run;
-	}
-	return NULL;
+	return verdict_in(run, verdicts) && ph &&
+	       (!strcmp(ph, "before") || !strcmp(ph, "during") ||
+		!strcmp(ph, "after")) &&
+	       json_integer_value(json_object_get(cut, "op_index")) >= 0;
 }
 
 /* Is key the same in a and b? Else say so in why (when still empty). */
@@ -120,36 +113,106 @@ static int pl_run(char *why, size_t n, char **log, int want,
 }
 
 /*
+ * Replay run orig of the store db (`patchlab replay ID --db --lab --out
+ * --json`) and check that the replay is the same run and ends in one of
+ * verdicts again, with exit want. Any difference is written into why.
+ */
+static void replay_one(struct ctx *c, const char *name, const char *db,
+		       json_t *orig, const char *const *verdicts, int want,
+		       char *why, size_t n)
+{
+	char id[32], rout[4300], rjson[4400];
+	char *args[] = { "replay", id, "--db", (char *)db, "--lab", c->rack.lab,
+			 "--out", rout, "--json", rjson, NULL };
+	json_t *replay = NULL, *again, *cut0, *cut1;
+	json_error_t jerr;
+	char *log = NULL;
+	int rc;
+
+	snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT,
+		 json_integer_value(json_object_get(orig, "id")));
+	snprintf(rout, sizeof(rout), "%s/%s-replay-%s", c->rack.dir, name, id);
+	snprintf(rjson, sizeof(rjson), "%s.json", rout);
+	/* exit 0 or 1: it ran the run (its verdict is checked below) */
+	rc = pl_run(why, n, &log, -1, args);
+	/* it says what it replays */
+	if (!why[0] && (!log || !strstr(log, "replaying run ")))
+		snprintf(why, n, "replay %s printed no 'replaying run'", id);
+	free(log);
+	if (why[0])
+		return;
+	replay = json_load_file(rjson, 0, &jerr);
+	if (!replay) {
+		snprintf(why, n, "patchlab replay %s wrote no report: %s: %s", id,
+			 rjson, jerr.text);
+		return;
+	}
+	if (json_array_size(json_object_get(replay, "runs")) != 1) {
+		snprintf(why, n, "replay %s: %zu runs in %s, want 1", id,
+			 json_array_size(json_object_get(replay, "runs")), rjson);
+		json_decref(replay);
+		return;
+	}
+	again = json_array_get(json_object_get(replay, "runs"), 0);
+	/* a new run in the same store, not the old one read back */
+	if (json_integer_value(json_object_get(again, "id")) <=
+	    json_integer_value(json_object_get(orig, "id")))
+		snprintf(why, n, "replay %s recorded no new run", id);
+	same(orig, again, "scenario", "scenario", why, n);
+	same(orig, again, "board_type", "board type", why, n);
+	same(orig, again, "params", "params (cut point included)", why, n);
+	same(orig, again, "seed", "seed", why, n);
+	cut0 = json_object_get(orig, "cut");
+	cut1 = json_object_get(again, "cut");
+	same(cut0, cut1, "phase", "cut phase", why, n);
+	same(cut0, cut1, "op_index", "cut op index", why, n);
+	same(cut0, cut1, "phi", "cut phi", why, n);
+	if (!why[0] && !verdict_in(again, verdicts))
+		snprintf(why, n, "run %s (%s op %" JSON_INTEGER_FORMAT
+			 ": %s on %s, \"%s\") replayed as run %"
+			 JSON_INTEGER_FORMAT " on %s: %s \"%s\", want %s%s%s", id,
+			 json_string_value(json_object_get(cut0, "phase")),
+			 json_integer_value(json_object_get(cut0, "op_index")),
+			 json_string_value(json_object_get(orig, "verdict")),
+			 json_string_value(json_object_get(orig, "board")),
+			 json_string_value(json_object_get(orig, "reason")),
+			 json_integer_value(json_object_get(again, "id")),
+			 json_string_value(json_object_get(again, "board")),
+			 json_string_value(json_object_get(again, "verdict")),
+			 json_string_value(json_object_get(again, "reason")),
+			 verdicts[0], verdicts[1] ? " or " : "",
+			 verdicts[1] ? verdicts[1] : "");
+	/* and its gate says so */
+	if (!why[0] && rc != want)
+		snprintf(why, n, "replay %s: exit %d, want %d", id, rc, want);
+	json_decref(replay);
+}
+
+/*
  * Run quick.yaml on the boards tagged `tag` with PROFILE=profile (the
- * factory image a probe restore writes), expecting exit want_run; pick a
- * run ending in one of verdicts at a cut point, replay it and check that
- * the replay is the same run and ends in one of verdicts again. Everything
- * is released before a failure is reported.
+ * factory image a probe restore writes), expecting exit want_run; replay
+ * every run that ended in one of verdicts at a cut point (before, during
+ * or after an op), each of which must be the same run and end in one of
+ * verdicts again. Every mismatch is printed; everything is released
+ * before the failure is reported.
  */
 static void run_then_replay(struct ctx *c, const char *name, const char *tag,
 			    const char *profile, int want_run,
 			    const char *const *verdicts)
 {
-	char db[4200], out[4200], json[4200], rout[4200], rjson[4200], id[32];
-	char why[9000] = "";
-	json_t *report = NULL, *orig, *replay = NULL, *again, *cut0, *cut1;
+	char db[4200], out[4200], json[4200], why[9000] = "";
+	char *run_args[] = { "run", c->suite, "--lab", c->rack.lab, "--tag",
+			     (char *)tag, "--db", db, "--out", out, "--json",
+			     json, "-q", NULL };
+	json_t *report = NULL, *run;
 	json_error_t jerr;
 	char *log = NULL;
-	int rc;
+	size_t i, picked = 0, bad = 0;
 
 	setenv("PROFILE", profile, 1);
 	snprintf(db, sizeof(db), "%s/%s.db", c->rack.dir, name);
 	snprintf(out, sizeof(out), "%s/%s", c->rack.dir, name);
 	snprintf(json, sizeof(json), "%s/%s.json", c->rack.dir, name);
-	snprintf(rout, sizeof(rout), "%s/%s-replay", c->rack.dir, name);
-	snprintf(rjson, sizeof(rjson), "%s/%s-replay.json", c->rack.dir, name);
-
-	char *run_args[] = { "run", c->suite, "--lab", c->rack.lab, "--tag",
-			     (char *)tag, "--db", db, "--out", out, "--json",
-			     json, "-q", NULL };
-	char *replay_args[] = { "replay", id, "--db", db, "--lab",
-				c->rack.lab, "--out", rout, "--json", rjson,
-				NULL };
 
 	pl_run(why, sizeof(why), &log, want_run, run_args);
 	if (!why[0]) {
@@ -162,77 +225,28 @@ static void run_then_replay(struct ctx *c, const char *name, const char *tag,
 		}
 	}
 	free(log);
-	log = NULL;
-	if (why[0])
-		goto out;
-	orig = pick(report, verdicts);
-	if (!orig) {
-		snprintf(why, sizeof(why), "quick.yaml on the %s board gave no "
-			 "%s run at a cut point (see %s)", tag, verdicts[0], json);
-		goto out;
-	}
-	snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT,
-		 json_integer_value(json_object_get(orig, "id")));
-
-	/* exit 0 or 1: it ran the run (its verdict is checked below) */
-	rc = pl_run(why, sizeof(why), &log, -1, replay_args);
-	/* it says what it replays */
-	if (!why[0] && (!log || !strstr(log, "replaying run ")))
-		snprintf(why, sizeof(why), "replay %s printed no 'replaying "
-			 "run'", id);
-	free(log);
-	log = NULL;
-	if (why[0])
-		goto out;
-	replay = json_load_file(rjson, 0, &jerr);
-	if (!replay) {
-		snprintf(why, sizeof(why), "patchlab replay wrote no report: "
-			 "%s: %s", rjson, jerr.text);
-		goto out;
-	}
-	if (json_array_size(json_object_get(replay, "runs")) != 1) {
-		snprintf(why, sizeof(why), "replay %s: %zu runs in %s, want 1",
-			 id, json_array_size(json_object_get(replay, "runs")),
-			 rjson);
-		goto out;
-	}
-	again = json_array_get(json_object_get(replay, "runs"), 0);
-	/* a new run in the same store, not the old one read back */
-	if (json_integer_value(json_object_get(again, "id")) <=
-	    json_integer_value(json_object_get(orig, "id")))
-		snprintf(why, sizeof(why), "replay %s recorded no new run", id);
-	same(orig, again, "scenario", "scenario", why, sizeof(why));
-	same(orig, again, "board_type", "board type", why, sizeof(why));
-	same(orig, again, "params", "params (cut point included)", why,
-	     sizeof(why));
-	same(orig, again, "seed", "seed", why, sizeof(why));
-	cut0 = json_object_get(orig, "cut");
-	cut1 = json_object_get(again, "cut");
-	same(cut0, cut1, "phase", "cut phase", why, sizeof(why));
-	same(cut0, cut1, "op_index", "cut op index", why, sizeof(why));
-	same(cut0, cut1, "phi", "cut phi", why, sizeof(why));
-	if (!why[0] && !verdict_in(again, verdicts))
-		snprintf(why, sizeof(why), "run %s (%s on %s, %s) replayed as "
-			 "run %" JSON_INTEGER_FORMAT " on %s: %s \"%s\", want "
-			 "%s%s%s", id,
-			 json_string_value(json_object_get(orig, "verdict")),
-			 json_string_value(json_object_get(orig, "board")),
-			 json_string_value(json_object_get(orig, "reason")),
-			 json_integer_value(json_object_get(again, "id")),
-			 json_string_value(json_object_get(again, "board")),
-			 json_string_value(json_object_get(again, "verdict")),
-			 json_string_value(json_object_get(again, "reason")),
-			 verdicts[0], verdicts[1] ? " or " : "",
-			 verdicts[1] ? verdicts[1] : "");
-	/* and its gate says so */
-	if (!why[0] && rc != want_run)
-		snprintf(why, sizeof(why), "replay %s: exit %d, want %d", id, rc,
-			 want_run);
-out:
-	json_decref(report);
-	json_decref(replay);
 	if (why[0])
 		fail_msg("%s", why);
+
+	json_array_foreach(json_object_get(report, "runs"), i, run) {
+		if (!is_pick(run, verdicts))
+			continue;
+		picked++;
+		why[0] = '\0';
+		replay_one(c, name, db, run, verdicts, want_run, why,
+			   sizeof(why));
+		if (why[0]) {
+			fprintf(stderr, "MISMATCH: %s\n", why);
+			bad++;
+		}
+	}
+	json_decref(report);
+	if (!picked)
+		fail_msg("quick.yaml on the %s board gave no %s run at a cut "
+			 "point (see %s)", tag, verdicts[0], json);
+	if (bad)
+		fail_msg("%zu of %zu replays differ from their run (MISMATCH "
+			 "lines above)", bad, picked);
 }
 
 static void a_bricking_cut_bricks_again(void **state)
