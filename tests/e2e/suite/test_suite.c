@@ -60,11 +60,6 @@ static const struct known known[] = {
 	  "the trailer-first board boots the half-written slot it marked "
 	  "pending; the oracle's intact() check ends those runs `fail` "
 	  "before any brick (scenarios/lib/oracle.lua)" },
-	{ "torn-trailer", "brick",
-	  "no cut of release.yaml leaves a record torn after its 4th magic "
-	  "byte, so the defect never shows (no bricked/recovered run)" },
-	{ "torn-trailer", "gate",
-	  "same cause: every run passes or rolls back, the gate passes" },
 };
 
 static const struct known *known_failure(const char *profile,
