@@ -774,6 +774,32 @@ int pl_store_run_set_replay(struct pl_store *st, int64_t run_id,
 	return rc;
 }
 
+int pl_store_run_set_cut(struct pl_store *st, int64_t run_id,
+			 const struct pl_cut_point *cut)
+{
+	json_t *cj = pl_cut_to_json(cut);
+	char *text = cj ? json_dumps(cj, JSON_COMPACT) : NULL;
+	sqlite3_stmt *s;
+	int rc;
+
+	json_decref(cj);
+	if (!text)
+		return -ENOMEM;
+	rc = prepare(st, "UPDATE runs SET cut = ? WHERE id = ?", &s);
+	if (rc) {
+		free(text);
+		return rc;
+	}
+	bind_text(s, 1, text);
+	sqlite3_bind_int64(s, 2, run_id);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	if (rc == 0 && sqlite3_changes(st->db) == 0)
+		rc = -ENOENT;
+	sqlite3_finalize(s);
+	free(text);
+	return rc;
+}
+
 /* ---------------------------------------------------------- recovery */
 
 static bool lease_alive(struct pl_store *st, const char *board,

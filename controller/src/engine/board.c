@@ -235,8 +235,8 @@ static void on_power_done(struct pl_power *p, int status,
 		 cmd->glitch_ms >= 0 ? "glitch" : cmd->on ? "on" : "off",
 		 cmd->glitch_ms, status, t->requested_ns, t->issued_ns,
 		 t->done_ns);
-	if (status != -PL_ECANCELED)
-		pl_board_event(cmd->b, PL_BEV_POWER, t->requested_ns, json);
+	/* Recorded even when a later command superseded it: it was issued. */
+	pl_board_event(cmd->b, PL_BEV_POWER, t->requested_ns, json);
 	if (status && status != -PL_ECANCELED)
 		pl_log(&cmd->b->log, PL_LOG_ERROR, "power %s failed: %s",
 		       cmd->on ? "on" : "off", pl_strerror(status));
@@ -269,7 +269,7 @@ static int power_command(struct pl_board *b, bool on, int glitch_ms,
 	}
 	/* Listeners hear of the change as soon as it was issued. */
 	d.flag = glitch_ms >= 0 ? false : on;
-	d.t_ns = pl_power_last(b->power)->issued_ns;
+	d.t_ns = pl_power_current(b->power)->issued_ns;
 	if (!d.t_ns)
 		d.t_ns = pl_now_ns();
 	dispatch(b, &d);

@@ -106,6 +106,7 @@ struct pl_engine {
 	unsigned long counts[PL_VERDICT_COUNT];
 	uint64_t started_ns;
 	bool stopping;
+	bool signals;             /* sigint/sigterm handles are initialised */
 	char *db_path;
 	const char *db_used;
 	char *log_dir;
@@ -907,6 +908,23 @@ static void on_run_done(struct pl_lua_run *run, void *ud)
 	if (rc->ended)
 		return;
 	rc->ended = true;
+	/* A run whose scenario aimed its own cut (no sweep point): record
+	 * where the first cut that fired was aimed, for the gate's "where". */
+	if (!spec->cut && rc->store_id >= 0) {
+		for (size_t i = 0; i < rc->ntriggers; i++) {
+			const struct pl_trigger_info *ti =
+				pl_trigger_info(rc->triggers[i]);
+			struct pl_cut_point cp = { .phase = PL_CUT_DURING,
+						   .op_index = -1 };
+
+			if (!ti->fired)
+				continue;
+			cp.aimed_by = pl_trigger_kind_name(ti->kind);
+			cp.kind = "update";
+			pl_store_run_set_cut(rc->eng->store, rc->store_id, &cp);
+			break;
+		}
+	}
 	for (size_t i = 0; i < rc->ntriggers; i++)
 		pl_trigger_free(rc->triggers[i]);
 	rc->ntriggers = 0;
@@ -1421,6 +1439,11 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
+static void on_grace(uv_timer_t *t)
+{
+	uv_stop(t->loop);
+}
+
 static void close_walk(uv_handle_t *h, void *arg)
 {
 	(void)arg;
@@ -1539,6 +1562,7 @@ int pl_engine_run(const struct pl_engine_opts *opts)
 
 	uv_signal_init(&e.loop, &e.sigint);
 	uv_signal_init(&e.loop, &e.sigterm);
+	e.signals = true;
 	e.sigint.data = e.sigterm.data = &e;
 	uv_signal_start(&e.sigint, on_signal, SIGINT);
 	uv_signal_start(&e.sigterm, on_signal, SIGTERM);
@@ -1627,6 +1651,22 @@ out_close_boards:
 		for (int ph = 0; ph < 3; ph++)
 			free(e.sweeps[i].pts[ph]);
 	free(e.sweeps);
+	/* Let the drivers finish what closing started (a killed QEMU to
+	 * reap, a PDU's last answer), for at most a few seconds; then close
+	 * whatever is left. */
+	if (e.signals) {
+		uv_close((uv_handle_t *)&e.sigint, NULL);
+		uv_close((uv_handle_t *)&e.sigterm, NULL);
+	}
+	{
+		uv_timer_t grace;
+
+		uv_timer_init(&e.loop, &grace);
+		uv_timer_start(&grace, on_grace, 5000, 0);
+		uv_unref((uv_handle_t *)&grace);
+		uv_run(&e.loop, UV_RUN_DEFAULT);
+		uv_close((uv_handle_t *)&grace, NULL);
+	}
 	uv_walk(&e.loop, close_walk, NULL);
 	uv_run(&e.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&e.loop);

@@ -195,8 +195,10 @@ static void fire(struct pl_trigger *t, uint64_t seen_ns)
 		err = pl_board_set_power(t->b, false, on_power_done, t);
 	if (err)
 		t->pending--;
-	/* The command left before set_power returned: stamp it now. */
-	t->info.issued_ns = pl_power_last(pl_board_power(t->b))->issued_ns;
+	/* The command left before set_power returned: stamp it now (the
+	 * command in flight, not the last one completed: an asynchronous
+	 * driver such as qemu completes later). */
+	t->info.issued_ns = pl_power_current(pl_board_power(t->b))->issued_ns;
 	if (resumed) {
 		/* A cut during an operation left the debugger waiting on a
 		 * running target: take the session back (a halt of a board

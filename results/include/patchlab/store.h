@@ -169,6 +169,14 @@ int pl_store_run_set_replay(struct pl_store *st, int64_t run_id,
 			    const char *replay);
 
 /*
+ * Set a run's cut point once it is known (a trigger a scenario armed
+ * itself, rather than a sweep's point known at the start). Committed on
+ * return. -ENOENT for an unknown run.
+ */
+int pl_store_run_set_cut(struct pl_store *st, int64_t run_id,
+			 const struct pl_cut_point *cut);
+
+/*
  * Told about a run whose controller died, BEFORE the run is marked: power the
  * board off here. Return 0 to let the run be closed as lab-error; a negative
  * code leaves the run open (so a later recover retries) and stops recovery

@@ -1,4 +1,4 @@
--- The update of boards/qemu-uboot*.yaml (`update: {lua: uboot.ab_update}`):
+-- The update of boards/qemu-uboot*.yaml (`update: {lua: lib.uboot.ab_update}`):
 -- the A/B steps of docs/qemu-uboot.md typed at the U-Boot prompt, as
 -- tests/integration/uboot/test_ab.c performs them from C:
 --
