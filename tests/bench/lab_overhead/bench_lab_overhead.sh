@@ -15,6 +15,8 @@
 #     FAST / (FAST - 1) on the median run durations.
 # The controller's share = (measured part - board time) / measured part.
 # Also reports the whole `patchlab run` wall time (start, store, reports).
+# Runs that did not pass are left out and counted (run_timeout 20 s bounds
+# a stuck one: a clean run takes under 2 s).
 # Writes runs/bench/lab_overhead.json. Not a test: asserts nothing.
 #
 #   bench_lab_overhead.sh [REPEAT] [FAST]     (default 10 50)
@@ -34,7 +36,7 @@ images:
   factory: "\${VRACK}/images/factory-good.bin"
   new: {path: "\${VRACK}/images/v1.1.0.img", version: 1.1.0}
 defaults:
-  run_timeout: 5m
+  run_timeout: 20s
 runs:
   - scenario: boot_update.lua
     repeat: $REPEAT
@@ -100,6 +102,8 @@ while IFS='|' read -r id dur reason log; do
 	echo "$id $run_ms $ops $erases $printed $board_ms $lab_ms $share" >>"$TMP/rows"
 done < <(parts "$db")
 
+failed=$(sqlite3 "$db" "SELECT count(*) FROM runs WHERE verdict != 'pass'")
+failedf=$(sqlite3 "$TMP/out$FAST/patchlab.db" "SELECT count(*) FROM runs WHERE verdict != 'pass'")
 med1=$(parts "$db" | cut -d'|' -f2 | median)
 medf=$(parts "$TMP/out$FAST/patchlab.db" | cut -d'|' -f2 | median)
 ds_share=$(awk '{print $8}' "$TMP/rows" | median)
@@ -113,7 +117,8 @@ printf '%-40s %s\n' \
 	"median measured part at speed 1 / $FAST" "$(calc "$med1 / 1e6" %.1f) ms / $(calc "$medf / 1e6" %.1f) ms" \
 	"controller share, datasheet (median)" "$ds_share% ($ds_lab ms a run; an upper bound: boot DELAYs not counted)" \
 	"controller share, two speeds" "$share2% (board $board2 ms, lab $lab2 ms a run)" \
-	"patchlab run wall at speed 1" "$wall1 s for $REPEAT runs"
+	"patchlab run wall at speed 1" "$wall1 s for $REPEAT runs" \
+	"runs that did not pass (left out)" "$failed at speed 1, $failedf at speed $FAST"
 wallb=$(bench_wall)
 rows=$(awk 'BEGIN {sep = ""} {printf "%s{\"run\": %d, \"part_ms\": %s, \"flash_ops\": %d, \"erases\": %d, \"printed_bytes\": %d, \"board_ms\": %s, \"lab_ms\": %s, \"lab_share_pct\": %s}", sep, $1, $2, $3, $4, $5, $6, $7, $8; sep = ",\n    "}' "$TMP/rows")
 cat >"$OUT_JSON" <<EOF
@@ -124,6 +129,7 @@ cat >"$OUT_JSON" <<EOF
   "datasheet_lab_share_pct": $ds_share, "datasheet_lab_ms": $ds_lab,
   "two_speed_board_ms": $board2, "two_speed_lab_ms": $lab2,
   "two_speed_lab_share_pct": $share2, "patchlab_run_wall_s": $wall1,
+  "not_passed_speed1": $failed, "not_passed_fast": $failedf,
   "runs": [
     $rows
   ]}

@@ -15,7 +15,8 @@
 # cuts/min counts runs with a cut point over the whole `patchlab run` wall
 # time (start, learning pass and reports included); sweep cuts/min counts
 # them from the first cut run's start to the last one's end.
-# Writes runs/bench/sweep_throughput.json. Not a test: asserts nothing.
+# run_timeout is 20 s (a cut run takes under 5 s here) so a stuck run costs
+# little; lab errors are counted. Writes runs/bench/sweep_throughput.json. Not a test: asserts nothing.
 #
 #   bench_sweep_throughput.sh [BOARDS...]     (default: 1 4 16)
 # Environment: see tests/bench/lib/bench_lib.sh.
@@ -52,7 +53,7 @@ images:
   factory: "\${VRACK}/images/factory-\${PROFILE}.bin"
   new: {path: "\${VRACK}/images/v1.1.0.img", version: 1.1.0}
 defaults:
-  run_timeout: 1m
+  run_timeout: 20s
 runs:
   - scenario: cut_flash_op.lua
     sweep:
