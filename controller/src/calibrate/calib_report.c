@@ -69,23 +69,31 @@ int pl_calib_text(const struct pl_calib *c, struct pl_strbuf *out)
 			       c->suite_path, c->seed);
 	err = err ? err : pl_strbuf_printf(out, "%3s %-*s", "#", lw, "suite entry");
 	for (size_t p = 0; !err && p < c->nprofiles; p++)
-		err = pl_strbuf_printf(out, "  %-*s", cw[p], c->profiles[p].name);
+		err = pl_strbuf_printf(out, "  %-*s",
+				       p + 1 < c->nprofiles ? cw[p] : 0,
+				       c->profiles[p].name);
 	err = err ? err : pl_strbuf_puts(out, "\n");
 	for (size_t e = 0; !err && e < c->nentries; e++) {
 		err = put_label(out, e, c->entries[e].label, lw);
 		for (size_t p = 0; !err && p < c->nprofiles; p++) {
 			cell_text(&c->profiles[p], pl_calib_cell(c, e, p), buf,
 				  sizeof(buf));
-			err = pl_strbuf_printf(out, "  %-*s", cw[p], buf);
+			/* no trailing blanks after the last column */
+			err = pl_strbuf_printf(out, "  %-*s",
+					       p + 1 < c->nprofiles ? cw[p] : 0, buf);
 		}
 		err = err ? err : pl_strbuf_puts(out, "\n");
 	}
 	err = err ? err : pl_strbuf_printf(out, "%3s %-*s", "", lw, "runs");
 	for (size_t p = 0; !err && p < c->nprofiles; p++)
-		err = pl_strbuf_printf(out, "  %-*lu", cw[p], c->profiles[p].runs);
+		err = pl_strbuf_printf(out, "  %-*lu",
+				       p + 1 < c->nprofiles ? cw[p] : 0,
+				       c->profiles[p].runs);
 	err = err ? err : pl_strbuf_printf(out, "\n%3s %-*s", "", lw, "gate");
 	for (size_t p = 0; !err && p < c->nprofiles; p++)
-		err = pl_strbuf_printf(out, "  %-*s", cw[p], c->profiles[p].gate);
+		err = pl_strbuf_printf(out, "  %-*s",
+				       p + 1 < c->nprofiles ? cw[p] : 0,
+				       c->profiles[p].gate);
 	err = err ? err : pl_strbuf_puts(out, "\n\n(detected (n): a device failure "
 		"-- bricked, recovered or fail -- first in the n-th run of the "
 		"entry; -: none)\n\nprofiles:\n");
