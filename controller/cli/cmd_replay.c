@@ -72,6 +72,7 @@ static int replay_run(const struct pl_cli_args *a)
 	rp.params_json = run->params_json;
 	rp.seed = run->seed;
 	rp.board_type = run->board_type;
+	rp.board_id = run->board_id;
 	o.suite_path = suite->file;
 	o.lab_path = pl_cli_opt(a, "lab");
 	o.out_dir = pl_cli_opt(a, "out");

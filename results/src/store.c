@@ -365,6 +365,16 @@ int pl_store_open(struct pl_store **out, const char *path,
 		goto err_close_db;
 	}
 	sqlite3_busy_timeout(st->db, (int)busy);
+	/* Switching a new file to WAL needs an exclusive lock that SQLite
+	 * does not wait for through the busy handler: retry by hand. */
+	for (unsigned waited = 0;; waited += 10) {
+		int src = sqlite3_exec(st->db, "PRAGMA journal_mode = WAL", NULL,
+				       NULL, NULL);
+
+		if ((src & 0xff) != SQLITE_BUSY || waited >= busy)
+			break;
+		sqlite3_sleep(10);
+	}
 	rc = exec(st, "PRAGMA journal_mode = WAL");
 	if (rc == 0)
 		rc = exec(st, "PRAGMA synchronous = FULL");

@@ -55,6 +55,7 @@ struct pl_engine_replay {
 	const char *params_json; /* as recorded, cut point included */
 	uint64_t seed;
 	const char *board_type;
+	const char *board_id;    /* the board it ran on: preferred */
 };
 
 /*

@@ -378,18 +378,27 @@ static void load_gate(struct pl_cfg *c, struct pl_suite *s,
 
 static const char *default_scenarios_dir(struct pl_cfg *c)
 {
-	const char *slash = strrchr(c->dir, '/');
-	const char *base = slash ? slash + 1 : c->dir;
+	size_t len = strlen(c->dir);
+	char *dir;
+	const char *slash, *base;
 
 	if (c->opts->scenarios_dir)
 		return c->opts->scenarios_dir;
+	/* "x/suites/" (from "x/suites//a.yaml") is "x/suites" */
+	while (len > 1 && c->dir[len - 1] == '/')
+		len--;
+	dir = pl_arena_strndup(c->a, c->dir, len);
+	if (!dir)
+		return NULL;
+	slash = strrchr(dir, '/');
+	base = slash ? slash + 1 : dir;
 	if (strcmp(base, "suites") != 0)
 		return c->dir;
 	if (!slash)
 		return ".";
-	if (slash == c->dir)
+	if (slash == dir)
 		return "/";
-	return pl_arena_strndup(c->a, c->dir, (size_t)(slash - c->dir));
+	return pl_arena_strndup(c->a, dir, (size_t)(slash - dir));
 }
 
 struct pl_suite *pl_suite_from_tree(struct pl_cfg *c, const struct pl_value *root)

@@ -183,10 +183,18 @@ static int expand_replay(struct pl_engine *e)
 			rp->scenario);
 		return -ENOENT;
 	}
+	/* the recorded board first: boards of one type differ (firmware,
+	 * flash, wiring) and the replay must meet the same one */
 	for (b = 0; b < e->nboards; b++)
-		if (e->boards[b].used &&
+		if (e->boards[b].used && rp->board_id &&
+		    strcmp(e->boards[b].cfg->id, rp->board_id) == 0 &&
 		    strcmp(e->boards[b].cfg->type->name, rp->board_type) == 0)
 			break;
+	if (b == e->nboards)
+		for (b = 0; b < e->nboards; b++)
+			if (e->boards[b].used &&
+			    strcmp(e->boards[b].cfg->type->name, rp->board_type) == 0)
+				break;
 	if (b == e->nboards) {
 		fprintf(stderr, "patchlab replay: run %" PRId64 ": no board of "
 			"type %s in lab %s\n", rp->run_id, rp->board_type,
@@ -713,7 +721,8 @@ static void finish_run(struct pl_run_ctx *rc)
 	}
 	progress_line(e);
 	if (eb) {
-		pl_board_set_event_sink(eb->board, NULL, NULL);
+		if (eb->board)
+			pl_board_set_event_sink(eb->board, NULL, NULL);
 		eb->busy = NULL;
 	}
 	if (rc->lrun) {
@@ -749,20 +758,22 @@ static void on_recovery_boot(struct pl_op *op, const struct pl_op_result *r,
 {
 	struct pl_run_ctx *rc = ud;
 	char why[300];
+	size_t l;
 
-	pl_op_free(op);
+	/* r is op's own result: read it before op goes */
 	rc->op = NULL;
 	pl_board_set_power(rc->board, false, NULL, NULL);
 	if (r->status) {
 		snprintf(why, sizeof(why), "recovery image did not boot: %s",
 			 r->reason);
+		pl_op_free(op);
 		recovery_failed(rc, why);
 		return;
 	}
-	size_t l = strlen(rc->reason);
-
+	l = strlen(rc->reason);
 	snprintf(rc->reason + l, sizeof(rc->reason) - l,
 		 "; restored through the probe (booted %s)", r->version);
+	pl_op_free(op);
 	rc->verdict = PL_VERDICT_RECOVERED;
 	finish_run(rc);
 }
@@ -1051,8 +1062,8 @@ static void start_run(struct pl_engine *e, size_t si, size_t bi)
 	/* Chunk names read "scenarios/x.lua" whatever the working directory. */
 	chunk_name(e, scen, chunk, sizeof(chunk));
 
-	if (asprintf(&rc->log_path, "%s/%s-%zu.console.log", e->log_dir,
-		     eb->cfg->id, si + 1) < 0)
+	if (asprintf(&rc->log_path, "%s/%s-s%" PRId64 "-%zu.console.log",
+		     e->log_dir, eb->cfg->id, e->suite_id, si + 1) < 0)
 		rc->log_path = NULL;
 
 	info.suite_id = e->suite_id;
@@ -1578,7 +1589,22 @@ int pl_engine_run(const struct pl_engine_opts *opts)
 			continue;
 		err = pl_leases_take(e.leases, e.boards[i].cfg->id, !opts->no_wait,
 				     on_leased, &e.boards[i]);
-		if (err) {
+		if (err == -PL_ELEASED) {
+			char *holder = NULL;
+			uint64_t exp = 0;
+
+			if (pl_leases_holder(e.leases, e.boards[i].cfg->id,
+					     &holder, &exp) == 0 && holder)
+				snprintf(e.boards[i].lease_error,
+					 sizeof(e.boards[i].lease_error),
+					 "leased by %s", holder);
+			else
+				snprintf(e.boards[i].lease_error,
+					 sizeof(e.boards[i].lease_error),
+					 "cannot take its lease: %s", pl_strerror(err));
+			free(holder);
+			e.boards[i].ready = true;
+		} else if (err) {
 			snprintf(e.boards[i].lease_error,
 				 sizeof(e.boards[i].lease_error),
 				 "cannot take its lease: %s", pl_strerror(err));
@@ -1658,6 +1684,9 @@ out_close_boards:
 		uv_close((uv_handle_t *)&e.sigint, NULL);
 		uv_close((uv_handle_t *)&e.sigterm, NULL);
 	}
+	/* a uv_stop() left from the scheduler would end the grace run at
+	 * once: one pass without waiting consumes it */
+	uv_run(&e.loop, UV_RUN_NOWAIT);
 	{
 		uv_timer_t grace;
 
@@ -1668,6 +1697,9 @@ out_close_boards:
 		uv_close((uv_handle_t *)&grace, NULL);
 	}
 	uv_walk(&e.loop, close_walk, NULL);
+	/* a uv_stop() made before the loop ever ran (every run refused at
+	 * once) makes the first uv_run return at once: run it twice */
+	uv_run(&e.loop, UV_RUN_DEFAULT);
 	uv_run(&e.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&e.loop);
 	pl_store_close(e.store);
