@@ -122,6 +122,13 @@ static uint64_t mix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
+/* A run's seed: 53 bits, so JSON readers (and JavaScript) keep it exact
+ * and it never prints negative where a report writes a signed integer. */
+static uint64_t run_seed(uint64_t x)
+{
+	return mix64(x) & ((1ull << 53) - 1);
+}
+
 static struct run_spec *add_spec(struct pl_engine *e)
 {
 	if (e->nspecs == e->capspecs) {
@@ -262,7 +269,7 @@ static int expand(struct pl_engine *e)
 				s->board = b;
 				s->learning = true;
 				s->sweep_group = e->nsweeps++;
-				s->seed = mix64(base ^ (r << 20) ^ b);
+				s->seed = run_seed(base ^ (r << 20) ^ b);
 				continue;
 			}
 			for (unsigned k = 1; k <= rc->repeat; k++) {
@@ -274,7 +281,7 @@ static int expand(struct pl_engine *e)
 				s->run_index = r;
 				s->repeat = k;
 				s->board = b;
-				s->seed = mix64(base ^ (r << 40) ^ ((uint64_t)k << 20) ^ b);
+				s->seed = run_seed(base ^ (r << 40) ^ ((uint64_t)k << 20) ^ b);
 			}
 		}
 	}
@@ -312,7 +319,7 @@ static int add_point_phi(struct pl_engine *e, size_t swi, unsigned ph, long k,
 	s->run_index = sw->run_index;
 	s->repeat = (unsigned)k;
 	s->board = sw->boards[sw->next_board++ % sw->nb];
-	s->seed = mix64(sw->seed ^ ((uint64_t)ph << 32) ^ (uint64_t)k);
+	s->seed = run_seed(sw->seed ^ ((uint64_t)ph << 32) ^ (uint64_t)k);
 	s->sweep = (int)swi;
 	s->phase = (int)ph;
 	s->k = k;
