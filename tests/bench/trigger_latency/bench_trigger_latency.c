@@ -4,15 +4,15 @@
  *
  * Starts a virtual rack of BOARDS `good` boards (speed x20) in a temporary
  * directory, runs scenarios/suites/trigger_latency.yaml of this folder
- * (200 runs x 5 cuts, each armed with fault.cut{on = "console", pattern
- * = "erase sector", nth = {1, 3}} during an update), then reads every
- * `trigger` event of the result store (payload seen_ns, issued_ns,
+ * (200 runs x 5 cuts per board, each armed with fault.cut{on = "console",
+ * pattern = "erase sector", nth = {1, 3}} during an update), then reads
+ * every `trigger` event of the result store (payload seen_ns, issued_ns,
  * done_ns, latency_ns) and prints median / p99 / max of issued - seen (the
- * console line seen by the loop -> the relay command written) and of
- * done - seen (-> the relay confirmed). Writes runs/bench/
- * trigger_latency.json (PL_BENCH_OUT overrides the directory). Fails
- * (exit 1) with fewer than 1,000 firings. The rack is always taken down
- * and reaped.
+ * console line seen by the loop -> the power command issued) and of
+ * done - seen (-> the engine's done_ns: the command written). Writes
+ * runs/bench/trigger_latency.json (PL_BENCH_OUT overrides the directory).
+ * Fails (exit 1) with fewer than 1,000 firings. The rack is always taken
+ * down and reaped.
  *
  * Environment: PATCHLAB (the program), PL_SOURCE_DIR (the tree),
  * PL_BENCH_BOARDS (default 4), PL_BENCH_KEEP=1 keeps the directory.
