@@ -235,9 +235,12 @@ static void test_every_example_runs(void **state)
 			  "--out", out, "--json", json, "--jobs", "1", "-q",
 			  NULL);
 	j = json_load_file(json, 0, &jerr);
-	if (!j)
-		fail_msg("exit %d, no JSON (%s)\n%s", rc, jerr.text,
-			 txt ? txt : "");
+	if (!j) {
+		fprintf(stderr, "%s\n", txt ? txt : "");
+		free(txt);
+		fail_msg("exit %d, no JSON (%s); its output above", rc,
+			 jerr.text);
+	}
 	free(txt);
 	assert_int_not_equal(rc, PL_EXIT_CONFIG);
 	runs = json_object_get(j, "runs");

@@ -160,10 +160,13 @@ static void test_kill_rack_mid_suite(void **state)
 	assert_int_equal(e2e_spawn(&loop, &p, NULL, c->log, argv), 0);
 	rc = pl_test_loop_until(&loop, run_in_flight, c, WAIT_MS);
 	if (rc != 0) {
-		log = e2e_slurp(c->log);
 		e2e_wait(&loop, &p, 1);
-		fail_msg("no run in the middle of an update within %u ms\n%s",
-			 WAIT_MS, log ? log : "");
+		pl_test_loop_drain(&loop);
+		log = e2e_slurp(c->log);
+		fprintf(stderr, "%s\n", log ? log : "");
+		free(log);
+		fail_msg("no run in the middle of an update within %u ms",
+			 WAIT_MS);
 	}
 	/* the lab dies */
 	assert_true(c->rack.pid > 0);
@@ -250,8 +253,11 @@ static void test_rack_comes_back(void **state)
 		c->rack.pid = s ? atoi(s) : 0;
 		free(s);
 	}
-	if (rc != 0 || c->rack.pid <= 0)
-		fail_msg("vrack up again: exit %d\n%s", rc, txt ? txt : "");
+	if (rc != 0 || c->rack.pid <= 0) {
+		fprintf(stderr, "%s\n", txt ? txt : "");
+		free(txt);
+		fail_msg("vrack up again: exit %d (its output above)", rc);
+	}
 	free(txt);
 	for (int b = 0; b < 2; b++) {
 		snprintf(path, sizeof(path), "%s/vb%d.flash", c->rack.dir, b);
@@ -268,9 +274,12 @@ static void test_rack_comes_back(void **state)
 	snprintf(db, sizeof(db), "%s/out-boot/patchlab.db", c->rack.dir);
 	rc = e2e_patchlab(NULL, &txt, "run", c->boot, "--lab", c->rack.lab,
 			  "--out", out, "-q", NULL);
-	if (rc != PL_EXIT_OK)
-		fail_msg("boot suite after the restart: exit %d\n%s", rc,
-			 txt ? txt : "");
+	if (rc != PL_EXIT_OK) {
+		fprintf(stderr, "%s\n", txt ? txt : "");
+		free(txt);
+		fail_msg("boot suite after the restart: exit %d (its output "
+			 "above)", rc);
+	}
 	free(txt);
 	sdb = e2e_db_open(db);
 	assert_non_null(sdb);

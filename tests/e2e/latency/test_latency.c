@@ -75,8 +75,11 @@ static void test_console_cuts_record_times(void **state)
 	snprintf(db, sizeof(db), "%s/out/patchlab.db", c->rack.dir);
 	rc = e2e_patchlab(NULL, &txt, "run", c->suite, "--lab", c->rack.lab,
 			  "--out", out, "-q", NULL);
-	if (rc != PL_EXIT_OK)
-		fail_msg("latency suite: exit %d\n%s", rc, txt ? txt : "");
+	if (rc != PL_EXIT_OK) {
+		fprintf(stderr, "%s\n", txt ? txt : "");
+		free(txt);
+		fail_msg("latency suite: exit %d (its output above)", rc);
+	}
 	free(txt);
 	sdb = e2e_db_open(db);
 	assert_non_null(sdb);

@@ -162,8 +162,11 @@ static json_t *load(struct ctx *c, int i)
 	if (!j) {
 		char *log = e2e_slurp(c->log[i]);
 
-		fail_msg("%s: no JSON report %s (%s), exit %d\n%s", profiles[i],
-			 c->json[i], jerr.text, c->rc[i], log ? log : "");
+		fprintf(stderr, "%s\n", log ? log : "");
+		free(log);
+		fail_msg("%s: no JSON report %s (%s), exit %d (its output "
+			 "above)", profiles[i], c->json[i], jerr.text,
+			 c->rc[i]);
 	}
 	return j;
 }
