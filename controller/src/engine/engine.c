@@ -1047,6 +1047,7 @@ static void start_run(struct pl_engine *e, size_t si, size_t bi)
 	rc->repeat = spec->repeat;
 	rc->seed = spec->seed;
 	rc->params_ref = LUA_NOREF;
+	rc->armed_ref = LUA_NOREF;
 	rc->store_id = -1;
 	rc->started_ns = pl_now_ns();
 	rc->started_wall_ns = pl_wall_ns();

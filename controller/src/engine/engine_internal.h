@@ -53,6 +53,7 @@ struct pl_run_ctx {
 	int op_kind;              /* lapi.c's enum op_kind of op */
 	bool probe_waiting;
 	const struct pl_image *compare; /* probe:compare() reading back */
+	int armed_ref;            /* fault.cut waiting for its breakpoints */
 	uv_timer_t *timer;        /* sleep, power cycle */
 	int pending_power;        /* power command being waited for */
 	int power_op;             /* lapi.c's enum power_op of it */

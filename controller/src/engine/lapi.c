@@ -876,6 +876,12 @@ static void window(lua_State *L, int t, const char *key, uint64_t *lo,
 	lua_pop(L, 1);
 }
 
+static void on_trigger_armed(struct pl_probe *p, int status, const void *data,
+			     size_t len, void *ud);
+static void cancel_armed(void *ud);
+static void record_cut(struct pl_run_ctx *rc, struct pl_trigger *t,
+		       const char *action, const char *symbol);
+
 static int l_fault_cut(lua_State *L)
 {
 	struct pl_trigger_spec spec = { 0 };
@@ -981,17 +987,69 @@ static int l_fault_cut(lua_State *L)
 	ud->rc = rc;
 	ud->index = rc->ntriggers;
 	rc->triggers[rc->ntriggers++] = t;
-	{
-		const struct pl_trigger_info *i = pl_trigger_info(t);
+	if (spec.kind == PL_TRIG_BREAKPOINT) {
+		/* Return once the probe has set the breakpoints and let the
+		 * target run: an update started before that could run the
+		 * first operations unwatched. */
+		struct pl_probe_req req = { .op = PL_PROBE_CONNECT,
+					    .cb = on_trigger_armed,
+					    .user_data = rc };
+		struct pl_lua_run *run = pl_lua_wait_prepare(L);
 
-		snprintf(rc->cut_json, sizeof(rc->cut_json),
-			 "{\"aimed_by\":\"%s\",\"value\":%" PRIu64
-			 ",\"action\":\"%s\"%s%s%s}",
-			 pl_trigger_kind_name(i->kind), i->value, action,
-			 symbol ? ",\"symbol\":\"" : "", symbol ? symbol : "",
-			 symbol ? "\"" : "");
+		record_cut(rc, t, action, symbol);
+		lua_pushvalue(L, -1);
+		rc->armed_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		pl_lua_wait_begin(run, &(struct pl_lua_wait){
+			.what = "fault.cut", .cancel = cancel_armed,
+			.user_data = rc });
+		if (pl_probe_submit(pl_board_probe(rc->board), &req))
+			on_trigger_armed(pl_board_probe(rc->board), 0, NULL, 0, rc);
+		return pl_lua_wait_yield(L);
 	}
+	record_cut(rc, t, action, symbol);
 	return 1;
+}
+
+/* The probe's queue drained: the breakpoints are set, the target runs.
+ * Hand the trigger object to the waiting scenario. */
+static void on_trigger_armed(struct pl_probe *p, int status, const void *data,
+			     size_t len, void *ud)
+{
+	struct pl_run_ctx *rc = ud;
+	lua_State *S;
+
+	if (rc->armed_ref == LUA_NOREF)
+		return; /* the wait was cancelled */
+	S = pl_lua_run_stack(rc->lrun);
+	lua_rawgeti(S, LUA_REGISTRYINDEX, rc->armed_ref);
+	luaL_unref(S, LUA_REGISTRYINDEX, rc->armed_ref);
+	rc->armed_ref = LUA_NOREF;
+	pl_lua_run_resume(rc->lrun, 1);
+}
+
+static void cancel_armed(void *ud)
+{
+	struct pl_run_ctx *rc = ud;
+
+	if (rc->armed_ref != LUA_NOREF) {
+		luaL_unref(pl_lua_run_stack(rc->lrun), LUA_REGISTRYINDEX,
+			   rc->armed_ref);
+		rc->armed_ref = LUA_NOREF;
+	}
+}
+
+/* What the run aimed at, for its record (cut_json). */
+static void record_cut(struct pl_run_ctx *rc, struct pl_trigger *t,
+		       const char *action, const char *symbol)
+{
+	const struct pl_trigger_info *i = pl_trigger_info(t);
+
+	snprintf(rc->cut_json, sizeof(rc->cut_json),
+		 "{\"aimed_by\":\"%s\",\"value\":%" PRIu64
+		 ",\"action\":\"%s\"%s%s%s}",
+		 pl_trigger_kind_name(i->kind), i->value, action,
+		 symbol ? ",\"symbol\":\"" : "", symbol ? symbol : "",
+		 symbol ? "\"" : "");
 }
 
 /* A trigger belongs to its run: from any other run (a module table that
