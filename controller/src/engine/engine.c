@@ -269,7 +269,9 @@ static int expand(struct pl_engine *e)
 				s->board = b;
 				s->learning = true;
 				s->sweep_group = e->nsweeps++;
-				s->seed = run_seed(base ^ (r << 20) ^ b);
+				/* salted apart from the repeats' seeds below */
+				s->seed = run_seed(base ^ 0x6c6561726e000000ull ^
+						   (r << 20) ^ b);
 				continue;
 			}
 			for (unsigned k = 1; k <= rc->repeat; k++) {
