@@ -822,6 +822,14 @@ static int probe_common(lua_State *L, enum pl_probe_op op)
 		.what = "probe", .cancel = cancel_probe, .user_data = rc });
 	req.user_data = rc;
 	rc->probe_waiting = true;
+	/* An all-stop debugger serves memory and flash only on a halted
+	 * target: halt it first (a no-op when it is halted already). */
+	if (op == PL_PROBE_READ || op == PL_PROBE_WRITE || op == PL_PROBE_ERASE ||
+	    op == PL_PROBE_FLASH || op == PL_PROBE_VERIFY) {
+		struct pl_probe_req h = { .op = PL_PROBE_HALT };
+
+		pl_probe_submit(pl_board_probe(rc->board), &h);
+	}
 	err = pl_probe_submit(pl_board_probe(rc->board), &req);
 	if (err)
 		on_probe_done(pl_board_probe(rc->board), err, NULL, 0, rc);
@@ -1020,6 +1028,21 @@ static void on_trigger_armed(struct pl_probe *p, int status, const void *data,
 
 	if (rc->armed_ref == LUA_NOREF)
 		return; /* the wait was cancelled */
+	if (rc->ntriggers &&
+	    pl_trigger_info(rc->triggers[rc->ntriggers - 1])->status < 0) {
+		/* A cut that cannot be aimed is the lab's failure: never let
+		 * the run go on and end as if the device had passed. */
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "fault.cut: the probe could not set "
+			 "the breakpoint: %s", pl_strerror(pl_trigger_info(
+				 rc->triggers[rc->ntriggers - 1])->status));
+		luaL_unref(pl_lua_run_stack(rc->lrun), LUA_REGISTRYINDEX,
+			   rc->armed_ref);
+		rc->armed_ref = LUA_NOREF;
+		pl_lua_run_fail(rc->lrun, -PL_EFIXTURE, msg);
+		return;
+	}
 	S = pl_lua_run_stack(rc->lrun);
 	lua_rawgeti(S, LUA_REGISTRYINDEX, rc->armed_ref);
 	luaL_unref(S, LUA_REGISTRYINDEX, rc->armed_ref);

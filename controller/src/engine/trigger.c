@@ -501,9 +501,14 @@ int pl_trigger_arm(struct pl_trigger **out, struct pl_board *b,
 		pl_board_listen(b, &t->listener);
 	if (spec->kind == PL_TRIG_BREAKPOINT) {
 		/* All-stop GDB semantics: breakpoints are set on a halted
-		 * target, then `c`; the stop reply of the hit answers the `c`. */
+		 * target, then `c`; the stop reply of the hit answers the `c`.
+		 * The target may run already (another trigger resumed it):
+		 * halt it first (a no-op on a halted one). */
 		struct pl_probe_req go = { .op = PL_PROBE_RESUME,
 					   .cb = on_bp_resumed };
+		struct pl_probe_req halt = { .op = PL_PROBE_HALT };
+
+		pl_probe_submit(pl_board_probe(b), &halt);
 
 		for (unsigned i = 0; i < spec->nbp; i++) {
 			struct pl_probe_req req = { .op = PL_PROBE_BP_SET,

@@ -118,7 +118,11 @@ static void finish(struct pl_op *op, int status, const char *fmt, ...)
 	uv_timer_stop(op->deadline);
 	if (op->xtimer)
 		uv_timer_stop(op->xtimer);
-	if (op->tx && !pl_xmodem_sender_finished(op->tx))
+	/* Cancel (CAN bytes) only a transfer the board can still hear: after
+	 * a power cut they would wait in its input and garble the next
+	 * command after the next boot. */
+	if (op->tx && !pl_xmodem_sender_finished(op->tx) &&
+	    status != -PL_ECANCELED)
 		pl_xmodem_sender_cancel(op->tx);
 	uv_timer_start(op->defer, on_defer, 0, 0);
 }
