@@ -29,6 +29,7 @@
 #include "patchlab/error.h"
 #include "patchlab/exit.h"
 #include "patchlab/store.h"
+#include "patchlab/value_json.h"
 #include "patchlab/vfw.h"
 
 #define REFERENCE_PROFILE "good"
@@ -164,38 +165,6 @@ static int find_profiles(struct pl_calib *c, const struct pl_lab *lab,
 
 /* ------------------------------------------------------------- entries */
 
-/* A YAML value as the engine records it in a run's params. */
-static json_t *value_json(const struct pl_value *v, int depth)
-{
-	json_t *j;
-	double num;
-	bool isint, b;
-
-	if (!v || depth > 32)
-		return json_null();
-	switch (v->kind) {
-	case PL_VALUE_SCALAR:
-		if (v->plain && pl_value_is_null(v))
-			return json_null();
-		if (v->plain && pl_value_bool(v, &b) == 0)
-			return json_boolean(b);
-		if (v->plain && pl_value_number(v, &num, &isint) == 0)
-			return isint ? json_integer((json_int_t)num) : json_real(num);
-		return json_string(v->str);
-	case PL_VALUE_LIST:
-		j = json_array();
-		for (size_t i = 0; j && i < v->n; i++)
-			json_array_append_new(j, value_json(v->items[i], depth + 1));
-		return j;
-	case PL_VALUE_MAP:
-		j = json_object();
-		for (size_t i = 0; j && i < v->n; i++)
-			json_object_set_new(j, v->keys[i],
-					    value_json(v->items[i], depth + 1));
-		return j;
-	}
-	return json_null();
-}
 
 static const char *sweep_over_name(enum pl_sweep_over o)
 {
@@ -230,7 +199,7 @@ static char *entry_label(const struct pl_run_cfg *r)
 		if (v->kind == PL_VALUE_SCALAR) {
 			err = pl_strbuf_printf(&sb, " %s=%s", p->keys[i], v->str);
 		} else {
-			json_t *j = value_json(v, 0);
+			json_t *j = pl_value_to_json(v);
 			char *t = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY |
 						 JSON_SORT_KEYS) : NULL;
 
@@ -286,7 +255,7 @@ int calib_load_entries(struct pl_calib *c, const struct pl_suite *s)
 		else
 			n = asprintf(&e->chunk, "%s", scen);
 		e->sweep = r->sweep != NULL;
-		e->params = value_json(r->params, 0);
+		e->params = pl_value_to_json(r->params);
 		if (!json_is_object(e->params)) {
 			json_decref(e->params);
 			e->params = json_object();

@@ -30,6 +30,7 @@
 #include "patchlab/report.h"
 #include "patchlab/store.h"
 #include "patchlab/strbuf.h"
+#include "patchlab/value_json.h"
 
 /* One run to do: which run of the suite, on which board, with what. */
 struct run_spec {
@@ -604,39 +605,6 @@ static int build_params(lua_State *L, void *ud)
 	return 0;
 }
 
-/* The params as JSON for the store (the suite's YAML plus the sweep cut). */
-static json_t *value_json(const struct pl_value *v, int depth)
-{
-	json_t *j;
-	double num;
-	bool isint, b;
-
-	if (!v || depth > 32)
-		return json_null();
-	switch (v->kind) {
-	case PL_VALUE_SCALAR:
-		if (v->plain && pl_value_is_null(v))
-			return json_null();
-		if (v->plain && pl_value_bool(v, &b) == 0)
-			return json_boolean(b);
-		if (v->plain && pl_value_number(v, &num, &isint) == 0)
-			return isint ? json_integer((json_int_t)num) : json_real(num);
-		return json_string(v->str);
-	case PL_VALUE_LIST:
-		j = json_array();
-		for (size_t i = 0; i < v->n; i++)
-			json_array_append_new(j, value_json(v->items[i], depth + 1));
-		return j;
-	case PL_VALUE_MAP:
-		j = json_object();
-		for (size_t i = 0; i < v->n; i++)
-			json_object_set_new(j, v->keys[i],
-					    value_json(v->items[i], depth + 1));
-		return j;
-	}
-	return json_null();
-}
-
 /* ---------------------------------------------------------------- events */
 
 static void on_board_event(void *ud, enum pl_board_event ev, uint64_t t_ns,
@@ -1057,7 +1025,7 @@ static void start_run(struct pl_engine *e, size_t si, size_t bi)
 	e->running++;
 
 	pj = spec->params ? json_incref(spec->params) :
-			    value_json(spec->rcfg->params, 0);
+			    pl_value_to_json(spec->rcfg->params);
 	if (!json_is_object(pj)) {
 		json_decref(pj);
 		pj = json_object();
