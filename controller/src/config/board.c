@@ -517,46 +517,30 @@ struct pl_board_type *pl_board_type_from_tree(struct pl_cfg *c,
 	return pl_cfg_errors(c) == before && !c->oom ? t : NULL;
 }
 
+static void *build_board_type(struct pl_cfg *c, const struct pl_value *root)
+{
+	return pl_board_type_from_tree(c, root);
+}
+
 int pl_board_type_load(struct pl_board_type **out, const char *path,
 		       const struct pl_config_opts *opts, struct pl_diags *diags)
 {
-	struct board_type_own *own;
-	const struct pl_value *root;
-	struct pl_board_type *t;
-	struct pl_cfg c;
-	char *buf;
-	size_t len;
+	struct board_type_own *own = calloc(1, sizeof(*own));
+	void *t;
 	int rc;
 
 	*out = NULL;
-	rc = pl_config_read_file(path, diags, &buf, &len);
-	if (rc)
+	if (!own)
+		return -ENOMEM;
+	rc = pl_cfg_load_file(path, opts, diags, &own->priv, build_board_type,
+			      &t);
+	if (rc) {
+		free(own);
 		return rc;
-	own = calloc(1, sizeof(*own));
-	if (!own) {
-		rc = -ENOMEM;
-		goto out_free_buf;
 	}
-	pl_cfg_init(&c, &own->priv, opts, diags, path);
-	rc = pl_yaml_parse(c.a, c.file, buf, len, diags, &root);
-	if (rc)
-		goto err_free_own;
-	t = pl_board_type_from_tree(&c, root);
-	rc = pl_cfg_status(&c);
-	if (rc || !t) {
-		rc = rc ? rc : -PL_ECONFIG;
-		goto err_free_own;
-	}
-	own->t = *t;
+	own->t = *(struct pl_board_type *)t;
 	*out = &own->t;
-	goto out_free_buf;
-
-err_free_own:
-	pl_cfg_priv_release(&own->priv);
-	free(own);
-out_free_buf:
-	free(buf);
-	return rc;
+	return 0;
 }
 
 void pl_board_type_free(struct pl_board_type *t)

@@ -102,6 +102,20 @@ size_t pl_cfg_errors(const struct pl_cfg *c);
 /* 0, -ENOMEM or -PL_ECONFIG as the loading went. */
 int pl_cfg_status(const struct pl_cfg *c);
 
+/* Build the object a file describes from its parsed tree (lab, suite,
+ * board type); NULL when it could not. */
+typedef void *(*pl_cfg_build_fn)(struct pl_cfg *c, const struct pl_value *root);
+
+/*
+ * What every public loader does: read path, parse it into priv's arena and
+ * build the object with build(). priv is the caller's, zeroed. Returns 0
+ * with *obj set (it lives in priv's arena), or a negative code with
+ * priv's contents released (priv itself stays the caller's to free).
+ */
+int pl_cfg_load_file(const char *path, const struct pl_config_opts *opts,
+		     struct pl_diags *diags, struct pl_cfg_priv *priv,
+		     pl_cfg_build_fn build, void **obj);
+
 void pl_cfg_err(struct pl_cfg *c, const struct pl_srcpos *pos,
 		const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Record that memory ran out; returns NULL for tail calls. */

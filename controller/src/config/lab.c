@@ -756,46 +756,29 @@ struct pl_lab *pl_lab_from_tree(struct pl_cfg *c, const struct pl_value *root)
 
 /* --------------------------------------------------------------- public */
 
+static void *build_lab(struct pl_cfg *c, const struct pl_value *root)
+{
+	return pl_lab_from_tree(c, root);
+}
+
 int pl_lab_load(struct pl_lab **out, const char *path,
 		const struct pl_config_opts *opts, struct pl_diags *diags)
 {
-	const struct pl_value *root;
-	struct pl_cfg_priv *priv;
-	struct pl_lab *lab;
-	struct pl_cfg c;
-	char *buf;
-	size_t len;
+	struct pl_cfg_priv *priv = calloc(1, sizeof(*priv));
+	void *lab;
 	int rc;
 
 	*out = NULL;
-	rc = pl_config_read_file(path, diags, &buf, &len);
-	if (rc)
+	if (!priv)
+		return -ENOMEM;
+	rc = pl_cfg_load_file(path, opts, diags, priv, build_lab, &lab);
+	if (rc) {
+		free(priv);
 		return rc;
-	priv = calloc(1, sizeof(*priv));
-	if (!priv) {
-		rc = -ENOMEM;
-		goto out_free_buf;
 	}
-	pl_cfg_init(&c, priv, opts, diags, path);
-	rc = pl_yaml_parse(c.a, c.file, buf, len, diags, &root);
-	if (rc)
-		goto err_free_priv;
-	lab = pl_lab_from_tree(&c, root);
-	rc = pl_cfg_status(&c);
-	if (rc || !lab) {
-		rc = rc ? rc : -PL_ECONFIG;
-		goto err_free_priv;
-	}
-	lab->priv = priv;
 	*out = lab;
-	goto out_free_buf;
-
-err_free_priv:
-	pl_cfg_priv_release(priv);
-	free(priv);
-out_free_buf:
-	free(buf);
-	return rc;
+	(*out)->priv = priv;
+	return 0;
 }
 
 void pl_lab_free(struct pl_lab *lab)

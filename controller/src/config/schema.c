@@ -61,6 +61,41 @@ int pl_cfg_status(const struct pl_cfg *c)
 	return pl_cfg_errors(c) ? -PL_ECONFIG : 0;
 }
 
+int pl_cfg_load_file(const char *path, const struct pl_config_opts *opts,
+		     struct pl_diags *diags, struct pl_cfg_priv *priv,
+		     pl_cfg_build_fn build, void **obj)
+{
+	const struct pl_value *root;
+	struct pl_cfg c;
+	char *buf;
+	size_t len;
+	void *o;
+	int rc;
+
+	*obj = NULL;
+	rc = pl_config_read_file(path, diags, &buf, &len);
+	if (rc)
+		return rc;
+	pl_cfg_init(&c, priv, opts, diags, path);
+	rc = pl_yaml_parse(c.a, c.file, buf, len, diags, &root);
+	if (rc)
+		goto err_release;
+	o = build(&c, root);
+	rc = pl_cfg_status(&c);
+	if (rc || !o) {
+		rc = rc ? rc : -PL_ECONFIG;
+		goto err_release;
+	}
+	*obj = o;
+	free(buf);
+	return 0;
+
+err_release:
+	pl_cfg_priv_release(priv);
+	free(buf);
+	return rc;
+}
+
 void pl_cfg_err(struct pl_cfg *c, const struct pl_srcpos *pos,
 		const char *fmt, ...)
 {

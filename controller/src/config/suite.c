@@ -455,46 +455,30 @@ struct pl_suite *pl_suite_from_tree(struct pl_cfg *c, const struct pl_value *roo
 	return pl_cfg_errors(c) == before && !c->oom ? s : NULL;
 }
 
+static void *build_suite(struct pl_cfg *c, const struct pl_value *root)
+{
+	return pl_suite_from_tree(c, root);
+}
+
 int pl_suite_load(struct pl_suite **out, const char *path,
 		  const struct pl_config_opts *opts, struct pl_diags *diags)
 {
-	const struct pl_value *root;
-	struct pl_cfg_priv *priv;
-	struct pl_suite *s;
-	struct pl_cfg c;
-	char *buf;
-	size_t len;
+	struct pl_cfg_priv *priv = calloc(1, sizeof(*priv));
+	void *s;
 	int rc;
 
 	*out = NULL;
-	rc = pl_config_read_file(path, diags, &buf, &len);
-	if (rc)
+	if (!priv)
+		return -ENOMEM;
+	rc = pl_cfg_load_file(path, opts ? opts : &no_opts, diags, priv,
+			      build_suite, &s);
+	if (rc) {
+		free(priv);
 		return rc;
-	priv = calloc(1, sizeof(*priv));
-	if (!priv) {
-		rc = -ENOMEM;
-		goto out_free_buf;
 	}
-	pl_cfg_init(&c, priv, opts ? opts : &no_opts, diags, path);
-	rc = pl_yaml_parse(c.a, c.file, buf, len, diags, &root);
-	if (rc)
-		goto err_free_priv;
-	s = pl_suite_from_tree(&c, root);
-	rc = pl_cfg_status(&c);
-	if (rc || !s) {
-		rc = rc ? rc : -PL_ECONFIG;
-		goto err_free_priv;
-	}
-	s->priv = priv;
 	*out = s;
-	goto out_free_buf;
-
-err_free_priv:
-	pl_cfg_priv_release(priv);
-	free(priv);
-out_free_buf:
-	free(buf);
-	return rc;
+	(*out)->priv = priv;
+	return 0;
 }
 
 void pl_suite_free(struct pl_suite *s)
