@@ -1317,10 +1317,14 @@ static void print_runs(const struct pl_run_row *rows, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		char cut[64] = "-";
 
-		if (rows[i].cut.phase != PL_CUT_NONE)
+		if (rows[i].cut.phase != PL_CUT_NONE && rows[i].cut.op_index >= 0)
 			snprintf(cut, sizeof(cut), "%s op %ld",
 				 pl_cut_phase_name(rows[i].cut.phase),
 				 rows[i].cut.op_index);
+		else if (rows[i].cut.phase != PL_CUT_NONE)
+			/* aimed by the console, time, bytes...: no op index */
+			snprintf(cut, sizeof(cut), "by %s",
+				 rows[i].cut.aimed_by ? rows[i].cut.aimed_by : "?");
 		printf("%-6" PRId64 " %-10s %-14s %-30s %-18s %-12s %s\n",
 		       rows[i].id, rows[i].board_id, rows[i].board_type,
 		       rows[i].scenario, cut,
