@@ -114,14 +114,30 @@ int pl_lua_check(const char *name, const void *buf, size_t len,
 		const char *msg = lua_tostring(L, -1);
 		size_t nlen = strlen(name);
 		struct pl_srcpos pos = { name, 0, 0 };
+		const char *rest = NULL;
 		char *end;
 
 		if (!msg)
 			msg = "unknown Lua error";
+		/*
+		 * Lua shortens a chunk name longer than LUA_IDSIZE to
+		 * "...TAIL", TAIL being the end of the name: accept that too,
+		 * so a file deep in a tree still gets its line.
+		 */
 		if (strncmp(msg, name, nlen) == 0 && msg[nlen] == ':') {
-			unsigned long line = strtoul(msg + nlen + 1, &end, 10);
+			rest = msg + nlen + 1;
+		} else if (strncmp(msg, "...", 3) == 0) {
+			const char *colon = strchr(msg + 3, ':');
+			size_t tlen = colon ? (size_t)(colon - (msg + 3)) : 0;
 
-			if (end != msg + nlen + 1 && *end == ':') {
+			if (colon && tlen && tlen <= nlen &&
+			    strncmp(name + nlen - tlen, msg + 3, tlen) == 0)
+				rest = colon + 1;
+		}
+		if (rest) {
+			unsigned long line = strtoul(rest, &end, 10);
+
+			if (end != rest && *end == ':') {
 				pos.line = (unsigned)line;
 				msg = end + 1;
 				while (*msg == ' ')
