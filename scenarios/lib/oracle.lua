@@ -72,7 +72,11 @@ end
 -- A valid, expected image (FAULT-MODEL.md, oracle rule 1): the slot the
 -- board booted holds, byte for byte, the image of the version it reports.
 -- A bootloader that boots a half-written slot is caught here even when the
--- header it kept says the right version. Sets the verdict `fail` if not.
+-- header it kept says the right version. A board running a half-written
+-- image does not run a valid image: rule 1 is broken, so the verdict is
+-- `bricked` (the engine then restores the board through the probe). The
+-- virtual boards never execute their payload, so a corrupt one does not
+-- crash them: this comparison is what sees it.
 function M.intact(boot)
   local img
   for _, name in ipairs({ "new", "golden" }) do
@@ -82,8 +86,8 @@ function M.intact(boot)
   if not (img and r and board.probe) then return true end
   local same, at = board.probe:compare(img, r.address)
   if same then return true end
-  verdict.fail("booted %s from slot %s, but the slot differs from that image at byte %d",
-               boot.version, boot.slot, at)
+  verdict.bricked("booted %s from slot %s, but the slot differs from that image "
+                  .. "at byte %d: a half-written image", boot.version, boot.slot, at)
   return false
 end
 
@@ -107,7 +111,7 @@ function M.judge_after_cut(expect_new, previous)
   -- update ended first): then this power-off is the cut.
   board:power_off()
   local boot, why = M.boot()
-  if boot and not M.intact(boot) then return "fail", boot end
+  if boot and not M.intact(boot) then return "bricked", boot end
   if boot and not M.consistent(boot, expect_new) then return "fail", boot end
   local v = verdict.judge({ boot = boot, why = why, expect = expect_new,
                             previous = previous })

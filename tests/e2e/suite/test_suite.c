@@ -18,9 +18,8 @@
  *   each defective profile: at least one run bricked or recovered, gate
  *         fail (exit 1).
  *
- * A defective profile the current tree does not catch that way is listed
- * in known[] below: its check still runs and prints why it fails (and says
- * so when it starts passing), and the test fails on everything else.
+ * (trailer-first boots the half-written slot it marked pending: the
+ * oracle's intact() check calls that a brick, FAULT-MODEL.md rule 1.)
  *
  * The wall time of the four suites is printed (never asserted). Every child
  * is reaped; the rack is powered off, taken down and reaped.
@@ -46,31 +45,6 @@ static const char *const profiles[NPROF] = { "good", "single-slot",
 static const char *const suites[NPROF] = {
 	"scenarios/suites/release.yaml", "scenarios/suites/quick.yaml",
 	"scenarios/suites/release.yaml", "scenarios/suites/release.yaml" };
-
-/*
- * Acceptance checks the tree does not meet yet (see the report to the
- * lead): still run, print why, never fail the test. When one starts
- * passing the test says so, so the entry can go.
- */
-struct known {
-	const char *profile, *check, *why;
-};
-static const struct known known[] = {
-	{ "trailer-first", "brick",
-	  "the trailer-first board boots the half-written slot it marked "
-	  "pending; the oracle's intact() check ends those runs `fail` "
-	  "before any brick (scenarios/lib/oracle.lua)" },
-};
-
-static const struct known *known_failure(const char *profile,
-					 const char *check)
-{
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (!strcmp(known[i].profile, profile) &&
-		    !strcmp(known[i].check, check))
-			return &known[i];
-	return NULL;
-}
 
 struct ctx {
 	struct e2e_rack rack;
@@ -188,19 +162,11 @@ static unsigned count_verdict(json_t *runs, const char *v)
 	return n;
 }
 
-/* A check of a defective profile: a failure fails the test unless known. */
-static void expect(struct ctx *c, const char *profile, const char *check,
-		   bool ok, const char *what)
+/* A check of a defective profile: each failure is counted and said. */
+static void expect(struct ctx *c, const char *profile, bool ok,
+		   const char *what)
 {
-	const struct known *k = known_failure(profile, check);
-
-	if (ok && k) {
-		fprintf(stderr, "e2e_suite: %s: known failure '%s' now PASSES "
-			"(%s): take it out of known[]\n", profile, check, what);
-	} else if (!ok && k) {
-		fprintf(stderr, "e2e_suite: KNOWN FAILURE %s: %s: %s\n",
-			profile, what, k->why);
-	} else if (!ok) {
+	if (!ok) {
 		fprintf(stderr, "e2e_suite: FAIL %s: %s\n", profile, what);
 		c->failures++;
 	}
@@ -271,10 +237,10 @@ static void test_acceptance(void **state)
 			gate ? gate : "?", c->rc[p]);
 		snprintf(what, sizeof(what), "%u runs bricked or recovered "
 			 "(want >= 1; fail %u)", bricks, fails);
-		expect(c, profiles[p], "brick", bricks >= 1, what);
+		expect(c, profiles[p], bricks >= 1, what);
 		snprintf(what, sizeof(what), "exit %d, gate %s (want exit 1, "
 			 "gate fail)", c->rc[p], gate ? gate : "?");
-		expect(c, profiles[p], "gate",
+		expect(c, profiles[p],
 		       c->rc[p] == PL_EXIT_GATE_FAILED && gate &&
 			       !strcmp(gate, "fail"), what);
 		}
