@@ -14,6 +14,7 @@ static const char *const pl_messages[] = {
 	[PL_ENOTBUILT - PL_EBASE - 1] = "driver not built into this patchlab",
 	[PL_ELEASED - PL_EBASE - 1] = "board is leased by another controller",
 	[PL_ECANCELED - PL_EBASE - 1] = "operation cancelled",
+	[PL_EDIFFERS - PL_EBASE - 1] = "memory differs from the data",
 };
 
 _Static_assert(sizeof(pl_messages) / sizeof(pl_messages[0]) ==

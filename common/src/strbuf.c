@@ -25,6 +25,11 @@ static int reserve(struct pl_strbuf *sb, size_t extra)
 	return 0;
 }
 
+int pl_strbuf_reserve(struct pl_strbuf *sb, size_t extra)
+{
+	return reserve(sb, extra);
+}
+
 int pl_strbuf_append(struct pl_strbuf *sb, const void *data, size_t len)
 {
 	if (reserve(sb, len))

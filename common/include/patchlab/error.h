@@ -28,6 +28,7 @@ enum pl_error {
 	PL_ENOTBUILT,   /* the driver exists but was not built into this binary */
 	PL_ELEASED,     /* the board is leased by another controller */
 	PL_ECANCELED,   /* the operation was cancelled (run ended, power cut) */
+	PL_EDIFFERS,    /* a probe verify: the target's memory is not the data */
 	PL_EMAX
 };
 

@@ -20,6 +20,20 @@ int pl_strbuf_puts(struct pl_strbuf *sb, const char *s);
 int pl_strbuf_printf(struct pl_strbuf *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Make room for extra more bytes (and the NUL) without moving later. */
+int pl_strbuf_reserve(struct pl_strbuf *sb, size_t extra);
+
+/* One byte: inline while there is room (byte-at-a-time parsers). */
+static inline int pl_strbuf_putc(struct pl_strbuf *sb, char c)
+{
+	if (sb->len + 1 < sb->cap) {
+		sb->s[sb->len++] = c;
+		sb->s[sb->len] = '\0';
+		return 0;
+	}
+	return pl_strbuf_append(sb, &c, 1);
+}
+
 /* Empty the buffer, keeping its memory. */
 void pl_strbuf_reset(struct pl_strbuf *sb);
 

@@ -6,6 +6,7 @@
 
 #include "pl_test.h"
 #include "patchlab/clock.h"
+#include "patchlab/crc.h"
 #include "patchlab/error.h"
 #include "patchlab/strbuf.h"
 
@@ -86,6 +87,23 @@ static void monotonic_clock_does_not_go_back(void **state)
 	assert_true(pl_wall_ns() > 1600000000ull * 1000000000ull);
 }
 
+/* GDB's qCRC: CRC-32/MPEG-2's check value, and chunking does not matter. */
+static void gdb_crc_is_crc32_mpeg2(void **state)
+{
+	const char *check = "123456789";
+	uint32_t c;
+
+	(void)state;
+	assert_int_equal(pl_gdb_crc32(PL_GDB_CRC_INIT, check, 9), 0x0376e6e7u);
+	c = pl_gdb_crc32(PL_GDB_CRC_INIT, check, 4);
+	assert_int_equal(pl_gdb_crc32(c, check + 4, 5), 0x0376e6e7u);
+	assert_int_equal(pl_gdb_crc32(PL_GDB_CRC_INIT, check, 0),
+			 PL_GDB_CRC_INIT);
+	/* one bit changed changes it */
+	assert_int_not_equal(pl_gdb_crc32(PL_GDB_CRC_INIT, "123456788", 9),
+			     0x0376e6e7u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -94,6 +112,7 @@ int main(void)
 		cmocka_unit_test(logger_filters_by_level_and_names_context),
 		cmocka_unit_test(log_levels_parse_round_trip),
 		cmocka_unit_test(monotonic_clock_does_not_go_back),
+		cmocka_unit_test(gdb_crc_is_crc32_mpeg2),
 	};
 
 	return cmocka_run_group_tests_name("/pl/common", tests, NULL, NULL);
