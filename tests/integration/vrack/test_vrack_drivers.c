@@ -5,7 +5,10 @@
  * board's pty, probe `gdb` on the board's GDB port. The cut the whole lab
  * exists for: a breakpoint on boot_decide halts the board, and the stop
  * callback cuts the power while it is still halted (an exact "before"
- * cut), then the board boots again normally.
+ * cut), then the board boots again normally. And flashing through qCRC:
+ * only the erase blocks that differ from the image are erased and written
+ * (the board's flash operation counter says how many), a verify is a CRC,
+ * and the flash reads back as the image.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +17,7 @@
 
 #include "pl_test.h"
 #include "patchlab/console.h"
+#include "patchlab/error.h"
 #include "patchlab/power.h"
 #include "patchlab/probe.h"
 #include "patchlab/strbuf.h"
@@ -36,6 +40,7 @@ struct fix {
 	int status;
 	uint8_t data[64];
 	size_t len;
+	uint8_t *big;      /* a copy of the whole reply when set */
 	unsigned stops;
 	uint64_t stop_pc;
 	bool cut_in_stop;
@@ -81,6 +86,8 @@ static void on_probe(struct pl_probe *p, int status, const void *data,
 	f->len = len < sizeof(f->data) ? len : sizeof(f->data);
 	if (data)
 		memcpy(f->data, data, f->len);
+	if (data && f->big)
+		memcpy(f->big, data, len);
 }
 
 static bool probe_idle(void *ud)
@@ -88,12 +95,12 @@ static bool probe_idle(void *ud)
 	return ((struct fix *)ud)->pending == 0;
 }
 
-static int probe_do(struct fix *f, enum pl_probe_op op, uint64_t addr,
-		    size_t len)
+static int probe_data(struct fix *f, enum pl_probe_op op, uint64_t addr,
+		      const void *data, size_t len)
 {
 	struct pl_probe_req r = {
-		.op = op, .addr = addr, .len = len, .cb = on_probe,
-		.user_data = f,
+		.op = op, .addr = addr, .data = data, .len = len,
+		.cb = on_probe, .user_data = f,
 	};
 	int rc;
 
@@ -103,6 +110,12 @@ static int probe_do(struct fix *f, enum pl_probe_op op, uint64_t addr,
 		return rc;
 	rc = pl_test_loop_until(&f->loop, probe_idle, f, T_MS);
 	return rc < 0 ? rc : f->status;
+}
+
+static int probe_do(struct fix *f, enum pl_probe_op op, uint64_t addr,
+		    size_t len)
+{
+	return probe_data(f, op, addr, NULL, len);
 }
 
 static uint32_t le32(const uint8_t *b)
@@ -260,12 +273,100 @@ static void breakpoint_stop_cuts_power_before_boot_decide(void **state)
 	assert_int_equal(pl_test_loop_until(&f->loop, power_done, f, T_MS), 0);
 }
 
+#define FLASH 0x08000000u
+#define FLASH_SIZE 0x100000u
+#define BLOCK 0x1000u
+/* flash ops for two changed blocks stay well under one per block */
+#define FEW (FLASH_SIZE / BLOCK / 4)
+
+static uint32_t op_count(struct fix *f)
+{
+	assert_int_equal(probe_do(f, PL_PROBE_READ, 0x40000000, 4), 0);
+	return le32(f->data);
+}
+
+static void flash_skips_unchanged_blocks(void **state)
+{
+	struct fix *f = *state;
+	uint8_t *img = malloc(FLASH_SIZE), *back = malloc(FLASH_SIZE);
+	uint8_t *orig = malloc(FLASH_SIZE);
+	uint32_t ops;
+
+	assert_non_null(img);
+	assert_non_null(back);
+	assert_non_null(orig);
+	assert_int_equal(probe_do(f, PL_PROBE_CONNECT, 0, 0), 0);
+	f->big = orig;
+	assert_int_equal(probe_do(f, PL_PROBE_READ, FLASH, FLASH_SIZE), 0);
+	f->big = NULL;
+	memcpy(img, orig, FLASH_SIZE);
+
+	/* the flash already holds the image: nothing erased or written */
+	ops = op_count(f);
+	assert_int_equal(probe_data(f, PL_PROBE_FLASH, FLASH, img, FLASH_SIZE), 0);
+	assert_int_equal(op_count(f), ops);
+	assert_int_equal(probe_data(f, PL_PROBE_VERIFY, FLASH, img, FLASH_SIZE), 0);
+
+	/* two blocks differ (one byte each, far apart): their erases and
+	 * page programs only -- flashing it all would take at least one
+	 * erase per block, FLASH_SIZE / BLOCK -- and the whole flash reads
+	 * back as the image */
+	img[3 * BLOCK + 17] ^= 0x5a;
+	img[200 * BLOCK + BLOCK - 1] ^= 0x01;
+	assert_int_equal(probe_data(f, PL_PROBE_VERIFY, FLASH, img, FLASH_SIZE),
+			 -PL_EDIFFERS);
+	assert_int_equal(probe_data(f, PL_PROBE_FLASH, FLASH, img, FLASH_SIZE), 0);
+	assert_true(op_count(f) > ops + 2 && op_count(f) < ops + FEW);
+	f->big = back;
+	assert_int_equal(probe_do(f, PL_PROBE_READ, FLASH, FLASH_SIZE), 0);
+	f->big = NULL;
+	assert_memory_equal(back, img, FLASH_SIZE);
+	assert_int_equal(probe_data(f, PL_PROBE_VERIFY, FLASH, img, FLASH_SIZE), 0);
+	assert_int_equal(probe_data(f, PL_PROBE_VERIFY, FLASH, orig, FLASH_SIZE),
+			 -PL_EDIFFERS);
+
+	/* two neighbouring blocks */
+	memcpy(img + 10 * BLOCK, "PATCHLAB", 8);
+	memcpy(img + 11 * BLOCK, "PATCHLAB", 8);
+	ops = op_count(f);
+	assert_int_equal(probe_data(f, PL_PROBE_FLASH, FLASH, img, FLASH_SIZE), 0);
+	assert_true(op_count(f) > ops + 2 && op_count(f) < ops + FEW);
+
+	/* back to where it was: the four changed blocks only */
+	ops = op_count(f);
+	assert_int_equal(probe_data(f, PL_PROBE_FLASH, FLASH, orig, FLASH_SIZE), 0);
+	assert_true(op_count(f) > ops + 4 && op_count(f) < ops + 2 * FEW);
+	f->big = back;
+	assert_int_equal(probe_do(f, PL_PROBE_READ, FLASH, FLASH_SIZE), 0);
+	f->big = NULL;
+	assert_memory_equal(back, orig, FLASH_SIZE);
+
+	/* a range that is not whole blocks is flashed the plain way */
+	memcpy(img, orig, FLASH_SIZE);
+	img[BLOCK + 1] ^= 0xff;
+	ops = op_count(f);
+	assert_int_equal(probe_data(f, PL_PROBE_FLASH, FLASH + BLOCK,
+				    img + BLOCK, 2 * BLOCK), 0);
+	assert_int_equal(probe_data(f, PL_PROBE_VERIFY, FLASH + BLOCK,
+				    img + BLOCK, 2 * BLOCK), 0);
+	assert_int_equal(probe_data(f, PL_PROBE_FLASH, FLASH + BLOCK,
+				    orig + BLOCK, BLOCK + 16), 0);
+	assert_true(op_count(f) > ops + 4);
+	assert_int_equal(probe_data(f, PL_PROBE_VERIFY, FLASH + BLOCK,
+				    orig + BLOCK, BLOCK + 16), 0);
+	free(img);
+	free(back);
+	free(orig);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 			breakpoint_stop_cuts_power_before_boot_decide, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(flash_skips_unchanged_blocks,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("/pl/vrack/drivers", tests, NULL, NULL);
