@@ -53,6 +53,8 @@ struct pl_run_ctx {
 	int op_kind;              /* lapi.c's enum op_kind of op */
 	bool probe_waiting;
 	const struct pl_image *compare; /* probe:compare() reading back */
+	bool compare_verifying;         /* ... asking the probe to verify first */
+	uint64_t compare_addr;
 	int armed_ref;            /* fault.cut waiting for its breakpoints */
 	uv_timer_t *timer;        /* sleep, power cycle */
 	int pending_power;        /* power command being waited for */

@@ -719,6 +719,8 @@ static void cancel_probe(void *ud)
 	struct pl_run_ctx *rc = ud;
 
 	rc->probe_waiting = false;
+	rc->compare = NULL;
+	rc->compare_verifying = false;
 }
 
 static void on_probe_done(struct pl_probe *p, int status, const void *data,
@@ -730,6 +732,29 @@ static void on_probe_done(struct pl_probe *p, int status, const void *data,
 
 	if (!rc->probe_waiting)
 		return;
+	if (rc->compare && rc->compare_verifying) {
+		/* the probe's verify (a CRC, no read-back) said equal; any
+		 * other answer: read back to find where, or fail for real */
+		struct pl_probe_req rd = {
+			.op = PL_PROBE_READ, .addr = rc->compare_addr,
+			.len = rc->compare->len, .cb = on_probe_done,
+			.user_data = rc,
+		};
+		int err;
+
+		rc->compare_verifying = false;
+		if (status == 0) {
+			rc->compare = NULL;
+			rc->probe_waiting = false;
+			lua_pushboolean(pl_lua_run_stack(rc->lrun), 1);
+			pl_lua_run_resume(rc->lrun, 1);
+			return;
+		}
+		err = pl_probe_submit(p, &rd);
+		if (!err)
+			return;
+		status = err;
+	}
 	rc->probe_waiting = false;
 	if (status) {
 		snprintf(msg, sizeof(msg), "probe fixture failed: %s",
@@ -812,11 +837,13 @@ static int probe_common(lua_State *L, enum pl_probe_op op)
 		req.len = img->len;
 	}
 	if (op == PL_PROBE_VERIFY) {
-		/* compare: read back and compare here, so a difference is an
-		 * answer (false, offset), not a fixture failure */
-		req.op = PL_PROBE_READ;
-		req.data = NULL;
+		/* compare: the probe verifies (a CRC where it can); when it
+		 * says the memory differs, read back and compare here, so a
+		 * difference is an answer (false, offset), not a fixture
+		 * failure */
 		rc->compare = img;
+		rc->compare_verifying = true;
+		rc->compare_addr = req.addr;
 	}
 	pl_lua_wait_begin(pl_lua_wait_prepare(L), &(struct pl_lua_wait){
 		.what = "probe", .cancel = cancel_probe, .user_data = rc });
