@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "engine_internal.h"
+#include "sweep.h"
 #include "patchlab/clock.h"
 #include "patchlab/engine.h"
 #include "patchlab/error.h"
@@ -43,31 +44,22 @@ struct run_spec {
 	int sweep;             /* index into eng->sweeps of a point, or -1 */
 	int phase;             /* of a sweep point: 0 before, 1 during, 2 after */
 	long k;                /* of a sweep point: the flash operation */
+	double phi;            /* of a during point: where in the operation */
 	bool learning;         /* a sweep's learning pass */
 	size_t sweep_group;    /* index into eng->sweeps when learning */
 	uint64_t seed;
 	bool started;
 };
 
-/* A sweep waiting for its learning pass to report the update's ops. */
-/* One adaptive point's outcome: did the device fail at op k? */
-struct sweep_point {
-	long k;
-	int fails;     /* 1 device failure, 0 survived, -1 lab error (unknown) */
-};
-
+/* A sweep on one board type: its learning pass, then its planner's points
+ * (sweep.c), spread round robin over the free boards of the type. */
 struct sweep_state {
 	const struct pl_run_cfg *rcfg;
 	size_t run_index;
 	const char *board_type;
 	bool expanded;
-	long ops;                   /* flash operations of the update */
 	size_t boards[256], nb, next_board;
-	uint64_t seed;
-	/* adaptive: per phase, the points done and how many are in flight */
-	struct sweep_point *pts[3];
-	size_t npts[3];
-	unsigned pending[3];
+	struct pl_sweep plan;
 };
 
 struct engine_board {
@@ -115,19 +107,11 @@ struct pl_engine {
 
 /* ------------------------------------------------------------ run specs */
 
-static uint64_t mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 /* A run's seed: 53 bits, so JSON readers (and JavaScript) keep it exact
  * and it never prints negative where a report writes a signed integer. */
 static uint64_t run_seed(uint64_t x)
 {
-	return mix64(x) & ((1ull << 53) - 1);
+	return pl_mix64(x) & ((1ull << 53) - 1);
 }
 
 static struct run_spec *add_spec(struct pl_engine *e)
@@ -293,75 +277,65 @@ static int expand(struct pl_engine *e)
 
 static const char *const phase_names[] = { "before", "during", "after" };
 
-/* Queue the run that cuts at operation k in phase ph (during: at phi). */
-static int add_point_phi(struct pl_engine *e, size_t swi, unsigned ph, long k,
-			 double phi);
-
-/* A during cut at a fraction drawn from the seed (recorded, replayable):
- * where in an operation the cut lands decides what a torn write leaves. */
-static int add_point(struct pl_engine *e, size_t swi, unsigned ph, long k)
-{
-	struct sweep_state *sw = &e->sweeps[swi];
-	double phi = 0;
-
-	if (ph == 1)
-		phi = 0.05 + 0.9 * (double)(mix64(sw->seed ^ 0x9e37u ^ (uint64_t)k) >> 11) /
-			      (double)(1ull << 53);
-	return add_point_phi(e, swi, ph, k, phi);
-}
-
-static int add_point_phi(struct pl_engine *e, size_t swi, unsigned ph, long k,
-			 double phi)
+/* Queue the run of one sweep point on the next board of the type. */
+static int queue_point(struct pl_engine *e, size_t swi,
+		       const struct pl_sweep_point *p)
 {
 	struct sweep_state *sw = &e->sweeps[swi];
 	struct run_spec *s = add_spec(e);
+	unsigned depth = 0;
 
 	if (!s)
 		return -ENOMEM;
 	s->rcfg = sw->rcfg;
 	s->run_index = sw->run_index;
-	s->repeat = (unsigned)k;
+	s->repeat = (unsigned)p->k;
 	s->board = sw->boards[sw->next_board++ % sw->nb];
-	s->seed = run_seed(sw->seed ^ ((uint64_t)ph << 32) ^ (uint64_t)k);
+	/* phi in the seed too: the cuts inside one op are runs of their own */
+	s->seed = run_seed(sw->plan.seed ^ ((uint64_t)p->phase << 32) ^
+			   (uint64_t)p->k ^
+			   ((uint64_t)(p->phi * 1048576.0) << 40));
 	s->sweep = (int)swi;
-	s->phase = (int)ph;
-	s->k = k;
+	s->phase = (int)p->phase;
+	s->k = p->k;
+	s->phi = p->phi;
 	s->cut = json_pack("{s:s,s:I,s:s,s:f,s:I}", "on", "flash_op", "op",
-			   (json_int_t)k, "phase", phase_names[ph], "phi", phi,
-			   "ops", (json_int_t)sw->ops);
+			   (json_int_t)p->k, "phase", phase_names[p->phase],
+			   "phi", p->phi, "ops", (json_int_t)sw->plan.ops);
 	/* nested: cut again during the recovery boot, this many times */
-	{
-		unsigned depth = 0;
-
-		for (const struct pl_sweep_cfg *n = sw->rcfg->sweep->nested; n;
-		     n = n->nested)
-			depth++;
-		if (depth && s->cut)
-			json_object_set_new(s->cut, "nested", json_integer(depth));
-	}
-	sw->pending[ph]++;
+	for (const struct pl_sweep_cfg *n = sw->rcfg->sweep->nested; n;
+	     n = n->nested)
+		depth++;
+	if (depth && s->cut)
+		json_object_set_new(s->cut, "nested", json_integer(depth));
 	return 0;
 }
 
+static int queue_points(struct pl_engine *e, size_t swi,
+			struct pl_sweep_points *pts)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < pts->n && !err; i++)
+		err = queue_point(e, swi, &pts->p[i]);
+	pl_sweep_points_free(pts);
+	return err;
+}
+
 /*
- * A learning pass reported `ops` flash operations for an update: add the
- * sweep's points, spread over the boards of the type (round robin).
- *
- *   exhaustive  every operation 1..ops in each phase
- *   uniform     `points` operations spread evenly over 1..ops
- *   random      `points` operations drawn from the seed
- *   adaptive    a uniform coarse pass of `points`, then bisection between
- *               neighbours whose outcome differs (see refine_sweep)
+ * A learning pass reported `ops` flash operations for an update: queue the
+ * sweep's first points (sweep.h says which), spread over the boards of the
+ * type.
  */
 static void expand_sweep(struct pl_engine *e, size_t swi, long ops)
 {
 	struct sweep_state *sw = &e->sweeps[swi];
 	const struct pl_sweep_cfg *cfg = sw->rcfg->sweep;
-	unsigned npoints;
+	struct pl_sweep_points pts = { 0 };
+	size_t n;
 
 	sw->expanded = true;
-	sw->ops = ops;
-	sw->seed = cfg->has_seed ? cfg->seed : e->opts->seed;
+	pl_sweep_init(&sw->plan, cfg, ops, cfg->has_seed ? cfg->seed : e->opts->seed);
 	if (ops <= 0) {
 		pl_log(&e->log, PL_LOG_ERROR,
 		       "sweep of %s on %s: the learning pass found no flash "
@@ -373,115 +347,42 @@ static void expand_sweep(struct pl_engine *e, size_t swi, long ops)
 		    board_allowed(e->opts, e->boards[b].cfg) &&
 		    strcmp(e->boards[b].cfg->type->name, sw->board_type) == 0)
 			sw->boards[sw->nb++] = b;
-	npoints = cfg->points ? cfg->points : (unsigned)ops;
-	if (cfg->strategy == PL_STRATEGY_EXHAUSTIVE || npoints > (unsigned)ops)
-		npoints = (unsigned)ops;
-	for (unsigned ph = 0; ph < 3; ph++) {
-		if (!(cfg->phases & (1u << ph)))
-			continue;
-		for (unsigned i = 0; i < npoints; i++) {
-			long k;
-
-			if (cfg->strategy == PL_STRATEGY_RANDOM)
-				k = 1 + (long)(mix64(sw->seed ^ (ph << 24) ^ i) %
-					       (uint64_t)ops);
-			else if (npoints == 1)
-				k = (ops + 1) / 2;
-			else
-				k = 1 + (long)((uint64_t)i * (uint64_t)(ops - 1) /
-					       (npoints - 1));
-			if (add_point(e, swi, ph, k))
-				return;
-		}
-		/* The first and last operations of an update are its
-		 * metadata writes (trailer erase, trailer record): the short
-		 * writes that brick. Cut inside them at five fractions. */
-		if (ph == 1 && cfg->strategy != PL_STRATEGY_EXHAUSTIVE) {
-			static const double phis[] = { 0.1, 0.3, 0.5, 0.7, 0.9 };
-
-			for (unsigned i = 0; i < 5; i++) {
-				add_point_phi(e, swi, ph, 1, phis[i]);
-				if (ops > 1)
-					add_point_phi(e, swi, ph, ops, phis[i]);
-			}
-		}
+	if (pl_sweep_first(&sw->plan, &pts)) {
+		pl_sweep_points_free(&pts);
+		return;
 	}
+	n = pts.n;
+	queue_points(e, swi, &pts);
 	pl_log(&e->log, PL_LOG_INFO,
-	       "sweep of %s on %s: %ld flash operations, %u points per phase",
-	       sw->rcfg->scenario, sw->board_type, ops, npoints);
+	       "sweep of %s on %s: %ld flash operations, %zu points",
+	       sw->rcfg->scenario, sw->board_type, ops, n);
 }
 
-static int point_cmp(const void *a, const void *b)
-{
-	const struct sweep_point *x = a, *y = b;
-
-	return (x->k > y->k) - (x->k < y->k);
-}
-
-/*
- * Adaptive: once every point of a phase is back, look at neighbours in op
- * order; where one survived and the other failed, a window edge lies
- * between them: cut at the midpoint. Points whose run was a lab error
- * tell nothing and are skipped. Ends when every edge lies between two
- * adjacent operations: each brick window is then bounded to one op.
- */
-static void refine_sweep(struct pl_engine *e, size_t swi, unsigned ph)
-{
-	struct sweep_state *sw = &e->sweeps[swi];
-	struct sweep_point *p = sw->pts[ph];
-	size_t n = sw->npts[ph];
-	long prev_k = 0;
-	int prev = -1;
-	unsigned added = 0;
-
-	qsort(p, n, sizeof(*p), point_cmp);
-	for (size_t i = 0; i < n; i++) {
-		if (p[i].fails < 0)
-			continue;
-		if (prev >= 0 && p[i].fails != prev && p[i].k - prev_k > 1) {
-			long mid = prev_k + (p[i].k - prev_k) / 2;
-			bool have = false;
-
-			for (size_t j = 0; j < n; j++)
-				if (p[j].k == mid)
-					have = true;
-			if (!have && add_point(e, swi, ph, mid) == 0)
-				added++;
-		}
-		prev = p[i].fails;
-		prev_k = p[i].k;
-	}
-	if (added)
-		pl_log(&e->log, PL_LOG_INFO,
-		       "sweep of %s on %s, %s: %u more points around window edges",
-		       sw->rcfg->scenario, sw->board_type, phase_names[ph], added);
-}
-
-/* A sweep point's run ended: remember its outcome; refine when adaptive. */
+/* A sweep point's run ended: tell the planner; an adaptive one may want
+ * more points around the window edges it now sees. */
 static void sweep_point_done(struct pl_engine *e, const struct run_spec *s,
 			     enum pl_verdict v)
 {
+	struct pl_sweep_point p;
+	struct pl_sweep_points more = { 0 };
 	struct sweep_state *sw;
-	struct sweep_point *pts;
-	unsigned ph;
 
 	if (s->sweep < 0)
 		return;
 	sw = &e->sweeps[s->sweep];
-	ph = (unsigned)s->phase;
-	sw->pending[ph]--;
-	if (sw->rcfg->sweep->strategy != PL_STRATEGY_ADAPTIVE)
+	p = (struct pl_sweep_point){ (unsigned)s->phase, s->k, s->phi };
+	if (pl_sweep_done(&sw->plan, &p, v == PL_VERDICT_LAB_ERROR ? -1 :
+				       pl_verdict_is_failure(v) ? 1 : 0,
+			  &more) || e->stopping) {
+		pl_sweep_points_free(&more);
 		return;
-	pts = realloc(sw->pts[ph], (sw->npts[ph] + 1) * sizeof(*pts));
-	if (!pts)
-		return;
-	sw->pts[ph] = pts;
-	pts[sw->npts[ph]].k = s->k;
-	pts[sw->npts[ph]].fails = v == PL_VERDICT_LAB_ERROR ? -1 :
-				  pl_verdict_is_failure(v) ? 1 : 0;
-	sw->npts[ph]++;
-	if (sw->pending[ph] == 0 && !e->stopping)
-		refine_sweep(e, (size_t)s->sweep, ph);
+	}
+	if (more.n)
+		pl_log(&e->log, PL_LOG_INFO,
+		       "sweep of %s on %s, %s: %zu more points around window edges",
+		       sw->rcfg->scenario, sw->board_type, phase_names[p.phase],
+		       more.n);
+	queue_points(e, (size_t)s->sweep, &more);
 }
 
 /* ---------------------------------------------------------------- params */
@@ -1656,8 +1557,7 @@ out_close_boards:
 	}
 	free(e.specs);
 	for (size_t i = 0; i < e.nsweeps; i++)
-		for (int ph = 0; ph < 3; ph++)
-			free(e.sweeps[i].pts[ph]);
+		pl_sweep_free(&e.sweeps[i].plan);
 	free(e.sweeps);
 	/* Let the drivers finish what closing started (a killed QEMU to
 	 * reap, a PDU's last answer), for at most a few seconds; then close
