@@ -48,17 +48,27 @@ static bool same_point(const struct pl_sweep_point *a, unsigned ph, long k,
 	return a->phase == ph && a->k == k && d < 1e-9 && d > -1e-9;
 }
 
+/* Room for one more of n elements of size sz in *p (capacity *cap). */
+static int grow(void *pp, size_t *cap, size_t n, size_t sz)
+{
+	void **p = pp;
+	size_t c = *cap ? *cap * 2 : 64;
+	void *q;
+
+	if (n < *cap)
+		return 0;
+	q = realloc(*p, c * sz);
+	if (!q)
+		return -ENOMEM;
+	*p = q;
+	*cap = c;
+	return 0;
+}
+
 static int append(struct pl_sweep_points *pts, const struct pl_sweep_point *p)
 {
-	if (pts->n == pts->cap) {
-		size_t cap = pts->cap ? pts->cap * 2 : 64;
-		struct pl_sweep_point *n = realloc(pts->p, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		pts->p = n;
-		pts->cap = cap;
-	}
+	if (grow(&pts->p, &pts->cap, pts->n, sizeof(*p)))
+		return -ENOMEM;
 	pts->p[pts->n++] = *p;
 	return 0;
 }
@@ -333,15 +343,8 @@ int pl_sweep_done(struct pl_sweep *s, const struct pl_sweep_point *p,
 	size_t n;
 	int err;
 
-	if (s->nseen == s->capseen) {
-		size_t cap = s->capseen ? s->capseen * 2 : 64;
-		struct pl_sweep_seen *e = realloc(s->seen, cap * sizeof(*e));
-
-		if (!e)
-			return -ENOMEM;
-		s->seen = e;
-		s->capseen = cap;
-	}
+	if (grow(&s->seen, &s->capseen, s->nseen, sizeof(*s->seen)))
+		return -ENOMEM;
 	s->seen[s->nseen++] = (struct pl_sweep_seen){ *p, fails };
 	if (p->phase < PL_SWEEP_NPHASES && s->pending[p->phase])
 		s->pending[p->phase]--;
