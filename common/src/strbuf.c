@@ -40,6 +40,27 @@ int pl_strbuf_append(struct pl_strbuf *sb, const void *data, size_t len)
 	return 0;
 }
 
+int pl_strbuf_shell_word(struct pl_strbuf *sb, const char *s)
+{
+	size_t len = sb->len;
+	int err;
+
+	if (*s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			    "0123456789_-+=./:,@%") == strlen(s))
+		return pl_strbuf_puts(sb, s);
+	err = pl_strbuf_putc(sb, '\'');
+	for (const char *p = s; !err && *p; p++)
+		err = *p == '\'' ? pl_strbuf_puts(sb, "'\\''")
+				 : pl_strbuf_putc(sb, *p);
+	err = err ? err : pl_strbuf_putc(sb, '\'');
+	if (err) {
+		sb->len = len; /* unchanged, as the other appends */
+		if (sb->s)
+			sb->s[len] = '\0';
+	}
+	return err;
+}
+
 int pl_strbuf_puts(struct pl_strbuf *sb, const char *s)
 {
 	return pl_strbuf_append(sb, s, strlen(s));

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "patchlab/strbuf.h"
 #include "patchlab/exit.h"
 
 const char *pl_cli_opt_at(const struct pl_cli_args *a, const char *name,
@@ -269,9 +270,10 @@ static void print_overview(FILE *f)
 		"            64 usage, 65 bad configuration\n");
 }
 
-static int run_command(const struct pl_cli_cmd *cmd, int argc, char **argv)
+static int run_command(const struct pl_cli_cmd *cmd, int argc, char **argv,
+		       const char *cmdline)
 {
-	struct pl_cli_args a = { 0 };
+	struct pl_cli_args a = { .cmdline = cmdline };
 	int rc = parse(cmd, argc, argv, &a);
 
 	if (rc == 1) {
@@ -338,5 +340,18 @@ int pl_cli_main(int argc, char **argv)
 			argv[1]);
 		return PL_EXIT_USAGE;
 	}
-	return run_command(cmd, argc - 1 - words, argv + 1 + words);
+	{
+		struct pl_strbuf line = { 0 };
+		int rc;
+
+		pl_strbuf_puts(&line, "patchlab");
+		for (int i = 1; i < argc; i++) {
+			pl_strbuf_putc(&line, ' ');
+			pl_strbuf_shell_word(&line, argv[i]);
+		}
+		rc = run_command(cmd, argc - 1 - words, argv + 1 + words,
+				 line.s);
+		pl_strbuf_free(&line);
+		return rc;
+	}
 }

@@ -39,6 +39,8 @@ struct pl_cli_args {
 		const char *value; /* "1" for a flag */
 	} *opts;
 	const struct pl_cli_cmd *cmd;
+	/* the whole command line, shell-quoted (for the records) */
+	const char *cmdline;
 };
 
 struct pl_cli_cmd {

@@ -5,10 +5,13 @@
  * the same type. A failing cut of a sweep replays the same way.
  */
 #include <inttypes.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+
 #include "patchlab/engine.h"
 #include "patchlab/error.h"
 #include "patchlab/exit.h"
@@ -34,6 +37,7 @@ static int replay_run(const struct pl_cli_args *a)
 	struct pl_event_row *ev = NULL;
 	struct pl_suite_row *suite = NULL;
 	const char **images = NULL;
+	char *out_dir = NULL;
 	size_t nev = 0, nimg = 0;
 	long id;
 	int err, rc = PL_EXIT_LAB_ERROR;
@@ -77,7 +81,16 @@ static int replay_run(const struct pl_cli_args *a)
 	o.lab_path = pl_cli_opt(a, "lab");
 	o.out_dir = pl_cli_opt(a, "out");
 	o.db_path = pl_cli_opt(a, "db");
+	/* the replay's logs go next to the store it is recorded in, not
+	 * into runs/ of wherever the command was typed */
+	if (!o.out_dir && o.db_path) {
+		out_dir = strdup(o.db_path);
+		if (!out_dir)
+			goto out_close;
+		o.out_dir = dirname(out_dir);
+	}
 	o.json_path = pl_cli_opt(a, "json");
+	o.cmdline = a->cmdline;
 	o.seed = suite->seed;
 	o.has_seed = true;
 	o.quiet = true;
@@ -92,6 +105,7 @@ static int replay_run(const struct pl_cli_args *a)
 	st = NULL;
 	rc = pl_engine_run(&o);
 out_close:
+	free(out_dir);
 	free(images);
 	pl_store_suites_free(suite, suite ? 1 : 0);
 	pl_store_run_free(run, ev, nev);

@@ -38,6 +38,7 @@ static int run_run(const struct pl_cli_args *a)
 	int rc;
 
 	o.suite_path = a->argv[0];
+	o.cmdline = a->cmdline;
 	o.lab_path = pl_cli_opt(a, "lab");
 	o.out_dir = pl_cli_opt(a, "out");
 	o.db_path = pl_cli_opt(a, "db");

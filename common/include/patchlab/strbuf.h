@@ -20,6 +20,10 @@ int pl_strbuf_puts(struct pl_strbuf *sb, const char *s);
 int pl_strbuf_printf(struct pl_strbuf *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Append s as one POSIX shell word: as is when it needs no quoting, else
+ * in single quotes ('\'' for a quote inside). */
+int pl_strbuf_shell_word(struct pl_strbuf *sb, const char *s);
+
 /* Make room for extra more bytes (and the NUL) without moving later. */
 int pl_strbuf_reserve(struct pl_strbuf *sb, size_t extra);
 

@@ -47,6 +47,8 @@ struct pl_engine_opts {
 	 * params with their cut point, its seed) on any free board of its
 	 * board type, instead of the suite's runs; NULL otherwise */
 	const struct pl_engine_replay *replay;
+	/* the command that started the run, recorded with the suite; or NULL */
+	const char *cmdline;
 };
 
 struct pl_engine_replay {

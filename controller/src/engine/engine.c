@@ -102,6 +102,7 @@ struct pl_engine {
 	bool signals;             /* sigint/sigterm handles are initialised */
 	char *db_path;
 	const char *db_used;
+	char *db_abs, *lab_abs, *suite_abs; /* realpath()s, or NULL */
 	char *log_dir;
 };
 
@@ -899,7 +900,7 @@ static void start_run(struct pl_engine *e, size_t si, size_t bi)
 	struct pl_run_info info = { 0 };
 	struct params_ud pud;
 	json_t *pj;
-	char *params_txt = NULL, *replay = NULL, chunk[512];
+	char *params_txt = NULL, chunk[512];
 	const char *scen = spec->rcfg->scenario;
 	struct pl_lua_run_config lc = { 0 };
 	uint64_t timeout;
@@ -952,18 +953,27 @@ static void start_run(struct pl_engine *e, size_t si, size_t bi)
 	info.params_json = params_txt;
 	info.seed = spec->seed;
 	info.console_log = rc->log_path;
-	info.replay = replay;
+	info.replay = NULL; /* set below, once the run has its id */
 	cut_point(spec, &info.cut);
 	/* The image under test, the one the gate speaks for: the suite's
 	 * image called "new" (a bad image a run injects is not gated). */
 	info.image = image_under_test(e);
 	err = pl_store_run_begin(e->store, &info, &rc->store_id);
 	/* The replay command names the run, so it comes once the id does. */
-	if (!err && asprintf(&replay, "patchlab replay %" PRId64 " --db %s --lab %s",
-			     rc->store_id, e->db_used, e->lab->file) >= 0)
-		pl_store_run_set_replay(e->store, rc->store_id, replay);
+	if (!err) {
+		/* absolute paths: the command works from any directory */
+		struct pl_strbuf cmd = { 0 };
+
+		pl_strbuf_printf(&cmd, "patchlab replay %" PRId64 " --db ",
+				 rc->store_id);
+		pl_strbuf_shell_word(&cmd, e->db_abs ? e->db_abs : e->db_used);
+		pl_strbuf_puts(&cmd, " --lab ");
+		pl_strbuf_shell_word(&cmd, e->lab_abs ? e->lab_abs : e->lab->file);
+		if (cmd.s)
+			pl_store_run_set_replay(e->store, rc->store_id, cmd.s);
+		pl_strbuf_free(&cmd);
+	}
 	free(params_txt);
-	free(replay);
 	if (err)
 		pl_log(&e->log, PL_LOG_ERROR, "cannot record run: %s",
 		       pl_strerror(err));
@@ -1449,9 +1459,13 @@ int pl_engine_run(const struct pl_engine_opts *opts)
 		e.done = e.nspecs - 1;
 	}
 
+	e.db_abs = realpath(e.db_used, NULL);
+	e.lab_abs = realpath(e.lab->file, NULL);
+	e.suite_abs = realpath(e.suite->file, NULL);
 	si.name = e.suite->name;
-	si.file = e.suite->file;
+	si.file = e.suite_abs ? e.suite_abs : e.suite->file;
 	si.seed = opts->seed;
+	si.cmdline = opts->cmdline;
 	pl_store_suite_begin(e.store, &si, &e.suite_id);
 
 	uv_signal_init(&e.loop, &e.sigint);
@@ -1588,6 +1602,9 @@ out_close_boards:
 	free(scen_root);
 out_free_config:
 	free(e.db_path);
+	free(e.db_abs);
+	free(e.lab_abs);
+	free(e.suite_abs);
 	free(e.log_dir);
 	pl_suite_free(e.suite);
 	pl_lab_free(e.lab);

@@ -104,6 +104,26 @@ static void gdb_crc_is_crc32_mpeg2(void **state)
 			     0x0376e6e7u);
 }
 
+/* A command line a person can paste back into a shell. */
+static void shell_words_quote_only_when_needed(void **state)
+{
+	struct pl_strbuf sb = { 0 };
+
+	(void)state;
+	assert_int_equal(pl_strbuf_shell_word(&sb, "runs/patchlab.db"), 0);
+	assert_string_equal(sb.s, "runs/patchlab.db");
+	pl_strbuf_reset(&sb);
+	assert_int_equal(pl_strbuf_shell_word(&sb, "my lab.yaml"), 0);
+	assert_string_equal(sb.s, "'my lab.yaml'");
+	pl_strbuf_reset(&sb);
+	assert_int_equal(pl_strbuf_shell_word(&sb, "it's $HOME"), 0);
+	assert_string_equal(sb.s, "'it'\\''s $HOME'");
+	pl_strbuf_reset(&sb);
+	assert_int_equal(pl_strbuf_shell_word(&sb, ""), 0);
+	assert_string_equal(sb.s, "''");
+	pl_strbuf_free(&sb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -113,6 +133,7 @@ int main(void)
 		cmocka_unit_test(log_levels_parse_round_trip),
 		cmocka_unit_test(monotonic_clock_does_not_go_back),
 		cmocka_unit_test(gdb_crc_is_crc32_mpeg2),
+		cmocka_unit_test(shell_words_quote_only_when_needed),
 	};
 
 	return cmocka_run_group_tests_name("/pl/common", tests, NULL, NULL);
