@@ -3,7 +3,7 @@
  * /pl/e2e/check: `patchlab check` accepts every file the project ships.
  *
  * With VRACK pointing at a real virtual rack (its images exist, so the
- * suites' image paths resolve), PROFILE=good, and PL_UBOOT_DIR set (the
+ * suites' image paths resolve), PROFILE=good, and PL_UBOOT_DIR and PL_UBOOT_WORK set (the
  * QEMU example lab names U-Boot builds through it): `patchlab check
  * scenarios/ boards/ examples/labs/`, run in the source tree as the README
  * shows it, exits 0 with one "ok" line per .yaml/.yml/.lua file under those
@@ -84,6 +84,7 @@ static int group_setup(void **state)
 	setenv("PROFILE", "good", 1);
 	/* checked as a path only: the QEMU example lab needs no U-Boot build */
 	setenv("PL_UBOOT_DIR", c->rack.dir, 1);
+	setenv("PL_UBOOT_WORK", c->rack.dir, 1);
 	uboot_images(c);
 	return 0;
 }

@@ -86,8 +86,8 @@ static char *uboot_dir(char **why)
 	return dir;
 }
 
-/* The example lab with every "/tmp/pl-" path under dir and boards_path
- * absolute, written to DIR/lab.yaml. */
+/* The example lab with boards_path absolute, written to DIR/lab.yaml; its
+ * flash files and consoles go to DIR (PL_UBOOT_WORK). */
 static char *write_lab(const char *dir)
 {
 	char *src = pl_test_source_path("examples/labs/qemu-uboot.yaml");
@@ -97,11 +97,9 @@ static char *write_lab(const char *dir)
 	FILE *f;
 
 	assert_non_null(text);
+	setenv("PL_UBOOT_WORK", dir, 1);
 	for (const char *p = text; *p;) {
-		if (!strncmp(p, "/tmp/pl-", 8)) {
-			pl_strbuf_printf(&sb, "%s/", dir);
-			p += 8;
-		} else if (!strncmp(p, "../../boards", 12)) {
+		if (!strncmp(p, "../../boards", 12)) {
 			pl_strbuf_printf(&sb, "%s", boards);
 			p += 12;
 		} else {
