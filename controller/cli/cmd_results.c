@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "patchlab/strbuf.h"
 #include "patchlab/error.h"
 #include "patchlab/exit.h"
 #include "patchlab/fixture.h"
@@ -50,28 +51,16 @@ static void wall_time(uint64_t ns, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
-/* "during op 12 (erase) phi=0.50, aimed by probe", or "-" */
+/* pl_cut_describe()'s words, or "-" for no cut */
 static void cut_text(const struct pl_cut_point *c, char *buf, size_t len)
 {
-	int n;
+	struct pl_strbuf sb = { 0 };
 
-	if (c->phase == PL_CUT_NONE) {
+	if (c->phase == PL_CUT_NONE || pl_cut_describe(c, &sb))
 		snprintf(buf, len, "-");
-		return;
-	}
-	if (c->op_index >= 0)
-		n = snprintf(buf, len, "%s op %ld", pl_cut_phase_name(c->phase),
-			     c->op_index);
 	else
-		n = snprintf(buf, len, "%s op ?", pl_cut_phase_name(c->phase));
-	if (n < 0 || (size_t)n >= len)
-		return;
-	if (c->kind)
-		n += snprintf(buf + n, len - (size_t)n, " (%s)", c->kind);
-	if ((size_t)n < len && c->phase == PL_CUT_DURING)
-		n += snprintf(buf + n, len - (size_t)n, " phi=%.2f", c->phi);
-	if ((size_t)n < len && c->aimed_by)
-		snprintf(buf + n, len - (size_t)n, ", aimed by %s", c->aimed_by);
+		snprintf(buf, len, "%s", sb.s);
+	pl_strbuf_free(&sb);
 }
 
 static const char *verdict_text(const struct pl_run_row *r)

@@ -21,8 +21,6 @@ json_t *pl_cut_to_json(const struct pl_cut_point *c);
 int pl_cut_from_text(const char *text, struct pl_cut_point *c);
 void pl_cut_clear(struct pl_cut_point *c);
 
-/* "during op 12 (erase) phi=0.50, aimed by console" or "no cut". */
-int pl_cut_describe(const struct pl_cut_point *c, struct pl_strbuf *out);
 
 /*
  * The last max bytes (at most) of the file at path, starting on a UTF-8

@@ -80,11 +80,16 @@ int pl_cut_describe(const struct pl_cut_point *c, struct pl_strbuf *out)
 
 	if (c->phase == PL_CUT_NONE)
 		return pl_strbuf_puts(out, "no cut");
-	rc = pl_strbuf_printf(out, "%s op %ld", pl_cut_phase_name(c->phase),
-			      c->op_index);
-	if (rc == 0 && c->kind)
+	/* aimed by the console, a transfer, time...: no operation index */
+	if (c->op_index < 0)
+		rc = pl_strbuf_printf(out, "%s the update",
+				      pl_cut_phase_name(c->phase));
+	else
+		rc = pl_strbuf_printf(out, "%s op %ld",
+				      pl_cut_phase_name(c->phase), c->op_index);
+	if (rc == 0 && c->kind && c->op_index >= 0)
 		rc = pl_strbuf_printf(out, " (%s)", c->kind);
-	if (rc == 0 && c->phase == PL_CUT_DURING)
+	if (rc == 0 && c->phase == PL_CUT_DURING && c->op_index >= 0)
 		rc = pl_strbuf_printf(out, " phi=%.2f", c->phi);
 	if (rc == 0 && c->aimed_by)
 		rc = pl_strbuf_printf(out, ", aimed by %s", c->aimed_by);

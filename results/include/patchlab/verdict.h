@@ -63,4 +63,10 @@ struct pl_cut_point {
 	                       * "time", "random"; may be NULL */
 };
 
+struct pl_strbuf;
+
+/* Append "during op 12 (erase) phi=0.50, aimed by probe", "during the
+ * update, aimed by console" (no operation index), or "no cut". */
+int pl_cut_describe(const struct pl_cut_point *c, struct pl_strbuf *out);
+
 #endif

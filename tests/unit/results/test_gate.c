@@ -7,6 +7,8 @@
 
 #include "pl_test.h"
 #include "patchlab/gate.h"
+#include "patchlab/strbuf.h"
+#include "patchlab/verdict.h"
 #include "results_fixture.h"
 
 #define assert_close(a, b, tol)                                           \
@@ -191,6 +193,26 @@ static void suite_gate_is_fail_then_error_then_pass(void **state)
 	free(db);
 }
 
+/* What every report prints for a cut point: an op when there is one. */
+static void cut_points_read_as_words(void **state)
+{
+	struct pl_cut_point op = { PL_CUT_DURING, 12, 0.5, "erase", "probe" };
+	struct pl_cut_point con = { PL_CUT_DURING, -1, 0, "update", "console" };
+	struct pl_cut_point none = { PL_CUT_NONE, -1, 0, NULL, NULL };
+	struct pl_strbuf sb = { 0 };
+
+	(void)state;
+	assert_int_equal(pl_cut_describe(&op, &sb), 0);
+	assert_string_equal(sb.s, "during op 12 (erase) phi=0.50, aimed by probe");
+	pl_strbuf_reset(&sb);
+	assert_int_equal(pl_cut_describe(&con, &sb), 0);
+	assert_string_equal(sb.s, "during the update, aimed by console");
+	pl_strbuf_reset(&sb);
+	assert_int_equal(pl_cut_describe(&none, &sb), 0);
+	assert_string_equal(sb.s, "no cut");
+	pl_strbuf_free(&sb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +220,7 @@ int main(void)
 		cmocka_unit_test(clopper_pearson_is_the_root_of_the_binomial_cdf),
 		cmocka_unit_test(gate_counts_and_judges_per_board_type_and_image),
 		cmocka_unit_test(suite_gate_is_fail_then_error_then_pass),
+		cmocka_unit_test(cut_points_read_as_words),
 	};
 	return cmocka_run_group_tests_name("/pl/results/gate", tests, NULL,
 					   NULL);
