@@ -5,14 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/select.h>
-#include <sys/wait.h>
 
 #include "pl_test.h"
-
-extern char **environ;
 
 void pl_test_print_skip(const char *fmt, ...)
 {
@@ -126,13 +120,8 @@ void pl_test_rmrf(const char *path)
 char *pl_test_source_path(const char *rel)
 {
 	const char *src = getenv("PL_SOURCE_DIR");
-	char *path;
 
-	if (!src)
-		src = ".";
-	if (asprintf(&path, "%s/%s", src, rel) < 0)
-		return NULL;
-	return path;
+	return pl_test_path(src ? src : ".", rel);
 }
 
 const char *pl_test_patchlab(void)
@@ -186,101 +175,4 @@ void pl_test_logcap_init(struct pl_test_logcap *cap, const char *ctx)
 	cap->log.user_data = cap;
 	cap->log.ctx = ctx;
 	cap->log.max = PL_LOG_DEBUG;
-}
-
-/* Read both pipes until EOF without deadlocking on a full pipe. */
-static void drain_pipes(int fo, int fe, char **out, char **err)
-{
-	struct { int fd; char *buf; size_t len; } p[2] = { { fo, NULL, 0 },
-							   { fe, NULL, 0 } };
-	int open_fds = 2;
-
-	for (int i = 0; i < 2; i++)
-		p[i].buf = calloc(1, 1);
-	while (open_fds > 0) {
-		fd_set rd;
-		int maxfd = -1;
-
-		FD_ZERO(&rd);
-		for (int i = 0; i < 2; i++) {
-			if (p[i].fd >= 0) {
-				FD_SET(p[i].fd, &rd);
-				if (p[i].fd > maxfd)
-					maxfd = p[i].fd;
-			}
-		}
-		if (select(maxfd + 1, &rd, NULL, NULL, NULL) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (int i = 0; i < 2; i++) {
-			char chunk[4096];
-			ssize_t n;
-
-			if (p[i].fd < 0 || !FD_ISSET(p[i].fd, &rd))
-				continue;
-			n = read(p[i].fd, chunk, sizeof(chunk));
-			if (n <= 0) {
-				close(p[i].fd);
-				p[i].fd = -1;
-				open_fds--;
-				continue;
-			}
-			p[i].buf = realloc(p[i].buf, p[i].len + (size_t)n + 1);
-			memcpy(p[i].buf + p[i].len, chunk, (size_t)n);
-			p[i].len += (size_t)n;
-			p[i].buf[p[i].len] = '\0';
-		}
-	}
-	for (int i = 0; i < 2; i++)
-		if (p[i].fd >= 0)
-			close(p[i].fd);
-	if (out)
-		*out = p[0].buf;
-	else
-		free(p[0].buf);
-	if (err)
-		*err = p[1].buf;
-	else
-		free(p[1].buf);
-}
-
-int pl_test_run_capture(char *const argv[], char **out, char **err)
-{
-	posix_spawn_file_actions_t fa;
-	int po[2], pe[2], status, rc;
-	pid_t pid;
-
-	if (pipe2(po, O_CLOEXEC) < 0)
-		return -errno;
-	if (pipe2(pe, O_CLOEXEC) < 0) {
-		rc = -errno;
-		goto err_close_po;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
-	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(po[1]);
-	close(pe[1]);
-	if (rc != 0) {
-		close(po[0]);
-		close(pe[0]);
-		return -rc;
-	}
-	drain_pipes(po[0], pe[0], out, err);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
-
-err_close_po:
-	close(po[0]);
-	close(po[1]);
-	return rc;
 }

@@ -58,14 +58,65 @@ char *pl_test_source_path(const char *rel);
 /* The patchlab executable ($PATCHLAB). */
 const char *pl_test_patchlab(void);
 
-/*
- * Run argv (argv[0] looked up on PATH) to completion with stdin from
- * /dev/null, capturing stdout and stderr (each malloc'ed, NUL-terminated;
- * pass NULL to discard). Returns the exit code, 128+signal when killed, or
- * -errno when it could not be started. Blocking: for CLI tests only, never
- * on a loop that has work.
- */
+/* pl_test_run(NULL, argv, out, err): stdin from /dev/null, stdout and
+ * stderr apart, the default deadline. */
 int pl_test_run_capture(char *const argv[], char **out, char **err);
+
+/*
+ * Processes of the tests that start real programs (tests/harness/proc.c):
+ * one implementation for the e2e, cli2 and vrack tests. Blocking: for
+ * test programs only, never on a loop that has work.
+ */
+
+/* Deadline of one run when struct pl_test_run gives none (ASan builds of
+ * `patchlab run` are slow). */
+#define PL_TEST_RUN_DEADLINE_MS 240000u
+
+/* How a program is run; { 0 } (or NULL) is: our cwd, stdin from
+ * /dev/null, stderr apart, PL_TEST_RUN_DEADLINE_MS. */
+struct pl_test_run {
+	const char *cwd;        /* NULL: ours */
+	const char *stdin_text; /* NULL: /dev/null */
+	bool merge_err;         /* stderr into *out too, interleaved */
+	unsigned deadline_ms;   /* then SIGKILLed, still reaped; 0: default */
+};
+
+/*
+ * Run argv (argv[0] looked up on PATH) to completion as o says, capturing
+ * stdout and stderr (each malloc'ed, NUL-terminated, "" when silent; NULL
+ * to discard; set to NULL when it could not start). Returns the exit
+ * code, 128+signal when killed, or -errno when it could not be started.
+ * Every wait is on an event (pipe, pidfd) with the deadline, never a sleep.
+ */
+int pl_test_run(const struct pl_test_run *o, char *const argv[], char **out,
+		char **err);
+/* The same for `patchlab ARGS...`: args NULL-terminated (array, va_list
+ * or the variadic tail). */
+int pl_test_patchlab_argv(const struct pl_test_run *o, char *const args[],
+			  char **out, char **err);
+int pl_test_patchlab_va(const struct pl_test_run *o, char **out, char **err,
+			va_list ap);
+int pl_test_patchlab_run(const struct pl_test_run *o, char **out, char **err,
+			 ...) __attribute__((sentinel));
+
+/* Make this process the reaper of the daemons its children leave (the
+ * rack leaves `vrack up` for its own session and comes back to us). 0 or
+ * -errno. */
+int pl_test_become_subreaper(void);
+/* The pid in DIR/rack.pid, or 0. */
+int pl_test_rack_pid(const char *dir);
+/*
+ * Wait up to timeout_ms for pid (a child, or an orphan re-parented to us)
+ * to exit, SIGKILL it after that, and reap it: its exit code, 128+signal,
+ * or -1.
+ */
+int pl_test_reap(int pid, unsigned timeout_ms);
+/* A deadline for pl_test_reap() of a rack after `vrack down`. */
+#define PL_TEST_REAP_DEADLINE_MS 60000u
+/* The whole file (malloc'ed, NUL-terminated, "" when empty) or NULL. */
+char *pl_test_slurp(const char *path);
+/* dir/name (malloc'ed), or NULL. */
+char *pl_test_path(const char *dir, const char *name);
 
 /* true when an executable is on PATH. */
 bool pl_test_have_program(const char *name);
