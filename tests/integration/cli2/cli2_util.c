@@ -9,12 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli2_util.h"
+#include "pl_test.h"
 
 extern char **environ;
 
@@ -24,13 +23,6 @@ static int64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int exit_code(int st)
-{
-	if (WIFSIGNALED(st))
-		return 128 + WTERMSIG(st);
-	return WEXITSTATUS(st);
 }
 
 int c2_start(struct c2_proc *p, char *const argv[], bool merge_stderr)
@@ -128,7 +120,6 @@ int c2_line(struct c2_proc *p, char **line, unsigned timeout_ms)
 int c2_finish(struct c2_proc *p, unsigned timeout_ms)
 {
 	int64_t end = now_ms() + timeout_ms;
-	int st;
 
 	if (p->in >= 0) {
 		close(p->in);
@@ -158,10 +149,8 @@ int c2_finish(struct c2_proc *p, unsigned timeout_ms)
 		close(p->out);
 		p->out = -1;
 	}
-	while (waitpid(p->pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	p->status = exit_code(st);
+	/* its stdout ended or it was killed: it is going */
+	p->status = pl_test_reap(p->pid, timeout_ms);
 	pl_strbuf_free(&p->buf);
 	return p->status;
 }
@@ -170,148 +159,4 @@ void c2_kill(struct c2_proc *p)
 {
 	kill(p->pid, SIGKILL);
 	c2_finish(p, C2_DEADLINE_MS);
-}
-
-static void drain(int fo, int fe, const char *in, struct pl_strbuf *out,
-		  struct pl_strbuf *err, int fi, pid_t pid)
-{
-	int64_t end = now_ms() + C2_DEADLINE_MS;
-	size_t in_left = in ? strlen(in) : 0;
-
-	if (fi >= 0 && !in_left) {
-		close(fi);
-		fi = -1;
-	}
-	while (fo >= 0 || fe >= 0) {
-		struct pollfd pfd[3] = { { .fd = fo, .events = POLLIN },
-					 { .fd = fe, .events = POLLIN },
-					 { .fd = fi, .events = POLLOUT } };
-		int64_t left = end - now_ms();
-
-		if (left <= 0) {
-			kill(pid, SIGKILL);
-			end = now_ms() + C2_DEADLINE_MS;
-		}
-		if (poll(pfd, 3, (int)(left > 0 ? left : 1000)) <= 0)
-			continue;
-		for (int i = 0; i < 2; i++) {
-			int *fd = i ? &fe : &fo;
-			char tmp[4096];
-			ssize_t n;
-
-			if (*fd < 0 || !(pfd[i].revents & (POLLIN | POLLHUP)))
-				continue;
-			n = read(*fd, tmp, sizeof(tmp));
-			if (n > 0)
-				pl_strbuf_append(i ? err : out, tmp, (size_t)n);
-			else if (n == 0 || errno != EINTR) {
-				close(*fd);
-				*fd = -1;
-			}
-		}
-		if (fi >= 0 && (pfd[2].revents & (POLLOUT | POLLERR))) {
-			ssize_t n = write(fi, in, in_left);
-
-			if (n > 0) {
-				in += n;
-				in_left -= (size_t)n;
-			}
-			if (n < 0 || !in_left) {
-				close(fi);
-				fi = -1;
-			}
-		}
-	}
-	if (fi >= 0)
-		close(fi);
-}
-
-int c2_run(const char *cwd, const char *stdin_text, char **out, char **err,
-	   char *const argv[])
-{
-	posix_spawn_file_actions_t fa;
-	struct pl_strbuf so = { 0 }, se = { 0 };
-	int pi[2] = { -1, -1 }, po[2], pe[2], st, rc;
-	pid_t pid;
-
-	if (pipe2(po, O_CLOEXEC) < 0)
-		return -errno;
-	if (pipe2(pe, O_CLOEXEC) < 0) {
-		close(po[0]);
-		close(po[1]);
-		return -errno;
-	}
-	if (stdin_text && pipe2(pi, O_CLOEXEC) < 0) {
-		close(po[0]);
-		close(po[1]);
-		close(pe[0]);
-		close(pe[1]);
-		return -errno;
-	}
-	posix_spawn_file_actions_init(&fa);
-	if (stdin_text)
-		posix_spawn_file_actions_adddup2(&fa, pi[0], 0);
-	else
-		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
-	if (cwd)
-		posix_spawn_file_actions_addchdir_np(&fa, cwd);
-	rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(po[1]);
-	close(pe[1]);
-	if (pi[0] >= 0)
-		close(pi[0]);
-	if (rc) {
-		close(po[0]);
-		close(pe[0]);
-		if (pi[1] >= 0)
-			close(pi[1]);
-		return -rc;
-	}
-	/* a child that exits early must not kill us with SIGPIPE */
-	signal(SIGPIPE, SIG_IGN);
-	drain(po[0], pe[0], stdin_text, &so, &se, pi[1], pid);
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (out)
-		*out = pl_strbuf_steal(&so);
-	if (err)
-		*err = pl_strbuf_steal(&se);
-	pl_strbuf_free(&so);
-	pl_strbuf_free(&se);
-	return exit_code(st);
-}
-
-void c2_become_subreaper(void)
-{
-	prctl(PR_SET_CHILD_SUBREAPER, 1);
-}
-
-int c2_rack_pid(const char *dir)
-{
-	char path[4096];
-	FILE *f;
-	int pid = 0;
-
-	snprintf(path, sizeof(path), "%s/rack.pid", dir);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%d", &pid) != 1)
-		pid = 0;
-	fclose(f);
-	return pid;
-}
-
-int c2_reap(int pid)
-{
-	int st;
-
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return exit_code(st);
 }

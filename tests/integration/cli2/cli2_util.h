@@ -4,6 +4,8 @@
  * (patchlab itself, the lease helper) with their stdin and stdout as pipes,
  * read line by line with poll() and a deadline (never a sleep), always
  * reaped. Blocking: for test programs only, never on a loop that has work.
+ * Running a program to completion, the rack's pid and reaping are the
+ * harness's (pl_test.h).
  */
 #ifndef CLI2_UTIL_H
 #define CLI2_UTIL_H
@@ -42,21 +44,5 @@ int c2_finish(struct c2_proc *p, unsigned timeout_ms);
 
 /* SIGKILL and reap. */
 void c2_kill(struct c2_proc *p);
-
-/*
- * Run argv to completion in directory cwd (NULL: ours), with stdin_text
- * (NULL: /dev/null) on its stdin, capturing stdout and stderr (malloc'ed,
- * NUL-terminated; NULL to discard). Returns the exit code, 128+signal, or
- * -errno. Killed after C2_DEADLINE_MS.
- */
-int c2_run(const char *cwd, const char *stdin_text, char **out, char **err,
-	   char *const argv[]);
-
-/* Make this process the reaper of daemons its children leave (the rack). */
-void c2_become_subreaper(void);
-/* pid in DIR/rack.pid, or 0. */
-int c2_rack_pid(const char *dir);
-/* Wait for an orphan re-parented to us; its exit code or -1. */
-int c2_reap(int pid);
 
 #endif

@@ -43,17 +43,15 @@ static struct rack *R(void **state)
 /* Run `patchlab ARGS...` (NULL-terminated) in the rack dir. */
 static int pl(struct rack *r, const char *in, char **out, char **err, ...)
 {
-	char *argv[40];
-	int n = 0;
+	struct pl_test_run o = { .cwd = r->dir, .stdin_text = in,
+				 .deadline_ms = C2_DEADLINE_MS };
 	va_list ap;
+	int rc;
 
-	argv[n++] = (char *)pl_test_patchlab();
 	va_start(ap, err);
-	for (char *a = va_arg(ap, char *); a && n < 39; a = va_arg(ap, char *))
-		argv[n++] = a;
+	rc = pl_test_patchlab_va(&o, out, err, ap);
 	va_end(ap);
-	argv[n] = NULL;
-	return c2_run(r->dir, in, out, err, argv);
+	return rc;
 }
 
 static void must(int rc, int want, const char *what, char *out, char *err)
@@ -69,7 +67,7 @@ static int group_setup(void **state)
 	char *out = NULL, *err = NULL, *v1;
 	int rc;
 
-	c2_become_subreaper();
+	pl_test_become_subreaper();
 	*state = r;
 	r->dir = pl_test_tmpdir("cli2");
 	if (asprintf(&r->lab, "%s/lab.yaml", r->dir) < 0 ||
@@ -79,7 +77,7 @@ static int group_setup(void **state)
 		return -1;
 	rc = pl(r, NULL, &out, &err, "vrack", "up", "--dir", r->dir, "--boards",
 		"2", "--profile", "good,single-slot", "--speed", "20", NULL);
-	r->pid = c2_rack_pid(r->dir);
+	r->pid = pl_test_rack_pid(r->dir);
 	if (rc != 0 || r->pid <= 0) {
 		fprintf(stderr, "vrack up: exit %d\n%s%s", rc, out, err);
 		return -1;
@@ -119,7 +117,7 @@ static int group_teardown(void **state)
 		if (pl(r, NULL, NULL, NULL, "vrack", "down", "--dir", r->dir,
 		       NULL) != 0)
 			rc = -1;
-		if (c2_reap(r->pid) != 0)
+		if (pl_test_reap(r->pid, PL_TEST_REAP_DEADLINE_MS) != 0)
 			rc = -1;
 	}
 	if (getenv("PL_KEEP_RACK"))
@@ -170,21 +168,6 @@ static char *console_version(struct rack *r, const char *board,
 	return NULL;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	struct pl_strbuf sb = { 0 };
-	char buf[4096];
-	size_t n;
-
-	if (!f)
-		return NULL;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		pl_strbuf_append(&sb, buf, n);
-	fclose(f);
-	return pl_strbuf_steal(&sb);
-}
-
 static void power_on_then_the_console_answers_version(void **state)
 {
 	struct rack *r = R(state);
@@ -203,7 +186,7 @@ static void power_on_then_the_console_answers_version(void **state)
 	assert_non_null(strstr(out, "version 1.0.0 slot A state=confirmed"));
 	free(out);
 	assert_true(asprintf(&path, "%s/runs/console/vb0-manual.log", r->dir) > 0);
-	log = slurp(path);
+	log = pl_test_slurp(path);
 	assert_non_null(log);
 	/* both directions are logged: what we wrote and the banner read */
 	assert_non_null(strstr(log, " w 8 version\\n"));
@@ -289,7 +272,7 @@ static void results_and_report_after_a_smoke_run(void **state)
 		html, NULL);
 	must(rc, 0, "report --html", out, err);
 	assert_non_null(strstr(out, "gate pass"));
-	page = slurp(html);
+	page = pl_test_slurp(html);
 	assert_non_null(page);
 	assert_non_null(strstr(page, "<html"));
 	assert_non_null(strstr(page, "smoke"));
@@ -396,7 +379,7 @@ static void interactive_console_quits_on_ctrl_bracket(void **state)
 	assert_int_equal(found, 0);
 	assert_int_equal(write(master, "\x1d", 1), 1);
 	assert_int_equal(pty_until(master, &acc, "disconnected", 30000), 0);
-	assert_int_equal(c2_reap(pid), 0);
+	assert_int_equal(pl_test_reap(pid, C2_DEADLINE_MS), 0);
 	/* and the terminal is back in canonical mode with echo */
 	assert_int_equal(tcgetattr(master, &t), 0);
 	assert_true(t.c_lflag & ICANON);
@@ -500,6 +483,8 @@ static void bad_input_gets_clear_exit_codes(void **state)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pl_test_run o = { .cwd = r->dir,
+					 .deadline_ms = C2_DEADLINE_MS };
 		char *argv[16], *out = NULL, *err = NULL;
 		int n = 0, rc;
 
@@ -517,7 +502,7 @@ static void bad_input_gets_clear_exit_codes(void **state)
 			argv[n++] = r->lab;
 		}
 		argv[n] = NULL;
-		rc = c2_run(r->dir, NULL, &out, &err, argv);
+		rc = pl_test_run(&o, argv, &out, &err);
 		if (rc != cases[i].rc || !strstr(err, cases[i].needle))
 			fail_msg("case %zu (%s %s): exit %d (want %d)\n%s", i,
 				 cases[i].args[0], cases[i].args[1], rc,
