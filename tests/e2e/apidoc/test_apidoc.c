@@ -122,7 +122,7 @@ static int group_setup(void **state)
 	if (!c)
 		return -1;
 	path = pl_test_source_path("docs/scenario-api.md");
-	doc = e2e_slurp(path);
+	doc = pl_test_slurp(path);
 	if (!doc) {
 		fprintf(stderr, "cannot read %s\n", path);
 		free(path);

@@ -118,7 +118,7 @@ static const char *needs_unset_var(const char *src, const char *rel)
 	const char *var = NULL;
 
 	snprintf(path, sizeof(path), "%s/%s", src, rel);
-	text = e2e_slurp(path);
+	text = pl_test_slurp(path);
 	for (size_t i = 0; text && !var && build_vars[i]; i++) {
 		char ref[64];
 
@@ -276,7 +276,7 @@ static bool mentions(const char *src, const char *rel, const char *needle)
 	bool yes;
 
 	snprintf(path, sizeof(path), "%s/%s", src, rel);
-	text = e2e_slurp(path);
+	text = pl_test_slurp(path);
 	yes = text && strstr(text, needle);
 	free(text);
 	return yes;

@@ -2,19 +2,15 @@
 /* Rack, processes and store helpers of the end-to-end tests (e2e_util.h). */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "e2e_util.h"
-#include "patchlab/strbuf.h"
 #include "pl_test.h"
 
 static void on_exit_cb(uv_process_t *h, int64_t status, int term_signal)
@@ -92,112 +88,37 @@ int e2e_wait(uv_loop_t *loop, struct e2e_proc *p, unsigned timeout_ms)
 	return p->code;
 }
 
-char *e2e_slurp(const char *path)
+/* Every e2e run: one output (as a terminal shows it), the e2e deadline. */
+static struct pl_test_run run_in(const char *cwd)
 {
-	FILE *f = fopen(path, "rb");
-	struct pl_strbuf sb = { 0 };
-	char buf[4096];
-	size_t n;
-
-	if (!f)
-		return NULL;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		pl_strbuf_append(&sb, buf, n);
-	fclose(f);
-	if (!sb.s)
-		return strdup("");
-	return pl_strbuf_steal(&sb);
-}
-
-int e2e_patchlab(const char *cwd, char **out, ...)
-{
-	char *args[64];
-	va_list ap;
-	int n = 0;
-
-	va_start(ap, out);
-	for (char *a = va_arg(ap, char *); a && n < 63; a = va_arg(ap, char *))
-		args[n++] = a;
-	va_end(ap);
-	args[n] = NULL;
-	return e2e_patchlab_argv(cwd, out, args);
+	return (struct pl_test_run){ .cwd = cwd, .merge_err = true,
+				     .deadline_ms = E2E_RUN_DEADLINE_MS };
 }
 
 int e2e_patchlab_argv(const char *cwd, char **out, char *const args[])
 {
-	char *argv[64];
-	int n = 0;
+	struct pl_test_run o = run_in(cwd);
 
-	argv[n++] = (char *)pl_test_patchlab();
-	for (size_t i = 0; args[i] && n < 63; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	return e2e_run_argv(cwd, out, argv);
+	return pl_test_patchlab_argv(&o, args, out, NULL);
+}
+
+int e2e_patchlab(const char *cwd, char **out, ...)
+{
+	struct pl_test_run o = run_in(cwd);
+	va_list ap;
+	int rc;
+
+	va_start(ap, out);
+	rc = pl_test_patchlab_va(&o, out, NULL, ap);
+	va_end(ap);
+	return rc;
 }
 
 int e2e_run_argv(const char *cwd, char **out, char *const argv[])
 {
-	const char *tmp = getenv("TMPDIR");
-	struct e2e_proc p;
-	uv_loop_t loop;
-	char path[4096];
-	int fd, rc;
+	struct pl_test_run o = run_in(cwd);
 
-	if (out)
-		*out = NULL;
-	snprintf(path, sizeof(path), "%s/pl-e2e-out-XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
-	fd = mkstemp(path);
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	uv_loop_init(&loop);
-	rc = e2e_spawn(&loop, &p, cwd, path, argv);
-	if (rc == 0)
-		rc = e2e_wait(&loop, &p, E2E_RUN_DEADLINE_MS);
-	pl_test_loop_drain(&loop);
-	if (out)
-		*out = e2e_slurp(path);
-	unlink(path);
-	return rc;
-}
-
-/* Wait up to timeout_ms for pid (our child or orphan) to exit, without a
- * sleep: its pidfd becomes readable when it does. SIGKILL after that. */
-static int reap_pid(int pid, unsigned timeout_ms)
-{
-	int fd = (int)syscall(SYS_pidfd_open, pid, 0), st;
-
-	if (fd >= 0) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-		if (poll(&pfd, 1, (int)timeout_ms) == 0) {
-			fprintf(stderr, "e2e: rack pid %d did not exit: killed\n",
-				pid);
-			kill(pid, SIGKILL);
-		}
-		close(fd);
-	}
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
-}
-
-static int rack_pid(const char *dir)
-{
-	char path[4096];
-	FILE *f;
-	int pid = 0;
-
-	snprintf(path, sizeof(path), "%s/rack.pid", dir);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%d", &pid) != 1)
-		pid = 0;
-	fclose(f);
-	return pid;
+	return pl_test_run(&o, argv, out, NULL);
 }
 
 int e2e_rack_up(struct e2e_rack *r, const char *tag, int boards,
@@ -207,9 +128,8 @@ int e2e_rack_up(struct e2e_rack *r, const char *tag, int boards,
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	/* the rack daemon leaves `vrack up` for its own session: it comes
-	 * back to us, so we can reap it after `vrack down` */
-	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* the rack daemon comes back to us: reaped after `vrack down` */
+	pl_test_become_subreaper();
 	r->dir = pl_test_tmpdir(tag);
 	if (!r->dir || asprintf(&r->lab, "%s/lab.yaml", r->dir) < 0)
 		return -1;
@@ -218,7 +138,7 @@ int e2e_rack_up(struct e2e_rack *r, const char *tag, int boards,
 	rc = e2e_patchlab(NULL, &out, "vrack", "up", "--dir", r->dir,
 			  "--boards", nb, "--profile", profiles, "--speed",
 			  "20", NULL);
-	r->pid = rack_pid(r->dir);
+	r->pid = pl_test_rack_pid(r->dir);
 	if (rc != 0 || r->pid <= 0) {
 		fprintf(stderr, "vrack up in %s: exit %d\n%s", r->dir, rc,
 			out ? out : "");
@@ -263,7 +183,7 @@ int e2e_rack_down(struct e2e_rack *r)
 			rc = -1;
 		}
 		free(out);
-		if (reap_pid(r->pid, 30000) != 0)
+		if (pl_test_reap(r->pid, 30000) != 0)
 			rc = -1;
 		r->pid = 0;
 	}
@@ -277,6 +197,31 @@ int e2e_rack_down(struct e2e_rack *r)
 	free(r->dir);
 	free(r->lab);
 	memset(r, 0, sizeof(*r));
+	return rc;
+}
+
+int e2e_ctx_setup(void **state, const char *suite, const char *tag,
+		  int boards, const char *profiles)
+{
+	struct e2e_ctx *c = calloc(1, sizeof(*c));
+
+	*state = c;
+	if (!c)
+		return -1;
+	c->suite = pl_test_source_path(suite);
+	return e2e_rack_up(&c->rack, tag, boards, profiles);
+}
+
+int e2e_ctx_teardown(void **state)
+{
+	struct e2e_ctx *c = *state;
+	int rc;
+
+	if (!c)
+		return 0;
+	rc = e2e_rack_down(&c->rack);
+	free(c->suite);
+	free(c);
 	return rc;
 }
 

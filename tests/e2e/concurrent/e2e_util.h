@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Helpers of the end-to-end tests (tests/e2e/concurrent, replay, check):
- * a real virtual rack per test program (`patchlab vrack up` in a
- * pl_test_tmpdir(), re-parented to the test and reaped after `vrack down`),
- * `patchlab` processes spawned through libuv with their output in files
- * (never a sleep: every wait is on an event with a deadline), and read-only
- * SQL on the result store. Test programs only: these block.
+ * Helpers of the end-to-end tests (every folder of tests/e2e): a real
+ * virtual rack per test program (`patchlab vrack up` in a pl_test_tmpdir(),
+ * re-parented to the test and reaped after `vrack down`), the group
+ * fixture of one suite on one rack, `patchlab` run to completion
+ * (pl_test_run) or spawned through libuv with its output in a file (never
+ * a sleep: every wait is on an event with a deadline), and read-only SQL on
+ * the result store. Test programs only: these block.
  */
 #ifndef E2E_UTIL_H
 #define E2E_UTIL_H
@@ -15,6 +16,8 @@
 
 #include <sqlite3.h>
 #include <uv.h>
+
+#include "pl_test.h"
 
 /* Deadline of one `patchlab run` / `replay` (ASan builds are slow). */
 #define E2E_RUN_DEADLINE_MS 240000u
@@ -43,6 +46,22 @@ int e2e_rack_up(struct e2e_rack *r, const char *tag, int boards,
  */
 int e2e_rack_down(struct e2e_rack *r);
 
+/* The fixture of the e2e programs that run one suite on one rack. */
+struct e2e_ctx {
+	struct e2e_rack rack;
+	char *suite; /* $PL_SOURCE_DIR/SUITE */
+};
+
+/*
+ * cmocka group setup: *state gets a new e2e_ctx for the suite file suite
+ * (relative to the source tree) with its rack up (e2e_rack_up(tag,
+ * boards, profiles)). 0 or -1; e2e_ctx_teardown frees it either way.
+ */
+int e2e_ctx_setup(void **state, const char *suite, const char *tag,
+		  int boards, const char *profiles);
+/* cmocka group teardown of e2e_ctx_setup: the rack down, all freed. */
+int e2e_ctx_teardown(void **state);
+
 /* A `patchlab` (or any) process started through libuv. */
 struct e2e_proc {
 	uv_process_t h;
@@ -65,7 +84,7 @@ int e2e_spawn(uv_loop_t *loop, struct e2e_proc *p, const char *cwd,
 int e2e_wait(uv_loop_t *loop, struct e2e_proc *p, unsigned timeout_ms);
 
 /*
- * Run `patchlab ARGS...` (NULL-terminated) to completion on a private loop
+ * Run `patchlab ARGS...` (NULL-terminated) to completion (pl_test_run)
  * in cwd (NULL: ours), within E2E_RUN_DEADLINE_MS; *out (may be NULL)
  * gets its stdout and stderr together (malloc'ed). Returns the exit code
  * (128 + signal when killed) or a negative error.
@@ -77,9 +96,6 @@ int e2e_patchlab_argv(const char *cwd, char **out, char *const args[]);
 
 /* The same for any program: argv[0] is its path. */
 int e2e_run_argv(const char *cwd, char **out, char *const argv[]);
-
-/* The whole file (malloc'ed, NUL-terminated) or NULL. */
-char *e2e_slurp(const char *path);
 
 /* The store, read-only, with a busy timeout (NULL on failure, printed). */
 sqlite3 *e2e_db_open(const char *path);

@@ -25,42 +25,18 @@
 #include "patchlab/exit.h"
 #include "pl_test.h"
 
-struct ctx {
-	struct e2e_rack rack;
-	char *suite;
-};
-
 static int group_setup(void **state)
 {
-	struct ctx *c = calloc(1, sizeof(*c));
-
-	*state = c;
-	if (!c)
-		return -1;
-	c->suite = pl_test_source_path("scenarios/suites/quick.yaml");
-	if (e2e_rack_up(&c->rack, "e2e-conc", 2, "good") != 0)
-		return -1;
+	/* the suite's images are those of profile good */
 	setenv("PROFILE", "good", 1);
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	struct ctx *c = *state;
-	int rc;
-
-	if (!c)
-		return 0;
-	rc = e2e_rack_down(&c->rack);
-	free(c->suite);
-	free(c);
-	return rc;
+	return e2e_ctx_setup(state, "scenarios/suites/quick.yaml", "e2e-conc",
+			     2, "good");
 }
 
 /* `patchlab run SUITE --lab LAB --db DB --out DIR/runs --json
  * DIR/NAME.json -q [--no-wait]`, its console into DIR/NAME.out. Every
  * controller shares one out dir, as they share `runs` by default. */
-static int start_run(struct ctx *c, uv_loop_t *loop, struct e2e_proc *p,
+static int start_run(struct e2e_ctx *c, uv_loop_t *loop, struct e2e_proc *p,
 		     const char *db, const char *name, bool no_wait)
 {
 	char out[4200], json[4200], log[4200];
@@ -78,7 +54,7 @@ static int start_run(struct ctx *c, uv_loop_t *loop, struct e2e_proc *p,
 static void expect_exit(struct e2e_proc *p, int want, const char *what)
 {
 	if (p->code != want) {
-		char *log = e2e_slurp(p->out_path);
+		char *log = pl_test_slurp(p->out_path);
 
 		fprintf(stderr, "%s", log ? log : "(no output)\n");
 		free(log);
@@ -94,7 +70,7 @@ struct run_iv {
 
 static void two_runs_at_once_never_share_a_board(void **state)
 {
-	struct ctx *c = *state;
+	struct e2e_ctx *c = *state;
 	struct e2e_proc a, b;
 	struct run_iv *iv = NULL;
 	sqlite3_stmt *s = NULL;
@@ -239,7 +215,7 @@ static void tick(uv_timer_t *t)
 
 static void no_wait_is_refused_naming_the_holder(void **state)
 {
-	struct ctx *c = *state;
+	struct e2e_ctx *c = *state;
 	struct hold_watch w = { 0 };
 	struct e2e_proc a, third;
 	sqlite3_stmt *s = NULL;
@@ -322,5 +298,5 @@ int main(void)
 	};
 
 	return cmocka_run_group_tests_name("/pl/e2e/concurrent", tests,
-					   group_setup, group_teardown);
+					   group_setup, e2e_ctx_teardown);
 }

@@ -19,13 +19,11 @@
  * Every child is reaped (the killed rack too); the rack is powered off,
  * taken down and reaped. PL_KEEP_RACK=1 keeps the rack directory.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 
 #include "e2e_util.h"
@@ -74,7 +72,7 @@ static int group_teardown(void **state)
 
 static bool contains_file(const char *path, const char *needle)
 {
-	char *s = path ? e2e_slurp(path) : NULL;
+	char *s = path ? pl_test_slurp(path) : NULL;
 	bool yes = s && strstr(s, needle);
 
 	free(s);
@@ -130,11 +128,8 @@ static int64_t realtime_ns(void)
 /* Reap the killed rack (re-parented to us: we are its subreaper). */
 static void reap_killed_rack(struct ctx *c)
 {
-	int st;
-
-	while (waitpid(c->rack.pid, &st, 0) < 0 && errno == EINTR)
-		;
-	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	assert_int_equal(pl_test_reap(c->rack.pid, PL_TEST_REAP_DEADLINE_MS),
+			 128 + SIGKILL);
 	c->rack.pid = 0;
 }
 
@@ -162,7 +157,7 @@ static void test_kill_rack_mid_suite(void **state)
 	if (rc != 0) {
 		e2e_wait(&loop, &p, 1);
 		pl_test_loop_drain(&loop);
-		log = e2e_slurp(c->log);
+		log = pl_test_slurp(c->log);
 		fprintf(stderr, "%s\n", log ? log : "");
 		free(log);
 		fail_msg("no run in the middle of an update within %u ms",
@@ -176,7 +171,7 @@ static void test_kill_rack_mid_suite(void **state)
 	code = e2e_wait(&loop, &p, WAIT_MS);
 	pl_test_loop_drain(&loop);
 	reap_killed_rack(c);
-	log = e2e_slurp(c->log);
+	log = pl_test_slurp(c->log);
 	fprintf(stderr, "killrack: %d run(s) open at the kill, controller "
 		"exit %d\n", c->nopen, code);
 	if (code != PL_EXIT_LAB_ERROR)
@@ -246,13 +241,7 @@ static void test_rack_comes_back(void **state)
 	rc = e2e_patchlab(NULL, &txt, "vrack", "up", "--dir", c->rack.dir,
 			  "--boards", "2", "--profile", "good,good", "--speed",
 			  "20", NULL);
-	snprintf(path, sizeof(path), "%s/rack.pid", c->rack.dir);
-	{
-		char *s = e2e_slurp(path);
-
-		c->rack.pid = s ? atoi(s) : 0;
-		free(s);
-	}
+	c->rack.pid = pl_test_rack_pid(c->rack.dir);
 	if (rc != 0 || c->rack.pid <= 0) {
 		fprintf(stderr, "%s\n", txt ? txt : "");
 		free(txt);

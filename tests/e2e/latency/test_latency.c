@@ -24,34 +24,11 @@
 
 #define NRUNS 5 /* the runs of latency.yaml */
 
-struct ctx {
-	struct e2e_rack rack;
-	char *suite;
-};
-
 static int group_setup(void **state)
 {
-	struct ctx *c = calloc(1, sizeof(*c));
-
-	*state = c;
-	if (!c)
-		return -1;
-	c->suite = pl_test_source_path(
-		"tests/data/e2e/scenarios/suites/latency.yaml");
-	return e2e_rack_up(&c->rack, "e2e-latency", 1, "good");
-}
-
-static int group_teardown(void **state)
-{
-	struct ctx *c = *state;
-	int rc;
-
-	if (!c)
-		return 0;
-	rc = e2e_rack_down(&c->rack);
-	free(c->suite);
-	free(c);
-	return rc;
+	return e2e_ctx_setup(state,
+			     "tests/data/e2e/scenarios/suites/latency.yaml",
+			     "e2e-latency", 1, "good");
 }
 
 static json_int_t need_int(json_t *o, const char *k, int64_t run)
@@ -65,7 +42,7 @@ static json_int_t need_int(json_t *o, const char *k, int64_t run)
 
 static void test_console_cuts_record_times(void **state)
 {
-	struct ctx *c = *state;
+	struct e2e_ctx *c = *state;
 	char out[4200], db[4200], *txt = NULL;
 	sqlite3 *sdb;
 	sqlite3_stmt *s = NULL;
@@ -130,5 +107,5 @@ int main(void)
 	};
 
 	return cmocka_run_group_tests_name("/pl/e2e/latency", tests,
-					   group_setup, group_teardown);
+					   group_setup, e2e_ctx_teardown);
 }

@@ -27,33 +27,10 @@
 #include "patchlab/exit.h"
 #include "pl_test.h"
 
-struct ctx {
-	struct e2e_rack rack;
-	char *suite;
-};
-
 static int group_setup(void **state)
 {
-	struct ctx *c = calloc(1, sizeof(*c));
-
-	*state = c;
-	if (!c)
-		return -1;
-	c->suite = pl_test_source_path("scenarios/suites/quick.yaml");
-	return e2e_rack_up(&c->rack, "e2e-replay", 2, "good,single-slot");
-}
-
-static int group_teardown(void **state)
-{
-	struct ctx *c = *state;
-	int rc;
-
-	if (!c)
-		return 0;
-	rc = e2e_rack_down(&c->rack);
-	free(c->suite);
-	free(c);
-	return rc;
+	return e2e_ctx_setup(state, "scenarios/suites/quick.yaml",
+			     "e2e-replay", 2, "good,single-slot");
 }
 
 static bool verdict_in(json_t *run, const char *const *verdicts)
@@ -118,7 +95,7 @@ static int pl_run(char *why, size_t n, char **log, int want,
  * --json`) and check that the replay is the same run and ends in one of
  * verdicts again, with exit want. Any difference is written into why.
  */
-static void replay_one(struct ctx *c, const char *name, const char *db,
+static void replay_one(struct e2e_ctx *c, const char *name, const char *db,
 		       json_t *orig, const char *const *verdicts, int want,
 		       char *why, size_t n)
 {
@@ -211,8 +188,8 @@ static void replay_one(struct ctx *c, const char *name, const char *db,
  * verdicts again. Every mismatch is printed; everything is released
  * before the failure is reported.
  */
-static void run_then_replay(struct ctx *c, const char *name, const char *tag,
-			    const char *profile, int want_run,
+static void run_then_replay(struct e2e_ctx *c, const char *name,
+			    const char *tag, const char *profile, int want_run,
 			    const char *const *verdicts)
 {
 	char db[4200], out[4200], json[4200], why[9000] = "";
@@ -287,5 +264,5 @@ int main(void)
 	};
 
 	return cmocka_run_group_tests_name("/pl/e2e/replay", tests,
-					   group_setup, group_teardown);
+					   group_setup, e2e_ctx_teardown);
 }

@@ -27,11 +27,6 @@
 #include "patchlab/exit.h"
 #include "pl_test.h"
 
-struct ctx {
-	struct e2e_rack rack;
-	char *suite;
-};
-
 static const struct expect {
 	const char *scenario, *verdict, *where, *what;
 } expected[] = {
@@ -54,27 +49,9 @@ static const struct expect {
 
 static int group_setup(void **state)
 {
-	struct ctx *c = calloc(1, sizeof(*c));
-
-	*state = c;
-	if (!c)
-		return -1;
-	c->suite = pl_test_source_path(
-		"tests/data/e2e/scenarios/suites/sandbox.yaml");
-	return e2e_rack_up(&c->rack, "e2e-sandbox", 1, "good");
-}
-
-static int group_teardown(void **state)
-{
-	struct ctx *c = *state;
-	int rc;
-
-	if (!c)
-		return 0;
-	rc = e2e_rack_down(&c->rack);
-	free(c->suite);
-	free(c);
-	return rc;
+	return e2e_ctx_setup(state,
+			     "tests/data/e2e/scenarios/suites/sandbox.yaml",
+			     "e2e-sandbox", 1, "good");
 }
 
 static const char *str(json_t *o, const char *k)
@@ -86,7 +63,7 @@ static const char *str(json_t *o, const char *k)
 
 static void test_sandbox_suite(void **state)
 {
-	struct ctx *c = *state;
+	struct e2e_ctx *c = *state;
 	char out[4200], json[4200], mark[4200], *txt = NULL;
 	json_error_t jerr;
 	json_t *j, *runs;
@@ -137,5 +114,5 @@ int main(void)
 	};
 
 	return cmocka_run_group_tests_name("/pl/e2e/sandbox", tests,
-					   group_setup, group_teardown);
+					   group_setup, e2e_ctx_teardown);
 }

@@ -137,7 +137,7 @@ static json_t *load(struct ctx *c, int i)
 	json_t *j = json_load_file(c->json[i], 0, &jerr);
 
 	if (!j) {
-		char *log = e2e_slurp(c->log[i]);
+		char *log = pl_test_slurp(c->log[i]);
 
 		fprintf(stderr, "%s\n", log ? log : "");
 		free(log);
@@ -202,7 +202,7 @@ static void test_acceptance(void **state)
 		"(before %u, during %u, after %u), exit %d\n",
 		json_array_size(runs), flash, before, during, after, c->rc[0]);
 	if (c->rc[0] != PL_EXIT_OK) {
-		char *log = e2e_slurp(c->log[0]);
+		char *log = pl_test_slurp(c->log[0]);
 
 		fprintf(stderr, "%s\n", log ? log : "");
 		free(log);

@@ -21,15 +21,9 @@
  * U-Boot cannot be built here.
  */
 #include <dirent.h>
-#include <errno.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -46,14 +40,6 @@ struct ctx {
 };
 
 /* ------------------------------------------------------------ helpers */
-
-static char *path_in(const char *dir, const char *name)
-{
-	struct pl_strbuf sb = { 0 };
-
-	pl_strbuf_printf(&sb, "%s/%s", dir, name);
-	return pl_strbuf_steal(&sb);
-}
 
 /* scripts/build-uboot's directory, or NULL and *why (its last stderr line). */
 static char *uboot_dir(char **why)
@@ -92,7 +78,7 @@ static char *write_lab(const char *dir)
 {
 	char *src = pl_test_source_path("examples/labs/qemu-uboot.yaml");
 	char *boards = pl_test_source_path("boards");
-	char *text = e2e_slurp(src), *out = path_in(dir, "lab.yaml");
+	char *text = pl_test_slurp(src), *out = pl_test_path(dir, "lab.yaml");
 	struct pl_strbuf sb = { 0 };
 	FILE *f;
 
@@ -125,7 +111,7 @@ static int reap_orphans(void)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
-	int n = 0, st;
+	int n = 0;
 
 	if (!d)
 		return 0;
@@ -157,19 +143,7 @@ static int reap_orphans(void)
 			pst);
 		if (!strchr(pst, 'Z'))
 			n++;
-		{
-			int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-
-			if (fd >= 0) {
-				struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-				if (poll(&pfd, 1, 10000) == 0)
-					kill(pid, SIGKILL);
-				close(fd);
-			}
-		}
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-			;
+		pl_test_reap(pid, 10000);
 		fprintf(stderr, "e2e-uboot: reaped leftover pid %d\n", pid);
 	}
 	closedir(d);
@@ -189,10 +163,10 @@ static char *flash_pltest(const char *dir, const char *board, bool redundant,
 	int rc;
 
 	pl_strbuf_printf(&sb, "%s.flash", board);
-	flash = path_in(dir, sb.s);
+	flash = pl_test_path(dir, sb.s);
 	pl_strbuf_reset(&sb);
 	pl_strbuf_printf(&sb, "fw_env-%s.config", board);
-	cfg = path_in(dir, sb.s);
+	cfg = pl_test_path(dir, sb.s);
 	pl_strbuf_free(&sb);
 	f = fopen(cfg, "w");
 	assert_non_null(f);
@@ -239,8 +213,9 @@ static const char *jstr(json_t *o, const char *k)
 static void suite_on_both_variants(void **state)
 {
 	struct ctx *c = *state;
-	char *images = path_in(c->dir, "images"), *outdir = path_in(c->dir, "out");
-	char *json = path_in(c->dir, "result.json"), *out = NULL;
+	char *images = pl_test_path(c->dir, "images");
+	char *outdir = pl_test_path(c->dir, "out");
+	char *json = pl_test_path(c->dir, "result.json"), *out = NULL;
 	char *mk = pl_test_source_path("tests/e2e/uboot/make-images");
 	char *suite = pl_test_source_path("scenarios/suites/uboot.yaml");
 	json_error_t jerr;
@@ -266,7 +241,7 @@ static void suite_on_both_variants(void **state)
 	c->lab = write_lab(c->dir);
 
 	/* QEMUs that patchlab leaves behind become ours to reap. */
-	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	assert_int_equal(pl_test_become_subreaper(), 0);
 	rc = e2e_patchlab(NULL, &out, "run", suite, "--lab", c->lab, "--out",
 			  outdir, "--json", json, "--quiet", NULL);
 	fprintf(stderr, "%s", out ? out : "");
