@@ -17,8 +17,6 @@
  * nothing and is not registered with ctest.
  */
 #include <dirent.h>
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,12 +28,8 @@
 #include "pl_test.h"
 #include "vrack_util.h"
 
-struct con {
-	int fd;
-	struct pl_strbuf acc;
-	size_t from;
-	bool done;
-};
+/* How long 1,000 boards may take to answer. */
+#define WAIT_MS 600000u
 
 static double secs(uint64_t a, uint64_t b)
 {
@@ -75,41 +69,6 @@ static long count_fds(int pid)
 	return n - 2;
 }
 
-static int wait_all(struct con *c, size_t n, const char *needle)
-{
-	uint64_t deadline = pl_now_ns() + 600ull * 1000000000u;
-	struct pollfd *p = calloc(n, sizeof(*p));
-	size_t left = n;
-
-	for (size_t i = 0; i < n; i++)
-		c[i].done = false;
-	while (left > 0 && pl_now_ns() < deadline) {
-		for (size_t i = 0; i < n; i++) {
-			p[i].fd = c[i].done ? -1 : c[i].fd;
-			p[i].events = POLLIN;
-		}
-		if (poll(p, n, 1000) <= 0)
-			continue;
-		for (size_t i = 0; i < n; i++) {
-			char buf[2048];
-			ssize_t r;
-
-			if (!(p[i].revents & POLLIN))
-				continue;
-			r = read(c[i].fd, buf, sizeof(buf));
-			if (r <= 0)
-				continue;
-			pl_strbuf_append(&c[i].acc, buf, (size_t)r);
-			if (strstr(c[i].acc.s + c[i].from, needle)) {
-				c[i].done = true;
-				left--;
-			}
-		}
-	}
-	free(p);
-	return left ? -ETIMEDOUT : 0;
-}
-
 static int up(const char *dir, const char *nb)
 {
 	char *out = NULL, *err = NULL;
@@ -127,7 +86,7 @@ static int down(const char *dir, int pid)
 {
 	int rc = vt_patchlab(NULL, NULL, "down", "--dir", dir, NULL);
 
-	vt_reap(pid);
+	pl_test_reap(pid, PL_TEST_REAP_DEADLINE_MS);
 	return rc;
 }
 
@@ -137,7 +96,7 @@ int main(int argc, char **argv)
 	size_t nrelays = (n + 7) / 8;
 	char *dir = pl_test_tmpdir("bench-vrack");
 	char nb[16], *outp = NULL;
-	struct con *c = calloc(n, sizeof(*c));
+	struct vt_con *c = calloc(n, sizeof(*c));
 	int *relay = calloc(nrelays, sizeof(*relay));
 	uint64_t t0, t1, t2, t3, t4, t5, t6, t7, t8;
 	long rss_up, rss_anon, rss_file, rss_peak, fds;
@@ -150,14 +109,14 @@ int main(int argc, char **argv)
 	getrlimit(RLIMIT_NOFILE, &rl);
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
-	vt_become_subreaper();
+	pl_test_become_subreaper();
 	snprintf(nb, sizeof(nb), "%zu", n);
 
 	t0 = pl_now_ns();
 	if (up(dir, nb) != 0)
 		return 1;
 	t1 = pl_now_ns();
-	pid = vt_rack_pid(dir);
+	pid = pl_test_rack_pid(dir);
 	rss_up = status_kib(pid, "VmRSS:");
 	rss_anon = status_kib(pid, "RssAnon:");
 	rss_file = status_kib(pid, "RssFile:");
@@ -167,7 +126,7 @@ int main(int argc, char **argv)
 		char name[32], *path;
 
 		snprintf(name, sizeof(name), "vb%zu.console", i);
-		path = vt_path(dir, name);
+		path = pl_test_path(dir, name);
 		c[i].fd = vt_open_tty(path, true);
 		free(path);
 	}
@@ -176,20 +135,20 @@ int main(int argc, char **argv)
 		char name[32], *path;
 
 		snprintf(name, sizeof(name), "relay%zu.tty", k);
-		path = vt_path(dir, name);
+		path = pl_test_path(dir, name);
 		relay[k] = vt_open_tty(path, false);
 		free(path);
 		for (unsigned ch = 1; ch <= 8 && k * 8 + ch - 1 < n; ch++)
 			vt_lcus(relay[k], ch, true);
 	}
-	if (wait_all(c, n, "> ") < 0)
+	if (vt_wait_all(c, n, "> ", WAIT_MS) < 0)
 		fprintf(stderr, "not every board booted\n");
 	t3 = pl_now_ns();
 	for (size_t i = 0; i < n; i++) {
 		c[i].from = c[i].acc.len;
 		vt_write_all(c[i].fd, "version\r", 8);
 	}
-	if (wait_all(c, n, "version 1.0.0") < 0)
+	if (vt_wait_all(c, n, "version 1.0.0", WAIT_MS) < 0)
 		fprintf(stderr, "not every board answered\n");
 	t4 = pl_now_ns();
 	rss_peak = status_kib(pid, "VmHWM:");
@@ -205,7 +164,7 @@ int main(int argc, char **argv)
 	if (up(dir, nb) != 0)
 		return 1;
 	t7 = pl_now_ns();
-	down(dir, vt_rack_pid(dir));
+	down(dir, pl_test_rack_pid(dir));
 	t8 = pl_now_ns();
 
 	printf("vrack scale: %zu boards\n", n);

@@ -37,7 +37,7 @@ static void rack_up(struct rack *r, const char *boards, const char *speed)
 	assert_non_null(strstr(out, "lab: "));
 	free(out);
 	free(err);
-	r->pid = vt_rack_pid(r->dir);
+	r->pid = pl_test_rack_pid(r->dir);
 	assert_true(r->pid > 0);
 }
 
@@ -52,7 +52,7 @@ static void rack_down(struct rack *r)
 	free(err);
 	/* down returns once the process is gone: it is our zombie now, and a
 	 * clean exit (0; LeakSanitizer would make it 23) */
-	assert_int_equal(vt_reap(r->pid), 0);
+	assert_int_equal(pl_test_reap(r->pid, PL_TEST_REAP_DEADLINE_MS), 0);
 	r->pid = 0;
 }
 
@@ -60,7 +60,7 @@ static int setup(void **state)
 {
 	struct rack *r = calloc(1, sizeof(*r));
 
-	vt_become_subreaper();
+	pl_test_become_subreaper();
 	r->dir = pl_test_tmpdir("vrack-cli");
 	*state = r;
 	return r->dir ? 0 : -1;
@@ -72,7 +72,7 @@ static int teardown(void **state)
 
 	if (r->pid > 0) {
 		kill(r->pid, SIGTERM);
-		vt_reap(r->pid);
+		pl_test_reap(r->pid, PL_TEST_REAP_DEADLINE_MS);
 	}
 	pl_test_rmrf(r->dir);
 	free(r->dir);
@@ -108,7 +108,7 @@ static void usage_errors_exit_64(void **state)
 		free(err);
 	}
 	/* and nothing was started */
-	assert_int_equal(vt_rack_pid(r->dir), 0);
+	assert_int_equal(pl_test_rack_pid(r->dir), 0);
 }
 
 static bool is_link(const char *path)
@@ -128,7 +128,7 @@ static bool present(const char *path)
 /* The gdb port of board vbN from lab.yaml. */
 static unsigned gdb_port(const char *dir, int board)
 {
-	char *path = vt_path(dir, "lab.yaml"), line[512], id[32];
+	char *path = pl_test_path(dir, "lab.yaml"), line[512], id[32];
 	FILE *f = fopen(path, "r");
 	bool in = false;
 	unsigned port = 0;
@@ -151,11 +151,11 @@ static void up_status_down_round_trip_keeps_flash(void **state)
 {
 	struct rack *r = *state;
 	char *out = NULL, *err = NULL, *reply = NULL;
-	char *lab = vt_path(r->dir, "lab.yaml");
-	char *con = vt_path(r->dir, "vb1.console");
-	char *relay = vt_path(r->dir, "relay0.tty");
-	char *flash = vt_path(r->dir, "vb1.flash");
-	char *sock = vt_path(r->dir, "rack.sock");
+	char *lab = pl_test_path(r->dir, "lab.yaml");
+	char *con = pl_test_path(r->dir, "vb1.console");
+	char *relay = pl_test_path(r->dir, "relay0.tty");
+	char *flash = pl_test_path(r->dir, "vb1.flash");
+	char *sock = pl_test_path(r->dir, "rack.sock");
 	uint32_t ops_before, ops_after, word;
 	int fd;
 
@@ -232,14 +232,14 @@ static void up_status_down_round_trip_keeps_flash(void **state)
 static void sigterm_powers_off_and_cleans_up(void **state)
 {
 	struct rack *r = *state;
-	char *con = vt_path(r->dir, "vb0.console");
-	char *sock = vt_path(r->dir, "rack.sock");
-	char *flash = vt_path(r->dir, "vb0.flash");
+	char *con = pl_test_path(r->dir, "vb0.console");
+	char *sock = pl_test_path(r->dir, "rack.sock");
+	char *flash = pl_test_path(r->dir, "vb0.flash");
 
 	rack_up(r, "1", "10");
 	assert_true(present(con) && present(sock));
 	assert_int_equal(kill(r->pid, SIGTERM), 0);
-	assert_int_equal(vt_reap(r->pid), 0);
+	assert_int_equal(pl_test_reap(r->pid, PL_TEST_REAP_DEADLINE_MS), 0);
 	r->pid = 0;
 	assert_false(present(con));
 	assert_false(present(sock));
@@ -252,14 +252,15 @@ static void sigterm_powers_off_and_cleans_up(void **state)
 static void down_clears_what_a_killed_rack_left(void **state)
 {
 	struct rack *r = *state;
-	char *con = vt_path(r->dir, "vb0.console");
-	char *sock = vt_path(r->dir, "rack.sock");
-	char *flash = vt_path(r->dir, "vb0.flash");
+	char *con = pl_test_path(r->dir, "vb0.console");
+	char *sock = pl_test_path(r->dir, "rack.sock");
+	char *flash = pl_test_path(r->dir, "vb0.flash");
 	char *out = NULL;
 
 	rack_up(r, "1", "10");
 	assert_int_equal(kill(r->pid, SIGKILL), 0);
-	assert_int_equal(vt_reap(r->pid), 128 + SIGKILL);
+	assert_int_equal(pl_test_reap(r->pid, PL_TEST_REAP_DEADLINE_MS),
+			 128 + SIGKILL);
 	r->pid = 0;
 	assert_true(present(con) && present(sock)); /* nobody cleaned up */
 	assert_int_equal(vt_patchlab(&out, NULL, "down", "--dir", r->dir, NULL), 0);
@@ -296,9 +297,9 @@ static void gdb_breakpoint_halts_board_at_first_page_write(void **state)
 {
 	struct rack *r = *state;
 	struct pl_strbuf acc = { 0 };
-	char *con_path = vt_path(r->dir, "vb0.console");
-	char *relay_path = vt_path(r->dir, "relay0.tty");
-	char *img = vt_path(r->dir, "images/v1.1.0.img");
+	char *con_path = pl_test_path(r->dir, "vb0.console");
+	char *relay_path = pl_test_path(r->dir, "relay0.tty");
+	char *img = pl_test_path(r->dir, "images/v1.1.0.img");
 	char *reply = NULL;
 	uint32_t ops_at_halt, ops_later, halted, busy;
 	int con, relay, gdb, sxfd, st;
@@ -422,8 +423,8 @@ static void gdb_framing_monitor_interrupt_and_escapes(void **state)
 {
 	struct rack *r = *state;
 	struct pl_strbuf acc = { 0 };
-	char *con_path = vt_path(r->dir, "vb0.console");
-	char *relay_path = vt_path(r->dir, "relay0.tty");
+	char *con_path = pl_test_path(r->dir, "vb0.console");
+	char *relay_path = pl_test_path(r->dir, "relay0.tty");
 	char *reply = NULL, *out, *st = NULL;
 	uint8_t b;
 	uint32_t v;

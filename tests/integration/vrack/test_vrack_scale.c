@@ -6,9 +6,7 @@
  * (for a quick run). No timing is asserted: tests/bench/bench_vrack_scale.c
  * measures.
  */
-#include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,73 +14,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "patchlab/clock.h"
 #include "pl_test.h"
 #include "vrack_util.h"
 
 #define T_MS 300000u
-
-struct con {
-	int fd;
-	struct pl_strbuf acc;
-	size_t from;
-	bool done;
-};
-
-/* Read every console until each shows needle after its `from`. */
-static int wait_all(struct con *c, size_t n, const char *needle)
-{
-	uint64_t deadline = pl_now_ns() + (uint64_t)T_MS * 1000000u;
-	struct pollfd *p = calloc(n, sizeof(*p));
-	size_t left = 0;
-	int rc = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		c[i].done = false;
-		left++;
-	}
-	while (left > 0) {
-		uint64_t now = pl_now_ns();
-		int k;
-
-		if (now >= deadline) {
-			rc = -ETIMEDOUT;
-			break;
-		}
-		for (size_t i = 0; i < n; i++) {
-			p[i].fd = c[i].done ? -1 : c[i].fd;
-			p[i].events = POLLIN;
-			p[i].revents = 0;
-		}
-		k = poll(p, n, (int)((deadline - now) / 1000000u) + 1);
-		if (k <= 0)
-			continue;
-		for (size_t i = 0; i < n; i++) {
-			char buf[2048];
-			ssize_t r;
-
-			if (!(p[i].revents & POLLIN))
-				continue;
-			r = read(c[i].fd, buf, sizeof(buf));
-			if (r <= 0)
-				continue;
-			pl_strbuf_append(&c[i].acc, buf, (size_t)r);
-			if (strstr(c[i].acc.s + c[i].from, needle)) {
-				c[i].done = true;
-				left--;
-			}
-		}
-	}
-	if (rc < 0)
-		for (size_t i = 0; i < n; i++)
-			if (!c[i].done) {
-				print_message("vb%zu never said '%s'; it had:\n%s\n", i,
-					      needle, c[i].acc.s ? c[i].acc.s : "");
-				break;
-			}
-	free(p);
-	return rc;
-}
 
 struct scale {
 	char *dir;
@@ -93,7 +28,7 @@ static int setup(void **state)
 {
 	struct scale *sc = calloc(1, sizeof(*sc));
 
-	vt_become_subreaper();
+	pl_test_become_subreaper();
 	sc->dir = pl_test_tmpdir("vrack-scale");
 	*state = sc;
 	return sc->dir ? 0 : -1;
@@ -106,7 +41,7 @@ static int teardown(void **state)
 
 	if (sc->pid > 0) {
 		kill(sc->pid, SIGTERM);
-		vt_reap(sc->pid);
+		pl_test_reap(sc->pid, PL_TEST_REAP_DEADLINE_MS);
 	}
 	pl_test_rmrf(sc->dir);
 	free(sc->dir);
@@ -122,7 +57,7 @@ static void thousand_boards_answer_version(void **state)
 	size_t nrelays = (n + 7) / 8;
 	char *dir = sc->dir;
 	char *out = NULL, *err = NULL, nb[16];
-	struct con *c = calloc(n, sizeof(*c));
+	struct vt_con *c = calloc(n, sizeof(*c));
 	int *relay = calloc(nrelays, sizeof(*relay));
 	struct rlimit rl;
 	int rc, pid;
@@ -140,7 +75,7 @@ static void thousand_boards_answer_version(void **state)
 		fail_msg("vrack up --boards %zu: exit %d\n%s%s", n, rc, out, err);
 	free(out);
 	free(err);
-	pid = vt_rack_pid(dir);
+	pid = pl_test_rack_pid(dir);
 	assert_true(pid > 0);
 	sc->pid = pid;
 
@@ -148,7 +83,7 @@ static void thousand_boards_answer_version(void **state)
 		char name[32], *path;
 
 		snprintf(name, sizeof(name), "vb%zu.console", i);
-		path = vt_path(dir, name);
+		path = pl_test_path(dir, name);
 		c[i].fd = vt_open_tty(path, true);
 		free(path);
 		assert_true(c[i].fd >= 0);
@@ -157,19 +92,19 @@ static void thousand_boards_answer_version(void **state)
 		char name[32], *path;
 
 		snprintf(name, sizeof(name), "relay%zu.tty", k);
-		path = vt_path(dir, name);
+		path = pl_test_path(dir, name);
 		relay[k] = vt_open_tty(path, false);
 		free(path);
 		assert_true(relay[k] >= 0);
 		for (unsigned ch = 1; ch <= 8 && k * 8 + ch - 1 < n; ch++)
 			assert_int_equal(vt_lcus(relay[k], ch, true), 0);
 	}
-	assert_int_equal(wait_all(c, n, "> "), 0);
+	assert_int_equal(vt_wait_all(c, n, "> ", T_MS), 0);
 	for (size_t i = 0; i < n; i++) {
 		c[i].from = c[i].acc.len;
 		assert_int_equal(vt_write_all(c[i].fd, "version\r", 8), 0);
 	}
-	assert_int_equal(wait_all(c, n, "version 1.0.0 slot A"), 0);
+	assert_int_equal(vt_wait_all(c, n, "version 1.0.0 slot A", T_MS), 0);
 
 	for (size_t k = 0; k < nrelays; k++) {
 		for (unsigned ch = 1; ch <= 8; ch++)
@@ -186,7 +121,7 @@ static void thousand_boards_answer_version(void **state)
 	free(out);
 	free(err);
 	sc->pid = 0;
-	assert_int_equal(vt_reap(pid), 0);
+	assert_int_equal(pl_test_reap(pid, PL_TEST_REAP_DEADLINE_MS), 0);
 	free(c);
 	free(relay);
 }

@@ -4,13 +4,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -18,61 +15,60 @@
 #include "pl_test.h"
 #include "vrack_util.h"
 
-void vt_become_subreaper(void)
+int vt_wait_all(struct vt_con *c, size_t n, const char *needle,
+		unsigned timeout_ms)
 {
-	prctl(PR_SET_CHILD_SUBREAPER, 1);
-}
+	uint64_t deadline = pl_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	struct pollfd *p = calloc(n, sizeof(*p));
+	size_t left = 0;
+	int rc = 0;
 
-int vt_patchlab(char **out, char **err, ...)
-{
-	char *argv[32];
-	int n = 0;
-	va_list ap;
+	for (size_t i = 0; i < n; i++) {
+		c[i].done = false;
+		left++;
+	}
+	while (left > 0) {
+		uint64_t now = pl_now_ns();
+		int k;
 
-	argv[n++] = (char *)pl_test_patchlab();
-	argv[n++] = "vrack";
-	va_start(ap, err);
-	for (char *a = va_arg(ap, char *); a && n < 31; a = va_arg(ap, char *))
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-	return pl_test_run_capture(argv, out, err);
-}
+		if (now >= deadline) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		for (size_t i = 0; i < n; i++) {
+			p[i].fd = c[i].done ? -1 : c[i].fd;
+			p[i].events = POLLIN;
+			p[i].revents = 0;
+		}
+		k = poll(p, n, (int)((deadline - now) / 1000000u) + 1);
+		if (k <= 0)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			char buf[2048];
+			ssize_t r;
 
-char *vt_path(const char *dir, const char *name)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/%s", dir, name) < 0)
-		return NULL;
-	return p;
-}
-
-int vt_rack_pid(const char *dir)
-{
-	char *path = vt_path(dir, "rack.pid");
-	FILE *f = fopen(path, "r");
-	int pid = 0;
-
-	free(path);
-	if (!f)
-		return 0;
-	if (fscanf(f, "%d", &pid) != 1)
-		pid = 0;
-	fclose(f);
-	return pid;
-}
-
-int vt_reap(int pid)
-{
-	int st;
-
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	if (WIFSIGNALED(st))
-		return 128 + WTERMSIG(st);
-	return WEXITSTATUS(st);
+			if (!(p[i].revents & POLLIN))
+				continue;
+			r = read(c[i].fd, buf, sizeof(buf));
+			if (r <= 0)
+				continue;
+			pl_strbuf_append(&c[i].acc, buf, (size_t)r);
+			if (strstr(c[i].acc.s + c[i].from, needle)) {
+				c[i].done = true;
+				left--;
+			}
+		}
+	}
+	if (rc < 0)
+		for (size_t i = 0; i < n; i++)
+			if (!c[i].done) {
+				print_message("vb%zu never said '%s'; it had:\n%s\n",
+					      i, needle,
+					      c[i].acc.s ? c[i].acc.s : "");
+				break;
+			}
+	free(p);
+	return rc;
 }
 
 int vt_open_tty(const char *path, bool nonblock)

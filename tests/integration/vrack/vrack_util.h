@@ -13,20 +13,26 @@
 #include <stdint.h>
 
 #include "patchlab/strbuf.h"
+#include "pl_test.h"
 
-/* Make this process the reaper of the racks it starts (they are
- * re-parented to us when `vrack up` exits). */
-void vt_become_subreaper(void);
+/* Run `patchlab vrack ARGS...` (NULL-terminated), capturing output; the
+ * rest (subreaper, rack pid, reaping, paths) is the harness's (pl_test.h). */
+#define vt_patchlab(out, err, ...) \
+	pl_test_patchlab_run(NULL, out, err, "vrack", __VA_ARGS__)
 
-/* Run `patchlab vrack ARGS...` (NULL-terminated), capturing output. */
-int vt_patchlab(char **out, char **err, ...);
+/* A board's console being read by vt_wait_all. */
+struct vt_con {
+	int fd;
+	struct pl_strbuf acc; /* all it said */
+	size_t from;          /* where the wait for the next needle starts */
+	bool done;
+};
 
-/* pid from DIR/rack.pid, or 0. */
-int vt_rack_pid(const char *dir);
-
-/* Reap the rack process pid (a child of ours once re-parented): its exit
- * status as pl_test_run_capture reports it, or -1. */
-int vt_reap(int pid);
+/* Read every console until each shows needle after its from, or
+ * timeout_ms passed (then the first that did not is printed): 0 or
+ * -ETIMEDOUT. */
+int vt_wait_all(struct vt_con *c, size_t n, const char *needle,
+		unsigned timeout_ms);
 
 /* Open a pty (console or relay) by path: raw, non-blocking, input flushed.
  * Returns the fd or -errno. */
@@ -72,8 +78,5 @@ int vt_gdb_recv(int fd, char **out, bool acks, unsigned timeout_ms);
 int vt_gdb_cmd(int fd, const char *data, char **reply, bool acks);
 /* Read a little-endian u32 at addr through `m`. */
 int vt_gdb_read32(int fd, uint32_t addr, uint32_t *out, bool acks);
-
-/* The rack's lab.yaml / images paths (malloc'ed). */
-char *vt_path(const char *dir, const char *name);
 
 #endif
