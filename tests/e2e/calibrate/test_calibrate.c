@@ -14,19 +14,16 @@
  * reaped after `vrack down`, every board switched off first, whatever
  * failed. PL_KEEP_RACK=1 keeps the directory (stores, console logs).
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "e2e_util.h"
 #include "pl_test.h"
 #include "patchlab/vfw.h"
 
@@ -43,25 +40,6 @@ struct rack {
 
 /* --------------------------------------------------------- processes */
 
-struct proc {
-	uv_process_t h;
-	bool exited;
-	int code;
-};
-
-static void on_exit_cb(uv_process_t *h, int64_t status, int sig)
-{
-	struct proc *p = h->data;
-
-	p->exited = true;
-	p->code = sig ? 128 + sig : (int)status;
-}
-
-static bool proc_done(void *ud)
-{
-	return ((struct proc *)ud)->exited;
-}
-
 /*
  * Run argv (argv[0] a path or a program on PATH) to its end, stdin from
  * /dev/null, stdout and stderr appended to log; killed (and still reaped)
@@ -69,49 +47,22 @@ static bool proc_done(void *ud)
  */
 static int run_log(char *const argv[], const char *log, unsigned timeout_ms)
 {
+	struct e2e_proc p;
 	uv_loop_t loop;
-	struct proc p = { 0 };
-	uv_process_options_t o = { 0 };
-	uv_stdio_container_t io[3];
-	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int rc;
 
-	if (fd < 0 || devnull < 0 || uv_loop_init(&loop) != 0) {
-		if (fd >= 0)
-			close(fd);
-		if (devnull >= 0)
-			close(devnull);
+	if (uv_loop_init(&loop) != 0)
 		return -1;
-	}
-	io[0].flags = UV_INHERIT_FD;
-	io[0].data.fd = devnull;
-	io[1].flags = UV_INHERIT_FD;
-	io[1].data.fd = fd;
-	io[2].flags = UV_INHERIT_FD;
-	io[2].data.fd = fd;
-	o.file = argv[0];
-	o.args = (char **)argv;
-	o.exit_cb = on_exit_cb;
-	o.stdio = io;
-	o.stdio_count = 3;
-	p.h.data = &p;
-	rc = uv_spawn(&loop, &p.h, &o);
-	close(fd);
-	close(devnull);
+	rc = e2e_spawn(&loop, &p, NULL, log, argv);
 	if (rc != 0) {
-		fprintf(stderr, "cannot start %s: %s\n", argv[0], uv_strerror(rc));
-		pl_test_loop_drain(&loop);
-		return -1;
-	}
-	if (pl_test_loop_until(&loop, proc_done, &p, timeout_ms) != 0) {
-		fprintf(stderr, "%s: no exit within %u ms: killed\n", argv[0],
-			timeout_ms);
-		uv_process_kill(&p.h, SIGKILL);
-		pl_test_loop_until(&loop, proc_done, &p, SHORT_DEADLINE_MS);
+		fprintf(stderr, "cannot start %s: %s\n", argv[0],
+			uv_strerror(rc));
+		rc = -1;
+	} else {
+		rc = e2e_wait(&loop, &p, timeout_ms);
 	}
 	pl_test_loop_drain(&loop);
-	return p.exited ? p.code : -1;
+	return rc;
 }
 
 /* `patchlab ARGS...` (NULL-terminated), output appended to r->log. */
@@ -128,38 +79,6 @@ static int pl(struct rack *r, unsigned timeout_ms, ...)
 	va_end(ap);
 	argv[n] = NULL;
 	return run_log(argv, r->log, timeout_ms);
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0;
-
-	if (!f)
-		return NULL;
-	if (getdelim(&buf, &len, '\0', f) < 0) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
-
-static int rack_pid(const char *dir)
-{
-	char path[4096];
-	FILE *f;
-	int pid = 0;
-
-	snprintf(path, sizeof(path), "%s/rack.pid", dir);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%d", &pid) != 1)
-		pid = 0;
-	fclose(f);
-	return pid;
 }
 
 /* ------------------------------------------------------------ fixture */
@@ -193,7 +112,7 @@ static int group_setup(void **state)
 
 	*state = r;
 	/* the rack daemon leaves `vrack up` for us to reap */
-	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	pl_test_become_subreaper();
 	r->dir = pl_test_tmpdir("calibrate");
 	if (!r || !src || !calib || !profiles || !r->dir ||
 	    asprintf(&r->rack, "%s/rack", r->dir) < 0 ||
@@ -219,9 +138,9 @@ static int group_setup(void **state)
 	snprintf(nb, sizeof(nb), "%zu", r->nboards);
 	rc = pl(r, SHORT_DEADLINE_MS, "vrack", "up", "--dir", r->rack, "--boards",
 		nb, "--profile", profiles, "--speed", "20", "--seed", "1", NULL);
-	r->pid = rack_pid(r->rack);
+	r->pid = pl_test_rack_pid(r->rack);
 	if (rc != 0 || r->pid <= 0) {
-		char *log = slurp(r->log);
+		char *log = pl_test_slurp(r->log);
 
 		fprintf(stderr, "vrack up: exit %d\n%s", rc, log ? log : "");
 		free(log);
@@ -264,8 +183,7 @@ static int group_teardown(void **state)
 		       NULL) != 0)
 			rc = -1;
 		/* vrack down stopped it: this wait returns */
-		while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
-			;
+		pl_test_reap(r->pid, SHORT_DEADLINE_MS);
 		/* and any other orphan handed to us */
 		while (waitpid(-1, NULL, WNOHANG) > 0)
 			;
@@ -304,7 +222,7 @@ static void calibrate_names_a_missing_suite(void **state)
 	assert_true(asprintf(&missing, "%s/nope.yaml", r->dir) > 0);
 	assert_int_equal(pl(r, SHORT_DEADLINE_MS, "calibrate", "--lab", r->lab,
 			    "--suite", missing, "--out", r->out, NULL), 65);
-	log = slurp(r->log);
+	log = pl_test_slurp(r->log);
 	assert_non_null(log);
 	assert_non_null(strstr(log, missing));
 	free(log);
@@ -363,7 +281,7 @@ static void calibrate_detects_every_defect_and_passes_good(void **state)
 
 	rc = pl(r, CALIBRATE_DEADLINE_MS, "calibrate", "--lab", r->lab, "--suite",
 		r->suite, "--out", r->out, "--json", r->json, "--seed", "7", NULL);
-	log = slurp(r->log);
+	log = pl_test_slurp(r->log);
 	assert_non_null(log);
 	if (rc != 0) {
 		/* the whole output: the matrix says what was missed */
