@@ -122,22 +122,11 @@ int main(int argc, char **argv)
 	rss_file = status_kib(pid, "RssFile:");
 	fds = count_fds(pid);
 
-	for (size_t i = 0; i < n; i++) {
-		char name[32], *path;
-
-		snprintf(name, sizeof(name), "vb%zu.console", i);
-		path = pl_test_path(dir, name);
-		c[i].fd = vt_open_tty(path, true);
-		free(path);
-	}
+	for (size_t i = 0; i < n; i++)
+		c[i].fd = vt_open_nth(dir, "vb", i, ".console", true);
 	t2 = pl_now_ns();
 	for (size_t k = 0; k < nrelays; k++) {
-		char name[32], *path;
-
-		snprintf(name, sizeof(name), "relay%zu.tty", k);
-		path = pl_test_path(dir, name);
-		relay[k] = vt_open_tty(path, false);
-		free(path);
+		relay[k] = vt_open_nth(dir, "relay", k, ".tty", false);
 		for (unsigned ch = 1; ch <= 8 && k * 8 + ch - 1 < n; ch++)
 			vt_lcus(relay[k], ch, true);
 	}

@@ -80,21 +80,11 @@ static void thousand_boards_answer_version(void **state)
 	sc->pid = pid;
 
 	for (size_t i = 0; i < n; i++) {
-		char name[32], *path;
-
-		snprintf(name, sizeof(name), "vb%zu.console", i);
-		path = pl_test_path(dir, name);
-		c[i].fd = vt_open_tty(path, true);
-		free(path);
+		c[i].fd = vt_open_nth(dir, "vb", i, ".console", true);
 		assert_true(c[i].fd >= 0);
 	}
 	for (size_t k = 0; k < nrelays; k++) {
-		char name[32], *path;
-
-		snprintf(name, sizeof(name), "relay%zu.tty", k);
-		path = pl_test_path(dir, name);
-		relay[k] = vt_open_tty(path, false);
-		free(path);
+		relay[k] = vt_open_nth(dir, "relay", k, ".tty", false);
 		assert_true(relay[k] >= 0);
 		for (unsigned ch = 1; ch <= 8 && k * 8 + ch - 1 < n; ch++)
 			assert_int_equal(vt_lcus(relay[k], ch, true), 0);

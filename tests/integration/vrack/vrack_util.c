@@ -87,6 +87,21 @@ int vt_open_tty(const char *path, bool nonblock)
 	return fd;
 }
 
+int vt_open_nth(const char *dir, const char *stem, size_t n, const char *ext,
+		bool nonblock)
+{
+	char name[64], *path;
+	int fd;
+
+	snprintf(name, sizeof(name), "%s%zu%s", stem, n, ext);
+	path = pl_test_path(dir, name);
+	if (!path)
+		return -ENOMEM;
+	fd = vt_open_tty(path, nonblock);
+	free(path);
+	return fd;
+}
+
 int vt_read_until(int fd, struct pl_strbuf *acc, size_t from,
 		  const char *needle, unsigned timeout_ms)
 {

@@ -38,6 +38,11 @@ int vt_wait_all(struct vt_con *c, size_t n, const char *needle,
  * Returns the fd or -errno. */
 int vt_open_tty(const char *path, bool nonblock);
 
+/* vt_open_tty on the rack's DIR/<stem><n><ext>: a console ("vb", n,
+ * ".console") or a relay ("relay", n, ".tty"). */
+int vt_open_nth(const char *dir, const char *stem, size_t n, const char *ext,
+		bool nonblock);
+
 /* Read from fd into acc until needle appears after position from, or
  * timeout_ms passes: 0 or -ETIMEDOUT. */
 int vt_read_until(int fd, struct pl_strbuf *acc, size_t from,
