@@ -39,12 +39,8 @@ sed 's/run_timeout: .*/run_timeout: 20s/' "$ROOT/scenarios/suites/windows.yaml" 
 sed 's/strategy: adaptive/strategy: exhaustive/; s/points: [0-9]*/points: all/; s/^name: windows/name: windows-exhaustive/' \
 	"$SC/suites/windows.yaml" >"$SC/suites/windows-exhaustive.yaml"
 
-list=""
-for p in "${PROFILES[@]}"; do
-	for _ in $(seq "$PER"); do list="$list${list:+,}$p"; done
-done
 rack=$TMP/rack
-rack_up "$rack" $(( ${#PROFILES[@]} * PER )) "$list" "$SPEED"
+rack_up_per_profile "$rack" "$PER" "$SPEED" "${PROFILES[@]}"
 
 # one profile: adaptive, then exhaustive, on its own boards
 run_profile() {

@@ -46,12 +46,8 @@ runs:
       strategy: exhaustive
 YAML
 
-list=""
-for p in "${PROFILES[@]}"; do
-	for _ in $(seq "$PER"); do list="$list${list:+,}$p"; done
-done
 rack=$TMP/rack
-rack_up "$rack" $(( ${#PROFILES[@]} * PER )) "$list" "$SPEED"
+rack_up_per_profile "$rack" "$PER" "$SPEED" "${PROFILES[@]}"
 
 run_profile() {
 	local p=$1 rc

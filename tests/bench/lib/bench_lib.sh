@@ -4,6 +4,7 @@
 #                          (runs/bench/NAME.json), every rack started with
 #                          rack_up is taken down at exit, whatever happens
 #   rack_up DIR N PROFILES SPEED   a virtual rack; RACK_PID set
+#   rack_up_per_profile DIR PER SPEED PROFILE...   PER boards of each
 #   rack_ticks DIR         CPU time (user+sys, clock ticks) of DIR's rack
 #   scen_dir DIR FILE...   DIR/{lib/,suites/,FILE...}: a scenarios tree of
 #                          its own with scenarios/lib and the named scenarios
@@ -64,6 +65,15 @@ rack_up() {
 		exit 2
 	fi
 	RACK_PID=$(cat "$dir/rack.pid")
+}
+
+rack_up_per_profile() {
+	local dir=$1 per=$2 speed=$3 list="" p
+	shift 3
+	for p in "$@"; do
+		for _ in $(seq "$per"); do list="$list${list:+,}$p"; done
+	done
+	rack_up "$dir" $(( $# * per )) "$list" "$speed"
 }
 
 rack_down() {
