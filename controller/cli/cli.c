@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "patchlab/strbuf.h"
 #include "patchlab/exit.h"
+#include "patchlab/strbuf.h"
 
 const char *pl_cli_opt_at(const struct pl_cli_args *a, const char *name,
 			  size_t i)

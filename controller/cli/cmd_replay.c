@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "cli.h"
-
 #include "patchlab/engine.h"
 #include "patchlab/error.h"
 #include "patchlab/exit.h"

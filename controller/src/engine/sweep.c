@@ -48,27 +48,27 @@ static bool same_point(const struct pl_sweep_point *a, unsigned ph, long k,
 	return a->phase == ph && a->k == k && d < 1e-9 && d > -1e-9;
 }
 
-/* Room for one more of n elements of size sz in *p (capacity *cap). */
-static int grow(void *pp, size_t *cap, size_t n, size_t sz)
+/* p, grown to hold more than n elements of size sz when it holds n (its
+ * capacity *cap updated), or NULL when memory ran out (p untouched). */
+static void *grow(void *p, size_t *cap, size_t n, size_t sz)
 {
-	void **p = pp;
 	size_t c = *cap ? *cap * 2 : 64;
-	void *q;
 
 	if (n < *cap)
-		return 0;
-	q = realloc(*p, c * sz);
-	if (!q)
-		return -ENOMEM;
-	*p = q;
-	*cap = c;
-	return 0;
+		return p;
+	p = realloc(p, c * sz);
+	if (p)
+		*cap = c;
+	return p;
 }
 
 static int append(struct pl_sweep_points *pts, const struct pl_sweep_point *p)
 {
-	if (grow(&pts->p, &pts->cap, pts->n, sizeof(*p)))
+	struct pl_sweep_point *a = grow(pts->p, &pts->cap, pts->n, sizeof(*a));
+
+	if (!a)
 		return -ENOMEM;
+	pts->p = a;
 	pts->p[pts->n++] = *p;
 	return 0;
 }
@@ -338,13 +338,16 @@ static int refine_phi(struct pl_sweep *s, const struct op_outcome *o, size_t n,
 int pl_sweep_done(struct pl_sweep *s, const struct pl_sweep_point *p,
 		  int fails, struct pl_sweep_points *out)
 {
+	struct pl_sweep_seen *seen;
 	struct op_outcome *o;
 	unsigned added = 0;
 	size_t n;
 	int err;
 
-	if (grow(&s->seen, &s->capseen, s->nseen, sizeof(*s->seen)))
+	seen = grow(s->seen, &s->capseen, s->nseen, sizeof(*seen));
+	if (!seen)
 		return -ENOMEM;
+	s->seen = seen;
 	s->seen[s->nseen++] = (struct pl_sweep_seen){ *p, fails };
 	if (p->phase < PL_SWEEP_NPHASES && s->pending[p->phase])
 		s->pending[p->phase]--;
