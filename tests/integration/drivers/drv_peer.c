@@ -47,6 +47,12 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
 int drv_spawn(uv_loop_t *loop, struct drv_child *ch, char *const argv[],
 	      int fd_io, int fd_err)
 {
+	return drv_spawn_in(loop, ch, NULL, argv, fd_io, fd_err);
+}
+
+int drv_spawn_in(uv_loop_t *loop, struct drv_child *ch, const char *cwd,
+		 char *const argv[], int fd_io, int fd_err)
+{
 	uv_process_options_t o;
 	uv_stdio_container_t io[3];
 
@@ -60,6 +66,7 @@ int drv_spawn(uv_loop_t *loop, struct drv_child *ch, char *const argv[],
 	io[2].data.fd = fd_err >= 0 ? fd_err : 2;
 	o.file = argv[0];
 	o.args = (char **)argv;
+	o.cwd = cwd;
 	o.stdio = io;
 	o.stdio_count = 3;
 	return drv_spawn_opts(loop, ch, &o);

@@ -27,6 +27,12 @@ int drv_openpty(int *master, int *slave, char *name, size_t name_len);
 int drv_spawn(uv_loop_t *loop, struct drv_child *ch, char *const argv[],
 	      int fd_io, int fd_err);
 
+/* As drv_spawn(), with the child's working directory set to @cwd (NULL:
+ * ours). Peers that refuse absolute paths (lrzsz's rx since Debian's
+ * 0.12.21-10+deb12u1) are run in their directory with a relative name. */
+int drv_spawn_in(uv_loop_t *loop, struct drv_child *ch, const char *cwd,
+		 char *const argv[], int fd_io, int fd_err);
+
 /* Spawn with caller-built options (exit_cb is set by the helper). */
 int drv_spawn_opts(uv_loop_t *loop, struct drv_child *ch,
 		   uv_process_options_t *o);
