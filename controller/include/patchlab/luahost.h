@@ -34,8 +34,11 @@
  *
  * Sandbox (what a scenario sees):
  *   base:      assert error ipairs next pairs pcall xpcall rawequal rawget
- *              rawlen rawset select getmetatable tonumber tostring type
- *              _VERSION, setmetatable (refuses __gc: finalizers would run
+ *              rawlen select tonumber tostring type _VERSION, rawset
+ *              (refuses the shared read-only proxies), getmetatable (hands
+ *              out only tables' metatables: for strings and host objects
+ *              it gives their __metatable or false, as their metatables are
+ *              shared by every run), setmetatable (refuses __gc: finalizers would run
  *              outside any run's budget; scenarios use <close>), print
  *              (to the run's logger), load (text only; default
  *              environment = the run's), require
@@ -45,7 +48,10 @@
  *              script's coroutine), os.time os.clock os.date
  *   absent:    io, os.*, debug, package, dofile, loadfile, collectgarbage,
  *              string.dump, binary chunks
- * Library tables are read-only proxies shared by all runs; each run has its
+ * Library tables are read-only proxies shared by all runs: empty tables
+ * (rawset on them is refused), whose pairs() iterates the target without
+ * handing it out and whose metatable is hidden; the string metatable is
+ * locked again at every run start. Each run has its
  * own _ENV whose reads and writes of unknown names raise
  * "file:line: nonexistent global 'x'". Writing a known name raises
  * "global 'x' is read-only". require loads a module afresh for each run
@@ -137,7 +143,8 @@ int pl_lua_host_setglobal(struct pl_lua_host *h, const char *name);
 
 /*
  * Replace the table at idx of L by a read-only proxy of it (reads pass
- * through, pairs() and # work, writes raise "table is read-only").
+ * through, pairs() and # work, writes raise "table is read-only", also
+ * through the sandbox's rawset; no script can reach the table itself).
  */
 void pl_lua_readonly(lua_State *L, int idx);
 

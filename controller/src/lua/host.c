@@ -246,6 +246,7 @@ int pl_lua_host_open(struct pl_lua_host **out,
 						  : 200000000u;
 	h->env_mt_ref = LUA_NOREF;
 	h->globals_ref = LUA_NOREF;
+	h->string_mt_ref = LUA_NOREF;
 	rc = -ENOMEM;
 	h->root_display = strdup(cfg->root_display ? cfg->root_display
 						   : "scenarios");

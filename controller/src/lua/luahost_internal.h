@@ -43,6 +43,7 @@ struct pl_lua_host {
 	struct pl_lua_run *ready_head, *ready_tail; /* queued resumes */
 	int env_mt_ref;             /* metatable of every run's _ENV */
 	int globals_ref;            /* the shared (real) globals table */
+	int string_mt_ref;          /* the locked metatable of strings */
 };
 
 /* Kinds of the run's single wait slot. */

@@ -2,9 +2,10 @@
 /*
  * The sandbox a scenario runs in, built on purpose (STYLE.md R12): a list of
  * allowed names per library (like linit.c, edited), read-only proxies for
- * the shared library tables, a per-run _ENV that refuses unknown names, a
- * require that only resolves inside the scenarios root, print to the run's
- * logger, math.random from the run's seed. What is allowed and why is
+ * the shared library tables (proof against rawset, pairs and getmetatable,
+ * so no run reaches what another run sees), a per-run _ENV that refuses
+ * unknown names, a require that only resolves inside the scenarios root,
+ * print to the run's logger, math.random from the run's seed. What is allowed and why is
  * listed in patchlab/luahost.h.
  */
 #include <ctype.h>
@@ -26,10 +27,14 @@ static int ro_newindex(lua_State *L)
 			  luaL_tolstring(L, 2, NULL));
 }
 
-static int ro_next(lua_State *L)
+/* The iterator pairs() hands out: the target table stays an upvalue, so a
+ * script iterating a proxy never holds the writable table itself (the
+ * generic-for state it gets is the proxy). */
+static int ro_next_call(lua_State *L)
 {
 	lua_settop(L, 2);
-	if (lua_next(L, 1))
+	lua_pushvalue(L, 2);
+	if (lua_next(L, lua_upvalueindex(1)))
 		return 2;
 	lua_pushnil(L);
 	return 1;
@@ -37,34 +42,46 @@ static int ro_next(lua_State *L)
 
 static int ro_pairs(lua_State *L)
 {
-	lua_pushcfunction(L, ro_next);
-	lua_getmetatable(L, 1); /* __metatable hides it only from scripts */
-	lua_getfield(L, -1, "__index");
-	lua_remove(L, -2);
+	lua_pushvalue(L, lua_upvalueindex(1)); /* ro_next_call on the target */
+	lua_pushvalue(L, 1);                   /* the proxy, not the target */
 	lua_pushnil(L);
 	return 3;
 }
 
 static int ro_len(lua_State *L)
 {
-	lua_getmetatable(L, 1);
-	lua_getfield(L, -1, "__index");
-	lua_pushinteger(L, (lua_Integer)lua_rawlen(L, -1));
+	lua_pushinteger(L, (lua_Integer)lua_rawlen(L, lua_upvalueindex(1)));
 	return 1;
+}
+
+static bool is_readonly(lua_State *L, int idx)
+{
+	bool ro;
+
+	if (!lua_getmetatable(L, idx))
+		return false;
+	lua_pushliteral(L, "__newindex");
+	lua_rawget(L, -2);
+	ro = lua_tocfunction(L, -1) == ro_newindex;
+	lua_pop(L, 2);
+	return ro;
 }
 
 void pl_lua_readonly(lua_State *L, int idx)
 {
 	idx = lua_absindex(L, idx);
-	lua_newtable(L); /* proxy */
+	lua_newtable(L); /* proxy: stays empty, rawset on it is refused */
 	lua_createtable(L, 0, 5);
 	lua_pushvalue(L, idx);
 	lua_setfield(L, -2, "__index");
 	lua_pushcfunction(L, ro_newindex);
 	lua_setfield(L, -2, "__newindex");
-	lua_pushcfunction(L, ro_pairs);
+	lua_pushvalue(L, idx);
+	lua_pushcclosure(L, ro_next_call, 1);
+	lua_pushcclosure(L, ro_pairs, 1);
 	lua_setfield(L, -2, "__pairs");
-	lua_pushcfunction(L, ro_len);
+	lua_pushvalue(L, idx);
+	lua_pushcclosure(L, ro_len, 1);
 	lua_setfield(L, -2, "__len");
 	lua_pushboolean(L, 0);
 	lua_setfield(L, -2, "__metatable");
@@ -95,6 +112,14 @@ static int env_newindex(lua_State *L)
 
 void pl_lua__push_env(struct pl_lua_host *h, lua_State *L)
 {
+	/* Strings share one metatable per state, and any luaopen_string
+	 * (a host-side luaL_requiref of the string library, say) replaces it
+	 * with an unlocked one whose __index is the full library: every run
+	 * starts with the sandbox's locked one again. */
+	lua_pushliteral(L, "");
+	lua_rawgeti(L, LUA_REGISTRYINDEX, h->string_mt_ref);
+	lua_setmetatable(L, -2);
+	lua_pop(L, 1);
 	lua_newtable(L);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, h->env_mt_ref);
 	lua_setmetatable(L, -2);
@@ -167,6 +192,42 @@ static int l_setmetatable(lua_State *L)
 	lua_pushvalue(L, lua_upvalueindex(1));
 	lua_insert(L, 1);
 	lua_call(L, lua_gettop(L) - 1, 1);
+	return 1;
+}
+
+/* rawset that refuses the read-only proxies: they are shared by every
+ * run, and a raw field on one would shadow the library for all of them.
+ * A run's own tables (its _ENV too) stay writable. */
+static int l_rawset(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	luaL_checkany(L, 2);
+	luaL_checkany(L, 3);
+	if (is_readonly(L, 1))
+		return luaL_error(L, "table is read-only (field '%s')",
+				  luaL_tolstring(L, 2, NULL));
+	lua_settop(L, 3);
+	lua_rawset(L, 1);
+	return 1;
+}
+
+/* getmetatable that hands out only metatables a script could have set
+ * itself: those of tables. Strings, userdata (lab objects) and the other
+ * types have host metatables, shared by every run; for them a script gets
+ * the __metatable field or false, never the table. */
+static int l_getmetatable(lua_State *L)
+{
+	luaL_checkany(L, 1);
+	if (!lua_getmetatable(L, 1)) {
+		lua_pushnil(L);
+		return 1;
+	}
+	if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+		return 1;
+	if (lua_type(L, 1) != LUA_TTABLE)
+		lua_pushboolean(L, 0);
+	else
+		lua_pushvalue(L, -1);
 	return 1;
 }
 
@@ -385,7 +446,8 @@ struct lib_allow {
 
 static const char *const base_keep[] = {
 	"assert", "error", "ipairs", "next", "pairs", "pcall", "xpcall",
-	"rawequal", "rawget", "rawlen", "rawset", "select", "getmetatable", "tonumber", "tostring", "type", "_VERSION", NULL
+	"rawequal", "rawget", "rawlen", "select", "tonumber", "tostring",
+	"type", "_VERSION", NULL
 };
 static const char *const string_keep[] = {
 	"byte", "char", "find", "format", "gmatch", "gsub", "len", "lower",
@@ -447,6 +509,10 @@ static int sandbox_build(lua_State *L)
 			lua_getfield(L, -1, "setmetatable");
 			lua_pushcclosure(L, l_setmetatable, 1);
 			lua_setfield(L, G, "setmetatable");
+			lua_pushcfunction(L, l_rawset);
+			lua_setfield(L, G, "rawset");
+			lua_pushcfunction(L, l_getmetatable);
+			lua_setfield(L, G, "getmetatable");
 			lua_pop(L, 1);
 			continue;
 		}
@@ -470,7 +536,8 @@ static int sandbox_build(lua_State *L)
 			lua_setfield(L, -2, "__index");
 			lua_pushboolean(L, 0);
 			lua_setfield(L, -2, "__metatable");
-			lua_pop(L, 2);
+			h->string_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+			lua_pop(L, 1);
 		}
 		pl_lua_readonly(L, lib);
 		lua_setfield(L, G, libs[i].name);

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <lualib.h>
+
 #include "pl_test.h"
 #include "patchlab/error.h"
 #include "patchlab/luahost.h"
@@ -728,6 +730,76 @@ static void sandbox_holds_only_what_it_should(void **state)
 	pl_lua_run_free(run);
 }
 
+static int plainobj_hello(lua_State *L)
+{
+	lua_pushliteral(L, "hello");
+	return 1;
+}
+
+/* A host object as the lab API makes them (lapi.c make_proxy): a userdata
+ * whose metatable has no __metatable field. */
+static void add_plainobj(lua_State *L)
+{
+	lua_newuserdatauv(L, 0, 0);
+	lua_createtable(L, 0, 1);
+	lua_createtable(L, 0, 1);
+	lua_pushcfunction(L, plainobj_hello);
+	lua_setfield(L, -2, "hello");
+	lua_setfield(L, -2, "__index");
+	lua_setmetatable(L, -2);
+}
+
+/* Counts the entries of the table a run returned; fails naming every
+ * false one. */
+static unsigned all_true(struct pl_lua_run *run, const char *what)
+{
+	lua_State *co = pl_lua_run_stack(run);
+	unsigned checked = 0;
+	char failed[512] = "";
+
+	if (pl_lua_run_status(run))
+		fail_msg("%s: %s", what, pl_lua_run_traceback(run));
+	lua_pushnil(co);
+	while (lua_next(co, 1)) {
+		if (!lua_toboolean(co, -1)) {
+			size_t n = strlen(failed);
+
+			snprintf(failed + n, sizeof(failed) - n, " %s",
+				 lua_tostring(co, -2));
+		}
+		checked++;
+		lua_pop(co, 1);
+	}
+	if (failed[0])
+		fail_msg("%s: checks failed:%s", what, failed);
+	return checked;
+}
+
+/* Issue 12 item 1: a hostile run (rawset on library proxies, pairs()
+ * state, getmetatable of strings and host objects, globals, a mutated
+ * lib.oracle) changes nothing another run sees. The host first reopens
+ * the string library as the lab API does, which replaces the string
+ * metatable with an unlocked one. */
+static void one_run_cannot_reach_another(void **state)
+{
+	struct fx *fx = *state;
+	lua_State *L = pl_lua_host_state(fx->h);
+	struct pl_lua_run *run;
+
+	luaL_requiref(L, "test.string", luaopen_string, 0);
+	lua_pop(L, 1);
+	add_plainobj(L);
+	assert_int_equal(pl_lua_host_setglobal(fx->h, "plainobj"), 0);
+	for (int i = 0; i < 2; i++) {
+		run = run_script(fx, "hostile_isolation.lua", 1, NULL);
+		assert_int_equal(all_true(run, "hostile"), 19);
+		pl_lua_run_free(run);
+		run = run_script(fx, "victim_isolation.lua", 1, NULL);
+		assert_int_equal(all_true(run, "victim"), 11);
+		pl_lua_run_free(run);
+	}
+}
+
 static void print_goes_to_the_run_logger(void **state)
 {
 	struct fx *fx = *state;
@@ -782,6 +854,7 @@ int main(void)
 		T(seeded_random_is_reproducible_per_seed),
 		T(synchronous_completion_and_failures),
 		T(sandbox_holds_only_what_it_should),
+		T(one_run_cannot_reach_another),
 		T(print_goes_to_the_run_logger),
 		T(objects_close_once_and_check_their_type),
 #undef T
