@@ -109,6 +109,36 @@ static const char *const migrations[] = {
 	"  taken INTEGER NOT NULL,"
 	"  renewed INTEGER NOT NULL,"
 	"  expires INTEGER NOT NULL);",
+	/* 1 -> 2: the change sequence (section "changes" below). Triggers,
+	 * not code, append to it, so every writer (any process, any version
+	 * from 2 on) is seen. A lease renewal is not a change; a new holder is.
+	 * AUTOINCREMENT: a sequence number is never reused. */
+	"CREATE TABLE changes ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('suite','run','lease')),"
+	"  suite_id INTEGER,"
+	"  run_id INTEGER,"
+	"  board_id TEXT);"
+	"CREATE TRIGGER changes_suite_new AFTER INSERT ON suites BEGIN"
+	"  INSERT INTO changes (kind, suite_id) VALUES ('suite', new.id); END;"
+	"CREATE TRIGGER changes_suite_set AFTER UPDATE ON suites BEGIN"
+	"  INSERT INTO changes (kind, suite_id) VALUES ('suite', new.id); END;"
+	"CREATE TRIGGER changes_run_new AFTER INSERT ON runs BEGIN"
+	"  INSERT INTO changes (kind, suite_id, run_id, board_id)"
+	"  VALUES ('run', new.suite_id, new.id, new.board_id); END;"
+	"CREATE TRIGGER changes_run_set AFTER UPDATE ON runs BEGIN"
+	"  INSERT INTO changes (kind, suite_id, run_id, board_id)"
+	"  VALUES ('run', new.suite_id, new.id, new.board_id); END;"
+	"CREATE TRIGGER changes_lease_new AFTER INSERT ON leases BEGIN"
+	"  INSERT INTO changes (kind, board_id) VALUES ('lease', new.board_id);"
+	"  END;"
+	"CREATE TRIGGER changes_lease_set AFTER UPDATE ON leases"
+	"  WHEN old.holder IS NOT new.holder OR old.taken IS NOT new.taken BEGIN"
+	"  INSERT INTO changes (kind, board_id) VALUES ('lease', new.board_id);"
+	"  END;"
+	"CREATE TRIGGER changes_lease_gone AFTER DELETE ON leases BEGIN"
+	"  INSERT INTO changes (kind, board_id) VALUES ('lease', old.board_id);"
+	"  END;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -1151,7 +1181,8 @@ int pl_store_list_runs(struct pl_store *st, const struct pl_run_filter *f,
 		     "(?2 IS NULL OR board_id = ?2) AND "
 		     "(?3 IS NULL OR board_type = ?3) AND "
 		     "(?4 IS NULL OR scenario = ?4) AND "
-		     "(?5 IS NULL OR verdict = ?5) ORDER BY id", &s);
+		     "(?5 IS NULL OR verdict = ?5) AND "
+		     "(?6 = 0 OR state = 'open') ORDER BY id", &s);
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(s, 1, f->suite_id);
@@ -1159,6 +1190,7 @@ int pl_store_list_runs(struct pl_store *st, const struct pl_run_filter *f,
 	bind_text(s, 3, f->board_type);
 	bind_text(s, 4, f->scenario);
 	bind_text(s, 5, f->by_verdict ? pl_verdict_name(f->verdict) : NULL);
+	sqlite3_bind_int(s, 6, f->open_only);
 	rc = collect(st, s, sizeof(**rows), fill_run, &r, n);
 	sqlite3_finalize(s);
 	*rows = r;
@@ -1429,4 +1461,114 @@ int pl_store_list_leases(struct pl_store *st, struct pl_lease_row **rows,
 		*n = 0;
 	}
 	return rc;
+}
+
+/* ----------------------------------------------------------- changes */
+
+/*
+ * The change sequence (schema 2): one row per suite or run written and per
+ * lease taken, handed over or released, appended by triggers in the same
+ * transaction as the change. Readers (patchlab serve) poll the newest seq
+ * and read what came after the one they saw.
+ */
+
+static const char *const change_kind_names[PL_CHANGE_COUNT] = {
+	"suite", "run", "lease",
+};
+
+const char *pl_change_kind_name(enum pl_change_kind k)
+{
+	return (unsigned)k < PL_CHANGE_COUNT ? change_kind_names[k] : "?";
+}
+
+int pl_store_seq(struct pl_store *st, int64_t *seq)
+{
+	sqlite3_stmt *s;
+	int rc = prepare(st, "SELECT coalesce(max(seq), 0) FROM changes", &s);
+
+	if (rc)
+		return rc;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		*seq = sqlite3_column_int64(s, 0);
+	else
+		rc = db_error(st, "read the change sequence");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static void fill_change(sqlite3_stmt *s, void *row, bool *oom)
+{
+	struct pl_change_row *c = row;
+	const char *k = (const char *)sqlite3_column_text(s, 1);
+
+	c->seq = sqlite3_column_int64(s, 0);
+	c->kind = PL_CHANGE_RUN;
+	for (int i = 0; k && i < PL_CHANGE_COUNT; i++)
+		if (strcmp(k, change_kind_names[i]) == 0)
+			c->kind = (enum pl_change_kind)i;
+	c->suite_id = sqlite3_column_int64(s, 2);
+	c->run_id = sqlite3_column_int64(s, 3);
+	c->board_id = col_dup(s, 4, oom);
+}
+
+void pl_store_changes_free(struct pl_change_row *rows, size_t n)
+{
+	if (!rows)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(rows[i].board_id);
+	free(rows);
+}
+
+int pl_store_changes(struct pl_store *st, int64_t since, size_t max,
+		     struct pl_change_row **rows, size_t *n)
+{
+	sqlite3_stmt *s;
+	void *r;
+	int rc = prepare(st, "SELECT seq, kind, suite_id, run_id, board_id "
+			 "FROM changes WHERE seq > ? ORDER BY seq LIMIT ?", &s);
+
+	*rows = NULL;
+	*n = 0;
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(s, 1, since);
+	sqlite3_bind_int64(s, 2, max ? (int64_t)max : -1);
+	rc = collect(st, s, sizeof(**rows), fill_change, &r, n);
+	sqlite3_finalize(s);
+	*rows = r;
+	if (rc) {
+		pl_store_changes_free(*rows, *n);
+		*rows = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+int pl_store_board_last_run(struct pl_store *st, const char *board,
+			    struct pl_run_row **row)
+{
+	sqlite3_stmt *s;
+	size_t n = 0;
+	void *r;
+	int rc;
+
+	*row = NULL;
+	if (!board)
+		return -EINVAL;
+	rc = prepare(st, "SELECT " RUN_COLS " FROM runs WHERE board_id = ? "
+		     "ORDER BY id DESC LIMIT 1", &s);
+	if (rc)
+		return rc;
+	bind_text(s, 1, board);
+	rc = collect(st, s, sizeof(**row), fill_run, &r, &n);
+	sqlite3_finalize(s);
+	if (rc == 0 && n == 0)
+		rc = -ENOENT;
+	if (rc) {
+		pl_store_runs_free(r, n);
+		return rc;
+	}
+	*row = r;
+	return 0;
 }

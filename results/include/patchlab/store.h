@@ -242,6 +242,7 @@ struct pl_run_filter {
 	const char *scenario;
 	bool by_verdict;
 	enum pl_verdict verdict;
+	bool open_only;       /* only runs still open */
 };
 
 /* Runs matching f (NULL: all), in id order. Free with pl_store_runs_free(). */
@@ -300,5 +301,47 @@ int pl_store_lease_release(struct pl_store *st, const char *board,
 int pl_store_list_leases(struct pl_store *st, struct pl_lease_row **rows,
 			 size_t *n);
 void pl_store_leases_free(struct pl_lease_row *rows, size_t n);
+
+/* ----------------------------------------------------------- changes */
+
+/*
+ * The change sequence: every suite or run written, and every lease taken,
+ * handed to another holder or released, gets the next number, in the same
+ * transaction as the change, whichever process made it. A reader that saw
+ * seq N reads what came after with pl_store_changes(st, N, ...) and misses
+ * nothing. Numbers only grow and are never reused (gaps are possible).
+ */
+enum pl_change_kind {
+	PL_CHANGE_SUITE, /* suite_id began or ended */
+	PL_CHANGE_RUN,   /* run_id (of suite_id, on board_id) began or changed */
+	PL_CHANGE_LEASE, /* board_id's lease taken, handed over or released */
+	PL_CHANGE_COUNT
+};
+
+/* "suite", "run", "lease". */
+const char *pl_change_kind_name(enum pl_change_kind k);
+
+struct pl_change_row {
+	int64_t seq;
+	enum pl_change_kind kind;
+	int64_t suite_id;  /* 0 when none (a lease, a run outside a suite) */
+	int64_t run_id;    /* 0 unless kind is PL_CHANGE_RUN */
+	char *board_id;    /* NULL for a suite */
+};
+
+/* The newest sequence number (0 in a store with no change yet). One indexed
+ * read: cheap enough to poll a few times a second. */
+int pl_store_seq(struct pl_store *st, int64_t *seq);
+
+/* The changes after since, oldest first, at most max (0: all). Free with
+ * pl_store_changes_free(). */
+int pl_store_changes(struct pl_store *st, int64_t since, size_t max,
+		     struct pl_change_row **rows, size_t *n);
+void pl_store_changes_free(struct pl_change_row *rows, size_t n);
+
+/* The newest run of board (highest id), or -ENOENT if it has none. Free
+ * with pl_store_runs_free(*row, 1). */
+int pl_store_board_last_run(struct pl_store *st, const char *board,
+			    struct pl_run_row **row);
 
 #endif

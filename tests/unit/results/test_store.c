@@ -300,6 +300,104 @@ static void lease_is_exclusive_until_it_expires(void **state)
 	pl_store_close(b);
 }
 
+static void every_change_gets_the_next_sequence_number(void **state)
+{
+	struct fx *f = *state;
+	struct pl_store *b = open_store(f, "ctl-B");
+	struct pl_suite_info si = { .name = "s1" };
+	struct pl_change_row *c;
+	struct pl_run_row *last;
+	int64_t seq0, seq, suite, r1, r2;
+	size_t n;
+
+	assert_int_equal(pl_store_seq(f->st, &seq0), 0);
+	assert_int_equal(seq0, 0);
+	assert_int_equal(pl_store_suite_begin(f->st, &si, &suite), 0);
+	r1 = begin_run(f, suite, "board1", "cut");
+	assert_int_equal(pl_store_run_end(f->st, r1, PL_VERDICT_PASS, NULL), 0);
+	r2 = begin_run(f, suite, "board1", "cut");
+	assert_int_equal(pl_store_lease_take(f->st, "board1", NULL, 1000,
+					     NULL), 0);
+	/* a renewal is not a change */
+	assert_int_equal(pl_store_lease_renew(f->st, "board1", NULL, 1000), 0);
+	assert_int_equal(pl_store_lease_release(f->st, "board1", NULL), 0);
+	/* another connection sees them all, in order */
+	assert_int_equal(pl_store_seq(b, &seq), 0);
+	assert_int_equal(pl_store_changes(b, seq0, 0, &c, &n), 0);
+	assert_int_equal(n, 6);
+	assert_int_equal(c[n - 1].seq, seq);
+	for (size_t i = 1; i < n; i++)
+		assert_true(c[i].seq > c[i - 1].seq);
+	assert_int_equal(c[0].kind, PL_CHANGE_SUITE);
+	assert_int_equal(c[0].suite_id, suite);
+	assert_null(c[0].board_id);
+	assert_int_equal(c[1].kind, PL_CHANGE_RUN);
+	assert_int_equal(c[1].run_id, r1);
+	assert_int_equal(c[1].suite_id, suite);
+	assert_string_equal(c[1].board_id, "board1");
+	assert_int_equal(c[2].run_id, r1); /* its end */
+	assert_int_equal(c[3].run_id, r2);
+	assert_int_equal(c[4].kind, PL_CHANGE_LEASE);
+	assert_string_equal(c[4].board_id, "board1");
+	assert_int_equal(c[5].kind, PL_CHANGE_LEASE);
+	assert_string_equal(pl_change_kind_name(c[5].kind), "lease");
+	pl_store_changes_free(c, n);
+	/* from a point on, and at most max */
+	assert_int_equal(pl_store_changes(b, seq0 + 2, 2, &c, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(c[0].seq, seq0 + 3);
+	pl_store_changes_free(c, n);
+	assert_int_equal(pl_store_changes(b, seq, 0, &c, &n), 0);
+	assert_int_equal(n, 0);
+	pl_store_changes_free(c, n);
+	/* the newest run of a board; the open ones */
+	assert_int_equal(pl_store_board_last_run(b, "board1", &last), 0);
+	assert_int_equal(last->id, r2);
+	assert_true(last->open);
+	pl_store_runs_free(last, 1);
+	assert_int_equal(pl_store_board_last_run(b, "nope", &last), -ENOENT);
+	{
+		struct pl_run_filter of = { .open_only = true };
+		struct pl_run_row *rows;
+
+		assert_int_equal(pl_store_list_runs(b, &of, &rows, &n), 0);
+		assert_int_equal(n, 1);
+		assert_int_equal(rows[0].id, r2);
+		pl_store_runs_free(rows, n);
+	}
+	pl_store_close(b);
+}
+
+static void schema_1_gets_the_change_sequence(void **state)
+{
+	struct fx *f = *state;
+	struct pl_suite_info si = { .name = "s1" };
+	struct pl_change_row *c;
+	int64_t suite, seq;
+	sqlite3 *db;
+	size_t n;
+
+	/* a store as schema 1 left it: no changes table, no triggers */
+	assert_int_equal(pl_store_suite_begin(f->st, &si, &suite), 0);
+	pl_store_close(f->st);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"DROP TRIGGER changes_suite_new; DROP TRIGGER changes_suite_set;"
+		"DROP TRIGGER changes_run_new; DROP TRIGGER changes_run_set;"
+		"DROP TRIGGER changes_lease_new; DROP TRIGGER changes_lease_set;"
+		"DROP TRIGGER changes_lease_gone; DROP TABLE changes;"
+		"PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	f->st = open_store(f, "ctl-A");
+	assert_int_equal(pl_store_seq(f->st, &seq), 0);
+	assert_int_equal(seq, 0);
+	assert_int_equal(pl_store_suite_end(f->st, suite, "pass"), 0);
+	assert_int_equal(pl_store_changes(f->st, 0, 0, &c, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(c[0].suite_id, suite);
+	pl_store_changes_free(c, n);
+}
+
 static void schema_is_versioned_and_newer_is_refused(void **state)
 {
 	struct fx *f = *state;
@@ -350,6 +448,8 @@ int main(void)
 		T(misuse_gets_the_right_error_kind),
 		T(runs_are_listed_by_filter),
 		T(lease_is_exclusive_until_it_expires),
+		T(every_change_gets_the_next_sequence_number),
+		T(schema_1_gets_the_change_sequence),
 		T(schema_is_versioned_and_newer_is_refused),
 		T(default_path_is_runs_patchlab_db),
 #undef T
