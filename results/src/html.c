@@ -111,11 +111,10 @@ static int html_limits(struct pl_strbuf *out,
 				    "lab-errors are not cuts.</p>\n");
 }
 
-static int html_gate(struct pl_strbuf *out, const struct pl_gate *g)
+static int html_banner(struct pl_strbuf *out, const struct pl_gate *g)
 {
 	const struct pl_suite_row *s = pl_gate_suite(g);
 	const char *res = pl_gate_result_name(pl_gate_result(g));
-	struct pl_strbuf stmt = { 0 };
 	char ts[32];
 	int rc;
 
@@ -135,9 +134,16 @@ static int html_gate(struct pl_strbuf *out, const struct pl_gate *g)
 		rc = rc ? rc : pl_strbuf_puts(out, ", file ");
 		rc = rc ? rc : esc(out, s->file);
 	}
-	rc = rc ? rc : pl_strbuf_puts(out, "</p></header>\n<main>\n");
-	/* the per-group table */
-	rc = rc ? rc : pl_strbuf_printf(out, "<h2>Release gate per board type and "
+	return rc ? rc : pl_strbuf_puts(out, "</p></header>\n");
+}
+
+/* The per-group table, the thresholds and the gate statement. */
+static int html_groups(struct pl_strbuf *out, const struct pl_gate *g)
+{
+	struct pl_strbuf stmt = { 0 };
+	int rc;
+
+	rc = pl_strbuf_printf(out, "<h2>Release gate per board type and "
 				    "image</h2>\n<table id=\"groups\"><tr>"
 				    "<th>board type</th><th>image</th>"
 				    "<th>result</th><th>cuts</th>"
@@ -699,6 +705,26 @@ static int html_failures(struct pl_strbuf *out, struct pl_store *st,
 	return rc;
 }
 
+/* ------------------------------------------------ shared with serve */
+
+const char *pl_report_html_css(void)
+{
+	return css;
+}
+
+int pl_report_html_gate(const struct pl_gate *g, struct pl_strbuf *out)
+{
+	return html_banner(out, g);
+}
+
+int pl_report_html_suite(const struct pl_gate *g, struct pl_strbuf *out)
+{
+	int rc = html_groups(out, g);
+
+	rc = rc ? rc : html_matrix(out, g);
+	return rc ? rc : html_cutmap(out, g);
+}
+
 int pl_report_html(struct pl_store *st, const struct pl_gate *g,
 		   struct pl_strbuf *out)
 {
@@ -710,9 +736,9 @@ int pl_report_html(struct pl_store *st, const struct pl_gate *g,
 	rc = rc ? rc : pl_strbuf_printf(out, ": gate %s</title>\n<style>%s"
 				    "</style></head>\n<body>\n",
 				    pl_gate_result_name(pl_gate_result(g)), css);
-	rc = rc ? rc : html_gate(out, g);
-	rc = rc ? rc : html_matrix(out, g);
-	rc = rc ? rc : html_cutmap(out, g);
+	rc = rc ? rc : pl_report_html_gate(g, out);
+	rc = rc ? rc : pl_strbuf_puts(out, "<main>\n");
+	rc = rc ? rc : pl_report_html_suite(g, out);
 	rc = rc ? rc : html_failures(out, st, g);
 	rc = rc ? rc : pl_strbuf_puts(out, "</main></body></html>\n");
 	return rc;

@@ -54,6 +54,21 @@ int pl_report_html(struct pl_store *st, const struct pl_gate *g,
 		   struct pl_strbuf *out);
 
 /*
+ * The parts of that page that `patchlab serve` shows too, so a suite reads
+ * the same in the report and in the web console (one rendering, not two):
+ *   pl_report_html_css()   the page's style sheet (static text);
+ *   pl_report_html_gate()  the gate banner: <header id="gate" ...>;
+ *   pl_report_html_suite() the gate per group, the verdict matrix
+ *                          (id="verdict-matrix") and the cut map
+ *                          (id="cutmap"), as HTML elements to put in <main>.
+ * Every string from the store is escaped and the output is valid UTF-8
+ * (invalid bytes of the input appear as the text "\xNN").
+ */
+const char *pl_report_html_css(void);
+int pl_report_html_gate(const struct pl_gate *g, struct pl_strbuf *out);
+int pl_report_html_suite(const struct pl_gate *g, struct pl_strbuf *out);
+
+/*
  * Compute the gate of suite_id (th may be NULL) and write the report in
  * format fmt to path, atomically. Returns 0 or a negative code (-ENOENT for
  * an unknown suite, -errno for the file).
