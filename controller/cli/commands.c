@@ -24,6 +24,7 @@ extern const struct pl_cli_cmd pl_cmd_vrack_down;
 extern const struct pl_cli_cmd pl_cmd_vrack_profiles;
 extern const struct pl_cli_cmd pl_cmd_results;
 extern const struct pl_cli_cmd pl_cmd_report;
+extern const struct pl_cli_cmd pl_cmd_serve;
 extern const struct pl_cli_cmd pl_cmd_boards;
 extern const struct pl_cli_cmd pl_cmd_power;
 extern const struct pl_cli_cmd pl_cmd_console;
@@ -47,6 +48,7 @@ const struct pl_cli_cmd *const pl_cli_commands[] = {
 	&pl_cmd_vrack_profiles,
 	&pl_cmd_results,
 	&pl_cmd_report,
+	&pl_cmd_serve,
 	&pl_cmd_boards,
 	&pl_cmd_power,
 	&pl_cmd_console,

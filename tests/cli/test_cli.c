@@ -135,6 +135,14 @@ static void global_forms_answer_as_documented(void **state)
 		{ { "no-such", NULL }, PL_EXIT_USAGE, "unknown command 'no-such'" },
 		{ { "drivers", "--no-such", NULL }, PL_EXIT_USAGE, "unknown option" },
 		{ { "drivers", "pumps", NULL }, PL_EXIT_USAGE, "no fixture class 'pumps'" },
+		{ { "serve", "--listen", "nowhere", NULL }, PL_EXIT_USAGE,
+		  "--listen takes HOST:PORT" },
+		{ { "serve", "--listen", "::1:80", NULL }, PL_EXIT_USAGE,
+		  "--listen takes HOST:PORT" },
+		{ { "serve", "--token-file", "/nonexistent/token", NULL },
+		  PL_EXIT_CONFIG, "token file /nonexistent/token" },
+		{ { "serve", "--lab", "/nonexistent/lab.yaml", NULL },
+		  PL_EXIT_CONFIG, "lab.yaml" },
 	};
 
 	(void)state;

@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * /pl/serve/api: the real `patchlab serve` on a store written through the
+ * store API (as a controller writes it): the JSON of /api/, the event
+ * stream of /events (Last-Event-ID, new runs, a server killed and started
+ * again with no change lost), the write actions' token, the Host check.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "pl_test.h"
+#include "serve_test.h"
+
+/* A board id, reason and console line a hostile board could produce. */
+#define NASTY_BOARD "vb<script>window.__xss=1</script>\"'\xff"
+#define NASTY_SCEN "cut_\"q'\xfe"
+#define NASTY_REASON "<img src=x onerror=\"window.__xss=2\">"
+#define NASTY_CONSOLE "boot ok\n<script>window.__xss=3</script>\n\xff\xfe bad\n"
+#define DEADLINE_MS 30000
+
+struct fx {
+	char *dir, *db, *lab, *token, *console;
+	struct pl_store *st;
+	int64_t suite, nasty_run, bricked_run;
+	struct serve_proc srv;
+};
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct pl_suite_info si = { .name = "nightly <swap> & co", .seed = 1 };
+	const char *extra[] = { "--lab", NULL, "--token-file", NULL, NULL };
+	int64_t id;
+
+	assert_non_null(f);
+	f->dir = pl_test_tmpdir("serve-api");
+	f->db = pl_test_path(f->dir, "p.db");
+	f->lab = pl_test_path(f->dir, "lab.yaml");
+	f->token = pl_test_path(f->dir, "token");
+	f->console = pl_test_path(f->dir, "nasty.console");
+	write_file(f->lab,
+		   "lab:\n  name: serve-lab\nboards:\n"
+		   "  - id: vb0\n    type: virtual-mcu\n"
+		   "    power: {driver: lcus, port: /dev/null, channel: 1}\n"
+		   "    console: {driver: tty, path: /tmp/vb0.console}\n"
+		   "  - id: vb1\n    type: virtual-mcu\n"
+		   "    power: {driver: lcus, port: /dev/null, channel: 2}\n"
+		   "    console: {driver: tty, path: /tmp/vb1.console}\n");
+	write_file(f->token, "s3cret-token\n");
+	write_file(f->console, NASTY_CONSOLE);
+	assert_int_equal(pl_store_open(&f->st, f->db, NULL), 0);
+	assert_int_equal(pl_store_suite_begin(f->st, &si, &f->suite), 0);
+	assert_int_equal(serve_write_run(f->st, f->suite, "vb0", "cut_swap", 3,
+					 PL_VERDICT_PASS, NULL, NULL, &id), 0);
+	assert_int_equal(serve_write_run(f->st, f->suite, "vb1", "cut_swap", 5,
+					 PL_VERDICT_BRICKED, "no boot", NULL,
+					 &f->bricked_run), 0);
+	assert_int_equal(serve_write_run(f->st, f->suite, NASTY_BOARD,
+					 NASTY_SCEN, 4, PL_VERDICT_RECOVERED,
+					 NASTY_REASON, f->console,
+					 &f->nasty_run), 0);
+	assert_int_equal(pl_store_lease_take(f->st, "vb0", "tester@lab/abc",
+					     600000, NULL), 0);
+	extra[1] = f->lab;
+	extra[3] = f->token;
+	assert_int_equal(serve_start(&f->srv, f->db, "0", extra), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	if (!f)
+		return 0;
+	if (f->srv.pid)
+		assert_int_equal(serve_stop(&f->srv, false), 0);
+	pl_store_close(f->st);
+	pl_test_rmrf(f->dir);
+	free(f->dir);
+	free(f->db);
+	free(f->lab);
+	free(f->token);
+	free(f->console);
+	free(f);
+	return 0;
+}
+
+/* GET path: 200 and its JSON (valid UTF-8, or json_loads fails). */
+static json_t *get_json(struct fx *f, const char *path)
+{
+	json_error_t err;
+	char *body;
+	json_t *j;
+	int status;
+
+	assert_int_equal(http_req(&f->srv, "GET", path, NULL, &status, &body),
+			 0);
+	if (status != 200)
+		fprintf(stderr, "GET %s: %d %s\n", path, status, body);
+	assert_int_equal(status, 200);
+	j = json_loads(body, 0, &err);
+	if (!j)
+		fprintf(stderr, "GET %s: bad JSON: %s\n", path, err.text);
+	assert_non_null(j);
+	free(body);
+	return j;
+}
+
+static const char *sget(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static int status_of(struct fx *f, const char *method, const char *path,
+		     const char *headers)
+{
+	char *body;
+	int status;
+
+	assert_int_equal(http_req(&f->srv, method, path, headers, &status,
+				  &body), 0);
+	free(body);
+	return status;
+}
+
+static void lab_lists_boards_with_lease_and_last_verdict(void **state)
+{
+	struct fx *f = *state;
+	json_t *j = get_json(f, "/api/lab"), *b0, *b1, *s;
+
+	assert_string_equal(sget(j, "lab"), "serve-lab");
+	assert_true(json_integer_value(json_object_get(j, "seq")) > 0);
+	assert_int_equal(json_array_size(json_object_get(j, "boards")), 2);
+	b0 = json_array_get(json_object_get(j, "boards"), 0);
+	b1 = json_array_get(json_object_get(j, "boards"), 1);
+	assert_string_equal(sget(b0, "id"), "vb0");
+	assert_string_equal(sget(b0, "type"), "virtual-mcu");
+	assert_string_equal(sget(json_object_get(b0, "lease"), "holder"),
+			    "tester@lab/abc");
+	assert_true(json_is_false(json_object_get(json_object_get(b0, "lease"),
+						  "expired")));
+	assert_string_equal(sget(json_object_get(b0, "last_run"), "verdict"),
+			    "pass");
+	assert_true(json_is_null(json_object_get(b1, "lease")));
+	assert_string_equal(sget(json_object_get(b1, "last_run"), "verdict"),
+			    "bricked");
+	assert_true(json_is_null(json_object_get(b1, "quarantine")));
+	json_decref(j);
+
+	j = get_json(f, "/api/suites");
+	s = json_array_get(json_object_get(j, "suites"), 0);
+	assert_string_equal(sget(s, "name"), "nightly <swap> & co");
+	assert_int_equal(json_integer_value(json_object_get(s, "id")),
+			 f->suite);
+	json_decref(j);
+
+	j = get_json(f, "/api/boards/vb0");
+	assert_string_equal(sget(json_object_get(json_object_get(j, "board"),
+						 "lease"), "holder"),
+			    "tester@lab/abc");
+	json_decref(j);
+}
+
+static void suite_has_runs_counts_and_the_reports_rendering(void **state)
+{
+	struct fx *f = *state;
+	char path[64];
+	json_t *j, *s, *runs, *nasty;
+	const char *html;
+
+	snprintf(path, sizeof(path), "/api/suites/%lld", (long long)f->suite);
+	j = get_json(f, path);
+	s = json_object_get(j, "suite");
+	assert_string_equal(sget(s, "result"), "fail");
+	runs = json_object_get(s, "runs");
+	assert_int_equal(json_array_size(runs), 3);
+	assert_int_equal(json_integer_value(json_object_get(
+		json_object_get(s, "counts"), "bricked")), 1);
+	nasty = json_array_get(runs, 2);
+	/* invalid bytes became U+FFFD; the markup is plain text */
+	assert_string_equal(sget(nasty, "board_id"),
+			    "vb<script>window.__xss=1</script>\"'\xef\xbf\xbd");
+	assert_string_equal(sget(nasty, "scenario"), "cut_\"q'\xef\xbf\xbd");
+	assert_string_equal(sget(nasty, "reason"), NASTY_REASON);
+	/* the HTML report's gate, matrix and cut map, escaped there */
+	html = sget(s, "html");
+	assert_non_null(strstr(html, "id=\"gate\""));
+	assert_non_null(strstr(html, "id=\"verdict-matrix\""));
+	assert_non_null(strstr(html, "class=\"cut v-bricked\""));
+	assert_non_null(strstr(html, "nightly &lt;swap&gt; &amp; co"));
+	assert_null(strstr(html, "<script"));
+	assert_non_null(strstr(html, "vb&lt;script&gt;"));
+	json_decref(j);
+
+	assert_int_equal(status_of(f, "GET", "/api/suites/999", NULL), 404);
+}
+
+static void run_has_timeline_and_console_as_text(void **state)
+{
+	struct fx *f = *state;
+	char path[64];
+	json_t *j, *r, *ev;
+	const char *console;
+
+	snprintf(path, sizeof(path), "/api/runs/%lld",
+		 (long long)f->nasty_run);
+	j = get_json(f, path);
+	r = json_object_get(j, "run");
+	ev = json_object_get(r, "events");
+	assert_int_equal(json_array_size(ev), 1);
+	assert_string_equal(sget(json_array_get(ev, 0), "kind"), "power");
+	assert_string_equal(sget(json_object_get(json_array_get(ev, 0),
+						 "payload"), "cmd"), "off");
+	console = sget(r, "console");
+	assert_non_null(console);
+	assert_non_null(strstr(console, "<script>window.__xss=3</script>"));
+	assert_non_null(strstr(console, "\xef\xbf\xbd\xef\xbf\xbd bad"));
+	assert_string_equal(sget(json_object_get(r, "cut"), "phase"),
+			    "during");
+	json_decref(j);
+}
+
+static void pages_and_unknown_paths(void **state)
+{
+	struct fx *f = *state;
+	char *body;
+	int status;
+
+	assert_int_equal(http_req(&f->srv, "GET", "/", NULL, &status, &body),
+			 0);
+	assert_int_equal(status, 200);
+	assert_non_null(strstr(body, "<script nonce=\""));
+	assert_null(strstr(body, "http://"));  /* no asset from the network */
+	assert_null(strstr(body, "https://"));
+	free(body);
+	assert_int_equal(status_of(f, "GET", "/suites/1", NULL), 200);
+	assert_int_equal(status_of(f, "GET", "/nowhere", NULL), 404);
+	assert_int_equal(status_of(f, "GET", "/api/runs/abc", NULL), 404);
+	assert_int_equal(status_of(f, "GET", "/api/changes?since=x", NULL),
+			 400);
+	assert_int_equal(status_of(f, "DELETE", "/api/lab", NULL), 405);
+	/* DNS rebinding: a foreign Host is refused on a loopback server */
+	assert_int_equal(status_of(f, "GET", "/api/lab",
+				   "Host: evil.example:80\r\n"), 403);
+	assert_int_equal(status_of(f, "GET", "/api/lab",
+				   "Host: localhost:1\r\n"), 403);
+	assert_int_equal(status_of(f, "GET", "/api/lab", "Host: localhost\r\n"),
+			 200);
+}
+
+static void write_actions_need_the_token(void **state)
+{
+	struct fx *f = *state;
+	struct pl_lease_row *l;
+	size_t n;
+
+	assert_int_equal(status_of(f, "POST", "/api/boards/vb0/release-lease",
+				   NULL), 401);
+	assert_int_equal(status_of(f, "POST", "/api/boards/vb0/release-lease",
+				   "Authorization: Bearer wrong\r\n"), 401);
+	assert_int_equal(status_of(f, "POST", "/api/boards/vb0/release-lease",
+				   "Authorization: Bearer s3cret-token-\r\n"),
+			 401);
+	assert_int_equal(pl_store_list_leases(f->st, &l, &n), 0);
+	assert_int_equal(n, 1); /* still held */
+	pl_store_leases_free(l, n);
+	assert_int_equal(status_of(f, "POST", "/api/suites/1/cancel",
+				   "Authorization: Bearer s3cret-token\r\n"),
+			 501);
+	assert_int_equal(status_of(f, "POST",
+				   "/api/boards/vb0/release-quarantine",
+				   "Authorization: Bearer s3cret-token\r\n"),
+			 501);
+	assert_int_equal(status_of(f, "POST", "/api/boards/vb0/release-lease",
+				   "Authorization: Bearer s3cret-token\r\n"),
+			 200);
+	assert_int_equal(pl_store_list_leases(f->st, &l, &n), 0);
+	assert_int_equal(n, 0);
+	pl_store_leases_free(l, n);
+	assert_int_equal(status_of(f, "POST", "/api/boards/vb0/release-lease",
+				   "Authorization: Bearer s3cret-token\r\n"),
+			 404);
+}
+
+/* The store's change sequence numbers after since, in order. */
+static size_t store_changes(struct fx *f, int64_t since, int64_t *out,
+			    size_t max)
+{
+	struct pl_change_row *rows;
+	size_t n;
+
+	assert_int_equal(pl_store_changes(f->st, since, 0, &rows, &n), 0);
+	assert_true(n <= max);
+	for (size_t i = 0; i < n; i++)
+		out[i] = rows[i].seq;
+	pl_store_changes_free(rows, n);
+	return n;
+}
+
+/* Read events until the stream has given every seq in want[0..n). */
+static void expect_events(struct sse_conn *c, const int64_t *want, size_t n)
+{
+	int64_t end = serve_now_ms() + DEADLINE_MS;
+
+	for (size_t i = 0; i < n; i++) {
+		int64_t id;
+		char *data;
+		json_t *j;
+
+		assert_int_equal(sse_next(c, end, &id, &data), 0);
+		assert_int_equal(id, want[i]);
+		j = json_loads(data, 0, NULL);
+		assert_non_null(j);
+		assert_int_equal(json_integer_value(json_object_get(j, "seq")),
+				 id);
+		json_decref(j);
+		free(data);
+	}
+}
+
+static void events_resume_and_survive_a_restart(void **state)
+{
+	struct fx *f = *state;
+	const char *extra[] = { "--lab", f->lab, NULL };
+	int64_t want[64], id, mark;
+	struct sse_conn c;
+	char last[32];
+	size_t n;
+
+	/* Last-Event-ID 2: everything after change 2, in order */
+	assert_int_equal(sse_open(&c, &f->srv, "/events", "2"), 0);
+	n = store_changes(f, 2, want, 64);
+	assert_true(n >= 6);
+	expect_events(&c, want, n);
+	mark = want[n - 1];
+	/* a run stored now arrives as it is stored */
+	assert_int_equal(serve_write_run(f->st, f->suite, "vb1", "cut_swap", 6,
+					 PL_VERDICT_PASS, NULL, NULL, &id), 0);
+	n = store_changes(f, mark, want, 64);
+	assert_true(n >= 1);
+	expect_events(&c, want, n);
+	mark = want[n - 1];
+	sse_close(&c);
+
+	/* ?since= does the same for a page's first connection */
+	assert_int_equal(sse_open(&c, &f->srv, "/events?since=1", NULL), 0);
+	n = store_changes(f, 1, want, 64);
+	expect_events(&c, want, n);
+	sse_close(&c);
+
+	/* killed: runs stored while it is down come after a restart, from
+	 * the Last-Event-ID the client had, with nothing missing */
+	assert_int_equal(serve_stop(&f->srv, true), 128 + 9);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(serve_write_run(f->st, f->suite, "vb0",
+						 "cut_swap", 7 + i,
+						 PL_VERDICT_ROLLED_BACK, NULL,
+						 NULL, &id), 0);
+	{
+		char port[8];
+
+		snprintf(port, sizeof(port), "%s", f->srv.port);
+		assert_int_equal(serve_start(&f->srv, f->db, port, extra), 0);
+	}
+	snprintf(last, sizeof(last), "%lld", (long long)mark);
+	assert_int_equal(sse_open(&c, &f->srv, "/events", last), 0);
+	n = store_changes(f, mark, want, 64);
+	assert_true(n >= 3);
+	expect_events(&c, want, n);
+	sse_close(&c);
+	assert_int_equal(status_of(f, "GET", "/api/changes?since=0", NULL),
+			 200);
+}
+
+static void changes_poll_from_since(void **state)
+{
+	struct fx *f = *state;
+	json_t *j = get_json(f, "/api/changes?since=1"), *list;
+	int64_t want[64];
+	size_t n = store_changes(f, 1, want, 64);
+
+	list = json_object_get(j, "changes");
+	assert_int_equal(json_array_size(list), n);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(json_integer_value(json_object_get(
+			json_array_get(list, i), "seq")), want[i]);
+	assert_int_equal(json_integer_value(json_object_get(j, "seq")),
+			 want[n - 1]);
+	assert_true(json_is_false(json_object_get(j, "more")));
+	json_decref(j);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(lab_lists_boards_with_lease_and_last_verdict),
+		cmocka_unit_test(
+			suite_has_runs_counts_and_the_reports_rendering),
+		cmocka_unit_test(run_has_timeline_and_console_as_text),
+		cmocka_unit_test(pages_and_unknown_paths),
+		cmocka_unit_test(changes_poll_from_since),
+		cmocka_unit_test(write_actions_need_the_token),
+		cmocka_unit_test(events_resume_and_survive_a_restart),
+	};
+
+	return cmocka_run_group_tests_name("/pl/serve/api", tests, setup,
+					   teardown);
+}
