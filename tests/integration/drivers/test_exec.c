@@ -4,6 +4,7 @@
  * test), substitution without a shell, exit status, timeout, reaping.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,104 @@ static void exec_close_runs_off_to_completion(void **state)
 	fx_fini(&f);
 }
 
+/* A sink that reads the context, as the engine's does (it names the
+ * board in the stored log line), then counts in the capture. */
+static void ctx_sink(void *ud, enum pl_log_level level, const char *ctx,
+		     const char *msg)
+{
+	struct fx *f = ud;
+	char where[64];
+
+	snprintf(where, sizeof(where), "%s", ctx ? ctx : "-");
+	f->cap.log.fn(f->cap.log.user_data, level, where, msg);
+}
+
+/*
+ * Issue 12 item 5: an off command that outlives its timeout at close (the
+ * suite's end). The board's logger context dies with the board right after
+ * close, as pl_board_close() frees it: nothing may touch it later (ASan),
+ * the child is killed and reaped, and close reports the failure.
+ */
+static void exec_close_with_a_hung_off_is_an_error(void **state)
+{
+	struct fx f;
+	struct pl_power *p;
+	struct done d;
+	char *ctx, *pidfile, *hang, *got;
+	const char *ok[] = { "/bin/sh", "-c", "exit 0" };
+	const char *off[] = { "/bin/sh", "-c", NULL };
+	struct pl_opt o[] = {
+		{ .key = "on", .list = ok, .list_len = 3 },
+		{ .key = "off", .list = off, .list_len = 3 },
+		{ .key = "timeout_ms", .value = "300" },
+	};
+	struct pl_opts opts = { o, 3 };
+	pid_t pid;
+
+	(void)state;
+	fx_init(&f, "b5");
+	assert_true(asprintf(&pidfile, "%s/off.pid", f.dir) > 0);
+	/* the pid first, then hang past the timeout */
+	assert_true(asprintf(&hang, "echo $$ > '%s'; exec sleep 60",
+			     pidfile) > 0);
+	off[2] = hang;
+	ctx = strdup("board b5/power exec"); /* owned by the "board" */
+	assert_non_null(ctx);
+	f.ctx.log.ctx = ctx;
+	f.ctx.log.fn = ctx_sink;
+	f.ctx.log.user_data = &f;
+	assert_int_equal(pl_power_open(&p, &f.ctx, "exec", &opts), 0);
+	run_set(&f, p, true, &d);
+	assert_int_equal(d.status, 0);
+
+	assert_int_equal(pl_power_close(p), -PL_EFIXTURE);
+	assert_non_null(strstr(f.cap.last, "exec off (/bin/sh): killed after "
+					   "300 ms: the output may still be "
+					   "on"));
+	memset(ctx, 'X', strlen(ctx)); /* as pl_board_close() does */
+	free(ctx);
+	f.ctx.log.ctx = NULL;
+	got = slurp(pidfile);
+	assert_non_null(got);
+	pid = (pid_t)atol(got);
+	free(got);
+	assert_true(pid > 0);
+	/* killed at close, reaped by the loop: gone */
+	uv_run(&f.loop, UV_RUN_DEFAULT);
+	assert_int_equal(kill(pid, 0), -1);
+	assert_int_equal(errno, ESRCH);
+	free(pidfile);
+	free(hang);
+	fx_fini(&f);
+}
+
+/* A close whose off command succeeds returns 0; one superseding an on
+ * command still running kills that one without a complaint. */
+static void exec_close_supersedes_a_running_on(void **state)
+{
+	struct fx f;
+	struct pl_power *p;
+	struct done d = { 0 };
+	const char *hang[] = { "/bin/sh", "-c", "exec sleep 60" };
+	const char *ok[] = { "/bin/sh", "-c", "exit 0" };
+	struct pl_opt o[] = {
+		{ .key = "on", .list = hang, .list_len = 3 },
+		{ .key = "off", .list = ok, .list_len = 3 },
+		{ .key = "timeout_ms", .value = "5000" },
+	};
+	struct pl_opts opts = { o, 3 };
+
+	(void)state;
+	fx_init(&f, "b6");
+	assert_int_equal(pl_power_open(&p, &f.ctx, "exec", &opts), 0);
+	assert_int_equal(pl_power_set(p, true, on_done, &d), 0);
+	assert_int_equal(pl_power_close(p), 0);
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.status, -PL_ECANCELED);
+	assert_int_equal(f.cap.errors, 0);
+	fx_fini(&f);
+}
+
 static void exec_refuses_bad_commands(void **state)
 {
 	struct fx f;
@@ -240,6 +339,8 @@ int main(void)
 		cmocka_unit_test(exec_runs_argv_with_substitution_and_no_shell),
 		cmocka_unit_test(exec_reports_failure_and_timeout),
 		cmocka_unit_test(exec_close_runs_off_to_completion),
+		cmocka_unit_test(exec_close_with_a_hung_off_is_an_error),
+		cmocka_unit_test(exec_close_supersedes_a_running_on),
 		cmocka_unit_test(exec_refuses_bad_commands),
 	};
 
