@@ -5,13 +5,16 @@
 #   make test       install, build, run every test (ctest)
 #   make test-asan  the same under AddressSanitizer + UBSan (CI runs both)
 #   make bench      the benchmarks of tests/bench/ (figures in runs/bench/)
+#   make fuzz-smoke each libFuzzer target of tests/fuzz/ for FUZZ_SECONDS
+#                   (30) with clang in build-fuzz (CI runs it)
+#   make fuzz       the same for longer (FUZZ_SECONDS, default 600 each)
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test test-asan demo bench clean
+.PHONY: all deps configure build test test-asan demo bench fuzz-smoke fuzz clean
 
 all: build
 
@@ -41,6 +44,12 @@ demo: configure
 
 bench: build
 	@scripts/bench $(BUILD)
+
+fuzz-smoke: deps
+	@JOBS=$(JOBS) scripts/fuzz smoke
+
+fuzz: deps
+	@JOBS=$(JOBS) scripts/fuzz long
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
