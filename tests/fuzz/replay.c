@@ -2,7 +2,8 @@
 /*
  * Replays a fuzz corpus through LLVMFuzzerTestOneInput without libFuzzer,
  * so every build runs the corpus (and its regressions) as a plain test:
- *   fuzz_expect_replay DIR...   (each regular file in each DIR is one input)
+ *   fuzz_<name>_replay DIR...   (each regular file in each DIR is one input)
+ * Shared by every target of tests/fuzz/<name>/ (see tests/fuzz/CMakeLists.txt).
  * Exits 1 when a directory cannot be read or holds no input; a broken
  * invariant aborts inside the target.
  */
