@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "patchlab/log.h"
+#include "patchlab/text.h"
 
 static const char *const level_names[] = {
 	[PL_LOG_ERROR] = "error",
@@ -31,14 +32,26 @@ int pl_log_level_parse(const char *s, enum pl_log_level *out)
 	return -EINVAL;
 }
 
+/* stderr is an operator's terminal: a context or message that came from
+ * a board or a scenario is shown there sanitised (patchlab/text.h). */
 static void default_sink(enum pl_log_level level, const char *ctx,
 			 const char *msg)
 {
+	struct pl_strbuf m = { 0 };
+	char *c = ctx ? pl_term_dup(ctx) : NULL;
+	const char *text = "(message lost: out of memory)";
+
+	/* a traceback keeps its lines */
+	if (pl_term_sanitize(&m, msg, strlen(msg), true) == 0)
+		text = m.s ? m.s : "";
 	if (ctx)
 		fprintf(stderr, "patchlab: %s: %s: %s\n", pl_log_level_name(level),
-			ctx, msg);
+			c ? c : "?", text);
 	else
-		fprintf(stderr, "patchlab: %s: %s\n", pl_log_level_name(level), msg);
+		fprintf(stderr, "patchlab: %s: %s\n", pl_log_level_name(level),
+			text);
+	free(c);
+	pl_strbuf_free(&m);
 }
 
 void pl_logv(const struct pl_log *log, enum pl_log_level level,

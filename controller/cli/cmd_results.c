@@ -26,6 +26,7 @@
 #include "patchlab/exit.h"
 #include "patchlab/fixture.h"
 #include "patchlab/store.h"
+#include "patchlab/text.h"
 
 static const struct pl_cli_opt results_options[] = {
 	{ "db", 0, "FILE", "result store (default runs/patchlab.db)", false },
@@ -71,6 +72,35 @@ static const char *verdict_text(const struct pl_run_row *r)
 static const char *or_dash(const char *s)
 {
 	return s && *s ? s : "-";
+}
+
+/*
+ * Every string from the store came from a board, a scenario or a config
+ * file: it reaches the terminal through pl_term_dup() (no escape sequence,
+ * valid UTF-8). A pool keeps the copies of one printed line.
+ */
+struct term_pool {
+	char *s[16];
+	size_t n;
+};
+
+static const char *term(struct term_pool *p, const char *s)
+{
+	char *t;
+
+	if (p->n == sizeof(p->s) / sizeof(p->s[0]))
+		return "?"; /* a programming error: pool too small */
+	t = pl_term_dup(or_dash(s));
+	if (!t)
+		return "?";
+	p->s[p->n++] = t;
+	return t;
+}
+
+static void term_pool_free(struct term_pool *p)
+{
+	while (p->n)
+		free(p->s[--p->n]);
 }
 
 /* Open an existing store; exit code after a message otherwise. */
@@ -136,12 +166,15 @@ static int list_suites(struct pl_store *st)
 					  rows[i].started_ns) / 1e9);
 		else
 			snprintf(dur, sizeof(dur), "-");
+		struct term_pool tp = { 0 };
+
 		if (pl_store_list_runs(st, &f, &runs, &nruns) == 0)
 			pl_store_runs_free(runs, nruns);
 		printf("%-6" PRId64 " %-21s %-9s %-6s %s (%zu runs)\n",
 		       rows[i].id, when, dur,
-		       rows[i].gate ? rows[i].gate : "open", rows[i].name,
-		       nruns);
+		       term(&tp, rows[i].gate ? rows[i].gate : "open"),
+		       term(&tp, rows[i].name), nruns);
+		term_pool_free(&tp);
 	}
 	pl_store_suites_free(rows, n);
 	return 0;
@@ -159,6 +192,7 @@ static int list_runs(struct pl_store *st, const struct pl_run_filter *f,
 	printf("%-6s %-6s %-10s %-14s %-30s %-34s %-11s %s\n", "run", "suite",
 	       "board", "type", "scenario", "cut", "verdict", "reason");
 	for (size_t i = 0; i < n; i++) {
+		struct term_pool tp = { 0 };
 		char cut[160];
 
 		if (only_open && !rows[i].open)
@@ -166,8 +200,10 @@ static int list_runs(struct pl_store *st, const struct pl_run_filter *f,
 		cut_text(&rows[i].cut, cut, sizeof(cut));
 		printf("%-6" PRId64 " %-6" PRId64 " %-10s %-14s %-30s %-34s "
 		       "%-11s %s\n", rows[i].id, rows[i].suite_id,
-		       rows[i].board_id, rows[i].board_type, rows[i].scenario,
-		       cut, verdict_text(&rows[i]), or_dash(rows[i].reason));
+		       term(&tp, rows[i].board_id), term(&tp, rows[i].board_type),
+		       term(&tp, rows[i].scenario), term(&tp, cut),
+		       verdict_text(&rows[i]), term(&tp, rows[i].reason));
+		term_pool_free(&tp);
 		shown++;
 	}
 	printf("%zu run%s\n", shown, shown == 1 ? "" : "s");
@@ -182,6 +218,7 @@ static int show_run(struct pl_store *st, int64_t id)
 	struct pl_run_row *r;
 	struct pl_event_row *ev;
 	size_t nev;
+	struct term_pool tp = { 0 };
 	char cut[200], when[32];
 	int err = pl_store_get_run(st, id, &r, &ev, &nev);
 
@@ -190,26 +227,30 @@ static int show_run(struct pl_store *st, int64_t id)
 	cut_text(&r->cut, cut, sizeof(cut));
 	wall_time(r->started_ns, when, sizeof(when));
 	printf("run %" PRId64 " (suite %" PRId64 ")\n", r->id, r->suite_id);
-	printf("  board      %s (%s)\n", r->board_id, r->board_type);
-	printf("  scenario   %s\n", r->scenario);
-	printf("  image      %s\n", or_dash(r->image));
-	printf("  params     %s\n", or_dash(r->params_json));
-	printf("  cut        %s\n", cut);
+	printf("  board      %s (%s)\n", term(&tp, r->board_id),
+	       term(&tp, r->board_type));
+	printf("  scenario   %s\n", term(&tp, r->scenario));
+	printf("  image      %s\n", term(&tp, r->image));
+	printf("  params     %s\n", term(&tp, r->params_json));
+	printf("  cut        %s\n", term(&tp, cut));
 	printf("  seed       %" PRIu64 "\n", r->seed);
 	printf("  verdict    %s\n", verdict_text(r));
-	printf("  reason     %s\n", or_dash(r->reason));
+	printf("  reason     %s\n", term(&tp, r->reason));
 	printf("  started    %s, took %.3f s\n", when,
 	       (double)r->duration_ns / 1e9);
-	printf("  controller %s\n", or_dash(r->controller));
-	printf("  replay     %s\n", or_dash(r->replay));
-	printf("  console    %s\n", or_dash(r->console_log));
+	printf("  controller %s\n", term(&tp, r->controller));
+	printf("  replay     %s\n", term(&tp, r->replay));
+	printf("  console    %s\n", term(&tp, r->console_log));
+	term_pool_free(&tp);
 	printf("  timeline   %zu event%s, ms from the first\n", nev,
 	       nev == 1 ? "" : "s");
-	for (size_t i = 0; i < nev; i++)
+	for (size_t i = 0; i < nev; i++) {
 		printf("  %12.3f  %-13s %s\n",
 		       (double)(ev[i].t_ns - ev[0].t_ns) / 1e6,
 		       pl_event_kind_name(ev[i].kind),
-		       or_dash(ev[i].payload_json));
+		       term(&tp, ev[i].payload_json));
+		term_pool_free(&tp);
+	}
 	pl_store_run_free(r, ev, nev);
 	return 0;
 }

@@ -12,6 +12,7 @@
 
 #include "patchlab/error.h"
 #include "patchlab/report.h"
+#include "patchlab/text.h"
 #include "results_internal.h"
 
 static const char *const format_names[] = {
@@ -276,10 +277,27 @@ int pl_report_junit(const struct pl_gate *g, struct pl_strbuf *out)
 
 /* ------------------------------------------------------------- JSON */
 
-static json_t *json_str_or_null(const char *s)
+/* A JSON string of s, made valid UTF-8 first when it is not (a board's or
+ * a script's text can hold any byte; jansson takes only UTF-8), or null
+ * for NULL. NULL only when out of memory. */
+static json_t *json_text(const char *s)
 {
-	return s ? json_string(s) : json_null();
+	json_t *j;
+	char *fixed;
+
+	if (!s)
+		return json_null();
+	j = json_string(s);
+	if (j)
+		return j;
+	fixed = pl_utf8_dup(s);
+	if (!fixed)
+		return NULL;
+	j = json_string(fixed);
+	free(fixed);
+	return j;
 }
+
 
 static json_t *json_parsed(const char *text)
 {
@@ -302,24 +320,25 @@ static json_t *gate_json(const struct pl_gate *g)
 					    json_integer((json_int_t)gr->counts[v]));
 		for (size_t a = 0; a < gr->naims; a++)
 			json_array_append_new(aims, json_pack(
-				"{s:s, s:s, s:I}", "aimed_by",
-				gr->aims[a].aimed_by, "phase",
+				"{s:o, s:s, s:I}", "aimed_by",
+				json_text(gr->aims[a].aimed_by), "phase",
 				pl_cut_phase_name(gr->aims[a].phase), "n",
 				(json_int_t)gr->aims[a].n));
 		json_array_append_new(groups, json_pack(
-			"{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:o, "
+			"{s:o, s:o, s:s, s:o, s:I, s:I, s:I, s:I, s:f, s:o, "
 			"s:o}",
-			"board_type", gr->board_type, "image", gr->image,
-			"result", pl_gate_result_name(gr->result), "why",
-			gr->why, "runs", (json_int_t)gr->runs, "cuts",
+			"board_type", json_text(gr->board_type), "image",
+			json_text(gr->image), "result",
+			pl_gate_result_name(gr->result), "why",
+			json_text(gr->why), "runs", (json_int_t)gr->runs, "cuts",
 			(json_int_t)gr->trials, "bricks",
 			(json_int_t)gr->bricks, "open", (json_int_t)gr->open,
 			"brick_rate_upper", gr->upper, "verdicts", counts,
 			"aimed", aims));
 	}
-	o = json_pack("{s:s, s:s, s:{s:f, s:I, s:f}, s:o}", "result",
+	o = json_pack("{s:s, s:o, s:{s:f, s:I, s:f}, s:o}", "result",
 		      pl_gate_result_name(pl_gate_result(g)), "why",
-		      pl_gate_why(g), "thresholds", "max_brick_rate",
+		      json_text(pl_gate_why(g)), "thresholds", "max_brick_rate",
 		      th->max_brick_rate, "min_cuts", (json_int_t)th->min_cuts,
 		      "confidence", th->confidence, "groups", groups);
 	return o;
@@ -332,19 +351,20 @@ static json_t *run_json(const struct pl_run_row *r)
 
 	pl_iso8601(r->started_ns, ts);
 	return json_pack(
-		"{s:I, s:s, s:s, s:o, s:s, s:o, s:o, s:I, s:o, s:s, s:o, "
+		"{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:s, s:o, "
 		"s:s, s:f, s:o, s:o}",
-		"id", (json_int_t)r->id, "board", r->board_id, "board_type",
-		r->board_type, "image", json_str_or_null(r->image),
-		"scenario", r->scenario, "params", json_parsed(r->params_json),
+		"id", (json_int_t)r->id, "board", json_text(r->board_id),
+		"board_type", json_text(r->board_type), "image",
+		json_text(r->image), "scenario",
+		json_text(r->scenario), "params", json_parsed(r->params_json),
 		"cut", cut ? cut : json_null(), "seed", (json_int_t)r->seed,
 		"verdict", r->open ? json_null() :
 				     json_string(pl_verdict_name(r->verdict)),
 		"state", r->open ? "open" : "closed", "reason",
-		json_str_or_null(r->reason), "started", ts, "duration_s",
+		json_text(r->reason), "started", ts, "duration_s",
 		(double)r->duration_ns / 1e9, "console_log",
-		json_str_or_null(r->console_log), "replay",
-		json_str_or_null(r->replay));
+		json_text(r->console_log), "replay",
+		json_text(r->replay));
 }
 
 int pl_report_json(const struct pl_gate *g, struct pl_strbuf *out)
@@ -362,12 +382,13 @@ int pl_report_json(const struct pl_gate *g, struct pl_strbuf *out)
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, run_json(&runs[i]));
 	pl_iso8601(s->started_ns, started);
-	root = json_pack("{s:{s:I, s:s, s:o, s:I, s:s, s:o, s:o}, s:o, s:o}",
-			 "suite", "id", (json_int_t)s->id, "name", s->name,
-			 "file", json_str_or_null(s->file), "seed",
+	root = json_pack("{s:{s:I, s:o, s:o, s:I, s:s, s:o, s:o}, s:o, s:o}",
+			 "suite", "id", (json_int_t)s->id, "name",
+			 json_text(s->name),
+			 "file", json_text(s->file), "seed",
 			 (json_int_t)s->seed, "started", started, "cmdline",
-			 json_str_or_null(s->cmdline), "recorded_gate",
-			 json_str_or_null(s->gate), "gate", gate_json(g),
+			 json_text(s->cmdline), "recorded_gate",
+			 json_text(s->gate), "gate", gate_json(g),
 			 "runs", arr);
 	if (!root || json_array_size(arr) != n) {
 		json_decref(root);

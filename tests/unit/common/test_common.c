@@ -9,6 +9,7 @@
 #include "patchlab/crc.h"
 #include "patchlab/error.h"
 #include "patchlab/strbuf.h"
+#include "patchlab/text.h"
 
 static void strerror_covers_both_sign_and_project_codes(void **state)
 {
@@ -124,6 +125,41 @@ static void shell_words_quote_only_when_needed(void **state)
 	pl_strbuf_free(&sb);
 }
 
+/* Issue 12 item 6: invalid UTF-8 becomes U+FFFD (so jansson takes it);
+ * for the terminal, no escape sequence gets through. */
+static void text_is_made_valid_and_terminal_safe(void **state)
+{
+	struct pl_strbuf sb = { 0 };
+	char *s;
+
+	(void)state;
+	assert_true(pl_utf8_valid("caf\xC3\xA9 \xE2\x82\xAC", 9));
+	assert_false(pl_utf8_valid("a\xFF", 2));
+	assert_false(pl_utf8_valid("\xC0\xAF", 2));     /* overlong '/' */
+	assert_false(pl_utf8_valid("\xED\xA0\x80", 3)); /* surrogate */
+	assert_false(pl_utf8_valid("\xE2\x82", 2));     /* truncated */
+
+	s = pl_utf8_dup("ok \xFF\xFE" "end \xE2\x82");
+	assert_string_equal(s, "ok \xEF\xBF\xBD\xEF\xBF\xBD" "end "
+			       "\xEF\xBF\xBD\xEF\xBF\xBD");
+	assert_true(pl_utf8_valid(s, strlen(s)));
+	free(s);
+	assert_null(pl_utf8_dup(NULL));
+
+	/* ESC [2J clears a screen; 0x9B is an 8-bit CSI (U+009B in UTF-8) */
+	s = pl_term_dup("a\x1b[2Jb\tc\nd\x07\x7f\xC2\x9B" "6n\xFF\xC3\xA9");
+	assert_string_equal(s, "a\\x1B[2Jb\tc\\x0Ad\\x07\\x7F\\u009B" "6n"
+			       "\xEF\xBF\xBD\xC3\xA9");
+	assert_null(strchr(s, 0x1b));
+	free(s);
+	assert_int_equal(pl_term_sanitize(&sb, "l1\nl2\r", 6, true), 0);
+	assert_string_equal(sb.s, "l1\nl2\\x0D");
+	pl_strbuf_free(&sb);
+	s = pl_term_dup("");
+	assert_string_equal(s, "");
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -134,6 +170,7 @@ int main(void)
 		cmocka_unit_test(monotonic_clock_does_not_go_back),
 		cmocka_unit_test(gdb_crc_is_crc32_mpeg2),
 		cmocka_unit_test(shell_words_quote_only_when_needed),
+		cmocka_unit_test(text_is_made_valid_and_terminal_safe),
 	};
 
 	return cmocka_run_group_tests_name("/pl/common", tests, NULL, NULL);

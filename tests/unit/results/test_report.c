@@ -5,11 +5,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "pl_test.h"
 #include "patchlab/report.h"
+#include "patchlab/text.h"
 #include "results_fixture.h"
 #include "results_internal.h"
 
@@ -212,6 +215,81 @@ static void report_write_is_atomic_and_names_formats(void **state)
 			 -ENOENT);
 }
 
+/* Issue 12 item 6: a verdict reason, scenario and board with invalid
+ * UTF-8 and escape sequences still give valid JSON (U+FFFD for the bad
+ * bytes), and JUnit and HTML stay well-formed UTF-8. */
+static void reports_take_any_bytes(void **state)
+{
+	struct fx *f = *state;
+	struct pl_strbuf sb = { 0 };
+	struct pl_run_info ri = {
+		.suite_id = f->rf.suite_id,
+		.board_id = "board\xFF" "9",
+		.board_type = "vboard-ab",
+		.scenario = "hostile\xC3",
+		.seed = 7,
+	};
+	struct pl_gate *g;
+	json_error_t err;
+	json_t *root, *runs, *r, *found = NULL;
+	size_t i;
+	int64_t id;
+
+	assert_int_equal(pl_store_run_begin(f->st, &ri, &id), 0);
+	assert_int_equal(pl_store_run_end(f->st, id, PL_VERDICT_FAIL,
+					  "expected 1.2.\xE2\x82 got \x1b[2J\xFF"),
+			 0);
+	assert_int_equal(pl_gate_compute(f->st, f->rf.suite_id, NULL, &g), 0);
+	assert_int_equal(pl_report_json(g, &sb), 0);
+	root = json_loads(sb.s, 0, &err);
+	if (!root)
+		fail_msg("invalid JSON: %s", err.text);
+	runs = json_object_get(root, "runs");
+	json_array_foreach(runs, i, r)
+		if (json_integer_value(json_object_get(r, "id")) == id)
+			found = r;
+	assert_non_null(found);
+	assert_string_equal(json_string_value(json_object_get(found, "reason")),
+			    "expected 1.2.\xEF\xBF\xBD\xEF\xBF\xBD got "
+			    "\x1b[2J\xEF\xBF\xBD");
+	assert_string_equal(json_string_value(json_object_get(found, "board")),
+			    "board\xEF\xBF\xBD" "9");
+	assert_string_equal(json_string_value(json_object_get(found,
+					"scenario")), "hostile\xEF\xBF\xBD");
+	json_decref(root);
+	pl_strbuf_reset(&sb);
+	assert_int_equal(pl_report_junit(g, &sb), 0);
+	assert_true(pl_utf8_valid(sb.s, sb.len));
+	assert_null(memchr(sb.s, 0x1b, sb.len));
+	pl_strbuf_reset(&sb);
+	assert_int_equal(pl_report_html(f->st, g, &sb), 0);
+	assert_true(pl_utf8_valid(sb.s, sb.len));
+	assert_null(memchr(sb.s, 0x1b, sb.len));
+	pl_strbuf_free(&sb);
+	pl_gate_free(g);
+}
+
+/* Issue 12 item 6: a report that cannot be written is an error with the
+ * cause, never a silent success; nothing is left behind. */
+static void report_write_fails_loudly(void **state)
+{
+	struct fx *f = *state;
+	char *dir;
+
+	assert_int_equal(pl_report_write(f->st, f->rf.suite_id, NULL,
+					 PL_REPORT_JSON,
+					 "/nonexistent/dir/r.json"), -ENOENT);
+	/* a directory: the temporary file is made, the rename refused */
+	assert_true(asprintf(&dir, "%s/adir", f->dir) > 0);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(pl_report_write(f->st, f->rf.suite_id, NULL,
+					 PL_REPORT_HTML, dir), -EISDIR);
+	assert_int_equal(rmdir(dir), 0); /* still empty, and no temp file */
+	free(dir);
+	assert_true(pl_report_write(f->st, f->rf.suite_id, NULL,
+				    PL_REPORT_JUNIT, "/proc/version") < 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -222,6 +300,8 @@ int main(void)
 		T(json_carries_every_run_field),
 		T(html_has_one_mark_per_cut_and_escapes),
 		T(report_write_is_atomic_and_names_formats),
+		T(reports_take_any_bytes),
+		T(report_write_fails_loudly),
 #undef T
 	};
 	return cmocka_run_group_tests_name("/pl/results/report", tests, NULL,
