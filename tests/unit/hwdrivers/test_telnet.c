@@ -244,6 +244,14 @@ static void rfc2217_replies_and_formats_parse(void **state)
 	assert_int_equal(pl_rfc2217_parse_reply((uint8_t[]){ 1, 0 }, 2, &cmd, &v),
 			 -EPROTO);
 	assert_int_equal(pl_rfc2217_parse_reply(NULL, 0, &cmd, &v), -EPROTO);
+	/* found by tests/fuzz/telnet: a code past 112 (PURGE-DATA's reply)
+	 * is no server reply, not client code 131 */
+	assert_int_equal(pl_rfc2217_parse_reply((uint8_t[]){ 112, 1 }, 2, &cmd, &v), 0);
+	assert_int_equal(cmd, PL_RFC2217_PURGE_DATA);
+	assert_int_equal(pl_rfc2217_parse_reply((uint8_t[]){ 113, 1 }, 2, &cmd, &v),
+			 -EPROTO);
+	assert_int_equal(pl_rfc2217_parse_reply((uint8_t[]){ 0xe7, 1 }, 2, &cmd, &v),
+			 -EPROTO);
 	assert_int_equal(pl_rfc2217_parse_format("8N1", &ds, &par, &stop), 0);
 	assert_int_equal(ds, 8);
 	assert_int_equal(par, PL_RFC2217_PARITY_NONE);
