@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target for the board type: flash layout, console patterns, update and recovery
+ * (controller/src/config). The input is the whole YAML file; invariants in
+ * ../fuzz_config.c.
+ */
+#include "fuzz_config.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	return pl_fuzz_config(data, size, PL_CONFIG_BOARD, "boards/fuzz-board.yaml");
+}
