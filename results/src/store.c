@@ -195,10 +195,17 @@ static void rollback(struct pl_store *st)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/*
+ * Bound without a copy (SQLITE_STATIC): every statement here is stepped and
+ * finalized or reset while the strings it was given live. A copy
+ * (SQLITE_TRANSIENT) allocates, and when that fails sqlite3_bind_text
+ * leaves NULL bound, so a run would be stored with no verdict or reason
+ * and the step would still succeed.
+ */
 static void bind_text(sqlite3_stmt *s, int i, const char *v)
 {
 	if (v)
-		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(s, i);
 }
@@ -244,6 +251,11 @@ static int normalize_json(struct pl_store *st, const char *what,
 		return *out ? 0 : -ENOMEM;
 	}
 	o = json_loads(text, 0, &err);
+	/* jansson says "out of memory" with its error code, or says nothing
+	 * at all when its first buffer could not be had */
+	if (!o && (json_error_code(&err) == json_error_out_of_memory ||
+		   !err.text[0]))
+		return -ENOMEM;
 	if (!json_is_object(o)) {
 		pl_log(&st->log, PL_LOG_ERROR, "store %s: %s is not a JSON "
 		       "object: %s", st->path, what,
