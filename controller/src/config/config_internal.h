@@ -192,4 +192,7 @@ struct pl_suite *pl_suite_from_tree(struct pl_cfg *c,
 int pl_lua_check(const char *name, const void *buf, size_t len,
 		 struct pl_diags *d);
 
+/* "0x..." (after an optional sign): a hex number in YAML 1.2 (value.c). */
+bool pl_cfg_hex_prefix(const char *s);
+
 #endif

@@ -117,5 +117,9 @@ int pl_lua__load_file(lua_State *L, const char *path, const char *chunkname,
 void pl_lua__run_kill(struct pl_lua_run *run, int code, const char *msg);
 void pl_lua__count_hook(lua_State *L, lua_Debug *ar);
 uint64_t pl_lua__random(struct pl_lua_run *run);
+/* Seed the run's PRNG (prng.c). */
+void pl_lua__seed(struct pl_lua_run *run, uint64_t seed);
+/* The state's allocator; ud is the host (budget.c). */
+void *pl_lua__alloc(void *ud, void *ptr, size_t osize, size_t nsize);
 
 #endif

@@ -33,48 +33,7 @@ static char *dup_or_null(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-/* ------------------------------------------------------------------ PRNG */
-
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15u);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-/* xoshiro256** (Blackman and Vigna), seeded through splitmix64. */
-uint64_t pl_lua__random(struct pl_lua_run *run)
-{
-	uint64_t *s = run->prng;
-	uint64_t r = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return r;
-}
-
 /* ----------------------------------------------------------------- kills */
-
-void pl_lua__run_kill(struct pl_lua_run *run, int code, const char *msg)
-{
-	if (run->killed)
-		return;
-	run->killed = true;
-	run->kill_code = code;
-	run->kill_msg = strdup(msg);
-}
 
 static int raise_kill(lua_State *L, struct pl_lua_run *run)
 {
@@ -112,7 +71,6 @@ int pl_lua_run_open(struct pl_lua_host *h, struct pl_lua_run **out,
 		    const struct pl_lua_run_config *cfg)
 {
 	struct pl_lua_run *run;
-	uint64_t x;
 
 	*out = NULL;
 	run = calloc(1, sizeof(*run));
@@ -136,9 +94,7 @@ int pl_lua_run_open(struct pl_lua_host *h, struct pl_lua_run **out,
 	if (pl_lua__acct_new(h, run, &run->acct))
 		goto err_free_run;
 	run->seed = cfg->seed;
-	x = cfg->seed;
-	for (int i = 0; i < 4; i++)
-		run->prng[i] = splitmix64(&x);
+	pl_lua__seed(run, cfg->seed);
 	run->deadline_ns = cfg->deadline_ns;
 	run->instr_limit = cfg->instr_limit ? cfg->instr_limit
 					    : h->run_instr_limit;
@@ -460,14 +416,6 @@ err_not_started:
 }
 
 /* ----------------------------------------------------------------- waits */
-
-struct pl_lua_run *pl_lua_run_from(lua_State *L)
-{
-	void *ud;
-
-	lua_getallocf(L, &ud);
-	return ((struct pl_lua_host *)ud)->current;
-}
 
 struct pl_lua_run *pl_lua_wait_prepare(lua_State *L)
 {
