@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "patchlab/calibrate.h"
+#include "run_output.h"
 #include "patchlab/error.h"
 #include "patchlab/exit.h"
 #include "patchlab/fixture.h"
@@ -88,6 +89,7 @@ static int calibrate_run(const struct pl_cli_args *a)
 {
 	struct calib_cli cli = { .saved_stdout = -1 };
 	struct pl_calib_opts o = { 0 };
+	struct pl_cli_run_output out;
 	struct pl_strbuf sb = { 0 };
 	struct pl_calib *c = NULL;
 	const char *v, *json = pl_cli_opt(a, "json");
@@ -99,7 +101,8 @@ static int calibrate_run(const struct pl_cli_args *a)
 					      : default_suite();
 	o.out_dir = pl_cli_opt(a, "out");
 	o.db_path = pl_cli_opt(a, "db");
-	o.quiet = pl_cli_flag(a, "quiet") || !isatty(2);
+	pl_cli_run_output_init(&out, pl_cli_flag(a, "quiet") || !isatty(2));
+	o.output = &out.out;
 	if ((v = pl_cli_opt(a, "seed"))) {
 		if (pl_parse_long(v, &n) || n < 0)
 			return pl_cli_usage_error(a->cmd, "--seed takes a number, "

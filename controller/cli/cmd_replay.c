@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "patchlab/engine.h"
+#include "run_output.h"
 #include "patchlab/error.h"
 #include "patchlab/exit.h"
 #include "patchlab/fixture.h"
@@ -30,6 +31,7 @@ static int replay_run(const struct pl_cli_args *a)
 {
 	const char *db = pl_cli_opt(a, "db") ? pl_cli_opt(a, "db") : PL_STORE_DEFAULT_PATH;
 	struct pl_engine_opts o = { 0 };
+	struct pl_cli_run_output out;
 	struct pl_engine_replay rp = { 0 };
 	struct pl_store *st = NULL;
 	struct pl_run_row *run = NULL;
@@ -92,7 +94,8 @@ static int replay_run(const struct pl_cli_args *a)
 	o.cmdline = a->cmdline;
 	o.seed = suite->seed;
 	o.has_seed = true;
-	o.quiet = true;
+	pl_cli_run_output_init(&out, true);
+	o.output = &out.out;
 	o.image_overrides = images;
 	o.replay = &rp;
 	printf("replaying run %ld: %s on a %s board, params %s, seed %" PRIu64

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "patchlab/clock.h"
 #include "patchlab/engine.h"
+#include "run_output.h"
 #include "patchlab/exit.h"
 #include "patchlab/fixture.h"
 
@@ -31,6 +32,7 @@ static const struct pl_cli_opt run_options[] = {
 static int run_run(const struct pl_cli_args *a)
 {
 	struct pl_engine_opts o = { 0 };
+	struct pl_cli_run_output out;
 	const char **images = NULL, **tags = NULL;
 	size_t nimg = 0, ntags = 0;
 	const char *v;
@@ -45,7 +47,8 @@ static int run_run(const struct pl_cli_args *a)
 	o.json_path = pl_cli_opt(a, "json");
 	o.junit_path = pl_cli_opt(a, "junit");
 	o.html_path = pl_cli_opt(a, "html");
-	o.quiet = pl_cli_flag(a, "quiet") || !isatty(2);
+	pl_cli_run_output_init(&out, pl_cli_flag(a, "quiet") || !isatty(2));
+	o.output = &out.out;
 	o.no_wait = pl_cli_flag(a, "no-wait");
 	if ((v = pl_cli_opt(a, "seed"))) {
 		if (pl_parse_long(v, &n) || n < 0)

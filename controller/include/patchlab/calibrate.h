@@ -60,6 +60,8 @@ typedef void (*pl_calib_profile_fn)(void *user_data, const char *profile,
 				    size_t nboards, const char *out_dir,
 				    bool done, int exit_code);
 
+struct pl_engine_output;
+
 struct pl_calib_opts {
 	const char *lab_path;   /* required */
 	const char *suite_path; /* NULL: PL_CALIB_DEFAULT_SUITE */
@@ -72,7 +74,9 @@ struct pl_calib_opts {
 	const char *db_path;
 	uint64_t seed;          /* base seed of every profile's suite */
 	bool has_seed;          /* else drawn once, the same for all */
-	bool quiet;             /* no engine progress line */
+	/* what each profile's suite shows (progress, table, gate); NULL:
+	 * nothing */
+	const struct pl_engine_output *output;
 	pl_calib_profile_fn on_profile; /* may be NULL */
 	void *user_data;
 };

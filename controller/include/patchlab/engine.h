@@ -23,7 +23,37 @@
 #define PATCHLAB_ENGINE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "patchlab/verdict.h"
+
+struct pl_gate;
+
+/* Where a suite stands, for a progress display. */
+struct pl_engine_progress {
+	size_t done, total;                      /* runs ended (or not run) */
+	const unsigned long *counts;             /* [PL_VERDICT_COUNT] */
+	uint64_t elapsed_ns;
+};
+
+/*
+ * What the engine shows a person: the CLI fills it (controller/cli/
+ * run_output.c); the engine prints nothing itself but its log. Every hook
+ * may be NULL; all run on the loop thread.
+ */
+struct pl_engine_output {
+	/* The suite is about to run: its name, the lab's, runs, seed. */
+	void (*start)(void *user_data, const char *suite, const char *lab,
+		      size_t nruns, uint64_t seed);
+	/* A run ended, or was counted as not run. */
+	void (*progress)(void *user_data, const struct pl_engine_progress *p);
+	/* The release gate of the suite, as stored (borrowed). */
+	void (*gate)(void *user_data, const struct pl_gate *g);
+	/* A report was written (kind: "json", "junit", "html"). */
+	void (*report)(void *user_data, const char *kind, const char *path);
+	void *user_data;
+};
 
 struct pl_engine_opts {
 	const char *suite_path;
@@ -35,7 +65,6 @@ struct pl_engine_opts {
 	uint64_t seed;                        /* base seed of the suite */
 	bool has_seed;                        /* else drawn and printed */
 	unsigned jobs;                        /* 0: one per board */
-	bool quiet;                           /* no progress line */
 	bool no_wait;                         /* refuse boards leased by others */
 	/* replay: run only the run with this index (1-based) of the expanded
 	 * suite on any free board of its type; 0 = all */
@@ -49,6 +78,8 @@ struct pl_engine_opts {
 	const struct pl_engine_replay *replay;
 	/* the command that started the run, recorded with the suite; or NULL */
 	const char *cmdline;
+	/* what to show while it runs and at the end; NULL: nothing */
+	const struct pl_engine_output *output;
 };
 
 struct pl_engine_replay {

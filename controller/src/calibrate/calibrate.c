@@ -450,7 +450,7 @@ static int run_profile(struct pl_calib *c, size_t pi,
 	eo.db_path = o->db_path;
 	eo.seed = c->seed;
 	eo.has_seed = true;
-	eo.quiet = o->quiet;
+	eo.output = o->output;
 	eo.tags = tags;
 	if (o->on_profile)
 		o->on_profile(o->user_data, pr->name, pr->nboards, dir, false, 0);

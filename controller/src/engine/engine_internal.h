@@ -1,86 +1,123 @@
 /* SPDX-License-Identifier: MIT */
-/* Internal: the run engine's shared structs (engine.c, lapi.c, recover.c). */
+/*
+ * Internal: the engine's struct and what its two files share. engine.c is
+ * the suite's life (setup -> loop -> finish) and the scheduler; plan.c
+ * expands the suite into run specs and drives the sweeps' planners.
+ * Nothing outside controller/src/engine/ includes it.
+ */
 #ifndef PL_ENGINE_INTERNAL_H
 #define PL_ENGINE_INTERNAL_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <uv.h>
 
+#include "sweep.h"
 #include "patchlab/board.h"
 #include "patchlab/config.h"
+#include "patchlab/engine.h"
+#include "patchlab/image.h"
+#include "patchlab/leases.h"
 #include "patchlab/luahost.h"
-#include "patchlab/trigger.h"
-#include "patchlab/update.h"
-#include "patchlab/verdict.h"
+#include "patchlab/run.h"
+#include "patchlab/store.h"
 
-struct pl_engine;
-
-/* An image in memory: a suite image or a mutation of one. */
-struct pl_image {
-	char *name;
-	char *path;      /* NULL for a mutation */
-	char *version;   /* NULL when unknown */
-	uint8_t *data;
-	size_t len;
-};
-
-#define PL_RUN_MAX_TRIGGERS 16
-
-/* One board run: the Lua run, its board, what it decided. */
-struct pl_run_ctx {
-	struct pl_engine *eng;
-	struct pl_board *board;
-	const struct pl_board_cfg *bcfg;
-	const struct pl_board_type *type;
+/* One run to do: which run of the suite, on which board, with what. */
+struct run_spec {
 	const struct pl_run_cfg *rcfg;
-	size_t index;             /* position in the suite's run list */
-	unsigned repeat;          /* 1-based */
-	struct pl_lua_run *lrun;
-	int params_ref;           /* registry ref of the params table */
+	size_t run_index;      /* in suite->runs */
+	unsigned repeat;       /* 1-based */
+	size_t board;          /* index in eng->boards; the one it must use */
+	json_t *cut;           /* params.cut added by a sweep, or NULL */
+	json_t *params;        /* replay: the recorded params, whole */
+	int sweep;             /* index into eng->sweeps of a point, or -1 */
+	int phase;             /* of a sweep point: 0 before, 1 during, 2 after */
+	long k;                /* of a sweep point: the flash operation */
+	double phi;            /* of a during point: where in the operation */
+	bool learning;         /* a sweep's learning pass */
+	size_t sweep_group;    /* index into eng->sweeps when learning */
 	uint64_t seed;
-	int64_t store_id;         /* run id in the result store, or -1 */
-	uint64_t started_ns, started_wall_ns;
-	char *log_path;
-
-	bool verdict_set;
-	enum pl_verdict verdict;
-	char reason[512];
-
-	/* what the scenario is waiting on (one at a time) */
-	struct pl_op *op;
-	int op_kind;              /* lapi.c's enum op_kind of op */
-	bool probe_waiting;
-	const struct pl_image *compare; /* probe:compare() reading back */
-	bool compare_verifying;         /* ... asking the probe to verify first */
-	uint64_t compare_addr;
-	int armed_ref;            /* fault.cut waiting for its breakpoints */
-	uv_timer_t *timer;        /* sleep, power cycle */
-	int pending_power;        /* power command being waited for */
-	int power_op;             /* lapi.c's enum power_op of it */
-	unsigned power_ms;
-	struct pl_trigger *triggers[PL_RUN_MAX_TRIGGERS];
-	size_t ntriggers;
-	char cut_json[512];       /* the cut point the run aimed at, or "" */
-
-	char last_version[64];    /* from the last wait_boot */
-	char last_slot[16];
-	bool recovering;
-	bool ended;
-	bool starting;            /* inside pl_lua_run_start() */
-	bool done_early;          /* the run ended while starting */
+	bool started;
 };
 
-/* Verdict helpers (lapi.c) */
-void pl_run_set_verdict(struct pl_run_ctx *rc, enum pl_verdict v,
-			const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A sweep on one board type: its learning pass, then its planner's points
+ * (sweep.c), spread round robin over the free boards of the type. */
+struct sweep_state {
+	const struct pl_run_cfg *rcfg;
+	size_t run_index;
+	const char *board_type;
+	bool expanded;
+	size_t boards[256], nb, next_board;
+	struct pl_sweep plan;
+};
 
-/* Register the lab API in the host (lapi.c). images: the suite's. */
-int pl_lapi_register(struct pl_lua_host *h, struct pl_image *const *images,
-		     size_t nimages);
+struct engine_board {
+	struct pl_engine *e;
+	const struct pl_board_cfg *cfg;
+	struct pl_board *board;   /* NULL: not (yet) opened */
+	const char *open_error;
+	char lease_error[200];    /* why the lease was refused or lost */
+	bool used;                /* some run of the suite selects it */
+	bool ready;               /* leased and opened, or failed: runs may go */
+	struct pl_run *busy;      /* the run using it */
+};
 
-/* The engine's lookups for the lab API (engine.c). */
-struct pl_run_ctx *pl_run_ctx_of(lua_State *L);
+struct pl_engine {
+	const struct pl_engine_opts *opts;
+	uv_loop_t loop;
+	uv_signal_t sigint, sigterm;
+	struct pl_lab *lab;
+	struct pl_suite *suite;
+	struct pl_store *store;
+	struct pl_leases *leases;
+	int64_t suite_id;
+	struct pl_lua_host *host;
+	struct pl_log log;
+	struct pl_run_env env;
+
+	struct engine_board *boards;
+	size_t nboards;
+	struct pl_image **images;
+	size_t nimages;
+
+	struct run_spec *specs;
+	size_t nspecs, capspecs;
+	struct sweep_state *sweeps;
+	size_t nsweeps;
+
+	size_t running, done;
+	unsigned long counts[PL_VERDICT_COUNT];
+	uint64_t started_ns;
+	bool stopping;
+	bool signals;             /* sigint/sigterm handles are initialised */
+	char *db_path;
+	const char *db_used;
+	char *db_abs, *lab_abs, *suite_abs; /* realpath()s, or NULL */
+	char *log_dir;
+	char *scen_root;
+};
+
+/* ----------------------------------------------------------- plan.c */
+
+/* Expand the suite (or the replayed run) into specs. 0 or -errno. */
+int pl_engine__expand(struct pl_engine *e);
+
+/* A learning pass reported ops flash operations: queue its sweep's
+ * first points. */
+void pl_engine__expand_sweep(struct pl_engine *e, size_t swi, long ops);
+
+/* A sweep point's run ended with v: tell its planner (more points). */
+void pl_engine__sweep_point_done(struct pl_engine *e, const struct run_spec *s,
+				 enum pl_verdict v);
+
+/* The chunk name a scenario path gets ("scenarios/x.lua"). */
+void pl_engine__chunk_name(const struct pl_engine *e, const char *scen,
+			   char *out, size_t n);
+
+/* Does the command line let us use board b (--tag)? */
+bool pl_engine__board_allowed(const struct pl_engine_opts *o,
+			      const struct pl_board_cfg *b);
 
 #endif

@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine's plan (engine_internal.h): the suite expanded into run specs
+ * (board, params, seed), and the sweeps' planners (sweep.c) fed with each
+ * point's verdict. Every spec gets a seed derived from the suite seed and
+ * its position, so the same suite with the same seed replays the same
+ * draws.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+#include "patchlab/error.h"
+
+/* ------------------------------------------------------------ run specs */
+
+/* A run's seed: 53 bits, so JSON readers (and JavaScript) keep it exact
+ * and it never prints negative where a report writes a signed integer. */
+static uint64_t run_seed(uint64_t x)
+{
+	return pl_mix64(x) & ((1ull << 53) - 1);
+}
+
+static struct run_spec *add_spec(struct pl_engine *e)
+{
+	if (e->nspecs == e->capspecs) {
+		size_t cap = e->capspecs ? e->capspecs * 2 : 64;
+		struct run_spec *s = realloc(e->specs, cap * sizeof(*s));
+
+		if (!s)
+			return NULL;
+		e->specs = s;
+		e->capspecs = cap;
+	}
+	memset(&e->specs[e->nspecs], 0, sizeof(e->specs[0]));
+	e->specs[e->nspecs].sweep = -1;
+	return &e->specs[e->nspecs++];
+}
+
+/* Does the command line let us use board b (--tag)? */
+bool pl_engine__board_allowed(const struct pl_engine_opts *o,
+			  const struct pl_board_cfg *b)
+{
+	for (size_t i = 0; o->tags && o->tags[i]; i++)
+		if (!pl_board_has_tag(b, o->tags[i]))
+			return false;
+	return true;
+}
+
+/* The chunk name a scenario path gets ("scenarios/x.lua"). */
+void pl_engine__chunk_name(const struct pl_engine *e, const char *scen, char *out,
+		       size_t n)
+{
+	const char *sdir = e->suite->scenarios_dir;
+	size_t l = strlen(sdir);
+
+	if (strncmp(scen, sdir, l) == 0 && scen[l] == '/')
+		snprintf(out, n, "scenarios%s", scen + l);
+	else
+		snprintf(out, n, "%s", scen);
+}
+
+/* patchlab replay: one spec, the recorded run, on a board of its type. */
+static int expand_replay(struct pl_engine *e)
+{
+	const struct pl_engine_replay *rp = e->opts->replay;
+	struct run_spec *s;
+	json_error_t jerr;
+	char chunk[512];
+	size_t r, b;
+
+	for (r = 0; r < e->suite->nruns; r++) {
+		pl_engine__chunk_name(e, e->suite->runs[r].scenario, chunk, sizeof(chunk));
+		if (strcmp(chunk, rp->scenario) == 0)
+			break;
+	}
+	if (r == e->suite->nruns) {
+		fprintf(stderr, "patchlab replay: run %" PRId64 ": suite %s has no "
+			"run of %s any more\n", rp->run_id, e->suite->file,
+			rp->scenario);
+		return -ENOENT;
+	}
+	/* the recorded board first: boards of one type differ (firmware,
+	 * flash, wiring) and the replay must meet the same one */
+	for (b = 0; b < e->nboards; b++)
+		if (e->boards[b].used && rp->board_id &&
+		    strcmp(e->boards[b].cfg->id, rp->board_id) == 0 &&
+		    strcmp(e->boards[b].cfg->type->name, rp->board_type) == 0)
+			break;
+	if (b == e->nboards)
+		for (b = 0; b < e->nboards; b++)
+			if (e->boards[b].used &&
+			    strcmp(e->boards[b].cfg->type->name, rp->board_type) == 0)
+				break;
+	if (b == e->nboards) {
+		fprintf(stderr, "patchlab replay: run %" PRId64 ": no board of "
+			"type %s in lab %s\n", rp->run_id, rp->board_type,
+			e->lab->file);
+		return -ENODEV;
+	}
+	s = add_spec(e);
+	if (!s)
+		return -ENOMEM;
+	s->rcfg = &e->suite->runs[r];
+	s->run_index = r;
+	s->repeat = 1;
+	s->board = b;
+	s->seed = rp->seed;
+	s->params = json_loads(rp->params_json ? rp->params_json : "{}", 0, &jerr);
+	if (!s->params)
+		s->params = json_object();
+	if (json_object_get(s->params, "cut"))
+		s->cut = json_incref(json_object_get(s->params, "cut"));
+	return 0;
+}
+
+int pl_engine__expand(struct pl_engine *e)
+{
+	uint64_t base = e->opts->seed;
+
+	if (e->opts->replay)
+		return expand_replay(e);
+
+	for (size_t r = 0; r < e->suite->nruns; r++) {
+		const struct pl_run_cfg *rc = &e->suite->runs[r];
+
+		for (size_t b = 0; b < e->nboards; b++) {
+			if (!pl_run_selects(rc, e->boards[b].cfg) ||
+			    !pl_engine__board_allowed(e->opts, e->boards[b].cfg))
+				continue;
+			if (rc->sweep) {
+				/* One learning pass per board type; the points
+				 * follow once it reports the update's ops. */
+				bool seen = false;
+				struct sweep_state *sw;
+				struct run_spec *s;
+
+				for (size_t k = 0; k < e->nsweeps; k++)
+					if (e->sweeps[k].run_index == r &&
+					    strcmp(e->sweeps[k].board_type,
+						   e->boards[b].cfg->type->name) == 0)
+						seen = true;
+				if (seen)
+					continue;
+				sw = realloc(e->sweeps,
+					     (e->nsweeps + 1) * sizeof(*sw));
+				if (!sw)
+					return -ENOMEM;
+				e->sweeps = sw;
+				e->sweeps[e->nsweeps] = (struct sweep_state){
+					.rcfg = rc, .run_index = r,
+					.board_type = e->boards[b].cfg->type->name };
+				s = add_spec(e);
+				if (!s)
+					return -ENOMEM;
+				s->rcfg = rc;
+				s->run_index = r;
+				s->repeat = 1;
+				s->board = b;
+				s->learning = true;
+				s->sweep_group = e->nsweeps++;
+				/* salted apart from the repeats' seeds below */
+				s->seed = run_seed(base ^ 0x6c6561726e000000ull ^
+						   (r << 20) ^ b);
+				continue;
+			}
+			for (unsigned k = 1; k <= rc->repeat; k++) {
+				struct run_spec *s = add_spec(e);
+
+				if (!s)
+					return -ENOMEM;
+				s->rcfg = rc;
+				s->run_index = r;
+				s->repeat = k;
+				s->board = b;
+				s->seed = run_seed(base ^ (r << 40) ^ ((uint64_t)k << 20) ^ b);
+			}
+		}
+	}
+	return 0;
+}
+
+static const char *const phase_names[] = { "before", "during", "after" };
+
+/* Queue the run of one sweep point on the next board of the type. */
+static int queue_point(struct pl_engine *e, size_t swi,
+		       const struct pl_sweep_point *p)
+{
+	struct sweep_state *sw = &e->sweeps[swi];
+	struct run_spec *s = add_spec(e);
+	unsigned depth = 0;
+
+	if (!s)
+		return -ENOMEM;
+	s->rcfg = sw->rcfg;
+	s->run_index = sw->run_index;
+	s->repeat = (unsigned)p->k;
+	s->board = sw->boards[sw->next_board++ % sw->nb];
+	/* phi in the seed too: the cuts inside one op are runs of their own */
+	s->seed = run_seed(sw->plan.seed ^ ((uint64_t)p->phase << 32) ^
+			   (uint64_t)p->k ^
+			   ((uint64_t)(p->phi * 1048576.0) << 40));
+	s->sweep = (int)swi;
+	s->phase = (int)p->phase;
+	s->k = p->k;
+	s->phi = p->phi;
+	s->cut = json_pack("{s:s,s:I,s:s,s:f,s:I}", "on", "flash_op", "op",
+			   (json_int_t)p->k, "phase", phase_names[p->phase],
+			   "phi", p->phi, "ops", (json_int_t)sw->plan.ops);
+	/* nested: cut again during the recovery boot, this many times */
+	for (const struct pl_sweep_cfg *n = sw->rcfg->sweep->nested; n;
+	     n = n->nested)
+		depth++;
+	if (depth && s->cut)
+		json_object_set_new(s->cut, "nested", json_integer(depth));
+	return 0;
+}
+
+static int queue_points(struct pl_engine *e, size_t swi,
+			struct pl_sweep_points *pts)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < pts->n && !err; i++)
+		err = queue_point(e, swi, &pts->p[i]);
+	pl_sweep_points_free(pts);
+	return err;
+}
+
+/*
+ * A learning pass reported `ops` flash operations for an update: queue the
+ * sweep's first points (sweep.h says which), spread over the boards of the
+ * type.
+ */
+void pl_engine__expand_sweep(struct pl_engine *e, size_t swi, long ops)
+{
+	struct sweep_state *sw = &e->sweeps[swi];
+	const struct pl_sweep_cfg *cfg = sw->rcfg->sweep;
+	struct pl_sweep_points pts = { 0 };
+	size_t n;
+
+	sw->expanded = true;
+	pl_sweep_init(&sw->plan, cfg, ops, cfg->has_seed ? cfg->seed : e->opts->seed);
+	if (ops <= 0) {
+		pl_log(&e->log, PL_LOG_ERROR,
+		       "sweep of %s on %s: the learning pass found no flash "
+		       "operation; no points", sw->rcfg->scenario, sw->board_type);
+		return;
+	}
+	for (size_t b = 0; b < e->nboards && sw->nb < 256; b++)
+		if (pl_run_selects(sw->rcfg, e->boards[b].cfg) &&
+		    pl_engine__board_allowed(e->opts, e->boards[b].cfg) &&
+		    strcmp(e->boards[b].cfg->type->name, sw->board_type) == 0)
+			sw->boards[sw->nb++] = b;
+	if (pl_sweep_first(&sw->plan, &pts)) {
+		pl_sweep_points_free(&pts);
+		return;
+	}
+	n = pts.n;
+	queue_points(e, swi, &pts);
+	pl_log(&e->log, PL_LOG_INFO,
+	       "sweep of %s on %s: %ld flash operations, %zu points",
+	       sw->rcfg->scenario, sw->board_type, ops, n);
+}
+
+/* A sweep point's run ended: tell the planner; an adaptive one may want
+ * more points around the window edges it now sees. */
+void pl_engine__sweep_point_done(struct pl_engine *e, const struct run_spec *s,
+			     enum pl_verdict v)
+{
+	struct pl_sweep_point p;
+	struct pl_sweep_points more = { 0 };
+	struct sweep_state *sw;
+
+	if (s->sweep < 0)
+		return;
+	sw = &e->sweeps[s->sweep];
+	p = (struct pl_sweep_point){ (unsigned)s->phase, s->k, s->phi };
+	if (pl_sweep_done(&sw->plan, &p, v == PL_VERDICT_LAB_ERROR ? -1 :
+				       pl_verdict_is_failure(v) ? 1 : 0,
+			  &more) || e->stopping) {
+		pl_sweep_points_free(&more);
+		return;
+	}
+	if (more.n)
+		pl_log(&e->log, PL_LOG_INFO,
+		       "sweep of %s on %s, %s: %zu more points around window edges",
+		       sw->rcfg->scenario, sw->board_type, phase_names[p.phase],
+		       more.n);
+	queue_points(e, (size_t)s->sweep, &more);
+}
+

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The lab API: image objects (`images.NAME`, img.name/.path/.version/.size)
+ * and image.mutate{corrupt=, truncate=}. Suite images are borrowed from
+ * the engine and shared by every run: closing one changes nothing. A
+ * mutation belongs to its object: closing it (or collecting it) frees it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lapi_internal.h"
+
+struct image_obj {
+	struct pl_image *img;      /* NULL once a mutation was closed */
+	bool owned;                /* a mutation */
+};
+
+static const struct pl_lua_class image_class;
+
+static void image_close(void *payload)
+{
+	struct image_obj *o = payload;
+
+	if (!o->owned)
+		return;
+	pl_image_free(o->img);
+	o->img = NULL;
+}
+
+struct pl_image *lapi_check_image(lua_State *L, int idx)
+{
+	struct image_obj *o = pl_lua_object_check(L, idx, &image_class);
+
+	if (!o->img)
+		luaL_argerror(L, idx, "image is closed");
+	return o->img;
+}
+
+void lapi_push_image(lua_State *L, struct pl_image *img)
+{
+	struct image_obj *o = pl_lua_object_new(L, &image_class);
+
+	o->img = img;
+	pl_lua_object_set_open(o);
+}
+
+static int l_image_index(lua_State *L)
+{
+	struct pl_image *img = lapi_check_image(L, 1);
+	const char *k = luaL_checkstring(L, 2);
+
+	if (strcmp(k, "name") == 0)
+		lua_pushstring(L, img->name);
+	else if (strcmp(k, "path") == 0)
+		lua_pushstring(L, img->path);
+	else if (strcmp(k, "version") == 0)
+		lua_pushstring(L, img->version);
+	else if (strcmp(k, "size") == 0)
+		lua_pushinteger(L, (lua_Integer)img->len);
+	else
+		lua_pushnil(L);
+	return 1;
+}
+
+static int l_image_tostring(lua_State *L)
+{
+	struct pl_image *img = lapi_check_image(L, 1);
+
+	lua_pushfstring(L, "image %s (%d bytes)", img->name, (int)img->len);
+	return 1;
+}
+
+/* Seeded bit flips: the run's seed decides which bits, so a replay
+ * corrupts the same ones. */
+static void corrupt_bits(struct pl_image *img, uint64_t seed, lua_Integer n)
+{
+	uint64_t x = seed ^ 0x5bd1e995u;
+
+	for (lua_Integer i = 0; i < n && img->len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		img->data[(x >> 3) % img->len] ^= (uint8_t)(1u << (x & 7));
+	}
+}
+
+static int l_image_mutate(lua_State *L)
+{
+	struct pl_image *src = lapi_check_image(L, 1);
+	lua_Integer corrupt, truncate;
+	struct image_obj *o;
+	struct lapi_run *a;
+	struct pl_image *img;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lua_getfield(L, 2, "corrupt");
+	corrupt = luaL_optinteger(L, -1, 0);
+	lua_getfield(L, 2, "truncate");
+	truncate = luaL_optinteger(L, -1, -1);
+	luaL_argcheck(L, corrupt >= 0 && corrupt <= 1 << 20, 2,
+		      "corrupt: 0 to 1048576 bits");
+	luaL_argcheck(L, truncate >= -1, 2, "truncate: a byte count");
+	a = lapi_or_raise(L);
+	/* The object first (it may raise), then the memory it will own. */
+	o = pl_lua_object_new(L, &image_class);
+	o->owned = true;
+	pl_lua_object_set_open(o);
+	img = calloc(1, sizeof(*img));
+	if (!img)
+		return luaL_error(L, "out of memory");
+	o->img = img;
+	img->len = truncate >= 0 && (size_t)truncate < src->len ?
+		   (size_t)truncate : src->len;
+	img->data = malloc(img->len ? img->len : 1);
+	if (!img->data || asprintf(&img->name, "%s~mutated", src->name) < 0)
+		return luaL_error(L, "out of memory");
+	memcpy(img->data, src->data, img->len);
+	if (src->version)
+		img->version = strdup(src->version);
+	corrupt_bits(img, pl_run_seed(a->run), corrupt);
+	return 1;
+}
+
+static const luaL_Reg image_metamethods[] = {
+	{ "__index", l_image_index },
+	{ "__tostring", l_image_tostring },
+	{ NULL, NULL },
+};
+
+static const struct pl_lua_class image_class = {
+	.name = "patchlab.image",
+	.kind = "image",
+	.size = sizeof(struct image_obj),
+	.metamethods = image_metamethods,
+	.close = image_close,
+};
+
+void lapi_register_image(struct pl_lua_host *h, lua_State *L)
+{
+	static const luaL_Reg image_fns[] = {
+		{ "mutate", l_image_mutate },
+		{ NULL, NULL },
+	};
+
+	pl_lua_class_register(L, &image_class);
+	lapi_set_table_global(h, L, "image", image_fns);
+}
