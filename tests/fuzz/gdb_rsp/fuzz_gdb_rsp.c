@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for the GDB remote protocol reader of probe/gdb
- * (pl_rsp_feed in fixtures/probe/gdb_rsp.h): the bytes a GDB server (QEMU's
+ * (pl_rsp_feed in fixtures/core/gdb_rsp.h): the bytes a GDB server (QEMU's
  * gdbstub, gdbserver, OpenOCD, the virtual rack's) sends back.
  *
  * The whole input is the stream from the server, fed a byte at a time as
