@@ -62,6 +62,12 @@ struct pl_serve {
 	pthread_cond_t changed; /* s->seq grew, or stopping */
 	int64_t seq;            /* newest change the poller saw */
 	bool stopping;
+	/* The last suite document, for the next page that asks at the same
+	 * sequence (a run's end makes every open suite page ask at once). */
+	struct {
+		int64_t id, seq;
+		char *body;
+	} suite_cache;
 };
 
 /* ------------------------------------------------------------- store */
@@ -374,6 +380,45 @@ static enum MHD_Result send_events(struct pl_serve *s,
 
 /* ------------------------------------------------------------ routes */
 
+/* /api/suites/ID: the same document for every page that asks before the
+ * store changes again; built (gate, report rendering) once per change. */
+static enum MHD_Result send_suite(struct pl_serve *s, struct MHD_Connection *c,
+				  struct pl_store *st, int64_t id)
+{
+	char *body = NULL;
+	int64_t seq;
+	json_t *j;
+	int rc;
+
+	rc = pl_store_seq(st, &seq);
+	if (rc)
+		return send_api(c, rc, NULL);
+	pthread_mutex_lock(&s->mu);
+	if (s->suite_cache.body && s->suite_cache.id == id &&
+	    s->suite_cache.seq == seq)
+		body = strdup(s->suite_cache.body);
+	pthread_mutex_unlock(&s->mu);
+	if (!body) {
+		rc = pl_serve_api_suite(st, id, &j);
+		if (rc)
+			return send_api(c, rc, NULL);
+		/* the document's seq was read before its data */
+		seq = json_integer_value(json_object_get(j, "seq"));
+		body = json_dumps(j, JSON_COMPACT);
+		json_decref(j);
+		if (!body)
+			return send_api(c, -ENOMEM, NULL);
+		pthread_mutex_lock(&s->mu);
+		free(s->suite_cache.body);
+		s->suite_cache.body = strdup(body);
+		s->suite_cache.id = id;
+		s->suite_cache.seq = seq;
+		pthread_mutex_unlock(&s->mu);
+	}
+	return send_buf(c, MHD_HTTP_OK, "application/json; charset=utf-8",
+			body, strlen(body), NULL);
+}
+
 /* "/prefix/REST" -> REST (non-empty, no further '/'), else NULL. */
 static const char *tail_of(const char *url, const char *prefix)
 {
@@ -420,7 +465,9 @@ static enum MHD_Result route_get(struct pl_serve *s, struct MHD_Connection *c,
 	} else if (strcmp(url, "/api/suites") == 0) {
 		rc = pl_serve_api_suites(st, &j);
 	} else if ((t = tail_of(url, "/api/suites/"))) {
-		rc = parse_id(t, &id) ? pl_serve_api_suite(st, id, &j) : -ENOENT;
+		if (!parse_id(t, &id))
+			return send_api(c, -ENOENT, NULL);
+		return send_suite(s, c, st, id);
 	} else if ((t = tail_of(url, "/api/runs/"))) {
 		rc = parse_id(t, &id) ? pl_serve_api_run(st, id, &j) : -ENOENT;
 	} else if ((t = tail_of(url, "/api/boards/"))) {
@@ -783,6 +830,7 @@ void pl_serve_stop(struct pl_serve *s)
 	pthread_mutex_destroy(&s->mu);
 	pthread_key_delete(s->store_key);
 	pl_store_close(s->pstore);
+	free(s->suite_cache.body);
 	if (s->token)
 		OPENSSL_cleanse(s->token, strlen(s->token));
 	free(s->token);

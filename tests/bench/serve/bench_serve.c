@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_serve [CLIENTS] [OUT.json]: `patchlab serve` with CLIENTS (default
+ * 50) browsers on one suite of 500 runs, as the suite page behaves: each
+ * fetches /api/suites/ID, then follows /events?since=SEQ, and fetches the
+ * suite again on each change of it.
+ *   idle      the server's CPU (user+sys from /proc, % of one core) over
+ *             10 s with no client, then with every client connected and
+ *             nothing happening (target: under 5 %);
+ *   active    20 runs stored 0.5 s apart: the time from the store's commit
+ *             to the event at each client (median, p99, max), and the
+ *             server's CPU while all clients refetch the suite each time.
+ * Prints the figures and writes $PL_BENCH_OUT/serve.json (default
+ * $PL_SOURCE_DIR/runs/bench/serve.json). Not a test: it asserts nothing.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "patchlab/clock.h"
+#include "pl_test.h"
+#include "serve_test.h"
+
+#define SUITE_RUNS 500
+#define ACTIVE_RUNS 20
+#define IDLE_S 10
+#define DEADLINE_MS 30000
+
+/* user+sys CPU of pid in clock ticks, or -1. */
+static long long cpu_ticks(int pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	/* after ") S": fields 4.. ; utime and stime are fields 14 and 15 */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+			 "%llu %llu", &ut, &st) != 2)
+		return -1;
+	return (long long)(ut + st);
+}
+
+static double pct_of_core(long long ticks, double secs)
+{
+	return 100.0 * (double)ticks / (double)sysconf(_SC_CLK_TCK) / secs;
+}
+
+static void wait_s(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) *
+						 1e9) };
+
+	/* a measurement window, not a synchronisation */
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* GET /api/suites/ID as the page does: 0 when 200. */
+static int fetch_suite(const struct serve_proc *p, const char *path)
+{
+	char *body = NULL;
+	int status = 0, rc = http_req(p, "GET", path, NULL, &status, &body);
+
+	free(body);
+	return rc ? rc : status == 200 ? 0 : -EPROTO;
+}
+
+static FILE *open_out(int argc, char **argv, char **outp)
+{
+	const char *dir = getenv("PL_BENCH_OUT");
+	const char *src = getenv("PL_SOURCE_DIR");
+	char *runs;
+
+	if (argc > 2) {
+		*outp = strdup(argv[2]);
+	} else {
+		if (!dir) {
+			if (asprintf(&runs, "%s/runs", src ? src : ".") > 0) {
+				mkdir(runs, 0755);
+				free(runs);
+			}
+			if (asprintf(&runs, "%s/runs/bench", src ? src : ".")
+			    < 0)
+				return NULL;
+		} else {
+			runs = strdup(dir);
+		}
+		if (!runs)
+			return NULL;
+		mkdir(runs, 0755);
+		if (asprintf(outp, "%s/serve.json", runs) < 0)
+			*outp = NULL;
+		free(runs);
+	}
+	return *outp ? fopen(*outp, "w") : NULL;
+}
+
+int main(int argc, char **argv)
+{
+	size_t nclients = argc > 1 ? (size_t)atoi(argv[1]) : 50;
+	char *dir = pl_test_tmpdir("bench-serve"), *db, path[64], since[32],
+	     *outp = NULL;
+	struct pl_suite_info si = { .name = "bench suite" };
+	struct sse_conn *cl = calloc(nclients ? nclients : 1, sizeof(*cl));
+	double *lat = calloc(nclients * ACTIVE_RUNS + 1, sizeof(*lat));
+	double idle0, idle_n, active_pct, active_s, wall0;
+	size_t nlat = 0;
+	struct serve_proc srv;
+	struct pl_store *st;
+	struct rlimit rl;
+	long long t0, t1;
+	int64_t suite, id, seq;
+	FILE *f;
+
+	if (!getenv("PATCHLAB"))
+		setenv("PATCHLAB", PL_BENCH_PATCHLAB, 1);
+	if (!cl || !lat || nclients == 0) {
+		fprintf(stderr, "bench_serve: bad client count\n");
+		return 2;
+	}
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	wall0 = (double)pl_now_ns();
+	db = pl_test_path(dir, "p.db");
+	if (pl_store_open(&st, db, NULL) ||
+	    pl_store_suite_begin(st, &si, &suite)) {
+		fprintf(stderr, "bench_serve: cannot write %s\n", db);
+		return 2;
+	}
+	for (int i = 0; i < SUITE_RUNS; i++)
+		if (serve_write_run(st, suite, i % 2 ? "vb1" : "vb0", "cut_swap",
+				    i % 97, i % 13 ? PL_VERDICT_PASS :
+				    PL_VERDICT_BRICKED, NULL, NULL, &id))
+			return 2;
+	if (serve_start(&srv, db, "0", NULL)) {
+		fprintf(stderr, "bench_serve: patchlab serve did not start\n");
+		return 2;
+	}
+	snprintf(path, sizeof(path), "/api/suites/%lld", (long long)suite);
+
+	/* idle, nobody connected */
+	t0 = cpu_ticks(srv.pid);
+	wait_s(IDLE_S / 2.0);
+	idle0 = pct_of_core(cpu_ticks(srv.pid) - t0, IDLE_S / 2.0);
+
+	/* the clients arrive: the page's fetch, then its event stream */
+	pl_store_seq(st, &seq);
+	snprintf(since, sizeof(since), "/events?since=%lld", (long long)seq);
+	for (size_t i = 0; i < nclients; i++)
+		if (fetch_suite(&srv, path) || sse_open(&cl[i], &srv, since,
+							NULL)) {
+			fprintf(stderr, "bench_serve: client %zu failed\n", i);
+			return 2;
+		}
+	wait_s(1); /* let the connection threads settle */
+	t0 = cpu_ticks(srv.pid);
+	wait_s(IDLE_S);
+	idle_n = pct_of_core(cpu_ticks(srv.pid) - t0, IDLE_S);
+
+	/* active: runs stored 0.5 s apart, every client refetches */
+	t0 = cpu_ticks(srv.pid);
+	{
+		uint64_t a0 = pl_now_ns();
+
+		for (int r = 0; r < ACTIVE_RUNS; r++) {
+			uint64_t stored;
+
+			if (serve_write_run(st, suite, "vb0", "cut_swap", r,
+					    PL_VERDICT_PASS, NULL, NULL, &id))
+				return 2;
+			stored = pl_now_ns();
+			for (size_t i = 0; i < nclients; i++) {
+				int64_t eid;
+				char *data = NULL;
+
+				/* one run = its begin and its end: two
+				 * changes; the second is the one a page
+				 * shows as done */
+				for (int k = 0; k < 2; k++) {
+					free(data);
+					data = NULL;
+					if (sse_next(&cl[i], serve_now_ms() +
+						     DEADLINE_MS, &eid, &data)) {
+						fprintf(stderr, "bench_serve: "
+							"client %zu: no event\n",
+							i);
+						return 2;
+					}
+				}
+				lat[nlat++] = (double)(pl_now_ns() - stored) /
+					      1e6;
+				free(data);
+			}
+			for (size_t i = 0; i < nclients; i++)
+				if (fetch_suite(&srv, path))
+					return 2;
+			wait_s(0.5);
+		}
+		active_s = (double)(pl_now_ns() - a0) / 1e9;
+	}
+	t1 = cpu_ticks(srv.pid);
+	active_pct = pct_of_core(t1 - t0, active_s);
+	qsort(lat, nlat, sizeof(*lat), cmp_d);
+
+	for (size_t i = 0; i < nclients; i++)
+		sse_close(&cl[i]);
+	serve_stop(&srv, false);
+	pl_store_close(st);
+
+	printf("serve: %zu SSE clients on one suite of %d runs\n", nclients,
+	       SUITE_RUNS);
+	printf("  idle, no client        %6.2f %% of a core\n", idle0);
+	printf("  idle, %3zu clients      %6.2f %% of a core (target < 5 %%)\n",
+	       nclients, idle_n);
+	printf("  commit -> event        median %.1f ms, p99 %.1f ms, max "
+	       "%.1f ms (%zu deliveries)\n", lat[nlat / 2],
+	       lat[(size_t)((double)nlat * 0.99)], lat[nlat - 1], nlat);
+	printf("  active (1 run / 0.5 s, every client refetches the suite) "
+	       "%.1f %% of a core\n", active_pct);
+	printf("  bench wall             %.1f s\n",
+	       ((double)pl_now_ns() - wall0) / 1e9);
+	f = open_out(argc, argv, &outp);
+	if (f) {
+		fprintf(f, "{\n  \"bench\": \"serve\",\n  \"clients\": %zu,\n"
+			"  \"suite_runs\": %d,\n  \"poll_ms\": 250,\n"
+			"  \"idle_no_client_pct_core\": %.3f,\n"
+			"  \"idle_clients_pct_core\": %.3f,\n"
+			"  \"event_latency_ms\": {\"median\": %.2f, \"p99\": "
+			"%.2f, \"max\": %.2f, \"n\": %zu},\n"
+			"  \"active_pct_core\": %.2f,\n  \"nproc\": %ld\n}\n",
+			nclients, SUITE_RUNS, idle0, idle_n, lat[nlat / 2],
+			lat[(size_t)((double)nlat * 0.99)], lat[nlat - 1],
+			nlat, active_pct, sysconf(_SC_NPROCESSORS_ONLN));
+		fclose(f);
+		printf("  written to %s\n", outp);
+	}
+	free(outp);
+	pl_test_rmrf(dir);
+	free(dir);
+	free(db);
+	free(cl);
+	free(lat);
+	return 0;
+}
