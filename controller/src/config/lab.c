@@ -101,14 +101,17 @@ static int try_dir(const char *dir, void *ud)
 	return 0;
 }
 
+/* NULL with errno ENOMEM when memory ran out, ENOENT when not found. */
 char *pl_board_type_find(const char *name, const struct pl_config_opts *opts,
 			 const char *const *extra)
 {
 	struct find_ud f = { name, NULL };
 
+	errno = ENOENT;
 	if (!*name || strchr(name, '/') || name[0] == '.')
 		return NULL;
-	each_board_dir(opts, extra, try_dir, &f);
+	if (each_board_dir(opts, extra, try_dir, &f) == -ENOMEM)
+		errno = ENOMEM;
 	return f.found;
 }
 
@@ -198,6 +201,7 @@ static const struct pl_board_type *resolve_type(struct lab_load *l,
 	struct pl_cfg tc;
 	char *path, *buf;
 	size_t len;
+	int rc;
 
 	*broken = false;
 	for (size_t i = 0; i < l->ntypes; i++) {
@@ -212,15 +216,31 @@ static const struct pl_board_type *resolve_type(struct lab_load *l,
 	*broken = true;
 	path = pl_board_type_find(v->str, l->c->opts, l->lab_paths);
 	if (!path) {
-		unknown_type(l, v);
+		if (errno == ENOMEM)
+			l->c->oom = true; /* not "unknown": we could not look */
+		else
+			unknown_type(l, v);
 		return NULL;
 	}
 	pl_cfg_init(&tc, l->c->priv, l->c->opts, l->c->d, path);
-	free(path);
-	if (pl_config_read_file(tc.file, tc.d, &buf, &len))
+	if (tc.oom) {
+		/* tc.file is path itself then: nothing to read it with */
+		l->c->oom = true;
+		free(path);
 		return NULL;
-	if (pl_yaml_parse(tc.a, tc.file, buf, len, tc.d, &root) == 0)
+	}
+	free(path);
+	rc = pl_config_read_file(tc.file, tc.d, &buf, &len);
+	if (rc) {
+		if (rc == -ENOMEM)
+			l->c->oom = true;
+		return NULL;
+	}
+	rc = pl_yaml_parse(tc.a, tc.file, buf, len, tc.d, &root);
+	if (rc == 0)
 		slot->t = pl_board_type_from_tree(&tc, root);
+	else if (rc == -ENOMEM)
+		tc.oom = true;
 	free(buf);
 	if (tc.oom)
 		l->c->oom = true;
@@ -291,7 +311,13 @@ static bool opt_from_value(struct pl_cfg *c, const struct pl_opt_spec *spec,
 		o->value = pl_cfg_join(c, c->dir, o->value);
 		return o->value != NULL;
 	case PL_OPT_ADDRESS:
-		if (pl_parse_address(v->str, &host, &port) < 0) {
+		switch (pl_parse_address(v->str, &host, &port)) {
+		case 0:
+			break;
+		case -ENOMEM:
+			c->oom = true;
+			return false;
+		default:
 			pl_cfg_err(c, &v->pos,
 				   "'%s' in %s must be host:port (as in 127.0.0.1:3333), got '%s'",
 				   key, what, v->str);

@@ -77,7 +77,10 @@ int pl_cfg_load_file(const char *path, const struct pl_config_opts *opts,
 	if (rc)
 		return rc;
 	pl_cfg_init(&c, priv, opts, diags, path);
-	rc = pl_yaml_parse(c.a, c.file, buf, len, diags, &root);
+	/* without its directory every relative path would resolve against
+	 * "." and be reported missing: stop at the real cause */
+	rc = c.oom ? -ENOMEM
+		   : pl_yaml_parse(c.a, c.file, buf, len, diags, &root);
 	if (rc)
 		goto err_release;
 	o = build(&c, root);
