@@ -40,6 +40,7 @@
 #include "cli.h"
 #include "patchlab/clock.h"
 #include "patchlab/exit.h"
+#include "patchlab/sockpath.h"
 #include "patchlab/vrack.h"
 
 #define VRACK_MAX_BOARDS 2000
@@ -208,29 +209,19 @@ static int make_dirs(const char *path)
 
 /* ------------------------------------------------------ control socket */
 
-/* Connect to DIR/rack.sock; -ENOENT / -ECONNREFUSED when no rack runs. */
+/* Connect to DIR/rack.sock (DIR of any depth: patchlab/sockpath.h);
+ * -ENOENT / -ECONNREFUSED when no rack runs. */
 static int ctl_connect(const char *dir, int *out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char *path = dir_path(dir, "rack.sock");
-	int fd, rc = 0;
+	int fd;
 
 	if (!path)
 		return -ENOMEM;
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		free(path);
-		return -ENAMETOOLONG;
-	}
-	strcpy(sa.sun_path, path);
+	fd = pl_unix_connect(path);
 	free(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
+		return fd;
 	*out = fd;
 	return 0;
 }

@@ -22,6 +22,7 @@
 
 struct rack {
 	char *dir;
+	char *base; /* the tmpdir when dir is a deep directory inside it */
 	int pid;
 };
 
@@ -74,8 +75,9 @@ static int teardown(void **state)
 		kill(r->pid, SIGTERM);
 		pl_test_reap(r->pid, PL_TEST_REAP_DEADLINE_MS);
 	}
-	pl_test_rmrf(r->dir);
+	pl_test_rmrf(r->base ? r->base : r->dir);
 	free(r->dir);
+	free(r->base);
 	free(r);
 	return 0;
 }
@@ -275,6 +277,58 @@ static void down_clears_what_a_killed_rack_left(void **state)
 	free(con);
 	free(sock);
 	free(flash);
+}
+
+/*
+ * Issue 10: under a directory whose rack.sock path passes the 107 bytes of
+ * sun_path, the rack used to bind a cut path and refuse the second up with
+ * "address already in use". Up, talk to it (status over rack.sock, a board
+ * powered through its relay and heard on its console), down, and again.
+ */
+static void up_twice_under_a_directory_deeper_than_sun_path(void **state)
+{
+	struct rack *r = *state;
+	struct pl_strbuf acc = { 0 };
+	char *out = NULL, *err = NULL, *sock, *con_path, *relay_path;
+	int con, relay;
+
+	r->base = r->dir;
+	r->dir = strdup(r->base);
+	while (strlen(r->dir) <= 130) {
+		char *next = pl_test_path(r->dir, "a-rather-long-ci-workspace-dir");
+
+		assert_int_equal(mkdir(next, 0700), 0);
+		free(r->dir);
+		r->dir = next;
+	}
+	sock = pl_test_path(r->dir, "rack.sock");
+	con_path = pl_test_path(r->dir, "vb0.console");
+	relay_path = pl_test_path(r->dir, "relay0.tty");
+	assert_true(strlen(sock) > 107);
+	for (int round = 0; round < 2; round++) {
+		rack_up(r, "1", "10");
+		assert_true(present(sock)); /* at its real path, not a cut one */
+		assert_int_equal(vt_patchlab(&out, &err, "status", "--dir",
+					     r->dir, NULL), 0);
+		assert_non_null(strstr(out, "vb0 profile=good power=off"));
+		free(out);
+		free(err);
+		con = vt_open_tty(con_path, false);
+		relay = vt_open_tty(relay_path, false);
+		assert_true(con >= 0 && relay >= 0);
+		assert_int_equal(vt_lcus(relay, 1, true), 0);
+		assert_int_equal(vt_read_until(con, &acc, 0, "> ", T_MS), 0);
+		assert_int_equal(vt_lcus(relay, 1, false), 0);
+		close(con);
+		close(relay);
+		pl_strbuf_reset(&acc);
+		rack_down(r);
+		assert_false(present(sock));
+	}
+	pl_strbuf_free(&acc);
+	free(sock);
+	free(con_path);
+	free(relay_path);
 }
 
 /* Parse the pc out of a T stop reply: "T05" ... "0f:xxxxxxxx;". */
@@ -549,6 +603,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(usage_errors_exit_64, setup, teardown),
 		cmocka_unit_test_setup_teardown(up_status_down_round_trip_keeps_flash,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			up_twice_under_a_directory_deeper_than_sun_path, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(sigterm_powers_off_and_cleans_up,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(down_clears_what_a_killed_rack_left,
