@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "patchlab/console.h"
@@ -101,6 +102,11 @@ void pl_board_set_event_sink(struct pl_board *b, pl_board_event_fn fn,
 /* Record an event on the timeline (json: a JSON object text). */
 void pl_board_event(struct pl_board *b, enum pl_board_event ev, uint64_t t_ns,
 		    const char *json);
+/* The same for a jansson object, which this call takes (decrefs); NULL
+ * (a failed json_pack) records nothing. Every event the board makes goes
+ * through here, so its strings are always escaped. */
+void pl_board_event_json(struct pl_board *b, enum pl_board_event ev,
+			 uint64_t t_ns, json_t *payload);
 
 /*
  * Switch power through the board so listeners hear of it and the timeline

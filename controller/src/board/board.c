@@ -68,6 +68,22 @@ void pl_board_event(struct pl_board *b, enum pl_board_event ev, uint64_t t_ns,
 		b->event_fn(b->event_ud, ev, t_ns, json);
 }
 
+void pl_board_event_json(struct pl_board *b, enum pl_board_event ev,
+			 uint64_t t_ns, json_t *payload)
+{
+	char *text;
+
+	if (!payload)
+		return;
+	if (b->event_fn) {
+		text = json_dumps(payload, JSON_COMPACT | JSON_ENSURE_ASCII);
+		if (text)
+			b->event_fn(b->event_ud, ev, t_ns, text);
+		free(text);
+	}
+	json_decref(payload);
+}
+
 /* ------------------------------------------------------------ listeners */
 
 void pl_board_listen(struct pl_board *b, struct pl_board_listener *l)
@@ -183,12 +199,10 @@ static void on_console_event(struct pl_console *c, enum pl_console_event ev,
 	struct pl_board *b = user_data;
 	struct dispatch d = { .kind = DISPATCH_CONSOLE,
 			      .flag = ev == PL_CONSOLE_GONE, .status = status };
-	char json[160];
 
-	snprintf(json, sizeof(json),
-		 "{\"state\":\"%s\",\"status\":%d,\"gap_ns\":%" PRIu64 "}",
-		 ev == PL_CONSOLE_GONE ? "gone" : "back", status, gap_ns);
-	pl_board_event(b, PL_BEV_CONSOLE, pl_now_ns(), json);
+	pl_board_event_json(b, PL_BEV_CONSOLE, pl_now_ns(), json_pack(
+		"{s:s,s:i,s:I}", "state", ev == PL_CONSOLE_GONE ? "gone" : "back",
+		"status", status, "gap_ns", (json_int_t)gap_ns));
 	dispatch(b, &d);
 }
 
@@ -225,18 +239,16 @@ static void on_power_done(struct pl_power *p, int status,
 			  const struct pl_power_times *t, void *user_data)
 {
 	struct power_cmd *cmd = user_data;
-	char json[256];
 
-	/* The result store's vocabulary for power events (store.h). */
-	snprintf(json, sizeof(json),
-		 "{\"cmd\":\"%s\",\"glitch_ms\":%d,\"status\":%d,"
-		 "\"requested_ns\":%" PRIu64 ",\"issued_ns\":%" PRIu64
-		 ",\"completed_ns\":%" PRIu64 "}",
-		 cmd->glitch_ms >= 0 ? "glitch" : cmd->on ? "on" : "off",
-		 cmd->glitch_ms, status, t->requested_ns, t->issued_ns,
-		 t->done_ns);
-	/* Recorded even when a later command superseded it: it was issued. */
-	pl_board_event(cmd->b, PL_BEV_POWER, t->requested_ns, json);
+	/* The result store's vocabulary for power events (store.h). Recorded
+	 * even when a later command superseded it: it was issued. */
+	pl_board_event_json(cmd->b, PL_BEV_POWER, t->requested_ns, json_pack(
+		"{s:s,s:i,s:i,s:I,s:I,s:I}",
+		"cmd", cmd->glitch_ms >= 0 ? "glitch" : cmd->on ? "on" : "off",
+		"glitch_ms", cmd->glitch_ms, "status", status,
+		"requested_ns", (json_int_t)t->requested_ns,
+		"issued_ns", (json_int_t)t->issued_ns,
+		"completed_ns", (json_int_t)t->done_ns));
 	if (status && status != -PL_ECANCELED)
 		pl_log(&cmd->b->log, PL_LOG_ERROR, "power %s failed: %s",
 		       cmd->on ? "on" : "off", pl_strerror(status));

@@ -132,24 +132,32 @@ static void clear_bps(struct pl_trigger *t, bool halt)
 
 static void record(struct pl_trigger *t)
 {
-	char json[768];
 	const struct pl_trigger_info *i = &t->info;
+	json_t *j;
 
 	/* trigger/match_ns/command_ns are the result store's names
 	 * (store.h); seen/issued/done the trigger's own. */
-	snprintf(json, sizeof(json),
-		 "{\"trigger\":\"%s\",\"kind\":\"%s\",\"value\":%" PRIu64
-		 ",\"action\":\"%s\",\"status\":%d,\"armed_ns\":%" PRIu64
-		 ",\"seen_ns\":%" PRIu64 ",\"issued_ns\":%" PRIu64
-		 ",\"done_ns\":%" PRIu64 ",\"match_ns\":%" PRIu64
-		 ",\"command_ns\":%" PRIu64 ",\"delay_us\":%" PRIu64
-		 ",\"latency_ns\":%" PRIu64 "}",
-		 pl_trigger_kind_name(i->kind), pl_trigger_kind_name(i->kind),
-		 i->value, t->spec.action == PL_TRIG_GLITCH ? "glitch" : "cut",
-		 i->status, i->armed_ns, i->seen_ns, i->issued_ns, i->done_ns,
-		 i->seen_ns, i->issued_ns, t->spec.delay_us,
-		 i->issued_ns > i->seen_ns ? i->issued_ns - i->seen_ns : 0);
-	pl_board_event(t->b, PL_BEV_TRIGGER, i->seen_ns, json);
+	j = json_pack("{s:s,s:s,s:I,s:s,s:i}",
+		      "trigger", pl_trigger_kind_name(i->kind),
+		      "kind", pl_trigger_kind_name(i->kind),
+		      "value", (json_int_t)i->value,
+		      "action", t->spec.action == PL_TRIG_GLITCH ? "glitch" : "cut",
+		      "status", i->status);
+	if (j) {
+		const struct { const char *k; uint64_t v; } times[] = {
+			{ "armed_ns", i->armed_ns }, { "seen_ns", i->seen_ns },
+			{ "issued_ns", i->issued_ns }, { "done_ns", i->done_ns },
+			{ "match_ns", i->seen_ns }, { "command_ns", i->issued_ns },
+			{ "delay_us", t->spec.delay_us },
+			{ "latency_ns", i->issued_ns > i->seen_ns ?
+					i->issued_ns - i->seen_ns : 0 },
+		};
+
+		for (size_t k = 0; k < sizeof(times) / sizeof(times[0]); k++)
+			json_object_set_new(j, times[k].k,
+					    json_integer((json_int_t)times[k].v));
+	}
+	pl_board_event_json(t->b, PL_BEV_TRIGGER, i->seen_ns, j);
 }
 
 static void on_power_done(struct pl_power *p, int status,

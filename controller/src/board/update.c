@@ -199,13 +199,11 @@ static void x_progress(uint64_t acked, void *ud)
 static void x_done(int status, void *ud)
 {
 	struct pl_op *op = ud;
-	char json[128];
 
 	op->sender_done = true;
-	snprintf(json, sizeof(json),
-		 "{\"state\":\"end\",\"status\":%d,\"bytes\":%" PRIu64 "}",
-		 status, op->res.bytes);
-	pl_board_event(op->b, PL_BEV_TRANSFER, pl_now_ns(), json);
+	pl_board_event_json(op->b, PL_BEV_TRANSFER, pl_now_ns(), json_pack(
+		"{s:s,s:i,s:I}", "state", "end", "status", status,
+		"bytes", (json_int_t)op->res.bytes));
 	if (op->finished)
 		return;
 	if (status) {
@@ -244,8 +242,8 @@ static int start_sender(struct pl_op *op)
 	if (err)
 		return err;
 	op->phase = PH_SENDING;
-	pl_board_event(op->b, PL_BEV_TRANSFER, pl_now_ns(),
-		       "{\"state\":\"start\"}");
+	pl_board_event_json(op->b, PL_BEV_TRANSFER, pl_now_ns(),
+			    json_pack("{s:s}", "state", "start"));
 	uv_timer_start(op->xtimer, on_xtimer, PL_XMODEM_DEFAULT_TIMEOUT_MS, 0);
 	return 0;
 }

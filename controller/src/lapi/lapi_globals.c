@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* The lab API: `log.*`, `now()` and `sleep()` (docs/scenario-api.md). */
-#include <stdlib.h>
-
 #include "lapi_internal.h"
 #include "patchlab/clock.h"
 
@@ -9,17 +7,10 @@ static int log_common(lua_State *L, enum pl_log_level level)
 {
 	struct lapi_run *a = lapi_or_raise(L);
 	const char *msg = lapi_format_args(L, 1);
-	json_t *j;
-	char *text;
 
 	pl_log(pl_board_log(a->board), level, "%s", msg);
-	j = json_pack("{s:s,s:s}", "level", pl_log_level_name(level), "msg",
-		      msg);
-	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	if (text)
-		pl_board_event(a->board, PL_BEV_LOG, pl_now_ns(), text);
-	free(text);
-	json_decref(j);
+	pl_board_event_json(a->board, PL_BEV_LOG, pl_now_ns(), json_pack(
+		"{s:s,s:s}", "level", pl_log_level_name(level), "msg", msg));
 	return 0;
 }
 
