@@ -101,6 +101,23 @@ static void qmp_lines_and_classes(void **state)
 	pl_strbuf_free(&in);
 }
 
+/* A QMP line is read as JSON, not by its first bytes: a reply whose keys
+ * come in another order is still a reply, and text that only starts like
+ * one is not. */
+static void qmp_lines_are_read_as_json(void **state)
+{
+	(void)state;
+	assert_int_equal(pl_qmp_classify("{\"id\": 7, \"return\": {}}", NULL),
+			 PL_QMP_RETURN);
+	assert_int_equal(pl_qmp_classify("{\"id\": 7, \"error\": {\"class\": "
+					 "\"GenericError\"}}", NULL),
+			 PL_QMP_ERROR);
+	assert_int_equal(pl_qmp_classify("{\"return\" garbage", NULL),
+			 PL_QMP_EVENT);
+	assert_int_equal(pl_qmp_classify("[\"return\"]", NULL), PL_QMP_EVENT);
+	assert_int_equal(pl_qmp_classify("  ", NULL), PL_QMP_EMPTY);
+}
+
 static void pdu_answers_are_judged_and_bounded(void **state)
 {
 	struct pl_strbuf body = { 0 };
@@ -128,6 +145,7 @@ int main(void)
 		cmocka_unit_test(openocd_replies_split_at_eom_and_parse),
 		cmocka_unit_test(openocd_bytes_parse_exactly),
 		cmocka_unit_test(qmp_lines_and_classes),
+		cmocka_unit_test(qmp_lines_are_read_as_json),
 		cmocka_unit_test(pdu_answers_are_judged_and_bounded),
 	};
 
