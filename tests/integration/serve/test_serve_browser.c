@@ -16,7 +16,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +27,6 @@
 #include "patchlab/clock.h"
 #include "pl_test.h"
 #include "serve_test.h"
-
-extern char **environ;
 
 #define NASTY_BOARD "vb<script>window.__xss=1</script>\"'\xff"
 #define NASTY_REASON "<img src=x onerror=\"window.__xss=2\">"
@@ -57,7 +55,6 @@ static int high_fd(int fd)
 
 static void cdp_start(struct cdp *c, const char *profile)
 {
-	posix_spawn_file_actions_t fa;
 	int to[2], from[2];
 	char *ud, *argv[] = {
 		"chromium", "--headless", "--no-sandbox", "--disable-gpu",
@@ -77,19 +74,22 @@ static void cdp_start(struct cdp *c, const char *profile)
 	to[1] = high_fd(to[1]);
 	from[0] = high_fd(from[0]);
 	from[1] = high_fd(from[1]);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, to[0], 3);
-	posix_spawn_file_actions_adddup2(&fa, from[1], 4);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	if (!getenv("PL_TEST_VERBOSE")) {
-		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null",
-						 O_WRONLY, 0);
-		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null",
-						 O_WRONLY, 0);
+	c->pid = fork();
+	assert_true(c->pid >= 0);
+	if (c->pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		/* dies with the test, whatever kills the test */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(to[0], 3) < 0 ||
+		    dup2(from[1], 4) < 0)
+			_exit(127);
+		if (!getenv("PL_TEST_VERBOSE") &&
+		    (dup2(null, 1) < 0 || dup2(null, 2) < 0))
+			_exit(127);
+		execvp(argv[0], argv);
+		_exit(127);
 	}
-	assert_int_equal(posix_spawnp(&c->pid, "chromium", &fa, NULL, argv,
-				      environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
 	close(to[0]);
 	close(from[1]);
 	c->to = to[1];
@@ -128,7 +128,7 @@ static json_t *cdp_try(struct cdp *c, const char *method, json_t *params,
 	for (;;) {
 		char *nul;
 
-		while ((nul = memchr(c->buf, '\0', c->len))) {
+		while (c->len && (nul = memchr(c->buf, '\0', c->len))) {
 			size_t used = (size_t)(nul - c->buf) + 1;
 			json_t *m = json_loads(c->buf, 0, NULL), *r = NULL;
 
