@@ -28,7 +28,7 @@ static const struct pl_cli_opt serve_options[] = {
 	  "127.0.0.1:8080; port 0: a free one)", false },
 	{ "token-file", 0, "FILE", "token that the write actions need "
 	  "(default: no write action)", false },
-	{ NULL },
+	{ 0 },
 };
 
 /* "HOST:PORT", "[V6]:PORT" or ":PORT" -> host (NULL: loopback) and port. */

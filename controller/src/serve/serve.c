@@ -632,6 +632,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	return get ? route_get(s, c, url) : route_post(s, c, url);
 }
 
+__attribute__((format(printf, 2, 0)))
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct pl_serve *s = cls;
