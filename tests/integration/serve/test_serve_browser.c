@@ -435,6 +435,7 @@ static void pages_show_runs_live_as_text_and_resume(void **state)
 
 	/* kill -9; runs stored while it is down; started again on its port:
 	 * the page gets them, and every change exactly once */
+	json_decref(page_eval(&c, "window.__es0=PL.es;1"));
 	assert_int_equal(serve_stop(&srv, true), 128 + SIGKILL);
 	json_decref(page_wait(&c, "document.body.dataset.live!=='live'"));
 	for (int i = 0; i < 3; i++)
@@ -457,6 +458,10 @@ static void pages_show_runs_live_as_text_and_resume(void **state)
 		 "window.plEvents.length-1]===%lld&&JSON.stringify("
 		 "window.plEvents)", (long long)want_last);
 	v = page_wait(&c, expr);
+	fprintf(stderr, "serve: after the restart the page %s\n",
+		page_true(&c, "PL.es===window.__es0") ?
+		"resumed on its own EventSource (Last-Event-ID)" :
+		"opened a new stream from its last id (?since=)");
 	{
 		json_t *got = json_loads(json_string_value(v), 0, NULL);
 
