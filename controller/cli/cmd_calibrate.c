@@ -6,6 +6,7 @@
  */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +14,11 @@
 
 #include "cli.h"
 #include "patchlab/calibrate.h"
-#include "run_output.h"
+#include "patchlab/datadir.h"
 #include "patchlab/error.h"
 #include "patchlab/exit.h"
 #include "patchlab/fixture.h"
+#include "run_output.h"
 
 static const struct pl_cli_opt calibrate_options[] = {
 	{ "lab", 'l', "LAB", "lab inventory (default lab.yaml)", false },
@@ -76,13 +78,15 @@ static void on_profile(void *ud, const char *profile, size_t nboards,
 	close(fd);
 }
 
-/* The default suite: relative to the working directory, else the one in
- * the source tree this patchlab was built from. */
-static const char *default_suite(void)
+/* The default suite: relative to the working directory, else the one
+ * shipped with this patchlab (patchlab/datadir.h), into buf. */
+static const char *default_suite(char *buf, size_t n)
 {
 	if (access(PL_CALIB_DEFAULT_SUITE, R_OK) == 0)
 		return PL_CALIB_DEFAULT_SUITE;
-	return PL_SOURCE_DIR "/" PL_CALIB_DEFAULT_SUITE;
+	if (pl_data_path(buf, n, PL_CALIB_DEFAULT_SUITE))
+		return PL_CALIB_DEFAULT_SUITE; /* its error names the file */
+	return buf;
 }
 
 static int calibrate_run(const struct pl_cli_args *a)
@@ -90,6 +94,7 @@ static int calibrate_run(const struct pl_cli_args *a)
 	struct calib_cli cli = { .saved_stdout = -1 };
 	struct pl_calib_opts o = { 0 };
 	struct pl_cli_run_output out;
+	char suite_buf[PATH_MAX];
 	struct pl_strbuf sb = { 0 };
 	struct pl_calib *c = NULL;
 	const char *v, *json = pl_cli_opt(a, "json");
@@ -98,7 +103,8 @@ static int calibrate_run(const struct pl_cli_args *a)
 
 	o.lab_path = pl_cli_opt(a, "lab") ? pl_cli_opt(a, "lab") : "lab.yaml";
 	o.suite_path = pl_cli_opt(a, "suite") ? pl_cli_opt(a, "suite")
-					      : default_suite();
+					      : default_suite(suite_buf,
+							      sizeof(suite_buf));
 	o.out_dir = pl_cli_opt(a, "out");
 	o.db_path = pl_cli_opt(a, "db");
 	pl_cli_run_output_init(&out, pl_cli_flag(a, "quiet") || !isatty(2));

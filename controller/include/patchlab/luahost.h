@@ -105,6 +105,14 @@ struct pl_lua_host_config {
 	/* Name used for the root in chunk names ("scenarios" by default), so
 	 * errors read "scenarios/lib/util.lua:3: ...". Copied. */
 	const char *root_display;
+	/*
+	 * A second directory `require` looks in when the scenarios root has
+	 * no such module: the scenario library shipped with patchlab
+	 * (patchlab/datadir.h), so a lab repository's scenarios can use
+	 * lib.oracle without a copy. Same rules; named "patchlab" in chunk
+	 * names. NULL or missing: none. Copied.
+	 */
+	const char *library_root;
 	size_t host_mem_limit;    /* all runs + host; 0: 256 MiB */
 	size_t run_mem_limit;     /* default per run; 0: 32 MiB */
 	uint64_t run_instr_limit; /* default per run; 0: 200 million */

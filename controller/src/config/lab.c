@@ -6,16 +6,15 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "patchlab/datadir.h"
 #include "patchlab/error.h"
 #include "config_internal.h"
 
-#ifndef PL_SOURCE_DIR
-#define PL_SOURCE_DIR "."
-#endif
 
 /* A board type as the lab resolved it (t NULL: not found or broken). */
 struct type_slot {
@@ -56,6 +55,7 @@ static int each_board_dir(const struct pl_config_opts *opts,
 			  int (*fn)(const char *dir, void *ud), void *ud)
 {
 	const char *envp = env(opts, "PL_BOARDS_PATH");
+	char shipped[PATH_MAX];
 	int rc;
 
 	for (size_t i = 0; opts && opts->boards_path && opts->boards_path[i]; i++)
@@ -78,7 +78,10 @@ static int each_board_dir(const struct pl_config_opts *opts,
 		}
 		free(copy);
 	}
-	return fn(PL_SOURCE_DIR "/boards", ud);
+	/* last, the board types shipped with patchlab (patchlab/datadir.h) */
+	if (pl_data_path(shipped, sizeof(shipped), "boards") == 0)
+		return fn(shipped, ud);
+	return 0;
 }
 
 struct find_ud {

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 
 #include "engine_internal.h"
 #include "patchlab/clock.h"
+#include "patchlab/datadir.h"
 #include "patchlab/error.h"
 #include "patchlab/exit.h"
 #include "patchlab/gate.h"
@@ -497,6 +499,7 @@ static int load_images(struct pl_engine *e)
 static int open_host(struct pl_engine *e)
 {
 	struct pl_lua_host_config hc = { 0 };
+	char lib_root[PATH_MAX];
 	int err;
 
 	e->scen_root = strdup(e->suite->scenarios_dir);
@@ -504,6 +507,10 @@ static int open_host(struct pl_engine *e)
 		return -ENOMEM;
 	hc.scenarios_root = e->scen_root;
 	hc.root_display = "scenarios";
+	/* lib.* from patchlab's own scenario library when the suite's
+	 * scenarios have none (a lab repository of its own) */
+	if (pl_data_path(lib_root, sizeof(lib_root), "scenarios") == 0)
+		hc.library_root = lib_root;
 	hc.log = e->log;
 	err = pl_lua_host_open(&e->host, &hc);
 	if (err) {

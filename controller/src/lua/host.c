@@ -65,6 +65,9 @@ int pl_lua_host_open(struct pl_lua_host **out,
 			goto err_free_host;
 		}
 	}
+	/* a shipped library that is not there is no error: none is used */
+	if (cfg->library_root)
+		h->lib_root = realpath(cfg->library_root, NULL);
 	rc = pl_lua__acct_new(h, NULL, &slot); /* slot 0: the host */
 	if (rc)
 		goto err_free_host;
@@ -85,6 +88,7 @@ err_close_state:
 err_free_host:
 	free(h->accts);
 	free(h->root);
+	free(h->lib_root);
 	free(h->root_display);
 	free(h);
 	return rc;
@@ -111,6 +115,7 @@ void pl_lua_host_free(struct pl_lua_host *h)
 	lua_close(h->L);
 	free(h->accts);
 	free(h->root);
+	free(h->lib_root);
 	free(h->root_display);
 	free(h);
 }

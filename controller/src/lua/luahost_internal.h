@@ -28,6 +28,7 @@ struct pl_lua_host {
 	struct pl_log log;
 	char *root;         /* realpath of the scenarios root, or NULL */
 	char *root_display;
+	char *lib_root;     /* realpath of the library root, or NULL */
 	size_t host_mem_limit;
 	size_t run_mem_limit;
 	uint64_t run_instr_limit;

@@ -388,13 +388,36 @@ static int require_k(lua_State *L, int status, lua_KContext ctx)
 	return 1;
 }
 
+/* Push <root>/<a/b>.lua (4) and "@<display>/<a/b>.lua" (5) for the
+ * module path at 3, if that file is inside root after symlinks; false
+ * (nothing pushed) otherwise. */
+static bool push_module_path(lua_State *L, const char *root,
+			     const char *display)
+{
+	char *path;
+	size_t rootlen;
+	bool inside;
+
+	if (!root)
+		return false;
+	lua_pushfstring(L, "%s/%s.lua", root, lua_tostring(L, 3));
+	path = realpath(lua_tostring(L, -1), NULL);
+	rootlen = strlen(root);
+	inside = path && !strncmp(path, root, rootlen) && path[rootlen] == '/';
+	free(path);
+	if (!inside) {
+		lua_pop(L, 1);
+		return false;
+	}
+	lua_pushfstring(L, "@%s/%s.lua", display, lua_tostring(L, 3));
+	return true;
+}
+
 static int l_require(lua_State *L)
 {
 	struct pl_lua_run *run = run_or_raise(L);
 	struct pl_lua_host *h = run->host;
 	const char *name = luaL_checkstring(L, 1);
-	char *path;
-	size_t rootlen;
 	int err, st;
 
 	lua_settop(L, 1);
@@ -405,24 +428,19 @@ static int l_require(lua_State *L)
 	if (!module_name_ok(name))
 		return luaL_error(L, "module '%s' not found: a module name is "
 				     "dotted words ('lib.util')", name);
-	if (!h->root)
+	if (!h->root && !h->lib_root)
 		return luaL_error(L, "module '%s' not found: no scenarios root",
 				  name);
-	/* <root>/a/b.lua, and "@<display>/a/b.lua" as its chunk name */
+	/* <root>/a/b.lua, and "@<display>/a/b.lua" as its chunk name; then
+	 * the same in the library root */
 	lua_pushstring(L, name);
 	luaL_gsub(L, name, ".", "/");
-	lua_remove(L, -2);
-	lua_pushfstring(L, "%s/%s.lua", h->root, lua_tostring(L, -1)); /* 4 */
-	lua_pushfstring(L, "@%s/%s.lua", h->root_display,
-			lua_tostring(L, 3)); /* 5 */
-	path = realpath(lua_tostring(L, 4), NULL);
-	rootlen = strlen(h->root);
-	if (!path || strncmp(path, h->root, rootlen) || path[rootlen] != '/') {
-		free(path);
-		return luaL_error(L, "module '%s' not found under %s", name,
-				  h->root_display);
-	}
-	free(path);
+	lua_remove(L, -2); /* 3: a/b */
+	if (!push_module_path(L, h->root, h->root_display) &&
+	    !push_module_path(L, h->lib_root, "patchlab"))
+		return luaL_error(L, "module '%s' not found under %s%s", name,
+				  h->root_display,
+				  h->lib_root ? " or patchlab's library" : "");
 	st = pl_lua__load_file(L, lua_tostring(L, 4), lua_tostring(L, 5), &err);
 	if (st != LUA_OK)
 		return luaL_error(L, "error loading module '%s': %s", name,
