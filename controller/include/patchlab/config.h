@@ -267,6 +267,10 @@ struct pl_fixture_cfg {
 	struct pl_srcpos pos;                 /* the fixture's mapping */
 };
 
+/* The longest board id a lab may use: it names files (console logs, lock
+ * files) and every log line of the board. */
+#define PL_BOARD_ID_MAX 64
+
 struct pl_board_cfg {
 	const char *id;
 	const struct pl_board_type *type;     /* owned by the lab */
@@ -323,9 +327,10 @@ char *pl_board_type_find(const char *name, const struct pl_config_opts *opts,
 
 struct pl_image_cfg {
 	const char *name;
-	const char *path;     /* ${VAR} expanded, resolved, exists */
+	const char *path;     /* ${VAR} expanded, resolved, a regular file */
 	const char *version;  /* NULL when not given */
 	struct pl_srcpos pos;
+	uint64_t size;        /* bytes when loaded (never 0) */
 };
 
 enum pl_select_kind {

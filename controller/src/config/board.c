@@ -165,7 +165,7 @@ static void load_version(struct pl_cfg *c, struct pl_board_type *t,
 	t->version.command = pl_cfg_str(c, v, "command", false, "version", NULL);
 	t->version.pattern = load_pattern(c, v, "pattern", true, "version",
 					  version_caps);
-	pl_cfg_duration(c, v, "timeout", false, "version", &t->version.timeout_ms);
+	pl_cfg_timeout(c, v, "timeout", false, "version", &t->version.timeout_ms);
 	if (t->version.pattern && pl_pattern_group(t->version.pattern, "version") < 0)
 		pl_cfg_err(c, &t->version.pattern->pos,
 			   "version.pattern must capture 'version' (captures: {version: N})");
@@ -190,7 +190,7 @@ static void load_xmodem(struct pl_cfg *c, struct pl_board_type *t,
 	t->update.progress = load_pattern(c, x, "progress", false, w, progress_caps);
 	t->update.done = load_pattern(c, x, "done", true, w, slot_caps);
 	t->update.error = load_pattern(c, x, "error", true, w, fail_caps);
-	pl_cfg_duration(c, x, "timeout", false, w, &t->update.timeout_ms);
+	pl_cfg_timeout(c, x, "timeout", false, w, &t->update.timeout_ms);
 	if (pl_cfg_uint(c, x, "block_size", false, w, 0, UINT32_MAX, &bs) &&
 	    bs != 128 && bs != 1024) {
 		pl_cfg_err(c, &pl_value_get(x, "block_size")->pos,
@@ -506,8 +506,8 @@ struct pl_board_type *pl_board_type_from_tree(struct pl_cfg *c,
 	}
 	load_console(c, t, root);
 	t->boot_timeout_ms = 10000;
-	pl_cfg_duration(c, root, "boot_timeout", false, "board type",
-			&t->boot_timeout_ms);
+	pl_cfg_timeout(c, root, "boot_timeout", false, "board type",
+		       &t->boot_timeout_ms);
 	load_version(c, t, root);
 	load_update(c, t, root);
 	load_confirm(c, t, root);

@@ -160,6 +160,11 @@ bool pl_cfg_uint(struct pl_cfg *c, const struct pl_value *map, const char *key,
 bool pl_cfg_duration(struct pl_cfg *c, const struct pl_value *map,
 		     const char *key, bool required, const char *what,
 		     uint64_t *out);
+/* A duration that must be longer than 0 (a timeout: 0 would end every wait
+ * at once, and the device would be blamed). */
+bool pl_cfg_timeout(struct pl_cfg *c, const struct pl_value *map,
+		    const char *key, bool required, const char *what,
+		    uint64_t *out);
 bool pl_cfg_size(struct pl_cfg *c, const struct pl_value *map, const char *key,
 		 bool required, const char *what, uint64_t *out);
 bool pl_cfg_double(struct pl_cfg *c, const struct pl_value *map,

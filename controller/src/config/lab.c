@@ -7,12 +7,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "patchlab/datadir.h"
 #include "patchlab/error.h"
+#include "patchlab/strbuf.h"
 #include "config_internal.h"
 
 
@@ -259,9 +261,10 @@ static const char *const opt_type_names[] = {
 	[PL_OPT_ADDRESS] = "host:port", [PL_OPT_LIST] = "a list of strings",
 };
 
-/* Check one option value against its spec and fill *o. */
-static bool opt_from_value(struct pl_cfg *c, const struct pl_opt_spec *spec,
-			   const char *key, const struct pl_value *v,
+/* Check one option value against its spec (and driver d's ranges) and
+ * fill *o. */
+static bool opt_from_value(struct pl_cfg *c, const struct pl_driver_info *d,
+			   const struct pl_opt_spec *spec, const char *key, const struct pl_value *v,
 			   const char *what, struct pl_opt *o)
 {
 	long lv;
@@ -292,6 +295,15 @@ static bool opt_from_value(struct pl_cfg *c, const struct pl_opt_spec *spec,
 		if (pl_parse_long(v->str, &lv) < 0) {
 			pl_cfg_err(c, &v->pos, "'%s' in %s must be an integer, got '%s'",
 				   key, what, v->str);
+			return false;
+		}
+		for (const struct pl_opt_range *r = d->ranges; r && r->key;
+		     r++) {
+			if (strcmp(r->key, key) || (lv >= r->min && lv <= r->max))
+				continue;
+			pl_cfg_err(c, &v->pos,
+				   "'%s' in %s must be %ld to %ld for driver %s, got %s",
+				   key, what, r->min, r->max, d->name, v->str);
 			return false;
 		}
 		return true;
@@ -406,25 +418,6 @@ static const char **driver_keys(struct pl_cfg *c, const struct pl_driver_info *d
 	return keys;
 }
 
-static bool opts_equal(const struct pl_opts *a, const struct pl_opts *b)
-{
-	if (a->n != b->n)
-		return false;
-	for (size_t i = 0; i < a->n; i++) {
-		const struct pl_opt *x = &a->v[i];
-		const struct pl_opt *y = pl_opts_get(b, x->key);
-
-		if (!y || !x->value != !y->value || x->list_len != y->list_len)
-			return false;
-		if (x->value && strcmp(x->value, y->value) != 0)
-			return false;
-		for (size_t j = 0; j < x->list_len; j++)
-			if (strcmp(x->list[j], y->list[j]) != 0)
-				return false;
-	}
-	return true;
-}
-
 /* Does the fixture name a resource (a path, an address) that two boards
  * cannot share? A virtual driver with no options names none. */
 static bool names_resource(const struct pl_fixture_cfg *f)
@@ -482,7 +475,8 @@ static const struct pl_fixture_cfg *load_fixture(struct lab_load *l,
 
 		if (!s || pl_value_is_null(v->items[i]))
 			continue;
-		if (opt_from_value(c, s, v->keys[i], v->items[i], cname, &opts[n]))
+		if (opt_from_value(c, d, s, v->keys[i], v->items[i], cname,
+				   &opts[n]))
 			n++;
 	}
 	/* Lab defaults fill what the board leaves out, for options this
@@ -548,6 +542,7 @@ static void load_defaults(struct lab_load *l, const struct pl_value *root)
 		}
 		for (size_t i = 0; i < m->n; i++) {
 			const struct pl_opt_spec *s = NULL;
+			const struct pl_driver_info *sd = NULL;
 			const char *key = m->keys[i];
 			const char **all = NULL, *near;
 			size_t nall = 0;
@@ -564,13 +559,15 @@ static void load_defaults(struct lab_load *l, const struct pl_value *root)
 			for (size_t j = 0; (d = pl_driver_at(cls, j)) != NULL; j++) {
 				for (const struct pl_opt_spec *o = d->options;
 				     o && o->key; o++) {
-					if (!s && strcmp(o->key, key) == 0)
+					if (!s && strcmp(o->key, key) == 0) {
 						s = o;
+						sd = d;
+					}
 					nall++;
 				}
 			}
 			if (s) {
-				if (opt_from_value(c, s, key, m->items[i], what,
+				if (opt_from_value(c, sd, s, key, m->items[i], what,
 						   &def->opts[def->n]))
 					def->n++;
 				continue;
@@ -606,8 +603,147 @@ static bool valid_id(const char *s)
 			     strlen(s);
 }
 
+/* ------------------------------------------------- shared ids, fixtures */
+
+/*
+ * Two boards with one id, or on one relay channel or console, are found by
+ * sorting (key, board index) pairs: n log n, where comparing every pair
+ * took minutes for a lab of 60,000 boards. Each later board of a group is
+ * reported against the group's first, in board order.
+ */
+struct dup_key {
+	const char *key;
+	size_t idx;
+};
+
+static int cmp_dup_key(const void *a, const void *b)
+{
+	const struct dup_key *x = a, *y = b;
+	int d = strcmp(x->key, y->key);
+
+	if (d)
+		return d;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* first[i] = index of the first board with the same key as board i, or
+ * SIZE_MAX (also for boards with no key). keys[k].key NULL: no key. */
+static void first_of_groups(struct dup_key *keys, size_t n, size_t *first)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		first[i] = SIZE_MAX;
+		if (keys[i].key)
+			keys[m++] = keys[i];
+	}
+	qsort(keys, m, sizeof(*keys), cmp_dup_key);
+	for (size_t i = 1; i < m; i++) {
+		if (strcmp(keys[i].key, keys[i - 1].key) == 0)
+			first[keys[i].idx] = first[keys[i - 1].idx] != SIZE_MAX
+						     ? first[keys[i - 1].idx]
+						     : keys[i - 1].idx;
+	}
+}
+
+static int cmp_opt_key(const void *a, const void *b)
+{
+	return strcmp((*(const struct pl_opt *const *)a)->key,
+		      (*(const struct pl_opt *const *)b)->key);
+}
+
+/* The fixture as a string, equal for two fixtures exactly when they have
+ * one driver and the same options (driver, then options in key order,
+ * every part prefixed by its length), in the arena; NULL when out of
+ * memory. */
+static const char *fixture_key(struct pl_cfg *c, const struct pl_fixture_cfg *f)
+{
+	const struct pl_opt **o = malloc((f->opts.n + 1) * sizeof(*o));
+	struct pl_strbuf sb = { 0 };
+	const char *key = NULL;
+	int rc;
+
+	if (!o)
+		return pl_cfg_oom(c);
+	for (size_t i = 0; i < f->opts.n; i++)
+		o[i] = &f->opts.v[i];
+	qsort(o, f->opts.n, sizeof(*o), cmp_opt_key);
+	rc = pl_strbuf_puts(&sb, f->driver->name);
+	for (size_t i = 0; !rc && i < f->opts.n; i++) {
+		const char *v = o[i]->value ? o[i]->value : "";
+
+		rc = pl_strbuf_printf(&sb, " %zu:%s%zu:%s%zu", strlen(o[i]->key),
+				      o[i]->key, strlen(v), v, o[i]->list_len);
+		for (size_t j = 0; !rc && j < o[i]->list_len; j++)
+			rc = pl_strbuf_printf(&sb, " %zu:%s",
+					      strlen(o[i]->list[j]),
+					      o[i]->list[j]);
+	}
+	if (!rc)
+		key = pl_arena_strdup(c->a, sb.s);
+	pl_strbuf_free(&sb);
+	free(o);
+	return key ? key : pl_cfg_oom(c);
+}
+
+static void check_shared(struct lab_load *l, const struct pl_value *boards)
+{
+	struct pl_cfg *c = l->c;
+	const struct pl_board_cfg *bv = l->lab->boards;
+	size_t n = boards->n;
+	struct dup_key *keys = malloc((n + 1) * sizeof(*keys));
+	size_t *first = malloc((n + 1) * sizeof(*first));
+
+	if (!keys || !first) {
+		pl_cfg_oom(c);
+		goto out_free;
+	}
+	for (size_t i = 0; i < n; i++)
+		keys[i] = (struct dup_key){ bv[i].id, i };
+	first_of_groups(keys, n, first);
+	for (size_t i = 0; i < n; i++) {
+		const struct pl_board_cfg *o;
+
+		if (first[i] == SIZE_MAX)
+			continue;
+		o = &bv[first[i]];
+		pl_cfg_err(c, &pl_value_get(boards->items[i], "id")->pos,
+			   "duplicate board id '%s' (first at %u:%u)", bv[i].id,
+			   o->pos.line, o->pos.col);
+	}
+	/* Two boards on one relay channel or console would cut each other. */
+	for (int cls = 0; cls < PL_FIXTURE_NCLASSES; cls++) {
+		for (size_t i = 0; i < n; i++) {
+			const struct pl_fixture_cfg *f = bv[i].fixture[cls];
+
+			keys[i] = (struct dup_key){ NULL, i };
+			if (f && names_resource(f)) {
+				keys[i].key = fixture_key(c, f);
+				if (!keys[i].key)
+					goto out_free;
+			}
+		}
+		first_of_groups(keys, n, first);
+		for (size_t i = 0; i < n; i++) {
+			const struct pl_board_cfg *o;
+
+			if (first[i] == SIZE_MAX)
+				continue;
+			o = &bv[first[i]];
+			pl_cfg_err(c, &bv[i].fixture[cls]->pos,
+				   "%s is the same fixture as board '%s''s (at %u:%u): boards cannot share one",
+				   pl_fixture_class_name(cls), o->id ? o->id : "?",
+				   o->fixture[cls]->pos.line,
+				   o->fixture[cls]->pos.col);
+		}
+	}
+out_free:
+	free(keys);
+	free(first);
+}
+
 static void load_board(struct lab_load *l, const struct pl_value *bv,
-		       struct pl_board_cfg *b, size_t index)
+		       struct pl_board_cfg *b)
 {
 	static const char *const keys[] = { "id", "type", "tags", "power",
 					    "console", "probe", "vars", NULL };
@@ -627,21 +763,17 @@ static void load_board(struct lab_load *l, const struct pl_value *bv,
 			pl_cfg_oom(c);
 			return;
 		}
-		if (!valid_id(b->id)) {
+		if (strlen(b->id) > PL_BOARD_ID_MAX) {
+			/* it names files and log lines: keep it short */
+			pl_cfg_err(c, &idv->pos,
+				   "board id '%.16s...' is too long (%zu characters, at most %d)",
+				   b->id, strlen(b->id), PL_BOARD_ID_MAX);
+			b->id = NULL;
+		} else if (!valid_id(b->id)) {
 			pl_cfg_err(c, &idv->pos,
 				   "bad board id '%s' (letters, digits, '-', '_', '.')",
 				   b->id);
 			b->id = NULL;
-		}
-		for (size_t i = 0; b->id && i < index; i++) {
-			const struct pl_board_cfg *o = &l->lab->boards[i];
-
-			if (o->id && strcmp(o->id, b->id) == 0) {
-				pl_cfg_err(c, &idv->pos,
-					   "duplicate board id '%s' (first at %u:%u)",
-					   b->id, o->pos.line, o->pos.col);
-				break;
-			}
 		}
 	}
 	tv = pl_cfg_get(c, bv, "type", true, what);
@@ -654,25 +786,6 @@ static void load_board(struct lab_load *l, const struct pl_value *bv,
 	for (int cls = 0; cls < PL_FIXTURE_NCLASSES; cls++)
 		b->fixture[cls] = load_fixture(l, bv, cls, cls != PL_FIXTURE_PROBE,
 					       what);
-	/* Two boards on one relay channel or console would cut each other. */
-	for (int cls = 0; cls < PL_FIXTURE_NCLASSES; cls++) {
-		const struct pl_fixture_cfg *f = b->fixture[cls];
-
-		if (!f || !names_resource(f))
-			continue;
-		for (size_t i = 0; i < index; i++) {
-			const struct pl_fixture_cfg *o = l->lab->boards[i].fixture[cls];
-
-			if (o && o->driver == f->driver && opts_equal(&o->opts, &f->opts)) {
-				pl_cfg_err(c, &f->pos,
-					   "%s is the same fixture as board '%s''s (at %u:%u): boards cannot share one",
-					   pl_fixture_class_name(cls),
-					   l->lab->boards[i].id ? l->lab->boards[i].id : "?",
-					   o->pos.line, o->pos.col);
-				break;
-			}
-		}
-	}
 	vars = pl_value_get(bv, "vars");
 	if (vars && !pl_value_is_null(vars) && pl_cfg_expect_map(c, vars, "vars")) {
 		bool ok = true;
@@ -766,10 +879,13 @@ struct pl_lab *pl_lab_from_tree(struct pl_cfg *c, const struct pl_value *root)
 	for (size_t i = 0; i < boards->n; i++) {
 		if (!pl_cfg_expect_map(c, boards->items[i], "a board"))
 			continue;
-		load_board(&l, boards->items[i], &bv[i], i);
+		load_board(&l, boards->items[i], &bv[i]);
 		if (c->oom)
 			return NULL;
 	}
+	check_shared(&l, boards);
+	if (c->oom)
+		return NULL;
 	if (boards->n == 0)
 		pl_cfg_err(c, &boards->pos, "the lab has no boards");
 	l.lab->nboards = boards->n;

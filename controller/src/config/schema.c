@@ -451,6 +451,25 @@ bool pl_cfg_duration(struct pl_cfg *c, const struct pl_value *map,
 	return true;
 }
 
+bool pl_cfg_timeout(struct pl_cfg *c, const struct pl_value *map,
+		    const char *key, bool required, const char *what,
+		    uint64_t *out)
+{
+	const struct pl_value *v = pl_value_get(map, key);
+	uint64_t ms = *out;
+
+	if (!pl_cfg_duration(c, map, key, required, what, &ms))
+		return false;
+	if (v && ms == 0) {
+		pl_cfg_err(c, &v->pos,
+			   "'%s' must be longer than 0 (a timeout of 0 ends every wait at once)",
+			   key);
+		return false;
+	}
+	*out = ms;
+	return true;
+}
+
 bool pl_cfg_size(struct pl_cfg *c, const struct pl_value *map, const char *key,
 		 bool required, const char *what, uint64_t *out)
 {

@@ -5,6 +5,9 @@
  * See docs/configuration.md.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,6 +23,51 @@ static bool is_file(const char *path)
 	struct stat st;
 
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static const char *file_kind(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "not a regular file";
+}
+
+/* An image file must be a non-empty regular file (a FIFO would block the
+ * controller, an empty image makes every run wait out its timeout): its
+ * size into *size, or an error at pos naming shown. */
+static bool image_file_ok(struct pl_cfg *c, const struct pl_srcpos *pos,
+			  const char *what, const char *shown,
+			  const char *path, uint64_t *size)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		if (errno == ENOENT)
+			pl_cfg_err(c, pos, "%s: no such file '%s'", what, shown);
+		else
+			pl_cfg_err(c, pos, "%s: cannot read '%s': %s", what,
+				   shown, strerror(errno));
+		return false;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		pl_cfg_err(c, pos, "%s: '%s' is %s, not an image file", what,
+			   shown, file_kind(st.st_mode));
+		return false;
+	}
+	if (st.st_size == 0) {
+		pl_cfg_err(c, pos, "%s: '%s' is empty", what, shown);
+		return false;
+	}
+	*size = (uint64_t)st.st_size;
+	return true;
 }
 
 static bool valid_name(const char *s)
@@ -92,12 +140,16 @@ static void load_images(struct pl_cfg *c, struct pl_suite *s,
 		}
 		ov = override_for(c->opts, cur->name);
 		if (ov) {
-			cur->path = ov;
-			if (!is_file(ov)) {
-				pl_cfg_err(c, NULL, "--image %s=%s: no such image file",
-					   cur->name, ov);
-				continue;
+			char *ovwhat = pl_arena_printf(c->a, "--image %s=%s",
+						       cur->name, ov);
+
+			if (!ovwhat) {
+				pl_cfg_oom(c);
+				return;
 			}
+			cur->path = ov;
+			if (!image_file_ok(c, NULL, ovwhat, ov, ov, &cur->size))
+				continue;
 		} else {
 			path = pl_cfg_expand(c, pv);
 			if (!path)
@@ -105,11 +157,9 @@ static void load_images(struct pl_cfg *c, struct pl_suite *s,
 			cur->path = pl_cfg_join(c, c->dir, path);
 			if (!cur->path)
 				return;
-			if (!is_file(cur->path)) {
-				pl_cfg_err(c, &pv->pos, "%s: no such file '%s'", what,
-					   path);
+			if (!image_file_ok(c, &pv->pos, what, path, cur->path,
+					   &cur->size))
 				continue;
-			}
 		}
 		n++;
 	}
@@ -140,11 +190,81 @@ static void check_overrides(struct pl_cfg *c, const struct pl_value *root)
 
 /* --------------------------------------------------------------- scenarios */
 
+/*
+ * path made absolute (from the working directory) with "." and ".."
+ * resolved lexically, into a new string; NULL with errno set on failure.
+ * Symbolic links are kept: a scenarios directory may be a tree of links.
+ */
+static char *lexical_abs(const char *path)
+{
+	char cwd[4096], *buf, *r, *w;
+	const char *pre = "";
+	size_t len;
+
+	if (path[0] != '/') {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return NULL;
+		pre = cwd;
+	}
+	len = strlen(pre) + strlen(path) + 2;
+	buf = malloc(len);
+	if (!buf) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	snprintf(buf, len, "%s/%s", pre, path);
+	/* normalise in place: the write end never passes the read end */
+	for (r = w = buf; *r;) {
+		const char *comp;
+		size_t n;
+
+		while (*r == '/')
+			r++;
+		comp = r;
+		while (*r && *r != '/')
+			r++;
+		n = (size_t)(r - comp);
+		if (n == 0 || (n == 1 && comp[0] == '.'))
+			continue;
+		if (n == 2 && comp[0] == '.' && comp[1] == '.') {
+			while (w > buf && *--w != '/')
+				;
+			continue;
+		}
+		*w++ = '/';
+		memmove(w, comp, n);
+		w += n;
+	}
+	if (w == buf)
+		*w++ = '/';
+	*w = '\0';
+	return buf;
+}
+
+/* 1 when path lies under dir ("." and ".." resolved lexically), 0 when
+ * not, -errno when it cannot be told. */
+static int inside_dir(const char *path, const char *dir)
+{
+	char *p = lexical_abs(path), *d = p ? lexical_abs(dir) : NULL;
+	int rc = -errno;
+	size_t n;
+
+	if (p && d) {
+		n = strlen(d);
+		rc = strcmp(d, "/") == 0 ||
+		     (strncmp(p, d, n) == 0 && p[n] == '/');
+	}
+	free(p);
+	free(d);
+	return rc;
+}
+
 static const char *scenario_path(struct pl_cfg *c, struct pl_suite *s,
 				 const struct pl_value *map, const char *what)
 {
 	const struct pl_value *v = pl_cfg_get(c, map, "scenario", true, what);
 	const char *p, *full;
+	int in;
 
 	if (!v)
 		return NULL;
@@ -162,6 +282,20 @@ static const char *scenario_path(struct pl_cfg *c, struct pl_suite *s,
 	if (!is_file(full)) {
 		pl_cfg_err(c, &v->pos, "scenario '%s' does not exist (looked for %s)",
 			   p, full);
+		return NULL;
+	}
+	in = inside_dir(full, s->scenarios_dir);
+	if (in == -ENOMEM)
+		return pl_cfg_oom(c);
+	if (in < 0) {
+		pl_cfg_err(c, &v->pos, "scenario '%s': cannot resolve its path: %s",
+			   p, strerror(-in));
+		return NULL;
+	}
+	if (!in) {
+		pl_cfg_err(c, &v->pos,
+			   "scenario '%s' is outside the scenarios directory %s (the sandbox only loads modules from there)",
+			   p, s->scenarios_dir);
 		return NULL;
 	}
 	return full;
@@ -261,10 +395,36 @@ static const struct pl_sweep_cfg *load_sweep(struct pl_cfg *c,
 
 /* ------------------------------------------------------------------ runs */
 
+/*
+ * params.mutate, the options of image.mutate() (scenarios/bad_image.lua):
+ * {corrupt: BITS} flips that many bits, {truncate: BYTES} keeps that many.
+ * An unknown key or a value the API ignores would hand the scenario the
+ * image unchanged, and a good board would be called `fail`.
+ */
+static void check_mutate(struct pl_cfg *c, const struct pl_value *params)
+{
+	static const char *const keys[] = { "corrupt", "truncate", NULL };
+	const struct pl_value *m = pl_value_get(params, "mutate");
+	uint64_t n;
+
+	if (!m || pl_value_is_null(m) ||
+	    !pl_cfg_expect_map(c, m, "params.mutate"))
+		return;
+	pl_cfg_check_keys(c, m, keys, "params.mutate");
+	if (m->n == 0) {
+		pl_cfg_err(c, &m->pos,
+			   "params.mutate changes nothing: give corrupt: BITS or truncate: BYTES");
+		return;
+	}
+	pl_cfg_uint(c, m, "corrupt", false, "params.mutate", 1, 1u << 20, &n);
+	pl_cfg_uint(c, m, "truncate", false, "params.mutate", 0,
+		    (uint64_t)INT64_MAX, &n);
+}
+
 static void load_budget(struct pl_cfg *c, const struct pl_value *map,
 			const char *what, struct pl_budget_cfg *b)
 {
-	pl_cfg_duration(c, map, "run_timeout", false, what, &b->run_timeout_ms);
+	pl_cfg_timeout(c, map, "run_timeout", false, what, &b->run_timeout_ms);
 	pl_cfg_uint(c, map, "instructions", false, what, 1000, UINT64_MAX,
 		    &b->instructions);
 	pl_cfg_size(c, map, "memory", false, what, &b->memory);
@@ -342,6 +502,8 @@ static void load_run(struct pl_cfg *c, struct pl_suite *s,
 	r->params = pl_value_get(rv, "params");
 	if (pl_value_is_null(r->params))
 		r->params = NULL;
+	if (r->params && r->params->kind == PL_VALUE_MAP)
+		check_mutate(c, r->params);
 	pl_cfg_uint(c, rv, "repeat", false, what, 1, 1000000, &repeat);
 	r->repeat = (unsigned)repeat;
 	sw = pl_cfg_get(c, rv, "sweep", false, what);
@@ -527,10 +689,42 @@ bool pl_run_selects(const struct pl_run_cfg *r, const struct pl_board_cfg *b)
 	return false;
 }
 
+/* Each image must fit the flash of every board type it may go to (a
+ * board type that describes its flash knows its size); types already
+ * checked are in seen[0..*nseen) (at most lab->ntypes). */
+static void check_image_sizes(const struct pl_suite *s,
+			      const struct pl_board_type *t,
+			      struct pl_diags *diags,
+			      const struct pl_board_type **seen, size_t *nseen)
+{
+	if (!t || !t->flash.size)
+		return;
+	for (size_t i = 0; i < *nseen; i++)
+		if (seen[i] == t)
+			return;
+	seen[(*nseen)++] = t;
+	for (size_t i = 0; i < s->nimages; i++) {
+		const struct pl_image_cfg *img = &s->images[i];
+
+		if (img->size > t->flash.size)
+			pl_diags_add(diags, &img->pos,
+				     "image '%s' is %" PRIu64 " bytes: more than the %" PRIu64
+				     "-byte flash of board type '%s'",
+				     img->name, img->size, t->flash.size,
+				     t->name);
+	}
+}
+
 int pl_suite_check_lab(const struct pl_suite *s, const struct pl_lab *lab,
 		       struct pl_diags *diags)
 {
 	size_t before = pl_diags_total(diags);
+	const struct pl_board_type **seen;
+	size_t nseen = 0;
+
+	seen = calloc(lab->ntypes + 1, sizeof(*seen));
+	if (!seen)
+		return -ENOMEM;
 
 	for (size_t i = 0; i < s->nruns; i++) {
 		const struct pl_run_cfg *r = &s->runs[i];
@@ -549,12 +743,18 @@ int pl_suite_check_lab(const struct pl_suite *s, const struct pl_lab *lab,
 					     r->on.kind == PL_SELECT_BOARDS ? "board" : "board type",
 					     name);
 		}
-		for (size_t j = 0; j < lab->nboards; j++)
-			hits += pl_run_selects(r, &lab->boards[j]);
+		for (size_t j = 0; j < lab->nboards; j++) {
+			if (!pl_run_selects(r, &lab->boards[j]))
+				continue;
+			hits++;
+			check_image_sizes(s, lab->boards[j].type, diags, seen,
+					  &nseen);
+		}
 		if (!hits)
 			pl_diags_add(diags, &r->on.pos,
 				     "run %zu selects no board of the lab '%s' (%s)",
 				     i + 1, lab->name, lab->file);
 	}
+	free(seen);
 	return pl_diags_total(diags) == before ? 0 : -PL_ECONFIG;
 }

@@ -2,10 +2,12 @@
 /* /pl/config/model: good configurations load into the structs, field by
  * field; units, value trees, overrides and lab cross-checks. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "pl_test.h"
 #include "patchlab/config.h"
@@ -396,6 +398,121 @@ static void suite_is_checked_against_a_lab_and_image_overrides(void **state)
 	free(lab_path);
 }
 
+/* Issue 12 item 8: an image that is a FIFO is named as such (it would
+ * block the controller), and one larger than the flash of a board type
+ * the suite runs on is refused against the lab. */
+static void images_must_be_regular_and_fit_the_flash(void **state)
+{
+	char *lab_path = pl_test_source_path("tests/data/good-config/lab.yaml");
+	char *dir = pl_test_tmpdir("config");
+	struct env e = { "/tmp/rack", NULL };
+	struct pl_config_opts o = { .getenv = test_env, .env_user_data = &e };
+	char *suite, *big, *fifo;
+	const struct pl_diag *dg;
+	struct pl_diags *d;
+	struct pl_lab *lab;
+	struct pl_suite *s;
+	int fd;
+
+	(void)state;
+	free(write_file(dir, "s.lua", "return 1\n"));
+	assert_true(asprintf(&fifo, "%s/fw.fifo", dir) > 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	big = write_file(dir, "big.img", "x");
+	fd = open(big, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 2 << 20), 0); /* sparse 2 MiB */
+	close(fd);
+	suite = write_file(dir, "fifo.yaml",
+			   "name: x\n"
+			   "images: {fw: fw.fifo}\n"
+			   "runs:\n"
+			   "  - scenario: s.lua\n");
+	assert_int_equal(pl_diags_new(&d), 0);
+	assert_int_equal(pl_suite_load(&s, suite, &o, d), -PL_ECONFIG);
+	assert_int_equal(pl_diags_count(d), 1);
+	dg = pl_diags_at(d, 0);
+	assert_int_equal(dg->line, 2);
+	assert_int_equal(dg->col, 14);
+	assert_string_equal(dg->msg,
+			    "image 'fw': 'fw.fifo' is a FIFO, not an image file");
+	pl_diags_free(d);
+	free(suite);
+
+	suite = write_file(dir, "big.yaml",
+			   "name: x\n"
+			   "images: {big: big.img}\n"
+			   "runs:\n"
+			   "  - scenario: s.lua\n"
+			   "    on: {boards: [vb0]}\n");
+	assert_int_equal(pl_diags_new(&d), 0);
+	assert_loaded(pl_lab_load(&lab, lab_path, &o, d), d);
+	assert_loaded(pl_suite_load(&s, suite, &o, d), d);
+	assert_int_equal(pl_suite_image(s, "big")->size, 2 << 20);
+	assert_int_equal(pl_suite_check_lab(s, lab, d), -PL_ECONFIG);
+	assert_int_equal(pl_diags_count(d), 1);
+	dg = pl_diags_at(d, 0);
+	assert_int_equal(dg->line, 2);
+	assert_int_equal(dg->col, 10);
+	assert_string_equal(dg->msg,
+			    "image 'big' is 2097152 bytes: more than the "
+			    "1048576-byte flash of board type 'virtual-mcu'");
+	pl_suite_free(s);
+	pl_lab_free(lab);
+	pl_diags_free(d);
+	free(suite);
+	free(big);
+	free(fifo);
+	free(lab_path);
+	pl_test_rmrf(dir);
+	free(dir);
+}
+
+/* Issue 12 item 8: duplicate ids and shared fixtures are still found when
+ * the check no longer compares every pair of boards. */
+static void shared_ids_and_fixtures_are_found_in_board_order(void **state)
+{
+	char *dir = pl_test_tmpdir("config");
+	struct env e = { "/tmp/rack", NULL };
+	struct pl_config_opts o = { .getenv = test_env, .env_user_data = &e };
+	struct pl_diags *d;
+	struct pl_lab *lab;
+	char *path;
+
+	(void)state;
+	path = write_file(dir, "lab.yaml",
+		"boards:\n"
+		"  - {id: a, type: virtual-mcu, power: {driver: virtual},"
+		" console: {driver: tty, path: /tmp/a}}\n"
+		"  - {id: b, type: virtual-mcu, power: {driver: virtual},"
+		" console: {driver: tty, path: /tmp/x, baud: 9600}}\n"
+		"  - {id: a, type: virtual-mcu, power: {driver: virtual},"
+		" console: {driver: tty, path: /tmp/c}}\n"
+		"  - {id: d, type: virtual-mcu, power: {driver: virtual},"
+		" console: {driver: tty, baud: 9600, path: /tmp/x}}\n"
+		"  - {id: a, type: virtual-mcu, power: {driver: virtual},"
+		" console: {driver: tty, path: /tmp/x}}\n");
+	assert_int_equal(pl_diags_new(&d), 0);
+	assert_int_equal(pl_lab_load(&lab, path, &o, d), -PL_ECONFIG);
+	assert_int_equal(pl_diags_count(d), 3);
+	assert_string_equal(pl_diags_at(d, 0)->msg,
+			    "duplicate board id 'a' (first at 2:5)");
+	assert_int_equal(pl_diags_at(d, 0)->line, 4);
+	assert_string_equal(pl_diags_at(d, 1)->msg,
+			    "duplicate board id 'a' (first at 2:5)");
+	assert_int_equal(pl_diags_at(d, 1)->line, 6);
+	/* same options in another order: the same console; /tmp/x without
+	 * the baud is another */
+	assert_string_equal(pl_diags_at(d, 2)->msg,
+			    "console is the same fixture as board 'b''s (at "
+			    "3:67): boards cannot share one");
+	assert_int_equal(pl_diags_at(d, 2)->line, 5);
+	pl_diags_free(d);
+	free(path);
+	pl_test_rmrf(dir);
+	free(dir);
+}
+
 static void broken_board_type_is_reported_once_in_its_own_file(void **state)
 {
 	char *dir = pl_test_tmpdir("config");
@@ -570,6 +687,8 @@ const struct CMUnitTest pl_config_model_tests[] = {
 	cmocka_unit_test(virtual_mcu_board_type_matches_the_rack_design),
 	cmocka_unit_test(good_suite_loads_field_by_field),
 	cmocka_unit_test(suite_is_checked_against_a_lab_and_image_overrides),
+	cmocka_unit_test(images_must_be_regular_and_fit_the_flash),
+	cmocka_unit_test(shared_ids_and_fixtures_are_found_in_board_order),
 	cmocka_unit_test(broken_board_type_is_reported_once_in_its_own_file),
 	cmocka_unit_test(lab_defaults_supply_a_driver_and_its_options),
 	cmocka_unit_test(durations_and_sizes_parse_with_units),
