@@ -58,7 +58,12 @@ static void say_leased(struct pl_manual *m, const char *board, bool waiting)
 	char *holder = NULL;
 	uint64_t exp = 0, now = pl_store_now(m->st);
 
-	if (pl_leases_holder(m->leases, board, &holder, &exp) == 0)
+	if (pl_leases_holder(m->leases, board, &holder, &exp) == 0 && !exp)
+		fprintf(stderr, "patchlab %s: board %s is driven by %s, until "
+			"that process lets go of it or ends%s\n",
+			m->cmd->name, board, holder,
+			waiting ? "; waiting for it" : "");
+	else if (holder)
 		fprintf(stderr, "patchlab %s: board %s is leased by %s "
 			"(expires in %.1f s unless renewed)%s\n",
 			m->cmd->name, board, holder,
@@ -125,6 +130,13 @@ int pl_manual_begin(struct pl_manual *m, const struct pl_cli_args *a,
 	err = pl_leases_open(&m->leases, &m->loop, m->st, PL_MANUAL_LEASE_MS);
 	if (err)
 		return PL_EXIT_LAB_ERROR;
+	/* bind the board itself, whatever store other processes use */
+	err = pl_leases_set_lab(m->leases, m->lab->file);
+	if (err) {
+		fprintf(stderr, "patchlab %s: board lock for %s: %s\n",
+			a->cmd->name, m->lab->file, pl_strerror(err));
+		return PL_EXIT_LAB_ERROR;
+	}
 	pl_leases_set_log(m->leases, &m->log);
 	pl_leases_set_lost_cb(m->leases, on_lost, m);
 	err = pl_leases_take(m->leases, m->board->id, wait, on_taken, m);

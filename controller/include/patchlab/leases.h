@@ -30,6 +30,15 @@
  * expiry uses the store's clock (injectable in tests), the retry and renewal
  * timers the loop's.
  *
+ * Leases in a store bind only the controllers that share that store. The
+ * hardware lock binds every patchlab process on the machine, whatever its
+ * --db: after pl_leases_set_lab(), a take first locks the board's file in
+ * the lab's lock directory (flock; the kernel releases it when the holder
+ * dies), then takes the store lease; a board locked by another process is
+ * -PL_ELEASED (or waited for) and pl_leases_holder() names that process
+ * ("pid N on HOST, since TIME: COMMAND", held until it lets go). Every
+ * process that drives boards (runs and the manual commands) must call it.
+ *
  * Threads and the loop: everything runs on the loop thread. Store calls are
  * blocking SQLite transactions (milliseconds; a busy database is waited for
  * up to the store's busy timeout), made from the calling function or a timer
@@ -83,6 +92,18 @@ typedef void (*pl_leases_lost_cb)(struct pl_leases *l, const char *board_id,
 int pl_leases_open(struct pl_leases **out, uv_loop_t *loop,
 		   struct pl_store *st, uint64_t ttl_ms);
 
+/*
+ * Bind takes to the hardware of the lab in lab_path (its realpath names the
+ * lock directory: $PATCHLAB_LOCK_DIR/<hash> when that is set, else
+ * /tmp/patchlab-<euid>/locks/<hash>; directories 0700, ours, not links).
+ * Call before the first take. Returns 0 or -errno (the lab file or the
+ * directory).
+ */
+int pl_leases_set_lab(struct pl_leases *l, const char *lab_path);
+
+/* The lock directory in use, or NULL before pl_leases_set_lab(). */
+const char *pl_leases_lock_dir(const struct pl_leases *l);
+
 /* Where lost leases are reported (NULL: only logged). */
 void pl_leases_set_lost_cb(struct pl_leases *l, pl_leases_lost_cb cb,
 			   void *user_data);
@@ -119,10 +140,10 @@ int pl_leases_release(struct pl_leases *l, const char *board_id);
 bool pl_leases_held(const struct pl_leases *l, const char *board_id);
 
 /*
- * Who holds board_id according to the store, ours included: *holder
- * (malloc'ed, caller frees) and *expires_ns (store clock; may be NULL).
- * Returns 0, -ENOENT when nobody holds an unexpired lease, or the store's
- * error.
+ * Who holds board_id: another process on its hardware lock (*expires_ns
+ * 0: until that process lets go or dies), else the store's lease, ours
+ * included: *holder (malloc'ed, caller frees) and *expires_ns (store clock;
+ * may be NULL). Returns 0, -ENOENT when nobody holds it, or an error.
  */
 int pl_leases_holder(struct pl_leases *l, const char *board_id, char **holder,
 		     uint64_t *expires_ns);

@@ -6,13 +6,30 @@
  * renews every held lease. A lease leaves the list when it ends, and its
  * memory goes when its timer handle has closed, so a callback that releases
  * or closes never pulls memory from under a loop that is walking the list.
+ *
+ * The hardware lock (pl_leases_set_lab()): <lock dir>/<board>.lock, an
+ * flock(LOCK_EX) taken before the store's lease and kept while the lease
+ * is held. The kernel drops it when the holder dies, whatever store it
+ * used. The file holds the holder's identity (pid, host, command, since
+ * when) for whoever finds it taken; it is never unlinked (a waiter may have
+ * it open), only emptied at release. O_CLOEXEC: a child (QEMU, an exec
+ * power command) never inherits it, so the lock dies with the controller.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "patchlab/error.h"
 #include "patchlab/leases.h"
+#include "patchlab/text.h"
 
 enum lease_state {
 	LEASE_WAITING,  /* held by another; the timer asks again */
@@ -28,6 +45,7 @@ struct lease {
 	pl_leases_take_cb cb;
 	void *user_data;
 	uint64_t renewed_at;   /* loop ms of the last successful take/renew */
+	int lock_fd;           /* the board's lock file, flock'ed; or -1 */
 	uv_timer_t timer;
 	struct lease *next;
 };
@@ -44,14 +62,221 @@ struct pl_leases {
 	uv_timer_t renew;
 	unsigned handles;      /* open handles: renew + one per lease */
 	bool closing;
+	char *lock_dir;        /* per-lab lock directory, or NULL: no locks */
+	char *identity;        /* what the lock file says about us */
 };
+
+/* ------------------------------------------------------- hardware lock */
+
+/* FNV-1a, 64 bits: names a lab's lock directory after its path. */
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325u;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3u;
+	}
+	return h;
+}
+
+/* mkdir path (0700) unless it exists; it must then be a directory of ours,
+ * not a link (a /tmp path someone else could have made first). */
+static int own_dir(const char *path)
+{
+	struct stat st;
+
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (lstat(path, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+		return -EPERM;
+	return 0;
+}
+
+static char *self_identity(void)
+{
+	char host[256] = "?", cmd[256] = "", since[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	char *id = NULL;
+	FILE *f;
+	size_t n = 0;
+
+	gethostname(host, sizeof(host) - 1);
+	f = fopen("/proc/self/cmdline", "re");
+	if (f) {
+		n = fread(cmd, 1, sizeof(cmd) - 1, f);
+		fclose(f);
+	}
+	for (size_t i = 0; i + 1 < n; i++)
+		if (cmd[i] == '\0')
+			cmd[i] = ' ';
+	cmd[n] = '\0';
+	if (!gmtime_r(&now, &tm) ||
+	    !strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		strcpy(since, "?");
+	if (asprintf(&id, "pid %ld on %s, since %s: %s", (long)getpid(), host,
+		     since, cmd[0] ? cmd : "?") < 0)
+		return NULL;
+	return id;
+}
+
+static int lock_path(const struct pl_leases *l, const char *board, char *buf,
+		     size_t len)
+{
+	if ((size_t)snprintf(buf, len, "%s/%s.lock", l->lock_dir, board) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* What the lock file at fd says about its holder (sanitised), or NULL. */
+static char *read_holder(int fd)
+{
+	char buf[512];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return pl_term_dup(buf);
+}
+
+/*
+ * Take board's hardware lock: 0 with *fd open and locked (or -1 when locks
+ * are off), -PL_ELEASED with *holder (malloc'ed, may be NULL) when another
+ * process holds it, or -errno.
+ */
+static int hw_lock(struct pl_leases *l, const char *board, int *fd,
+		   char **holder)
+{
+	char path[PATH_MAX];
+	int err;
+
+	*fd = -1;
+	if (holder)
+		*holder = NULL;
+	if (!l->lock_dir)
+		return 0;
+	err = lock_path(l, board, path, sizeof(path));
+	if (err)
+		return err;
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (*fd < 0)
+		return -errno;
+	if (flock(*fd, LOCK_EX | LOCK_NB) < 0) {
+		err = errno == EWOULDBLOCK ? -PL_ELEASED : -errno;
+		if (holder && err == -PL_ELEASED)
+			*holder = read_holder(*fd);
+		close(*fd);
+		*fd = -1;
+		return err;
+	}
+	/* who holds it, for whoever finds it taken */
+	if (ftruncate(*fd, 0) == 0 && l->identity) {
+		size_t len = strlen(l->identity);
+
+		if (pwrite(*fd, l->identity, len, 0) != (ssize_t)len ||
+		    pwrite(*fd, "\n", 1, (off_t)len) != 1)
+			pl_log(&l->log, PL_LOG_WARN, "board %s: lock file %s: "
+			       "cannot write the holder", board, path);
+	}
+	return 0;
+}
+
+static void hw_unlock(int *fd)
+{
+	if (*fd < 0)
+		return;
+	if (ftruncate(*fd, 0) < 0) {
+		/* the next holder rewrites it anyway */
+	}
+	close(*fd); /* drops the flock */
+	*fd = -1;
+}
+
+/* Another process's hold on board's lock: 0 with *holder, -ENOENT when
+ * nobody (else) holds it, or -errno. */
+static int hw_holder(struct pl_leases *l, const char *board, char **holder)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	*holder = NULL;
+	err = lock_path(l, board, path, sizeof(path));
+	if (err)
+		return err;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : -errno;
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		close(fd);
+		return -ENOENT;
+	}
+	err = errno == EWOULDBLOCK ? 0 : -errno;
+	if (!err) {
+		*holder = read_holder(fd);
+		if (!*holder)
+			*holder = strdup("another patchlab process");
+		if (!*holder)
+			err = -ENOMEM;
+	}
+	close(fd);
+	return err;
+}
+
+int pl_leases_set_lab(struct pl_leases *l, const char *lab_path)
+{
+	const char *env = getenv("PATCHLAB_LOCK_DIR");
+	char base[PATH_MAX], dir[PATH_MAX], *abs;
+	int err;
+
+	abs = realpath(lab_path, NULL);
+	if (!abs)
+		return -errno;
+	if (env && *env) {
+		snprintf(base, sizeof(base), "%s", env);
+		err = own_dir(base);
+	} else {
+		snprintf(base, sizeof(base), "/tmp/patchlab-%lu",
+			 (unsigned long)geteuid());
+		err = own_dir(base);
+		if (!err) {
+			strncat(base, "/locks", sizeof(base) - strlen(base) - 1);
+			err = own_dir(base);
+		}
+	}
+	if (!err && (size_t)snprintf(dir, sizeof(dir), "%s/%016" PRIx64, base,
+				     fnv1a(abs)) >= sizeof(dir))
+		err = -ENAMETOOLONG;
+	if (!err)
+		err = own_dir(dir);
+	free(abs);
+	if (err)
+		return err;
+	free(l->lock_dir);
+	l->lock_dir = strdup(dir);
+	if (!l->identity)
+		l->identity = self_identity();
+	return l->lock_dir && l->identity ? 0 : -ENOMEM;
+}
+
+const char *pl_leases_lock_dir(const struct pl_leases *l)
+{
+	return l->lock_dir;
+}
 
 /* ------------------------------------------------------------ helpers */
 
 static void maybe_free(struct pl_leases *l)
 {
-	if (l->closing && l->handles == 0)
+	if (l->closing && l->handles == 0) {
+		free(l->lock_dir);
+		free(l->identity);
 		free(l);
+	}
 }
 
 static void on_lease_closed(uv_handle_t *h)
@@ -119,6 +344,7 @@ static void end_lease(struct lease *ls)
 		}
 	}
 	ls->state = LEASE_ENDED;
+	hw_unlock(&ls->lock_fd);
 	uv_timer_stop(&ls->timer);
 	uv_close((uv_handle_t *)&ls->timer, on_lease_closed);
 	renew_update(l);
@@ -147,9 +373,13 @@ static void on_retry(uv_timer_t *t)
 {
 	struct lease *ls = t->data;
 	struct pl_leases *l = ls->l;
-	int err;
+	int err = 0;
 
-	err = pl_store_lease_take(l->st, ls->board, NULL, l->ttl_ms, NULL);
+	if (ls->lock_fd < 0)
+		err = hw_lock(l, ls->board, &ls->lock_fd, NULL);
+	if (err == 0)
+		err = pl_store_lease_take(l->st, ls->board, NULL, l->ttl_ms,
+					  NULL);
 	if (err == -PL_ELEASED)
 		return;
 	if (err) {
@@ -270,20 +500,35 @@ int pl_leases_take(struct pl_leases *l, const char *board_id, bool wait,
 {
 	struct lease *ls;
 	char *cur = NULL;
-	int err;
+	uint64_t until = 0;
+	int err, fd = -1;
 
 	if (l->closing || !board_id)
 		return l->closing ? -PL_ECANCELED : -EINVAL;
 	if (find(l, board_id))
 		return -EALREADY;
-	err = pl_store_lease_take(l->st, board_id, NULL, l->ttl_ms, &cur);
+	/* the hardware first: whatever store the other process uses */
+	err = hw_lock(l, board_id, &fd, &cur);
+	if (err == 0) {
+		err = pl_store_lease_take(l->st, board_id, NULL, l->ttl_ms,
+					  &cur);
+		if (err == -PL_ELEASED) {
+			char *h = NULL;
+
+			if (pl_leases_holder(l, board_id, &h, &until))
+				until = 0;
+			free(h);
+		}
+	}
 	if (err && (err != -PL_ELEASED || !wait)) {
+		hw_unlock(&fd);
 		free(cur);
 		return err;
 	}
 	ls = calloc(1, sizeof(*ls));
 	if (!ls)
 		goto err_release;
+	ls->lock_fd = fd;
 	ls->board = strdup(board_id);
 	if (!ls->board)
 		goto err_free_lease;
@@ -302,9 +547,18 @@ int pl_leases_take(struct pl_leases *l, const char *board_id, bool wait,
 		renew_update(l);
 	} else {
 		ls->state = LEASE_WAITING;
-		pl_log(&l->log, PL_LOG_INFO,
-		       "board %s: leased by %s; waiting for it", board_id,
-		       cur ? cur : "another controller");
+		if (fd < 0 && l->lock_dir)
+			pl_log(&l->log, PL_LOG_INFO,
+			       "board %s: driven by %s; waiting until it lets go",
+			       board_id, cur ? cur : "another patchlab process");
+		else
+			pl_log(&l->log, PL_LOG_INFO,
+			       "board %s: leased by %s; waiting for it (the "
+			       "lease runs out in %.0f s unless renewed)",
+			       board_id, cur ? cur : "another controller",
+			       until > pl_store_now(l->st)
+				       ? (double)(until - pl_store_now(l->st)) / 1e9
+				       : 0.0);
 		uv_timer_start(&ls->timer, on_retry, l->retry_ms, l->retry_ms);
 	}
 	free(cur);
@@ -315,6 +569,7 @@ err_free_lease:
 err_release:
 	if (err == 0)
 		pl_store_lease_release(l->st, board_id, NULL);
+	hw_unlock(&fd);
 	free(cur);
 	return -ENOMEM;
 }
@@ -348,10 +603,19 @@ int pl_leases_holder(struct pl_leases *l, const char *board_id, char **holder,
 {
 	struct pl_lease_row *rows;
 	uint64_t now = pl_store_now(l->st);
+	const struct lease *ls = find(l, board_id);
 	size_t n;
 	int err;
 
 	*holder = NULL;
+	if (expires_ns)
+		*expires_ns = 0;
+	/* another process on the hardware lock: held until it lets go */
+	if (l->lock_dir && !(ls && ls->lock_fd >= 0)) {
+		err = hw_holder(l, board_id, holder);
+		if (err != -ENOENT)
+			return err;
+	}
 	err = pl_store_list_leases(l->st, &rows, &n);
 	if (err)
 		return err;

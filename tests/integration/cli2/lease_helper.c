@@ -4,7 +4,10 @@
  * store, one struct pl_leases on a libuv loop, driven line by line on stdin
  * and answering line by line on stdout.
  *
- *   lease_helper DB TTL_MS NOW_NS RETRY_MS
+ *   lease_helper DB TTL_MS NOW_NS RETRY_MS [LAB]
+ *
+ * With LAB, takes also hold the board's hardware lock for that lab
+ * (pl_leases_set_lab(); $PATCHLAB_LOCK_DIR says where).
  *
  *   take B      wait for B:  "waiting B" now if it is held, later "taken B"
  *   try B       no wait:     "taken B", or "busy B HOLDER" at once
@@ -141,8 +144,9 @@ int main(int argc, char **argv)
 	struct pl_store_opts o = { .clock = clock_of, .clock_data = &h.now };
 	int err;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: lease_helper DB TTL_MS NOW_NS RETRY_MS\n");
+	if (argc != 5 && argc != 6) {
+		fprintf(stderr, "usage: lease_helper DB TTL_MS NOW_NS RETRY_MS "
+			"[LAB]\n");
 		return 64;
 	}
 	h.now = strtoull(argv[3], NULL, 10);
@@ -157,6 +161,10 @@ int main(int argc, char **argv)
 	if (err)
 		return 1;
 	pl_leases_set_retry_ms(h.l, (unsigned)atoi(argv[4]));
+	if (argc == 6 && pl_leases_set_lab(h.l, argv[5])) {
+		fprintf(stderr, "lease_helper: cannot lock for %s\n", argv[5]);
+		return 1;
+	}
 	pl_leases_set_lost_cb(h.l, on_lost, &h);
 	uv_pipe_init(&h.loop, &h.in, 0);
 	uv_pipe_open(&h.in, 0);

@@ -52,6 +52,82 @@ static void expect(struct c2_proc *p, const char *want)
 	free(line);
 }
 
+/*
+ * Issue 12 item 3: leases bind the hardware, not a store. Two controllers
+ * with different stores on one lab: the second cannot take a board the
+ * first holds, a manual command on a third store is refused naming the
+ * holder, and the board comes free the moment the holder dies (SIGKILL:
+ * the kernel drops its lock; no lease expiry to wait out).
+ */
+static void two_stores_on_one_lab_never_share_a_board(void **state)
+{
+	struct pair *p = *state;
+	char *dba, *dbb, *dbc, *lab, *locks, *err = NULL, *line = NULL;
+	char nows[32], want[128];
+	FILE *f;
+	int rc;
+
+	assert_true(asprintf(&dba, "%s/a.db", p->dir) > 0);
+	assert_true(asprintf(&dbb, "%s/b.db", p->dir) > 0);
+	assert_true(asprintf(&dbc, "%s/c.db", p->dir) > 0);
+	assert_true(asprintf(&lab, "%s/lab.yaml", p->dir) > 0);
+	assert_true(asprintf(&locks, "%s/locks", p->dir) > 0);
+	assert_int_equal(setenv("PATCHLAB_LOCK_DIR", locks, 1), 0);
+	f = fopen(lab, "w");
+	assert_non_null(f);
+	fprintf(f, "boards:\n  - id: vb0\n    type: virtual-mcu\n"
+		   "    power: {driver: virtual}\n"
+		   "    console: {driver: tty, path: %s/vb0.console}\n",
+		p->dir);
+	fclose(f);
+	snprintf(nows, sizeof(nows), "%llu", (unsigned long long)T0);
+	{
+		char *a[] = { LEASE_HELPER, dba, "30000", nows, "5", lab, NULL };
+		char *b[] = { LEASE_HELPER, dbb, "30000", nows, "5", lab, NULL };
+
+		assert_int_equal(c2_start(&p->a, a, false), 0);
+		assert_int_equal(c2_line(&p->a, &line, WAIT), 0);
+		free(line);
+		assert_int_equal(c2_start(&p->b, b, false), 0);
+		assert_int_equal(c2_line(&p->b, &line, WAIT), 0);
+		free(line);
+	}
+	c2_send(&p->a, "take vb0");
+	expect(&p->a, "taken vb0");
+	/* another store, the same board: refused, naming a's process */
+	c2_send(&p->b, "try vb0");
+	assert_int_equal(c2_line(&p->b, &line, WAIT), 0);
+	snprintf(want, sizeof(want), "busy vb0 pid %d on ", (int)p->a.pid);
+	if (strncmp(line, want, strlen(want)) != 0)
+		fail_msg("got '%s', want '%s...'", line, want);
+	free(line);
+	/* a person's `patchlab power` on a third store: exit 2, says whom */
+	{
+		char *argv[] = { (char *)pl_test_patchlab(), "power", "vb0",
+				 "off", "--lab", lab, "--db", dbc, "--no-wait",
+				 NULL };
+
+		rc = pl_test_run_capture(argv, NULL, &err);
+		snprintf(want, sizeof(want), "board vb0 is driven by pid %d on ",
+			 (int)p->a.pid);
+		if (rc != 2 || !err || !strstr(err, want))
+			fail_msg("power vb0 off: exit %d, stderr: %s (want "
+				 "'%s...')", rc, err ? err : "", want);
+		free(err);
+	}
+	c2_send(&p->b, "take vb0");
+	expect(&p->b, "waiting vb0");
+	c2_kill(&p->a); /* dies holding it */
+	expect(&p->b, "taken vb0");
+	assert_int_equal(c2_finish(&p->b, WAIT), 0);
+	unsetenv("PATCHLAB_LOCK_DIR");
+	free(dba);
+	free(dbb);
+	free(dbc);
+	free(lab);
+	free(locks);
+}
+
 static int setup(void **state)
 {
 	struct pair *p = calloc(1, sizeof(*p));
@@ -208,6 +284,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			waiting_take_is_cancelled_by_release_and_by_close,
 			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			two_stores_on_one_lab_never_share_a_board, setup,
+			teardown),
 	};
 
 	return cmocka_run_group_tests_name("/pl/leases", tests, NULL, NULL);
