@@ -14,79 +14,28 @@
 
 #include "patchlab/gate.h"
 #include "patchlab/report.h"
+#include "patchlab/text.h"
 #include "serve_internal.h"
 
 /* ------------------------------------------------------------- UTF-8 */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-	size_t len;
-	unsigned min, cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		min = 0x80;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		min = 0x800;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		min = 0x10000;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 json_t *pl_serve_jstrn(const char *s, size_t len)
 {
-	const unsigned char *u = (const unsigned char *)s;
 	struct pl_strbuf b = { 0 };
-	size_t i = 0, k;
 	json_t *j;
 
 	if (!s)
 		return json_null();
-	while (i < len && (k = utf8_seq(u + i, len - i)) && u[i])
-		i += k;
-	if (i == len)
+	if (pl_utf8_valid(s, len))
 		return json_stringn(s, len);
-	/* invalid bytes (or a NUL): copy, replacing each with U+FFFD */
-	for (i = 0; i < len;) {
-		k = u[i] ? utf8_seq(u + i, len - i) : 0;
-		if (k) {
-			if (pl_strbuf_append(&b, s + i, k))
-				goto err_free;
-			i += k;
-		} else {
-			if (pl_strbuf_puts(&b, "\xef\xbf\xbd"))
-				goto err_free;
-			i++;
-		}
+	/* each byte of an invalid sequence becomes U+FFFD */
+	if (pl_utf8_sanitize(&b, s, len)) {
+		pl_strbuf_free(&b);
+		return NULL;
 	}
 	j = json_stringn(b.s ? b.s : "", b.len);
 	pl_strbuf_free(&b);
 	return j;
-
-err_free:
-	pl_strbuf_free(&b);
-	return NULL;
 }
 
 json_t *pl_serve_jstr(const char *s)
