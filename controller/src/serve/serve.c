@@ -468,6 +468,19 @@ static enum MHD_Result route_get(struct pl_serve *s, struct MHD_Connection *c,
 		if (!parse_id(t, &id))
 			return send_api(c, -ENOENT, NULL);
 		return send_suite(s, c, st, id);
+	} else if (strncmp(url, "/api/runs/", 10) == 0 &&
+		   (t = strchr(url + 10, '/')) && strcmp(t, "/console") == 0) {
+		const char *q = MHD_lookup_connection_value(
+			c, MHD_GET_ARGUMENT_KIND, "from");
+		char idtext[24];
+		int64_t from = 0;
+
+		snprintf(idtext, sizeof(idtext), "%.*s", (int)(t - url - 10),
+			 url + 10);
+		if (q && !parse_seq(q, &from))
+			return send_error(c, MHD_HTTP_BAD_REQUEST, "bad from");
+		rc = parse_id(idtext, &id) ?
+		     pl_serve_api_console(st, id, from, &j) : -ENOENT;
 	} else if ((t = tail_of(url, "/api/runs/"))) {
 		rc = parse_id(t, &id) ? pl_serve_api_run(st, id, &j) : -ENOENT;
 	} else if ((t = tail_of(url, "/api/boards/"))) {

@@ -551,6 +551,92 @@ int pl_serve_api_run(struct pl_store *st, int64_t id, json_t **out)
 	return rc;
 }
 
+/* How many bytes at the end of buf[0..n) begin a UTF-8 sequence that the
+ * file has not finished yet (0..3): they wait for the next read. */
+static size_t partial_tail(const unsigned char *b, size_t n)
+{
+	for (size_t k = 1; k <= 3 && k <= n; k++) {
+		unsigned char c = b[n - k];
+		size_t need;
+
+		if ((c & 0xc0) == 0x80)
+			continue; /* a continuation byte: look further back */
+		need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+		return need > k ? k : 0;
+	}
+	return 0;
+}
+
+int pl_serve_api_console(struct pl_store *st, int64_t id, int64_t from,
+			 json_t **out)
+{
+	struct pl_run_row *run = NULL;
+	unsigned char *buf = NULL;
+	struct stat sb;
+	size_t got = 0;
+	json_t *o;
+	int64_t seq = 0;
+	bool oom = false;
+	int rc, fd = -1;
+
+	*out = NULL;
+	rc = pl_store_seq(st, &seq);
+	rc = rc ? rc : pl_store_get_run(st, id, &run, NULL, NULL);
+	if (rc)
+		return rc;
+	if (run->console_log)
+		fd = open(run->console_log, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+			  O_NONBLOCK);
+	if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		/* a file that shrank (rewritten): from its start again */
+		if (from < 0 || from > (int64_t)sb.st_size)
+			from = 0;
+		/* at most the last PL_SERVE_CONSOLE_TAIL bytes */
+		if ((int64_t)sb.st_size - from > PL_SERVE_CONSOLE_TAIL)
+			from = (int64_t)sb.st_size - PL_SERVE_CONSOLE_TAIL;
+		buf = malloc(PL_SERVE_CONSOLE_TAIL);
+		if (!buf) {
+			rc = -ENOMEM;
+			goto out_close;
+		}
+		{
+			ssize_t r = pread(fd, buf, PL_SERVE_CONSOLE_TAIL,
+					  (off_t)from);
+
+			got = r > 0 ? (size_t)r : 0;
+		}
+		got -= partial_tail(buf, got);
+	} else {
+		from = 0;
+	}
+	o = json_object();
+	oom = !o;
+	if (o) {
+		json_object_set_new(o, "run_id", json_integer(id));
+		if (json_object_set_new(o, "open", json_boolean(run->open)) ||
+		    json_object_set_new(o, "from", json_integer(from)) ||
+		    json_object_set_new(o, "offset",
+					json_integer(from + (int64_t)got)) ||
+		    json_object_set_new(o, "text", fd >= 0 ?
+					pl_serve_jstrn((char *)buf ? (char *)buf :
+						       "", got) :
+					json_null()))
+			oom = true;
+	}
+	if (oom) {
+		json_decref(o);
+		rc = -ENOMEM;
+	} else {
+		rc = doc(seq, "console", o, out);
+	}
+out_close:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	pl_store_runs_free(run, 1);
+	return rc;
+}
+
 int pl_serve_api_queue(struct pl_store *st, json_t **out)
 {
 	struct pl_run_filter f = { .open_only = true };

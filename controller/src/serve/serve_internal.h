@@ -37,6 +37,11 @@ int pl_serve_api_run(struct pl_store *st, int64_t id, json_t **out);
 int pl_serve_api_board(struct pl_store *st, const struct pl_lab *lab,
 		       const char *board, json_t **out);
 int pl_serve_api_queue(struct pl_store *st, json_t **out);
+/* The run's console log from byte from on (at most the last
+ * PL_SERVE_CONSOLE_TAIL bytes; a partial UTF-8 sequence at the end waits
+ * for the next call): the live tail while the run holds its board. */
+int pl_serve_api_console(struct pl_store *st, int64_t id, int64_t from,
+			 json_t **out);
 int pl_serve_api_changes(struct pl_store *st, int64_t since, json_t **out);
 
 /* One change as the object /events and /api/changes carry. */

@@ -160,7 +160,22 @@ static const char run_js[] =
 	"app.append(r.console===null?el('p',{cls:'note'},r.console_log?"
 	"'console log '+r.console_log+' is unreadable':'no console log')"
 	":el('pre',{cls:'console',id:'console'},r.console));"
-	"},c=>c.run_id===ID);\n";
+	/* while the run holds its board: the console's new bytes, each second */
+	"PL.tailOff=-1;"
+	"if(r.state==='open'&&r.console!==null&&!PL.tail){PL.tail=true;"
+	"tail();}"
+	"},c=>c.run_id===ID);\n"
+	/* a render in between resets the offset: that answer is dropped and
+	 * the next one replaces the text */
+	"async function tail(){for(;;){try{const o=PL.tailOff;"
+	"const r=await fetch('/api/runs/'+ID+'/console?from='+(o<0?0:o),"
+	"{cache:'no-store'});const d=(await r.json()).console;"
+	"const pre=document.getElementById('console');"
+	"if(PL.tailOff===o&&pre&&d.text!==null){if(o>=0&&d.from===o)"
+	"pre.textContent+=d.text;else pre.textContent=d.text;"
+	"pre.scrollTop=pre.scrollHeight;PL.tailOff=d.offset;}"
+	"if(!d.open){PL.tail=false;refresh();return;}}catch(e){}"
+	"await new Promise(ok=>setTimeout(ok,1000));}}\n";
 
 static const char board_js[] =
 	"const ID=decodeURIComponent(location.pathname.slice(8));"

@@ -405,6 +405,69 @@ static void changes_poll_from_since(void **state)
 	json_decref(j);
 }
 
+static void append_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "a");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void console_tail_follows_an_open_run(void **state)
+{
+	struct fx *f = *state;
+	struct pl_run_info ri = {
+		.suite_id = f->suite, .board_id = "vb1",
+		.board_type = "virtual-mcu", .scenario = "cut_swap",
+		.console_log = NULL,
+	};
+	char *log = pl_test_path(f->dir, "live.console"), path[96];
+	json_t *j, *c;
+	int64_t id, off;
+
+	write_file(log, "U-Boot 2023\n");
+	ri.console_log = log;
+	assert_int_equal(pl_store_run_begin(f->st, &ri, &id), 0);
+	snprintf(path, sizeof(path), "/api/runs/%lld/console?from=0",
+		 (long long)id);
+	j = get_json(f, path);
+	c = json_object_get(j, "console");
+	assert_true(json_is_true(json_object_get(c, "open")));
+	assert_string_equal(sget(c, "text"), "U-Boot 2023\n");
+	off = json_integer_value(json_object_get(c, "offset"));
+	assert_int_equal(off, 12);
+	json_decref(j);
+	/* only what came since; half a character waits for its end */
+	append_file(log, "swap \xe2\x82");
+	snprintf(path, sizeof(path), "/api/runs/%lld/console?from=%lld",
+		 (long long)id, (long long)off);
+	j = get_json(f, path);
+	c = json_object_get(j, "console");
+	assert_string_equal(sget(c, "text"), "swap ");
+	off = json_integer_value(json_object_get(c, "offset"));
+	assert_int_equal(off, 17);
+	json_decref(j);
+	append_file(log, "\xac done\n");
+	snprintf(path, sizeof(path), "/api/runs/%lld/console?from=%lld",
+		 (long long)id, (long long)off);
+	j = get_json(f, path);
+	assert_string_equal(sget(json_object_get(j, "console"), "text"),
+			    "\xe2\x82\xac done\n");
+	json_decref(j);
+	assert_int_equal(pl_store_run_end(f->st, id, PL_VERDICT_PASS, NULL), 0);
+	j = get_json(f, path);
+	assert_true(json_is_false(json_object_get(json_object_get(j, "console"),
+						  "open")));
+	json_decref(j);
+	snprintf(path, sizeof(path), "/api/runs/%lld/console?from=x",
+		 (long long)id);
+	assert_int_equal(status_of(f, "GET", path, NULL), 400);
+	assert_int_equal(status_of(f, "GET", "/api/runs/999/console", NULL),
+			 404);
+	free(log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -414,6 +477,7 @@ int main(void)
 		cmocka_unit_test(run_has_timeline_and_console_as_text),
 		cmocka_unit_test(pages_and_unknown_paths),
 		cmocka_unit_test(changes_poll_from_since),
+		cmocka_unit_test(console_tail_follows_an_open_run),
 		cmocka_unit_test(write_actions_need_the_token),
 		cmocka_unit_test(events_resume_and_survive_a_restart),
 	};

@@ -10,6 +10,7 @@
  *     and the page received every change of the store exactly once;
  *   - a board id, reason and console line with <script>, quotes and
  *     invalid UTF-8 show as text: no script of theirs runs;
+ *   - the run page of an open run follows its console as it is written;
  *   - the board page shows the lease.
  */
 #include <errno.h>
@@ -490,6 +491,42 @@ static void pages_show_runs_live_as_text_and_resume(void **state)
 	assert_true(page_true(&c, "document.getElementById('timeline')"
 				  ".textContent.includes('power')"));
 	nothing_executed(&c);
+
+	/* the run page of a run that holds its board: its console, live */
+	{
+		char *live = pl_test_path(dir, "live.console");
+		struct pl_run_info ri = {
+			.suite_id = suite, .board_id = "vb0",
+			.board_type = "virtual-mcu", .scenario = "cut_swap",
+			.console_log = live,
+		};
+		FILE *lf;
+
+		write_file(live, "U-Boot 2023 <b>\n");
+		assert_int_equal(pl_store_run_begin(st, &ri, &id), 0);
+		free(url);
+		assert_true(asprintf(&url, "%sruns/%lld", srv.url,
+				     (long long)id) > 0);
+		page_goto(&c, url);
+		json_decref(page_wait(&c, "document.getElementById('console')&&"
+					  "document.getElementById('console')"
+					  ".textContent.includes('U-Boot 2023 "
+					  "<b>')"));
+		lf = fopen(live, "a");
+		assert_non_null(lf);
+		assert_true(fputs("swap: copying slot <a> \xff\n", lf) >= 0);
+		assert_int_equal(fclose(lf), 0);
+		json_decref(page_wait(&c, "document.getElementById('console')"
+					  ".textContent.includes('swap: copying "
+					  "slot <a> \uFFFD')"));
+		assert_int_equal(pl_store_run_end(st, id, PL_VERDICT_PASS,
+						  NULL), 0);
+		json_decref(page_wait(&c, "document.getElementById('run-title')"
+					  "&&document.querySelector('#run-title "
+					  ".v-pass')"));
+		nothing_executed(&c);
+		free(live);
+	}
 
 	/* the board page: the lease */
 	free(url);
