@@ -31,6 +31,7 @@ static const struct pl_cli_opt calibrate_options[] = {
 	  "OUT/PROFILE/patchlab.db)", false },
 	{ "seed", 0, "S", "base seed of every profile's suite (default: new)", false },
 	{ "quiet", 'q', NULL, "no progress line", false },
+	{ "verbose", 'v', NULL, "a line per failing run, each profile's table", false },
 	{ NULL },
 };
 
@@ -107,7 +108,8 @@ static int calibrate_run(const struct pl_cli_args *a)
 							      sizeof(suite_buf));
 	o.out_dir = pl_cli_opt(a, "out");
 	o.db_path = pl_cli_opt(a, "db");
-	pl_cli_run_output_init(&out, pl_cli_flag(a, "quiet") || !isatty(2));
+	pl_cli_run_output_init(&out, pl_cli_flag(a, "quiet"),
+			       pl_cli_flag(a, "verbose"));
 	o.output = &out.out;
 	if ((v = pl_cli_opt(a, "seed"))) {
 		if (pl_parse_long(v, &n) || n < 0)

@@ -94,7 +94,7 @@ static int replay_run(const struct pl_cli_args *a)
 	o.cmdline = a->cmdline;
 	o.seed = suite->seed;
 	o.has_seed = true;
-	pl_cli_run_output_init(&out, true);
+	pl_cli_run_output_init(&out, true, false);
 	o.output = &out.out;
 	o.image_overrides = images;
 	o.replay = &rp;

@@ -25,6 +25,7 @@ static const struct pl_cli_opt run_options[] = {
 	{ "only", 0, "N", "run only the N-th run of the expanded suite", false },
 	{ "tag", 't', "TAG", "only boards with this tag (repeat: all of them)", true },
 	{ "quiet", 'q', NULL, "no progress line", false },
+	{ "verbose", 'v', NULL, "a line per failing run, the verdict table", false },
 	{ "no-wait", 0, NULL, "refuse boards another controller holds (else wait)", false },
 	{ NULL },
 };
@@ -47,7 +48,8 @@ static int run_run(const struct pl_cli_args *a)
 	o.json_path = pl_cli_opt(a, "json");
 	o.junit_path = pl_cli_opt(a, "junit");
 	o.html_path = pl_cli_opt(a, "html");
-	pl_cli_run_output_init(&out, pl_cli_flag(a, "quiet") || !isatty(2));
+	pl_cli_run_output_init(&out, pl_cli_flag(a, "quiet"),
+			       pl_cli_flag(a, "verbose"));
 	o.output = &out.out;
 	o.no_wait = pl_cli_flag(a, "no-wait");
 	if ((v = pl_cli_opt(a, "seed"))) {

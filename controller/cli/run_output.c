@@ -2,6 +2,7 @@
 /* The terminal view of a suite (run_output.h). */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -9,11 +10,10 @@
 #include "patchlab/gate.h"
 #include "patchlab/store.h"
 #include "patchlab/strbuf.h"
+#include "patchlab/text.h"
 
 /* Up to this many runs the table lists each; beyond, a scenario summary. */
 #define TABLE_MAX_RUNS 40
-/* Failing runs the terminal statement lists; the reports list them all. */
-#define STATEMENT_MAX_FAILING 10
 
 static void on_start(void *ud, const char *suite, const char *lab,
 		     size_t nruns, uint64_t seed)
@@ -25,24 +25,50 @@ static void on_start(void *ud, const char *suite, const char *lab,
 			PRIu64 "\n", suite, lab, nruns, seed);
 }
 
+/* A plain progress line at most this often without a terminal. */
+#define PROGRESS_PLAIN_S 10
+
 static void on_progress(void *ud, const struct pl_engine_progress *p)
 {
 	struct pl_cli_run_output *o = ud;
 	double el = (double)p->elapsed_ns / 1e9;
 	double eta = p->done ? el / (double)p->done *
 			       (double)(p->total - p->done) : 0;
+	bool last = p->done >= p->total;
 
 	if (o->quiet)
 		return;
+	if (!o->tty) {
+		if (!last && o->last_plain_ns &&
+		    p->elapsed_ns - o->last_plain_ns < PROGRESS_PLAIN_S * 1000000000ull)
+			return;
+		o->last_plain_ns = p->elapsed_ns ? p->elapsed_ns : 1;
+	}
 	fprintf(stderr,
-		"\r[%zu/%zu] pass %lu  rolled-back %lu  bricked %lu  recovered %lu"
-		"  fail %lu  lab-error %lu  ETA %.0fs   ",
-		p->done, p->total, p->counts[PL_VERDICT_PASS],
-		p->counts[PL_VERDICT_ROLLED_BACK], p->counts[PL_VERDICT_BRICKED],
-		p->counts[PL_VERDICT_RECOVERED], p->counts[PL_VERDICT_FAIL],
-		p->counts[PL_VERDICT_LAB_ERROR], eta);
-	if (!isatty(2))
+		"%s[%zu/%zu] pass %lu  rolled-back %lu  bricked %lu  recovered %lu"
+		"  fail %lu  lab-error %lu  %.0fs, %.0fs left   ",
+		o->tty ? "\r" : "", p->done, p->total,
+		p->counts[PL_VERDICT_PASS], p->counts[PL_VERDICT_ROLLED_BACK],
+		p->counts[PL_VERDICT_BRICKED], p->counts[PL_VERDICT_RECOVERED],
+		p->counts[PL_VERDICT_FAIL], p->counts[PL_VERDICT_LAB_ERROR],
+		el, eta);
+	if (!o->tty)
 		fputc('\n', stderr);
+}
+
+/* -v: a line per run that did not pass (lab errors too). */
+static void on_run_ended(void *ud, int64_t run_id, const char *board,
+			 enum pl_verdict v, const char *reason)
+{
+	struct pl_cli_run_output *o = ud;
+	char *clean;
+
+	if (!o->verbose || (v != PL_VERDICT_LAB_ERROR && !pl_verdict_is_failure(v)))
+		return;
+	clean = pl_term_dup(reason);
+	fprintf(stderr, "%srun %" PRId64 " on %s: %s: %s\n", o->tty ? "\r" : "",
+		run_id, board, pl_verdict_name(v), clean ? clean : "");
+	free(clean);
 }
 
 static void print_runs(const struct pl_run_row *rows, size_t n)
@@ -99,55 +125,147 @@ static void print_summary(const struct pl_run_row *rows, size_t n)
 	}
 }
 
-/* The gate statement, its list of failing runs cut short for a terminal. */
-static void print_statement(const char *text, size_t nfail_total)
+/* The gate statement without its list of every failing run (that list
+ * is the report's and `patchlab results`'s). */
+static void print_statement(const char *text)
 {
-	const char *p = text, *list = strstr(text, "\nFailing and unfinished runs:");
-	unsigned shown = 0;
+	const char *list = strstr(text, "\nFailing and unfinished runs:");
 
-	if (!list) {
-		fputs(text, stdout);
+	if (!list)
+		pl_term_fputs(text, stdout);
+	else
+		fwrite(text, 1, (size_t)(list - text), stdout);
+}
+
+/* Failing runs of one scenario with one verdict, and where they were cut. */
+struct fail_group {
+	const struct pl_run_row *first;  /* the one whose replay is shown */
+	size_t n;
+	long op_lo, op_hi;               /* op indexes seen; lo > hi: none */
+	unsigned phases;                 /* bit per enum pl_cut_phase */
+	bool unaimed;                    /* some run had no cut point */
+};
+
+static bool is_failing(const struct pl_run_row *r)
+{
+	return r->open || r->verdict == PL_VERDICT_LAB_ERROR ||
+	       pl_verdict_is_failure(r->verdict);
+}
+
+static bool same_group(const struct pl_run_row *a, const struct pl_run_row *b)
+{
+	return a->open == b->open && (a->open || a->verdict == b->verdict) &&
+	       strcmp(a->scenario, b->scenario) == 0;
+}
+
+static void group_add(struct fail_group *g, const struct pl_run_row *r)
+{
+	if (!g->n++) {
+		g->first = r;
+		g->op_lo = 1;
+		g->op_hi = 0;
+	}
+	if (r->cut.phase == PL_CUT_NONE) {
+		g->unaimed = true;
 		return;
 	}
-	fwrite(p, 1, (size_t)(list - p) + 1, stdout);
-	p = list + 1;
-	while (*p) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
-
-		/* an entry starts with "  run " */
-		if (strncmp(p, "  run ", 6) == 0 && ++shown > STATEMENT_MAX_FAILING)
-			break;
-		fwrite(p, 1, len, stdout);
-		p += len;
+	g->phases |= 1u << r->cut.phase;
+	if (r->cut.op_index < 0)
+		return;
+	if (g->op_lo > g->op_hi) {
+		g->op_lo = g->op_hi = r->cut.op_index;
+	} else {
+		if (r->cut.op_index < g->op_lo)
+			g->op_lo = r->cut.op_index;
+		if (r->cut.op_index > g->op_hi)
+			g->op_hi = r->cut.op_index;
 	}
-	if (shown > STATEMENT_MAX_FAILING)
-		printf("  ... %zu failing or unfinished runs in all: see the report "
-		       "or patchlab results\n", nfail_total);
+}
+
+/* "cuts before/during operations 3-170 of the update", "cuts aimed by
+ * console", "no cut" */
+static void print_region(const struct fail_group *g)
+{
+	const char *sep = "";
+
+	if (!g->phases) {
+		printf("no cut");
+		return;
+	}
+	printf("cuts ");
+	for (int ph = 0; ph < 32; ph++)
+		if (g->phases & (1u << ph)) {
+			printf("%s%s", sep, pl_cut_phase_name((enum pl_cut_phase)ph));
+			sep = "/";
+		}
+	if (g->op_lo <= g->op_hi && g->op_lo == g->op_hi)
+		printf(" operation %ld of the update", g->op_lo);
+	else if (g->op_lo <= g->op_hi)
+		printf(" operations %ld-%ld of the update", g->op_lo, g->op_hi);
+	else
+		printf(" the update, aimed by %s", g->first->cut.aimed_by ?
+		       g->first->cut.aimed_by : "the scenario");
+	if (g->unaimed)
+		printf(", and runs without a cut");
+}
+
+/* The failing runs by scenario, verdict and cut region: one line and one
+ * replay command a group. */
+static void print_failing_groups(const struct pl_run_row *rows, size_t n)
+{
+	struct fail_group *groups = calloc(n ? n : 1, sizeof(*groups));
+	size_t ng = 0;
+
+	if (!groups)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
+
+		if (!is_failing(&rows[i]))
+			continue;
+		for (k = 0; k < ng && !same_group(groups[k].first, &rows[i]); k++)
+			;
+		if (k == ng)
+			ng++;
+		group_add(&groups[k], &rows[i]);
+	}
+	if (ng)
+		printf("\nFailing runs by scenario and cut region (every run: the "
+		       "report, or patchlab results --suite %" PRId64 "):\n",
+		       rows[0].suite_id);
+	for (size_t k = 0; k < ng; k++) {
+		const struct pl_run_row *r = groups[k].first;
+
+		printf("  %zu %s  %s: ", groups[k].n,
+		       r->open ? "never ended" : pl_verdict_name(r->verdict),
+		       r->scenario);
+		print_region(&groups[k]);
+		printf("\n    replay one: %s\n", r->replay ? r->replay :
+		       "(none recorded)");
+	}
+	free(groups);
 }
 
 static void on_gate(void *ud, const struct pl_gate *g)
 {
 	struct pl_cli_run_output *o = ud;
 	struct pl_strbuf sb = { 0 };
-	size_t n, nfail = 0;
+	size_t n;
 	const struct pl_run_row *rows = pl_gate_runs(g, &n);
 
-	if (!o->quiet)
+	if (!o->quiet && o->tty)
 		fputc('\n', stderr);
 	if (n <= TABLE_MAX_RUNS)
 		print_runs(rows, n);
-	else
+	else if (o->verbose)
 		print_summary(rows, n);
-	for (size_t i = 0; i < n; i++)
-		if (rows[i].open || rows[i].verdict == PL_VERDICT_LAB_ERROR ||
-		    pl_verdict_is_failure(rows[i].verdict))
-			nfail++;
 	if (pl_gate_statement(g, &sb) == 0 && sb.s) {
-		printf("\n");
-		print_statement(sb.s, nfail);
+		if (n <= TABLE_MAX_RUNS || o->verbose)
+			printf("\n");
+		print_statement(sb.s);
 	}
 	pl_strbuf_free(&sb);
+	print_failing_groups(rows, n);
 }
 
 static void on_report(void *ud, const char *kind, const char *path)
@@ -157,11 +275,16 @@ static void on_report(void *ud, const char *kind, const char *path)
 		printf("report: %s\n", path);
 }
 
-void pl_cli_run_output_init(struct pl_cli_run_output *o, bool quiet)
+void pl_cli_run_output_init(struct pl_cli_run_output *o, bool quiet,
+			    bool verbose)
 {
 	o->out = (struct pl_engine_output){
-		.start = on_start, .progress = on_progress, .gate = on_gate,
-		.report = on_report, .user_data = o,
+		.start = on_start, .run_ended = on_run_ended,
+		.progress = on_progress, .gate = on_gate, .report = on_report,
+		.user_data = o,
 	};
 	o->quiet = quiet;
+	o->verbose = verbose;
+	o->tty = isatty(2);
+	o->last_plain_ns = 0;
 }

@@ -46,6 +46,10 @@ struct pl_engine_output {
 	/* The suite is about to run: its name, the lab's, runs, seed. */
 	void (*start)(void *user_data, const char *suite, const char *lab,
 		      size_t nruns, uint64_t seed);
+	/* A run ended (after it was recorded): its id in the store, board,
+	 * verdict and reason (borrowed for the call). */
+	void (*run_ended)(void *user_data, int64_t run_id, const char *board,
+			  enum pl_verdict v, const char *reason);
 	/* A run ended, or was counted as not run. */
 	void (*progress)(void *user_data, const struct pl_engine_progress *p);
 	/* The release gate of the suite, as stored (borrowed). */

@@ -57,14 +57,14 @@ static void on_run_ended(struct pl_run *r, void *ud)
 	 * the array */
 	struct run_spec spec = e->specs[pl_run_index(r)];
 	struct engine_board *eb = &e->boards[spec.board];
+	const struct pl_engine_output *o = e->opts->output;
 	const char *reason;
 	enum pl_verdict v;
 
 	pl_run_verdict(r, &v, &reason);
-	if (v == PL_VERDICT_LAB_ERROR || pl_verdict_is_failure(v))
-		pl_log(&e->log, PL_LOG_WARN, "run %" PRId64 " on %s: %s: %s",
-		       pl_run_store_id(r), eb->cfg->id, pl_verdict_name(v),
-		       reason);
+	if (o && o->run_ended)
+		o->run_ended(o->user_data, pl_run_store_id(r), eb->cfg->id, v,
+			     reason);
 	if (spec.learning)
 		pl_engine__expand_sweep(e, spec.sweep_group,
 					pl_run_learned_ops(r));
@@ -164,6 +164,7 @@ static void start_run(struct pl_engine *e, size_t si)
 	const struct pl_board_type *t = eb->cfg->type;
 	struct pl_run_spec rs = { 0 };
 	char chunk[512], why[256], *log_path = NULL;
+
 	spec->started = true;
 	pl_engine__chunk_name(e, spec->rcfg->scenario, chunk, sizeof(chunk));
 	if (asprintf(&log_path, "%s/%s-s%" PRId64 "-%zu.console.log",
