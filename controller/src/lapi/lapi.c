@@ -33,7 +33,6 @@ static void state_end(struct pl_run *r, void *state)
 {
 	struct lapi_run *a = state;
 
-	(void)r;
 	lapi_triggers_end(a);
 	pl_op_free(a->op);
 	a->op = NULL;
@@ -48,7 +47,6 @@ static void state_release(struct pl_run *r, void *state)
 {
 	struct lapi_run *a = state;
 
-	(void)r;
 	if (a->timer)
 		uv_close((uv_handle_t *)a->timer, on_handle_free);
 	a->timer = NULL;

@@ -37,8 +37,6 @@ static void on_power_cmd(struct pl_power *p, int status,
 {
 	struct lapi_run *a = ud;
 
-	(void)p;
-	(void)t;
 	/* ECANCELED: superseded (a trigger cut, the run's end): if the run
 	 * still waits for this command, it was overtaken: report success of
 	 * the request as it stood. */
@@ -64,8 +62,6 @@ static void on_cycle_off(struct pl_power *p, int status,
 {
 	struct lapi_run *a = ud;
 
-	(void)p;
-	(void)t;
 	if (!a->pending_power)
 		return;
 	if (status && status != -PL_ECANCELED) {
@@ -103,10 +99,6 @@ static void on_power_barrier(struct pl_probe *p, int status, const void *data,
 {
 	struct lapi_run *a = ud;
 
-	(void)p;
-	(void)status;
-	(void)data;
-	(void)len;
 	if (a->pending_power)
 		power_issue(a);
 }

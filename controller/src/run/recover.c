@@ -54,9 +54,6 @@ static void on_recovery_flashed(struct pl_probe *p, int status,
 	char why[200];
 	int err;
 
-	(void)p;
-	(void)data;
-	(void)len;
 	if (status) {
 		snprintf(why, sizeof(why), "recovery flash failed: %s",
 			 pl_strerror(status));

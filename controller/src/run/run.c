@@ -276,10 +276,6 @@ static void after_run(struct pl_run *r)
 static void on_probe_barrier(struct pl_probe *p, int status, const void *data,
 			     size_t len, void *ud)
 {
-	(void)p;
-	(void)status;
-	(void)data;
-	(void)len;
 	after_run(ud);
 }
 
@@ -287,7 +283,6 @@ static void on_lua_done(struct pl_lua_run *run, void *ud)
 {
 	struct pl_run *r = ud;
 
-	(void)run;
 	/* A scenario that never waits ends inside pl_lua_run_start():
 	 * finish once pl_run_start() is done with r. */
 	if (r->starting) {
