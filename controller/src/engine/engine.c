@@ -473,6 +473,14 @@ static int open_boards(struct pl_engine *e)
 	}
 	pl_leases_set_log(e->leases, &e->log);
 	pl_leases_set_lost_cb(e->leases, on_lease_lost, e);
+	/* the hardware lock: no other patchlab process, whatever its store,
+	 * drives these boards while we hold them */
+	err = pl_leases_set_lab(e->leases, e->lab->file);
+	if (err) {
+		fprintf(stderr, "patchlab: cannot lock the boards of %s: %s\n",
+			e->lab->file, pl_strerror(err));
+		return err;
+	}
 	return 0;
 }
 
@@ -698,11 +706,16 @@ static void drain_loop(struct pl_engine *e)
 	uv_loop_close(&e->loop);
 }
 
-static void teardown(struct pl_engine *e, bool loop_ready)
+/* Free everything; power off every board. Returns the number of boards
+ * whose power-off failed (their output may still be on). */
+static unsigned teardown(struct pl_engine *e, bool loop_ready)
 {
+	unsigned power_failed = 0;
+
 	pl_lua_host_free(e->host);
 	for (size_t i = 0; e->boards && i < e->nboards; i++)
-		pl_board_close(e->boards[i].board); /* power off */
+		if (pl_board_close(e->boards[i].board)) /* power off */
+			power_failed++;
 	/* Released after the power is off: the next holder finds it safe. */
 	pl_leases_close(e->leases);
 	free(e->boards);
@@ -728,6 +741,7 @@ static void teardown(struct pl_engine *e, bool loop_ready)
 	free(e->log_dir);
 	pl_suite_free(e->suite);
 	pl_lab_free(e->lab);
+	return power_failed;
 }
 
 int pl_engine_run(const struct pl_engine_opts *opts)
@@ -747,6 +761,11 @@ int pl_engine_run(const struct pl_engine_opts *opts)
 			uv_run(&e.loop, UV_RUN_DEFAULT);
 		rc = finish(&e);
 	}
-	teardown(&e, e.store != NULL);
+	if (teardown(&e, e.store != NULL)) {
+		/* the board named itself in the log; a pass must not stand */
+		fprintf(stderr, "patchlab: a board's power could not be switched "
+			"off at the end: lab error\n");
+		rc = PL_EXIT_LAB_ERROR;
+	}
 	return rc;
 }

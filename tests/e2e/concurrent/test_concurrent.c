@@ -10,7 +10,8 @@
  * console log of its own although both share one --out dir. Then, while one
  * controller holds the boards (seen in the store's leases table, no
  * sleep), a third `run --no-wait` exits 2 and every run it recorded is
- * lab-error "leased by PID@HOST/TOKEN" naming that controller.
+ * lab-error "leased by pid PID on HOST, since ...: COMMAND" naming that
+ * controller (its hardware lock is met before its store lease).
  *
  * Every child is reaped; the rack is powered off, taken down and reaped.
  * PL_KEEP_RACK=1 keeps the rack directory (logs, stores) for a post-mortem.
@@ -265,7 +266,7 @@ static void no_wait_is_refused_naming_the_holder(void **state)
 		const char *why = (const char *)sqlite3_column_text(s, 2);
 		char want[64];
 
-		snprintf(want, sizeof(want), "leased by %d@", a.h.pid);
+		snprintf(want, sizeof(want), "leased by pid %d on ", a.h.pid);
 		if ((!v || strcmp(v, "lab-error") != 0 || !why ||
 		     !strstr(why, want)) && !bad[0])
 			snprintf(bad, sizeof(bad), "run of the --no-wait "
