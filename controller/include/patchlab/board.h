@@ -79,8 +79,9 @@ int pl_board_open(struct pl_board **out, uv_loop_t *loop,
 		  const struct pl_board_cfg *cfg, const struct pl_log *log,
 		  const char **why);
 
-/* Power off, close every fixture. Accepts NULL. */
-void pl_board_close(struct pl_board *b);
+/* Power off, close every fixture. Accepts NULL (0). Returns 0, or the
+ * power close's error: the output may still be on, a lab error. */
+int pl_board_close(struct pl_board *b);
 
 const char *pl_board_id(const struct pl_board *b);
 const char *pl_board_type(const struct pl_board *b);

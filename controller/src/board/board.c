@@ -391,19 +391,25 @@ err_close:
 	return err;
 }
 
-void pl_board_close(struct pl_board *b)
+int pl_board_close(struct pl_board *b)
 {
+	int err;
+
 	if (!b)
-		return;
+		return 0;
 	/* Listeners belong to runs that have ended; forget them. */
 	while (b->listeners)
 		pl_board_unlisten(b->listeners);
 	pl_probe_close(b->probe);
 	pl_console_close(b->console);
-	pl_power_close(b->power); /* switches off */
+	err = pl_power_close(b->power); /* switches off */
+	if (err)
+		pl_log(&b->log, PL_LOG_ERROR, "power off at close failed: %s "
+		       "(the output may still be on)", pl_strerror(err));
 	free(b->quarantine);
 	free(b->log_ctx);
 	free(b->id);
 	free(b->type);
 	free(b);
+	return err;
 }
