@@ -19,10 +19,16 @@ static void on_start(void *ud, const char *suite, const char *lab,
 		     size_t nruns, uint64_t seed)
 {
 	struct pl_cli_run_output *o = ud;
+	char *s, *l;
 
-	if (!o->quiet)
-		fprintf(stderr, "patchlab: suite %s on lab %s: %zu runs, seed %"
-			PRIu64 "\n", suite, lab, nruns, seed);
+	if (o->quiet)
+		return;
+	s = pl_term_dup(suite);
+	l = pl_term_dup(lab);
+	fprintf(stderr, "patchlab: suite %s on lab %s: %zu runs, seed %" PRIu64
+		"\n", s ? s : "?", l ? l : "?", nruns, seed);
+	free(s);
+	free(l);
 }
 
 /* A plain progress line at most this often without a terminal. */
@@ -86,11 +92,22 @@ static void print_runs(const struct pl_run_row *rows, size_t n)
 			/* aimed by the console, time, bytes...: no op index */
 			snprintf(cut, sizeof(cut), "by %s",
 				 rows[i].cut.aimed_by ? rows[i].cut.aimed_by : "?");
+		/* ids, names and reasons come from files and boards: shown,
+		 * never sent to the terminal as control sequences */
+		char *board = pl_term_dup(rows[i].board_id);
+		char *type = pl_term_dup(rows[i].board_type);
+		char *scen = pl_term_dup(rows[i].scenario);
+		char *why = pl_term_dup(rows[i].reason ? rows[i].reason : "");
+
 		printf("%-6" PRId64 " %-10s %-14s %-30s %-18s %-12s %s\n",
-		       rows[i].id, rows[i].board_id, rows[i].board_type,
-		       rows[i].scenario, cut,
+		       rows[i].id, board ? board : "?", type ? type : "?",
+		       scen ? scen : "?", cut,
 		       rows[i].open ? "open" : pl_verdict_name(rows[i].verdict),
-		       rows[i].reason ? rows[i].reason : "");
+		       why ? why : "?");
+		free(board);
+		free(type);
+		free(scen);
+		free(why);
 	}
 }
 
@@ -118,7 +135,12 @@ static void print_summary(const struct pl_run_row *rows, size_t n)
 			if (!rows[j].open &&
 			    strcmp(rows[j].scenario, rows[i].scenario) == 0)
 				c[rows[j].verdict]++;
-		printf("%-30s", rows[i].scenario);
+		{
+			char *scen = pl_term_dup(rows[i].scenario);
+
+			printf("%-30s", scen ? scen : "?");
+			free(scen);
+		}
 		for (int v = 0; v < PL_VERDICT_COUNT; v++)
 			printf(" %11lu", c[v]);
 		printf("\n");
@@ -202,9 +224,11 @@ static void print_region(const struct fail_group *g)
 		printf(" operation %ld of the update", g->op_lo);
 	else if (g->op_lo <= g->op_hi)
 		printf(" operations %ld-%ld of the update", g->op_lo, g->op_hi);
-	else
-		printf(" the update, aimed by %s", g->first->cut.aimed_by ?
-		       g->first->cut.aimed_by : "the scenario");
+	else {
+		printf(" the update, aimed by ");
+		pl_term_fputs(g->first->cut.aimed_by ? g->first->cut.aimed_by :
+			      "the scenario", stdout);
+	}
 	if (g->unaimed)
 		printf(", and runs without a cut");
 }
@@ -236,12 +260,14 @@ static void print_failing_groups(const struct pl_run_row *rows, size_t n)
 	for (size_t k = 0; k < ng; k++) {
 		const struct pl_run_row *r = groups[k].first;
 
-		printf("  %zu %s  %s: ", groups[k].n,
-		       r->open ? "never ended" : pl_verdict_name(r->verdict),
-		       r->scenario);
+		printf("  %zu %s  ", groups[k].n,
+		       r->open ? "never ended" : pl_verdict_name(r->verdict));
+		pl_term_fputs(r->scenario, stdout);
+		printf(": ");
 		print_region(&groups[k]);
-		printf("\n    replay one: %s\n", r->replay ? r->replay :
-		       "(none recorded)");
+		printf("\n    replay one: ");
+		pl_term_fputs(r->replay ? r->replay : "(none recorded)", stdout);
+		printf("\n");
 	}
 	free(groups);
 }
