@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "patchlab/error.h"
+#include "patchlab/regex_lint.h"
 #include "config_internal.h"
 
 /* A board type loaded on its own owns its arena (one allocated with it). */
@@ -46,6 +47,7 @@ static const struct pl_pattern *load_pattern(struct pl_cfg *c,
 	struct pl_capture *captures = NULL;
 	struct pl_pattern *p;
 	char *pwhat, errbuf[256];
+	const char *why;
 	size_t ncap = 0;
 	bool ok = true;
 	int rc;
@@ -73,6 +75,10 @@ static const struct pl_pattern *load_pattern(struct pl_cfg *c,
 		return pl_cfg_oom(c);
 	p->regex = rv->str;
 	p->pos = rv->pos;
+	if ((why = pl_regex_lint(p->regex))) {
+		pl_cfg_err(c, &rv->pos, "bad regex for %s: %s", pwhat, why);
+		return NULL;
+	}
 	rc = regcomp(&p->re, p->regex, REG_EXTENDED);
 	if (rc != 0) {
 		regerror(rc, &p->re, errbuf, sizeof(errbuf));

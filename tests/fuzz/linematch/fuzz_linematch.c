@@ -4,8 +4,8 @@
  * (controller/src/board/linematch.c), the one the triggers use.
  *
  * Input layout:
- *   ...\n   a POSIX ERE (at most 200 bytes; input skipped if it does not
- *           compile)
+ *   ...\n   a POSIX ERE (at most 200 bytes; input skipped if pl_regex_lint
+ *           refuses it or it does not compile)
  *   rest    console bytes, cut into chunks whose sizes come from the
  *           stream's own bytes
  *
@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "linematch.h"
+#include "patchlab/regex_lint.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -70,7 +71,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(pat, data, plen);
 	pat[plen] = '\0';
-	if (strlen(pat) != plen || regcomp(&re, pat, REG_EXTENDED | REG_NOSUB))
+	/* patterns go through the lint first, as the loader does: glibc's
+	 * regcomp takes minutes on stacked quantifiers (regression_
+	 * regcomp_stacked_quantifiers_timeout) */
+	if (strlen(pat) != plen || pl_regex_lint(pat) ||
+	    regcomp(&re, pat, REG_EXTENDED | REG_NOSUB))
 		return 0;
 	if (pl_linematch_new(&m, pat, NULL, &why)) {
 		regfree(&re);
