@@ -85,6 +85,41 @@ static void corrupt_bits(struct pl_image *img, uint64_t seed, lua_Integer n)
 	}
 }
 
+/*
+ * The options of image.mutate{}, as `patchlab check` reads params.mutate:
+ * only corrupt (1 to 1048576 bits) and truncate (0 to size - 1 bytes), at
+ * least one. A mutation that would return the image unchanged is the
+ * scenario's mistake, raised here: a good board must never be judged on
+ * an image that was meant to be bad and is not.
+ */
+static void check_mutation(lua_State *L, const struct pl_image *src,
+			   lua_Integer *corrupt, lua_Integer *truncate)
+{
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lua_pushnil(L);
+	while (lua_next(L, 2)) {
+		const char *k = lua_type(L, -2) == LUA_TSTRING ?
+				lua_tostring(L, -2) : NULL;
+
+		if (!k || (strcmp(k, "corrupt") != 0 && strcmp(k, "truncate") != 0))
+			luaL_argerror(L, 2, "image.mutate takes corrupt= and "
+				      "truncate= only");
+		lua_pop(L, 1);
+	}
+	lua_getfield(L, 2, "corrupt");
+	*corrupt = luaL_optinteger(L, -1, 0);
+	lua_getfield(L, 2, "truncate");
+	*truncate = lua_isnil(L, -1) ? -1 : luaL_checkinteger(L, -1);
+	luaL_argcheck(L, lua_isnil(L, -1) ||
+		      (*truncate >= 0 && (size_t)*truncate < src->len), 2,
+		      "truncate: 0 to fewer bytes than the image has");
+	lua_pop(L, 2);
+	luaL_argcheck(L, *corrupt >= 0 && *corrupt <= 1 << 20, 2,
+		      "corrupt: 1 to 1048576 bits");
+	luaL_argcheck(L, *corrupt > 0 || *truncate >= 0, 2,
+		      "the mutation changes nothing: give corrupt= or truncate=");
+}
+
 static int l_image_mutate(lua_State *L)
 {
 	struct pl_image *src = lapi_check_image(L, 1);
@@ -93,14 +128,7 @@ static int l_image_mutate(lua_State *L)
 	struct lapi_run *a;
 	struct pl_image *img;
 
-	luaL_checktype(L, 2, LUA_TTABLE);
-	lua_getfield(L, 2, "corrupt");
-	corrupt = luaL_optinteger(L, -1, 0);
-	lua_getfield(L, 2, "truncate");
-	truncate = luaL_optinteger(L, -1, -1);
-	luaL_argcheck(L, corrupt >= 0 && corrupt <= 1 << 20, 2,
-		      "corrupt: 0 to 1048576 bits");
-	luaL_argcheck(L, truncate >= -1, 2, "truncate: a byte count");
+	check_mutation(L, src, &corrupt, &truncate);
 	a = lapi_or_raise(L);
 	/* The object first (it may raise), then the memory it will own. */
 	o = pl_lua_object_new(L, &image_class);

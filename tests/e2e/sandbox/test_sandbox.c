@@ -42,6 +42,8 @@ static const struct expect {
 	  "scenarios/sb_endless.lua:5:", "instruction budget" },
 	{ "scenarios/sb_membomb.lua", "lab-error",
 	  "scenarios/sb_membomb.lua:5:", "memory budget" },
+	{ "scenarios/sb_mutate_nothing.lua", "lab-error",
+	  "scenarios/sb_mutate_nothing.lua:4:", "fewer bytes than the image" },
 	{ "scenarios/sb_good.lua", "pass", NULL, "lib.helper" },
 	{ "scenarios/sb_check_fail.lua", "fail", NULL, "expected 9.9.9" },
 };
