@@ -235,7 +235,8 @@ struct sse {
 	bool started;
 };
 
-/* Append the changes after x->last to x->buf. */
+/* Append the changes after x->last, up to latest (what the poller has
+ * published: see send_suite), to x->buf. */
 static int sse_changes(struct sse *x, int64_t latest)
 {
 	struct pl_store *st = thread_store(x->s);
@@ -246,6 +247,8 @@ static int sse_changes(struct sse *x, int64_t latest)
 	if (!st)
 		return -EIO;
 	rc = pl_store_changes(st, x->last, PL_SERVE_CHANGES_MAX, &rows, &n);
+	while (n && rows[n - 1].seq > latest)
+		free(rows[--n].board_id);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		json_t *j = pl_serve_change_json(&rows[i]);
 		char *data = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -380,8 +383,15 @@ static enum MHD_Result send_events(struct pl_serve *s,
 
 /* ------------------------------------------------------------ routes */
 
-/* /api/suites/ID: the same document for every page that asks before the
- * store changes again; built (gate, report rendering) once per change. */
+/*
+ * /api/suites/ID: the same document for every page that asks before the
+ * poller sees the store change again, so it is built (gate, report
+ * rendering) at most once per poll however many pages ask. The key is the
+ * poller's sequence P; the document's own seq, read before its data, is
+ * P or later. That is enough because the event streams and /api/changes
+ * publish no change after P: a page never learns of a change that the
+ * cached document does not hold yet.
+ */
 static enum MHD_Result send_suite(struct pl_serve *s, struct MHD_Connection *c,
 				  struct pl_store *st, int64_t id)
 {
@@ -390,10 +400,8 @@ static enum MHD_Result send_suite(struct pl_serve *s, struct MHD_Connection *c,
 	json_t *j;
 	int rc;
 
-	rc = pl_store_seq(st, &seq);
-	if (rc)
-		return send_api(c, rc, NULL);
 	pthread_mutex_lock(&s->mu);
+	seq = s->seq;
 	if (s->suite_cache.body && s->suite_cache.id == id &&
 	    s->suite_cache.seq == seq)
 		body = strdup(s->suite_cache.body);
@@ -402,8 +410,6 @@ static enum MHD_Result send_suite(struct pl_serve *s, struct MHD_Connection *c,
 		rc = pl_serve_api_suite(st, id, &j);
 		if (rc)
 			return send_api(c, rc, NULL);
-		/* the document's seq was read before its data */
-		seq = json_integer_value(json_object_get(j, "seq"));
 		body = json_dumps(j, JSON_COMPACT);
 		json_decref(j);
 		if (!body)
@@ -490,11 +496,15 @@ static enum MHD_Result route_get(struct pl_serve *s, struct MHD_Connection *c,
 	} else if (strcmp(url, "/api/changes") == 0) {
 		const char *q = MHD_lookup_connection_value(
 			c, MHD_GET_ARGUMENT_KIND, "since");
+		int64_t until;
 
 		id = 0;
 		if (q && !parse_seq(q, &id))
 			return send_error(c, MHD_HTTP_BAD_REQUEST, "bad since");
-		rc = pl_serve_api_changes(st, id, &j);
+		pthread_mutex_lock(&s->mu);
+		until = s->seq;
+		pthread_mutex_unlock(&s->mu);
+		rc = pl_serve_api_changes(st, id, until, &j);
 	} else {
 		return send_error(c, MHD_HTTP_NOT_FOUND, "no such API");
 	}

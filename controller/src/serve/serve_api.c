@@ -684,26 +684,32 @@ json_t *pl_serve_change_json(const struct pl_change_row *c)
 	return o;
 }
 
-int pl_serve_api_changes(struct pl_store *st, int64_t since, json_t **out)
+int pl_serve_api_changes(struct pl_store *st, int64_t since, int64_t until,
+			 json_t **out)
 {
 	struct pl_change_row *rows = NULL;
 	json_t *list = json_array();
 	bool oom = !list;
 	size_t n = 0;
 	int64_t seq = 0;
+	bool more;
 	int rc;
 
 	*out = NULL;
-	rc = pl_store_seq(st, &seq);
-	rc = rc ? rc : pl_store_changes(st, since, PL_SERVE_CHANGES_MAX, &rows,
-					&n);
+	rc = pl_store_changes(st, since, PL_SERVE_CHANGES_MAX, &rows, &n);
+	more = rc == 0 && n == PL_SERVE_CHANGES_MAX;
+	/* nothing the server has not published yet (see send_suite) */
+	while (n && rows[n - 1].seq > until) {
+		free(rows[n - 1].board_id);
+		n--;
+		more = false;
+	}
 	for (size_t i = 0; rc == 0 && i < n && !oom; i++)
 		if (json_array_append_new(list, pl_serve_change_json(&rows[i])))
 			oom = true;
-	/* where the next poll starts: after the last change given, or at
-	 * the sequence read before the query when there was none */
-	if (n && (rows[n - 1].seq > seq || n == PL_SERVE_CHANGES_MAX))
-		seq = rows[n - 1].seq;
+	/* where the next poll starts: after the last change given when the
+	 * page was full, else after everything published */
+	seq = more ? rows[n - 1].seq : until;
 	if (seq < since)
 		seq = since;
 	pl_store_changes_free(rows, n);
@@ -713,9 +719,7 @@ int pl_serve_api_changes(struct pl_store *st, int64_t since, json_t **out)
 	}
 	rc = doc(seq, "changes", list, out);
 	/* more to read when the page is full */
-	if (rc == 0 && json_object_set_new(*out, "more",
-					   json_boolean(n ==
-							PL_SERVE_CHANGES_MAX))) {
+	if (rc == 0 && json_object_set_new(*out, "more", json_boolean(more))) {
 		json_decref(*out);
 		*out = NULL;
 		rc = -ENOMEM;

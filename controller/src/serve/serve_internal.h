@@ -42,7 +42,9 @@ int pl_serve_api_queue(struct pl_store *st, json_t **out);
  * for the next call): the live tail while the run holds its board. */
 int pl_serve_api_console(struct pl_store *st, int64_t id, int64_t from,
 			 json_t **out);
-int pl_serve_api_changes(struct pl_store *st, int64_t since, json_t **out);
+/* The changes after since and up to until (the poller's sequence). */
+int pl_serve_api_changes(struct pl_store *st, int64_t since, int64_t until,
+			 json_t **out);
 
 /* One change as the object /events and /api/changes carry. */
 json_t *pl_serve_change_json(const struct pl_change_row *c);

@@ -9,18 +9,32 @@
  *             nothing happening (target: under 5 %);
  *   active    20 runs stored 0.5 s apart: the time from the store's commit
  *             to the event at each client (median, p99, max), and the
- *             server's CPU while all clients refetch the suite each time.
+ *             server's CPU while all clients refetch the suite each time;
+ *   trigger   the controller's console-trigger latency (bench_trigger_
+ *             latency, a real suite on a virtual rack) alone, then again
+ *             with the server and CLIENTS clients following that suite live
+ *             (each refetches the suite at most once a second, as a page
+ *             that coalesces): is it unchanged? PL_BENCH_SERVE_QUICK=1
+ *             skips this part (it takes minutes).
  * Prints the figures and writes $PL_BENCH_OUT/serve.json (default
  * $PL_SOURCE_DIR/runs/bench/serve.json). Not a test: it asserts nothing.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "patchlab/clock.h"
 #include "pl_test.h"
@@ -116,15 +130,200 @@ static FILE *open_out(int argc, char **argv, char **outp)
 	return *outp ? fopen(*outp, "w") : NULL;
 }
 
+/* bench_trigger_latency with TMPDIR=tmp and PL_BENCH_OUT=out; its pid.
+ * keep: it leaves its directory (a server still has its store open; ours
+ * is removed at the end). */
+static int spawn_trigger(const char *tmp, const char *out, bool keep)
+{
+	int pid = fork();
+
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		setenv("TMPDIR", tmp, 1);
+		setenv("PL_BENCH_OUT", out, 1);
+		if (keep)
+			setenv("PL_BENCH_KEEP", "1", 1);
+		if (null >= 0)
+			dup2(null, 1);
+		execl(PL_BENCH_TRIGGER, PL_BENCH_TRIGGER, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Its figures: issued - seen (the console line seen -> the power command
+ * issued), from OUT/trigger_latency.json; NULL if it failed. */
+static json_t *trigger_figures(const char *out)
+{
+	char *path;
+	json_t *j, *f = NULL;
+
+	if (asprintf(&path, "%s/trigger_latency.json", out) < 0)
+		return NULL;
+	j = json_load_file(path, 0, NULL);
+	free(path);
+	if (j)
+		f = json_incref(json_object_get(j, "issued_minus_seen"));
+	json_decref(j);
+	return f;
+}
+
+static int wait_exit(int pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/*
+ * The trigger bench while CLIENTS pages follow its suite. Returns the
+ * server's CPU (% of a core) over the suite, or -1.
+ */
+static double trigger_with_clients(const char *dir, size_t nclients,
+				   json_t **figures)
+{
+	char *tmp = NULL, *out = NULL, *pattern = NULL, path[64], since[32];
+	struct sse_conn *cl = calloc(nclients, sizeof(*cl));
+	int64_t *fetched = calloc(nclients, sizeof(*fetched));
+	bool *dirty = calloc(nclients, sizeof(*dirty));
+	struct serve_proc srv = { 0 };
+	long long suite = 0, events = 0, fetches = 0;
+	double pct = -1, secs;
+	uint64_t t0ns;
+	long long t0;
+	glob_t g;
+	int pid, reaped = 0, wst = 0;
+
+	*figures = NULL;
+	if (!cl || !fetched || !dirty ||
+	    asprintf(&tmp, "%s/tb", dir) < 0 ||
+	    asprintf(&out, "%s/ob", dir) < 0 ||
+	    asprintf(&pattern, "%s/*/out/patchlab.db", tmp) < 0)
+		return -1;
+	mkdir(tmp, 0755);
+	mkdir(out, 0755);
+	pid = spawn_trigger(tmp, out, true);
+	if (pid < 0)
+		return -1;
+	/* its store appears when its suite starts */
+	for (int64_t end = serve_now_ms() + 120000;;) {
+		if (glob(pattern, 0, NULL, &g) == 0)
+			break;
+		globfree(&g);
+		if (serve_now_ms() > end ||
+		    (reaped = waitpid(pid, &wst, WNOHANG)) != 0) {
+			fprintf(stderr, "bench_serve: no store from the "
+				"trigger bench\n");
+			goto out_reap;
+		}
+		wait_s(0.05);
+	}
+	if (serve_start(&srv, g.gl_pathv[0], "0", NULL)) {
+		globfree(&g);
+		goto out_reap;
+	}
+	globfree(&g);
+	for (int64_t end = serve_now_ms() + 60000; !suite;) {
+		char *body = NULL;
+		int status;
+		json_t *j;
+
+		if (http_req(&srv, "GET", "/api/suites", NULL, &status, &body))
+			break;
+		j = json_loads(body, 0, NULL);
+		free(body);
+		suite = json_integer_value(json_object_get(json_array_get(
+			json_object_get(j, "suites"), 0), "id"));
+		snprintf(since, sizeof(since), "/events?since=%lld",
+			 (long long)json_integer_value(json_object_get(j,
+								       "seq")));
+		json_decref(j);
+		if (!suite && serve_now_ms() > end)
+			break;
+		if (!suite)
+			wait_s(0.05);
+	}
+	if (!suite)
+		goto out_stop;
+	snprintf(path, sizeof(path), "/api/suites/%lld", suite);
+	for (size_t i = 0; i < nclients; i++)
+		if (fetch_suite(&srv, path) ||
+		    sse_open(&cl[i], &srv, since, NULL))
+			goto out_stop;
+	t0 = cpu_ticks(srv.pid);
+	t0ns = pl_now_ns();
+	while ((reaped = waitpid(pid, &wst, WNOHANG)) == 0) {
+		struct pollfd *pf = calloc(nclients, sizeof(*pf));
+
+		if (!pf)
+			break;
+		for (size_t i = 0; i < nclients; i++) {
+			pf[i].fd = cl[i].fd;
+			pf[i].events = POLLIN;
+		}
+		poll(pf, nclients, 200);
+		for (size_t i = 0; i < nclients; i++) {
+			int64_t id;
+			char *data;
+
+			if (!(pf[i].revents & POLLIN))
+				continue;
+			/* what has arrived, without waiting for more */
+			while (sse_next(&cl[i], serve_now_ms() + 5, &id,
+					&data) == 0) {
+				events++;
+				dirty[i] = true;
+				free(data);
+			}
+		}
+		free(pf);
+		for (size_t i = 0; i < nclients; i++)
+			if (dirty[i] && serve_now_ms() - fetched[i] >= 1000) {
+				fetch_suite(&srv, path);
+				fetched[i] = serve_now_ms();
+				dirty[i] = false;
+				fetches++;
+			}
+	}
+	secs = (double)(pl_now_ns() - t0ns) / 1e9;
+	pct = pct_of_core(cpu_ticks(srv.pid) - t0, secs);
+	printf("  (with clients: %lld events and %lld suite fetches in "
+	       "%.0f s)\n", events, fetches, secs);
+out_stop:
+	for (size_t i = 0; i < nclients; i++)
+		if (cl[i].buf)
+			sse_close(&cl[i]);
+	serve_stop(&srv, false);
+out_reap:
+	if (reaped == pid ? WIFEXITED(wst) && WEXITSTATUS(wst) == 0 :
+	    wait_exit(pid) == 0)
+		*figures = trigger_figures(out);
+	else
+		pct = -1;
+	free(tmp);
+	free(out);
+	free(pattern);
+	free(cl);
+	free(fetched);
+	free(dirty);
+	return pct;
+}
+
 int main(int argc, char **argv)
 {
 	size_t nclients = argc > 1 ? (size_t)atoi(argv[1]) : 50;
 	char *dir = pl_test_tmpdir("bench-serve"), *db, path[64], since[32],
-	     *outp = NULL;
+	     *outp = NULL, *ta = NULL, *tw = NULL;
 	struct pl_suite_info si = { .name = "bench suite" };
 	struct sse_conn *cl = calloc(nclients ? nclients : 1, sizeof(*cl));
 	double *lat = calloc(nclients * ACTIVE_RUNS + 1, sizeof(*lat));
-	double idle0, idle_n, active_pct, active_s, wall0;
+	double idle0, idle_n, active_pct, active_s, wall0, trig_pct = -1;
+	json_t *trig_alone = NULL, *trig_with = NULL;
 	size_t nlat = 0;
 	struct serve_proc srv;
 	struct pl_store *st;
@@ -241,7 +440,46 @@ int main(int argc, char **argv)
 	       "%.1f %% of a core\n", active_pct);
 	printf("  bench wall             %.1f s\n",
 	       ((double)pl_now_ns() - wall0) / 1e9);
+	if (!getenv("PL_BENCH_SERVE_QUICK")) {
+		char *oa = NULL, *tdir = NULL;
+		json_t *alone = NULL;
+		int pid;
+
+		printf("  trigger latency, bench_trigger_latency alone ...\n");
+		fflush(stdout);
+		if (asprintf(&oa, "%s/oa", dir) > 0 &&
+		    asprintf(&tdir, "%s/ta", dir) > 0) {
+			mkdir(oa, 0755);
+			mkdir(tdir, 0755);
+			pid = spawn_trigger(tdir, oa, false);
+			if (pid > 0 && wait_exit(pid) == 0)
+				alone = trigger_figures(oa);
+		}
+		free(oa);
+		free(tdir);
+		printf("  ... and with the server and %zu clients on its suite"
+		       "\n", nclients);
+		fflush(stdout);
+		trig_pct = trigger_with_clients(dir, nclients, &trig_with);
+		trig_alone = alone;
+		{
+			char *a = alone ? json_dumps(alone, JSON_COMPACT) : NULL;
+			char *w = trig_with ? json_dumps(trig_with,
+							 JSON_COMPACT) : NULL;
+
+			printf("  issued - seen, alone        %s\n",
+			       a ? a : "(failed)");
+			printf("  issued - seen, %3zu clients  %s\n", nclients,
+			       w ? w : "(failed)");
+			printf("  server CPU during that suite %.1f %% of a "
+			       "core\n", trig_pct);
+			free(a);
+			free(w);
+		}
+	}
 	f = open_out(argc, argv, &outp);
+	ta = trig_alone ? json_dumps(trig_alone, JSON_COMPACT) : NULL;
+	tw = trig_with ? json_dumps(trig_with, JSON_COMPACT) : NULL;
 	if (f) {
 		fprintf(f, "{\n  \"bench\": \"serve\",\n  \"clients\": %zu,\n"
 			"  \"suite_runs\": %d,\n  \"poll_ms\": 250,\n"
@@ -249,14 +487,23 @@ int main(int argc, char **argv)
 			"  \"idle_clients_pct_core\": %.3f,\n"
 			"  \"event_latency_ms\": {\"median\": %.2f, \"p99\": "
 			"%.2f, \"max\": %.2f, \"n\": %zu},\n"
-			"  \"active_pct_core\": %.2f,\n  \"nproc\": %ld\n}\n",
+			"  \"active_pct_core\": %.2f,\n"
+			"  \"trigger_issued_minus_seen_alone\": %s,\n"
+			"  \"trigger_issued_minus_seen_with_clients\": %s,\n"
+			"  \"trigger_suite_server_pct_core\": %.2f,\n"
+			"  \"nproc\": %ld\n}\n",
 			nclients, SUITE_RUNS, idle0, idle_n, lat[nlat / 2],
 			lat[(size_t)((double)nlat * 0.99)], lat[nlat - 1],
-			nlat, active_pct, sysconf(_SC_NPROCESSORS_ONLN));
+			nlat, active_pct, ta ? ta : "null", tw ? tw : "null",
+			trig_pct, sysconf(_SC_NPROCESSORS_ONLN));
 		fclose(f);
 		printf("  written to %s\n", outp);
 	}
 	free(outp);
+	free(ta);
+	free(tw);
+	json_decref(trig_alone);
+	json_decref(trig_with);
 	pl_test_rmrf(dir);
 	free(dir);
 	free(db);
