@@ -27,6 +27,11 @@ static int drivers_run(const struct pl_cli_args *a)
 		found = true;
 		printf("%s drivers:\n", cname);
 		for (size_t i = 0; (d = pl_driver_at(cls, i)) != NULL; i++) {
+			if (d->not_built) {
+				printf("  %-12s not built: %s\n", d->name,
+				       d->not_built);
+				continue;
+			}
 			printf("  %-12s %s\n", d->name, d->summary);
 			for (const struct pl_opt_spec *s = d->options; s && s->key; s++)
 				printf("      %-12s %-9s %s%s\n", s->key,

@@ -383,6 +383,12 @@ static const struct pl_driver_info *find_driver(struct pl_cfg *c,
 		return NULL;
 	}
 	d = pl_driver_find(cls, v->str);
+	if (d && d->not_built) {
+		pl_cfg_err(c, &v->pos, "%s driver '%s' is not built into this "
+			   "patchlab: %s", pl_fixture_class_name(cls), v->str,
+			   d->not_built);
+		return NULL;
+	}
 	if (d)
 		return d;
 	names = driver_names(c, cls, &n, list, sizeof(list));
