@@ -9,10 +9,9 @@
 
 #define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD */
 
-/* Length (1..4) of the valid UTF-8 sequence at s, or 0; *cp its code
- * point. */
-static size_t seq_len(const unsigned char *s, size_t left, uint32_t *cp)
+size_t pl_utf8_seq(const char *str, size_t left, uint32_t *cp)
 {
+	const unsigned char *s = (const unsigned char *)str;
 	size_t n;
 	uint32_t c;
 
@@ -48,11 +47,10 @@ static size_t seq_len(const unsigned char *s, size_t left, uint32_t *cp)
 
 bool pl_utf8_valid(const char *s, size_t len)
 {
-	const unsigned char *u = (const unsigned char *)s;
 	uint32_t cp;
 
 	for (size_t i = 0, n; i < len; i += n) {
-		n = seq_len(u + i, len - i, &cp);
+		n = pl_utf8_seq(s + i, len - i, &cp);
 		if (!n)
 			return false;
 	}
@@ -80,7 +78,7 @@ static int walk(struct pl_strbuf *out, const char *s, size_t len, bool term,
 			i = run;
 			continue;
 		}
-		n = seq_len(u + i, len - i, &cp);
+		n = pl_utf8_seq(s + i, len - i, &cp);
 		if (!n) {
 			rc = pl_strbuf_puts(out, REPLACEMENT);
 			n = 1;

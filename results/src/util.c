@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "patchlab/text.h"
 #include "results_internal.h"
 
 json_t *pl_cut_to_json(const struct pl_cut_point *c)
@@ -150,39 +151,14 @@ out_close:
 	return rc;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4) that XML allows, or 0. */
+/* Length of the valid UTF-8 sequence at s (1..4) that XML allows, or 0:
+ * valid UTF-8 (patchlab/text.h) but the two non-characters XML refuses. */
 static size_t utf8_valid(const unsigned char *s, size_t left)
 {
-	unsigned cp;
-	size_t n;
+	uint32_t cp;
+	size_t n = pl_utf8_seq((const char *)s, left, &cp);
 
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-		n = 2;
-		cp = s[0] & 0x1F;
-	} else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-		n = 3;
-		cp = s[0] & 0x0F;
-	} else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (left < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	/* overlong, surrogates, beyond Unicode, and the XML non-characters */
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF ||
-	    cp == 0xFFFE || cp == 0xFFFF)
-		return 0;
-	return n;
+	return n && cp != 0xFFFE && cp != 0xFFFF ? n : 0;
 }
 
 int pl_xml_escape(struct pl_strbuf *out, const char *text, size_t len)

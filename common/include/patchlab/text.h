@@ -12,6 +12,7 @@
 #define PATCHLAB_TEXT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -22,6 +23,11 @@ bool pl_utf8_valid(const char *s, size_t len);
 
 /* Append s[0..len) to out as valid UTF-8. Returns 0 or -ENOMEM. */
 int pl_utf8_sanitize(struct pl_strbuf *out, const char *s, size_t len);
+
+/* Length (1..4) of the valid UTF-8 sequence at s (left bytes there), or 0
+ * (not shortest form, a surrogate, past U+10FFFF, cut short); *cp gets its
+ * code point. */
+size_t pl_utf8_seq(const char *s, size_t left, uint32_t *cp);
 
 /* A valid UTF-8 copy of the string s (NULL for NULL), to be freed with
  * free(); NULL also when out of memory (errno ENOMEM). */
