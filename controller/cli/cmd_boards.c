@@ -24,15 +24,6 @@ static const struct pl_cli_opt boards_options[] = {
 	{ NULL },
 };
 
-static const struct pl_lease_row *lease_of(const struct pl_lease_row *l,
-					   size_t n, const char *board)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(l[i].board_id, board) == 0)
-			return &l[i];
-	return NULL;
-}
-
 /* "held by X, expires in 12.3 s" / "free (expired lease of X)" / "free" */
 static void lease_text(const struct pl_lease_row *l, uint64_t now,
 		       struct pl_strbuf *out)
@@ -122,7 +113,7 @@ static int run_boards(const struct pl_cli_args *a)
 			pl_strbuf_printf(&tags, "%s%s", k ? "," : "", b->tags[k]);
 		if (!b->ntags)
 			pl_strbuf_puts(&tags, "-");
-		lease_text(lease_of(leases, nleases, b->id), now, &lease);
+		lease_text(pl_lease_rows_find(leases, nleases, b->id), now, &lease);
 		last_text(st, b->id, &last);
 		printf("%-12s %-16s %-24s %-48s %s\n", b->id,
 		       b->type ? b->type->name : "?", tags.s ? tags.s : "",

@@ -1443,6 +1443,15 @@ static void fill_lease(sqlite3_stmt *s, void *row, bool *oom)
 	l->expires_ns = col_u64(s, 4);
 }
 
+const struct pl_lease_row *pl_lease_rows_find(const struct pl_lease_row *rows,
+					      size_t n, const char *board)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rows[i].board_id, board) == 0)
+			return &rows[i];
+	return NULL;
+}
+
 void pl_store_leases_free(struct pl_lease_row *rows, size_t n)
 {
 	if (!rows)

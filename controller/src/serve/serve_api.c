@@ -197,15 +197,6 @@ static int doc(int64_t seq, const char *key, json_t *value, json_t **out)
 
 /* --------------------------------------------------------------- lab */
 
-static const struct pl_lease_row *lease_of(const struct pl_lease_row *l,
-					   size_t n, const char *board)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(l[i].board_id, board) == 0)
-			return &l[i];
-	return NULL;
-}
-
 static json_t *board_json(struct pl_store *st, const char *id,
 			  const struct pl_board_cfg *b,
 			  const struct pl_lease_row *lease, uint64_t now,
@@ -271,7 +262,7 @@ int pl_serve_api_lab(struct pl_store *st, const struct pl_lab *lab,
 		goto out_free;
 	for (size_t i = 0; lab && i < lab->nboards && !oom && rc == 0; i++) {
 		const struct pl_board_cfg *b = &lab->boards[i];
-		json_t *j = board_json(st, b->id, b, lease_of(leases, nleases,
+		json_t *j = board_json(st, b->id, b, pl_lease_rows_find(leases, nleases,
 							      b->id), now, &rc);
 
 		if (j && json_array_append_new(boards, j))
@@ -336,11 +327,11 @@ int pl_serve_api_board(struct pl_store *st, const struct pl_lab *lab,
 	rc = rc ? rc : pl_store_list_runs(st, &f, &runs, &nruns);
 	if (rc)
 		goto out_free;
-	if (!b && nruns == 0 && !lease_of(leases, nleases, board)) {
+	if (!b && nruns == 0 && !pl_lease_rows_find(leases, nleases, board)) {
 		rc = -ENOENT;
 		goto out_free;
 	}
-	o = board_json(st, board, b, lease_of(leases, nleases, board),
+	o = board_json(st, board, b, pl_lease_rows_find(leases, nleases, board),
 		       pl_store_now(st), &rc);
 	if (!o)
 		goto out_free;

@@ -301,6 +301,9 @@ int pl_store_lease_release(struct pl_store *st, const char *board,
 int pl_store_list_leases(struct pl_store *st, struct pl_lease_row **rows,
 			 size_t *n);
 void pl_store_leases_free(struct pl_lease_row *rows, size_t n);
+/* The row of board in rows (from pl_store_list_leases()), or NULL. */
+const struct pl_lease_row *pl_lease_rows_find(const struct pl_lease_row *rows,
+					      size_t n, const char *board);
 
 /* ----------------------------------------------------------- changes */
 
