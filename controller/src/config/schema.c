@@ -432,23 +432,36 @@ bool pl_cfg_uint(struct pl_cfg *c, const struct pl_value *map, const char *key,
 	return true;
 }
 
-bool pl_cfg_duration(struct pl_cfg *c, const struct pl_value *map,
-		     const char *key, bool required, const char *what,
-		     uint64_t *out)
+/* A scalar read by parse (0 or negative), or a message naming what was
+ * expected: durations and sizes. kind is "a duration", "a size": the
+ * message says "bad duration" with its article skipped. */
+static bool parsed_u64(struct pl_cfg *c, const struct pl_value *map,
+		       const char *key, bool required, const char *what,
+		       const char *kind, int (*parse)(const char *, uint64_t *),
+		       const char *expected, uint64_t *out)
 {
 	const struct pl_value *v = pl_cfg_get(c, map, key, required, what);
 
 	if (!v)
 		return !required;
-	if (!scalar(c, v, key, what, "a duration"))
+	if (!scalar(c, v, key, what, kind))
 		return false;
-	if (pl_parse_duration_ms(v->str, out) < 0) {
-		pl_cfg_err(c, &v->pos,
-			   "bad duration '%s' for '%s' (expected a number and a unit: ms, s, m or h, as in 500ms, 5s, 2m)",
-			   v->str, key);
+	if (parse(v->str, out) < 0) {
+		pl_cfg_err(c, &v->pos, "bad %s '%s' for '%s' (expected %s)",
+			   kind + 2, v->str, key, expected);
 		return false;
 	}
 	return true;
+}
+
+bool pl_cfg_duration(struct pl_cfg *c, const struct pl_value *map,
+		     const char *key, bool required, const char *what,
+		     uint64_t *out)
+{
+	return parsed_u64(c, map, key, required, what, "a duration",
+			  pl_parse_duration_ms,
+			  "a number and a unit: ms, s, m or h, as in 500ms, 5s, 2m",
+			  out);
 }
 
 bool pl_cfg_timeout(struct pl_cfg *c, const struct pl_value *map,
@@ -473,19 +486,9 @@ bool pl_cfg_timeout(struct pl_cfg *c, const struct pl_value *map,
 bool pl_cfg_size(struct pl_cfg *c, const struct pl_value *map, const char *key,
 		 bool required, const char *what, uint64_t *out)
 {
-	const struct pl_value *v = pl_cfg_get(c, map, key, required, what);
-
-	if (!v)
-		return !required;
-	if (!scalar(c, v, key, what, "a size"))
-		return false;
-	if (pl_parse_size(v->str, out) < 0) {
-		pl_cfg_err(c, &v->pos,
-			   "bad size '%s' for '%s' (expected bytes, 0x hex, or a number with KiB, MiB or GiB, as in 4KiB)",
-			   v->str, key);
-		return false;
-	}
-	return true;
+	return parsed_u64(c, map, key, required, what, "a size", pl_parse_size,
+			  "bytes, 0x hex, or a number with KiB, MiB or GiB, as in 4KiB",
+			  out);
 }
 
 bool pl_cfg_double(struct pl_cfg *c, const struct pl_value *map,
