@@ -2,6 +2,7 @@
 /* Unix-domain sockets at paths of any length: see patchlab/sockpath.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,10 @@ static int address(const char *path, struct sockaddr_un *sa, int *dirfd)
 	return 0;
 }
 
-int pl_unix_listen(const char *path, int backlog)
+/* A stream socket to bind or connect to path: the one call either does,
+ * through the short address (a directory alias when path is long).
+ * Returns the fd or -errno. */
+static int unix_socket(const char *path, int backlog, bool listening)
 {
 	struct sockaddr_un sa;
 	int fd, dirfd, rc;
@@ -72,8 +76,9 @@ int pl_unix_listen(const char *path, int backlog)
 		rc = -errno;
 		goto close_dir;
 	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(fd, backlog) < 0) {
+	if (listening ? bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+			listen(fd, backlog) < 0 :
+			connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		rc = -errno;
 		close(fd);
 		goto close_dir;
@@ -85,29 +90,14 @@ close_dir:
 	return rc;
 }
 
+int pl_unix_listen(const char *path, int backlog)
+{
+	return unix_socket(path, backlog, true);
+}
+
 int pl_unix_connect(const char *path)
 {
-	struct sockaddr_un sa;
-	int fd, dirfd, rc;
-
-	rc = address(path, &sa, &dirfd);
-	if (rc)
-		return rc;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		rc = -errno;
-		goto close_dir;
-	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		rc = -errno;
-		close(fd);
-		goto close_dir;
-	}
-	rc = fd;
-close_dir:
-	if (dirfd >= 0)
-		close(dirfd);
-	return rc;
+	return unix_socket(path, 0, false);
 }
 
 int pl_unix_short_dir(char *out, size_t n)
