@@ -5,8 +5,7 @@
  * ../fuzz_config.c.
  */
 #include "fuzz_config.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -18,14 +18,7 @@
 #include <string.h>
 
 #include "gdb_rsp.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                             \
-	do {                                                                 \
-		if (!(c))                                                    \
-			abort();                                             \
-	} while (0)
+#include "fuzz.h"
 
 static void round_trip(const struct pl_strbuf *pkt)
 {

@@ -19,14 +19,7 @@
 
 #include "lcus_frame.h"
 #include "vrack_internal.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                             \
-	do {                                                                 \
-		if (!(c))                                                    \
-			abort();                                             \
-	} while (0)
+#include "fuzz.h"
 
 struct log {
 	uint64_t hash;

@@ -22,14 +22,7 @@
 
 #include "linematch.h"
 #include "patchlab/regex_lint.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                             \
-	do {                                                                 \
-		if (!(c))                                                    \
-			abort();                                             \
-	} while (0)
+#include "fuzz.h"
 
 static void check_hit(const regex_t *re, const struct pl_linematch_hit *h,
 		      uint64_t t)

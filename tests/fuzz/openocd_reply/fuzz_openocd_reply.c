@@ -23,14 +23,7 @@
 
 #include "ocd_reply.h"
 #include "patchlab/error.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                             \
-	do {                                                                 \
-		if (!(c))                                                    \
-			abort();                                             \
-	} while (0)
+#include "fuzz.h"
 
 static void check_reply(const char *text, size_t want)
 {

@@ -22,14 +22,7 @@
 
 #include "patchlab/error.h"
 #include "pdu_reply.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                             \
-	do {                                                                 \
-		if (!(c))                                                    \
-			abort();                                             \
-	} while (0)
+#include "fuzz.h"
 
 static long code_of(const uint8_t *b)
 {

@@ -18,14 +18,7 @@
 #include <jansson.h>
 
 #include "qmp_reader.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                             \
-	do {                                                                 \
-		if (!(c))                                                    \
-			abort();                                             \
-	} while (0)
+#include "fuzz.h"
 
 /* The class against jansson's reading of the line: a JSON object with
  * "QMP" is the greeting, else with "return" a reply, else with "error" a

@@ -19,14 +19,7 @@
 #include <string.h>
 
 #include "telnet.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                             \
-	do {                                                                 \
-		if (!(c))                                                    \
-			abort();                                             \
-	} while (0)
+#include "fuzz.h"
 
 struct state {
 	struct pl_telnet t;

@@ -18,14 +18,7 @@
 #include <stdlib.h>
 
 #include "patchlab/xmodem.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                             \
-	do {                                                                 \
-		if (!(c))                                                    \
-			abort();                                             \
-	} while (0)
+#include "fuzz.h"
 
 struct sink {
 	uint64_t next;
