@@ -45,7 +45,8 @@
  *   libraries: string (no dump), table, math (random seeded per run,
  *              randomseed raises), utf8, coroutine (yield refuses to yield
  *              the run's own coroutine; lab waits refuse to run inside a
- *              script's coroutine), os.time os.clock os.date
+ *              script's coroutine; create and wrap charge the budget),
+ *              os.time os.clock os.date
  *   absent:    io, os.*, debug, package, dofile, loadfile, collectgarbage,
  *              string.dump, binary chunks
  * Library tables are read-only proxies shared by all runs: empty tables
@@ -61,18 +62,38 @@
  * never in a script-writable global.
  *
  * Budgets: the instruction budget is counted by a count hook on each run
- * thread (and the script's own coroutines, which inherit it) every
- * PL_LUA_HOOK_STEP VM instructions; the memory budget counts live bytes
- * allocated while the run executes (realloc moves a block to the run that
- * grew it). A run over budget is killed: from then on every VM instruction
- * of that run raises the kill message, so pcall cannot swallow it; its
- * __close handlers written in C (power off) still run, those written in
- * Lua are killed at their first instruction. Known limits: a coroutine the
- * script creates starts a fresh count, so each may run up to
- * PL_LUA_HOOK_STEP - 1 instructions unseen (creating it costs more); a
- * single long C call (a pathological string.find pattern) is not
- * interrupted: it blocks the loop until it returns, then the budget or a
- * cancel ends the run.
+ * thread and on every coroutine the script creates, every
+ * PL_LUA_HOOK_STEP VM instructions. A new thread starts a fresh count and
+ * the count a thread holds when it dies is never reported, so creating a
+ * coroutine (coroutine.create, coroutine.wrap) is charged a whole step in
+ * advance: the budget counts at least every instruction run, and a loop
+ * creating coroutines cannot escape it. The memory budget counts live
+ * bytes allocated while the run executes (realloc moves a block to the
+ * run that grew it). A run over budget is killed: from then on every VM
+ * instruction of that run (its own coroutine and the one that hit the
+ * limit) raises the kill message, so neither pcall nor coroutine.resume
+ * can swallow it; its __close handlers written in C (power off) still
+ * run, those written in Lua are killed at their first instruction. Known
+ * limit: a single long C call without callbacks (a pathological
+ * string.find pattern) is not interrupted: it blocks the loop until it
+ * returns, then the budget or a cancel ends the run. C calls that call
+ * back into Lua (string.gsub with a function, table.sort with a
+ * comparator) are counted in their callbacks.
+ *
+ * Stopping: a script that never waits never returns to the event loop,
+ * so a signal handled through libuv alone would be seen only after it
+ * ends. pl_lua_stop_on_signal() chains a handler in front of libuv's that
+ * also calls pl_lua_request_stop(); the count hook then kills the
+ * executing run within PL_LUA_HOOK_STEP instructions (status
+ * -PL_ECANCELED, "file:line: run stopped: SIGTERM ..."), and any run of a
+ * host opened before the request at its first hook.
+ *
+ * Error messages: whatever a script raises (error(nil), a table, an
+ * object with __tostring, a string without position) ends the run with
+ * one text that carries "file:line:" where the error was raised, or the
+ * scenario file where no line is known (an error raised by a __close
+ * handler while the stack unwinds). pl_lua_run_message() is at most
+ * PL_LUA_MESSAGE_MAX bytes, the traceback at most PL_LUA_TRACEBACK_MAX.
  */
 #ifndef PATCHLAB_LUAHOST_H
 #define PATCHLAB_LUAHOST_H
@@ -91,6 +112,38 @@ struct pl_lua_run;
 
 /* VM instructions between two budget checks (the budget's granularity). */
 #define PL_LUA_HOOK_STEP 1000
+
+/* Longest run message and traceback kept, in bytes with the NUL; longer
+ * ones are cut at a character boundary and end "[... message truncated]". */
+#define PL_LUA_MESSAGE_MAX 1024
+#define PL_LUA_TRACEBACK_MAX 8192
+
+/* ------------------------------------------------------------------ stop */
+
+/*
+ * Ask every Lua host of the process to stop its scripts: the run
+ * executing now (a runaway loop included) is killed within
+ * PL_LUA_HOOK_STEP VM instructions with status -PL_ECANCELED and the
+ * message "file:line: run stopped: SIGTERM (controller stopping)", and
+ * every run of a host opened before this call is killed likewise at its
+ * first hook (a run is stopped once: the __close handlers that a later
+ * pl_lua_run_cancel() runs keep their own budget). Hosts opened after the
+ * call are not affected. signum only names the reason. Async-signal-safe.
+ */
+void pl_lua_request_stop(int signum);
+
+/*
+ * Make signum call pl_lua_request_stop(signum) from the signal handler,
+ * then the handler installed before (libuv's, which queues the
+ * uv_signal_t callback as usual; SIG_DFL: the default action; SIG_IGN:
+ * nothing more). Call it on the loop thread right after
+ * uv_signal_start() for that signal: libuv installs its handler then, and
+ * a later uv_signal_start() of the first handle of a signal replaces
+ * this one (stopping the last uv_signal_t of a signal restores SIG_DFL,
+ * removing both). Calling it again while it is installed does nothing.
+ * Returns 0, -EINVAL (not a signal) or -errno from sigaction().
+ */
+int pl_lua_stop_on_signal(int signum);
 
 /* ------------------------------------------------------------------ host */
 
@@ -278,16 +331,20 @@ enum pl_lua_run_state pl_lua_run_get_state(const struct pl_lua_run *run);
 
 /*
  * Outcome of a DONE run: 0 (the chunk returned), -PL_ESCRIPT (error
- * raised), -PL_EBUDGET (instruction or memory budget), the code given to
+ * raised), -PL_EBUDGET (instruction or memory budget), -PL_ECANCELED
+ * (stopped by pl_lua_request_stop()), the code given to
  * pl_lua_run_fail() when that error was not caught by the script, or the
  * cancel code.
  */
 int pl_lua_run_status(const struct pl_lua_run *run);
 
 /* First line of the error ("scenarios/x.lua:12: instruction budget
- * exceeded (1000000)"), NULL if the run succeeded. Owned by the run. */
+ * exceeded (1000000)"), with a position (see "Error messages" above), at
+ * most PL_LUA_MESSAGE_MAX bytes; NULL if the run succeeded. Owned by the
+ * run. */
 const char *pl_lua_run_message(const struct pl_lua_run *run);
-/* The message with the Lua traceback appended (or just the message). */
+/* The message with the Lua traceback appended (or just the message), at
+ * most PL_LUA_TRACEBACK_MAX bytes. */
 const char *pl_lua_run_traceback(const struct pl_lua_run *run);
 
 uint64_t pl_lua_run_seed(const struct pl_lua_run *run);

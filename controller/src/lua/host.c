@@ -50,6 +50,7 @@ int pl_lua_host_open(struct pl_lua_host **out,
 	h->env_mt_ref = LUA_NOREF;
 	h->globals_ref = LUA_NOREF;
 	h->string_mt_ref = LUA_NOREF;
+	h->stop_mark = pl_lua__stop_mark();
 	rc = -ENOMEM;
 	h->root_display = strdup(cfg->root_display ? cfg->root_display
 						   : "scenarios");

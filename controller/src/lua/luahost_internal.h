@@ -45,6 +45,7 @@ struct pl_lua_host {
 	int env_mt_ref;             /* metatable of every run's _ENV */
 	int globals_ref;            /* the shared (real) globals table */
 	int string_mt_ref;          /* the locked metatable of strings */
+	unsigned long stop_mark;    /* stop requests seen at open (stop.c) */
 };
 
 /* Kinds of the run's single wait slot. */
@@ -82,8 +83,10 @@ struct pl_lua_run {
 	int fail_code;     /* code of the last failure raised in the script */
 	char *fail_msg;    /* its message, to recognise it at the end */
 
-	/* killing: budget or self-cancel */
+	/* killing: budget, stop request or self-cancel */
 	bool killed;
+	bool stop_exempt;  /* already stopped once, or cancelled: a stop
+			    * request no longer kills it */
 	int kill_code;
 	char *kill_msg;
 	/* memory refusal tracking (see alloc in host.c) */
@@ -117,9 +120,18 @@ int pl_lua__load_file(lua_State *L, const char *path, const char *chunkname,
 /* run.c */
 void pl_lua__run_kill(struct pl_lua_run *run, int code, const char *msg);
 void pl_lua__count_hook(lua_State *L, lua_Debug *ar);
+/* Charge n instructions to the run executing on L (a coroutine's
+ * creation); raises if that exceeds the budget, a stop was requested or
+ * the run is killed. */
+void pl_lua__charge(lua_State *L, struct pl_lua_run *run, uint64_t n);
 uint64_t pl_lua__random(struct pl_lua_run *run);
 /* Seed the run's PRNG (prng.c). */
 void pl_lua__seed(struct pl_lua_run *run, uint64_t seed);
+/* stop.c: the stop counter as the host notes it at open; whether a stop
+ * was requested since (and by which signal); a signal's name. */
+unsigned long pl_lua__stop_mark(void);
+bool pl_lua__stop_requested(const struct pl_lua_host *h, int *signum);
+const char *pl_lua__signame(int signum);
 /* The state's allocator; ud is the host (budget.c). */
 void *pl_lua__alloc(void *ud, void *ptr, size_t osize, size_t nsize);
 

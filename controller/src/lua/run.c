@@ -16,6 +16,7 @@
  *                                          --wait_yield--> NONE (no yield)
  */
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -41,27 +42,81 @@ static int raise_kill(lua_State *L, struct pl_lua_run *run)
 	return lua_error(L);
 }
 
+/* Kill the run for its instruction budget, with where L stands. */
+static void kill_for_budget(lua_State *L, struct pl_lua_run *run)
+{
+	char where[160], msg[256];
+
+	pl_lua__where(L, where, sizeof(where));
+	snprintf(msg, sizeof(msg),
+		 "%s: instruction budget exceeded (%" PRIu64 ")", where,
+		 run->instr_limit);
+	pl_lua__run_kill(run, -PL_EBUDGET, msg);
+}
+
+/* Kill the run because the controller was asked to stop (a signal):
+ * once per run, so the __close handlers of a later cancel still get
+ * their own small budget. */
+static void kill_for_stop(lua_State *L, struct pl_lua_run *run, int signum)
+{
+	char where[160], msg[256];
+
+	run->stop_exempt = true;
+	pl_lua__where(L, where, sizeof(where));
+	snprintf(msg, sizeof(msg), "%s: run stopped: %s (controller stopping)",
+		 where, pl_lua__signame(signum));
+	pl_lua__run_kill(run, -PL_ECANCELED, msg);
+}
+
+/* A killed run's threads raise at every instruction: the one that hit
+ * the limit and the run's own coroutine, which a script's coroutine
+ * returns to (coroutine.resume catches errors like pcall does). */
+static void arm_kill(lua_State *L, struct pl_lua_run *run)
+{
+	lua_sethook(L, pl_lua__count_hook, LUA_MASKCOUNT, 1);
+	if (run->co && run->co != L)
+		lua_sethook(run->co, pl_lua__count_hook, LUA_MASKCOUNT, 1);
+}
+
 void pl_lua__count_hook(lua_State *L, lua_Debug *ar)
 {
 	struct pl_lua_run *run = pl_lua_run_from(L);
-	char where[160], msg[256];
+	int sig;
 
 	(void)ar;
 	if (!run)
 		return;
 	if (!run->killed) {
 		run->instr_used += PL_LUA_HOOK_STEP;
-		if (run->instr_used <= run->instr_limit)
+		if (run->instr_used > run->instr_limit)
+			kill_for_budget(L, run);
+		else if (!run->stop_exempt &&
+			 pl_lua__stop_requested(run->host, &sig))
+			kill_for_stop(L, run, sig);
+		else
 			return;
-		pl_lua__where(L, where, sizeof(where));
-		snprintf(msg, sizeof(msg),
-			 "%s: instruction budget exceeded (%" PRIu64 ")", where,
-			 run->instr_limit);
-		pl_lua__run_kill(run, -PL_EBUDGET, msg);
 	}
 	/* From now on every instruction of this thread raises again, so a
 	 * pcall in the script only delays the end by one instruction. */
-	lua_sethook(L, pl_lua__count_hook, LUA_MASKCOUNT, 1);
+	arm_kill(L, run);
+	raise_kill(L, run);
+}
+
+void pl_lua__charge(lua_State *L, struct pl_lua_run *run, uint64_t n)
+{
+	int sig;
+
+	if (!run->killed) {
+		run->instr_used += n;
+		if (run->instr_used > run->instr_limit)
+			kill_for_budget(L, run);
+		else if (!run->stop_exempt &&
+			 pl_lua__stop_requested(run->host, &sig))
+			kill_for_stop(L, run, sig);
+		else
+			return;
+	}
+	arm_kill(L, run);
 	raise_kill(L, run);
 }
 
@@ -168,6 +223,40 @@ void pl_lua_run_free(struct pl_lua_run *run)
 
 /* ---------------------------------------------------------------- ending */
 
+/* Does msg start with a position, "file:line:"? */
+static bool has_position(const char *msg)
+{
+	const char *p = msg;
+
+	while (*p && *p != ':' && *p != '\n')
+		p++;
+	if (p == msg || *p != ':' || !isdigit((unsigned char)p[1]))
+		return false;
+	for (p++; isdigit((unsigned char)*p); p++)
+		;
+	return *p == ':';
+}
+
+/* Keep at most max bytes of s (cut at a UTF-8 character boundary, saying
+ * that it was cut), plus a NUL. Returns a new string or NULL. */
+static char *capped(const char *s, size_t len, size_t max)
+{
+	static const char mark[] = " [... message truncated]";
+	char *out;
+
+	if (len <= max)
+		return strndup(s, len);
+	max -= sizeof(mark) - 1;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	out = malloc(max + sizeof(mark));
+	if (!out)
+		return NULL;
+	memcpy(out, s, max);
+	memcpy(out + max, mark, sizeof(mark));
+	return out;
+}
+
 static void set_outcome(struct pl_lua_run *run, int status, const char *tb)
 {
 	const char *nl;
@@ -180,9 +269,10 @@ static void set_outcome(struct pl_lua_run *run, int status, const char *tb)
 		return;
 	if (!tb)
 		tb = pl_strerror(status);
-	run->traceback = strdup(tb);
+	run->traceback = capped(tb, strlen(tb), PL_LUA_TRACEBACK_MAX - 1);
 	nl = strchr(tb, '\n');
-	run->message = nl ? strndup(tb, (size_t)(nl - tb)) : strdup(tb);
+	run->message = capped(tb, nl ? (size_t)(nl - tb) : strlen(tb),
+			      PL_LUA_MESSAGE_MAX - 1);
 }
 
 static void finish(struct pl_lua_run *run)
@@ -198,19 +288,47 @@ static void finish(struct pl_lua_run *run)
 		done(run, run->cfg.user_data); /* may free run */
 }
 
+/*
+ * The error that ended the coroutine, as text with a position. The
+ * message handler makes every error raised in the chunk a string; what
+ * reaches here otherwise was raised where no handler runs (a __close
+ * handler while the stack unwinds, an error in the handler itself), so
+ * the position is the scenario file, the most that is known then.
+ * Never calls the script's code: the coroutine is dead.
+ */
+static const char *end_error(struct pl_lua_run *run, char *buf, size_t len)
+{
+	lua_State *co = run->co;
+	const char *err;
+
+	if (lua_type(co, -1) != LUA_TSTRING) {
+		snprintf(buf, len, "%s: (error object is a %s value)",
+			 run->chunkname, luaL_typename(co, -1));
+		return buf;
+	}
+	err = lua_tostring(co, -1);
+	if (has_position(err))
+		return err;
+	snprintf(buf, len, "%s: %s", run->chunkname, err);
+	return buf;
+}
+
 /* The coroutine ended with status st (not LUA_YIELD). */
 static void ended(struct pl_lua_run *run, int st)
 {
-	lua_State *co = run->co;
 	const char *err = NULL;
-	char buf[256];
+	char buf[PL_LUA_MESSAGE_MAX];
 
-	if (st != LUA_OK)
-		err = lua_tostring(co, -1);
+	if (st != LUA_OK && st != LUA_ERRMEM)
+		err = end_error(run, buf, sizeof(buf));
 	if (run->killed) {
-		if (err && run->kill_msg &&
-		    !strncmp(err, run->kill_msg, strlen(run->kill_msg)))
-			set_outcome(run, run->kill_code, err);
+		/* from the kill message on: coroutine.wrap prefixes the
+		 * position of its call to the errors it passes on */
+		const char *at = err && run->kill_msg ? strstr(err, run->kill_msg)
+						      : NULL;
+
+		if (at)
+			set_outcome(run, run->kill_code, at);
 		else
 			set_outcome(run, run->kill_code, run->kill_msg);
 	} else if (st == LUA_OK) {
@@ -220,14 +338,13 @@ static void ended(struct pl_lua_run *run, int st)
 		snprintf(buf, sizeof(buf), "%s: not enough memory",
 			 run->mem_where[0] ? run->mem_where : run->chunkname);
 		set_outcome(run, -PL_EBUDGET, buf);
-	} else if (err && run->fail_msg &&
-		   !strncmp(err, run->fail_msg, strlen(run->fail_msg))) {
+	} else if (run->fail_msg && strstr(err, run->fail_msg)) {
 		set_outcome(run, run->fail_code, err);
 	} else {
-		set_outcome(run, -PL_ESCRIPT, err ? err : "(error object)");
+		set_outcome(run, -PL_ESCRIPT, err);
 	}
 	if (st != LUA_OK)
-		lua_pop(co, 1);
+		lua_pop(run->co, 1);
 	finish(run);
 }
 
@@ -285,20 +402,50 @@ static void schedule(struct pl_lua_run *run, int nargs)
 
 /* ---------------------------------------------------------- coroutine body */
 
+/* The text of a non-string error object: its __tostring if it has one
+ * that works (called protected: it is the script's code, and may raise,
+ * loop until the budget ends it, or return something else), or what it
+ * is. Pushes the text. */
+static const char *object_text(lua_State *L, struct pl_lua_run *run, int idx)
+{
+	idx = lua_absindex(L, idx);
+	if (lua_type(L, idx) == LUA_TNUMBER) {
+		lua_pushvalue(L, idx);
+		return lua_tostring(L, -1);
+	}
+	if (run && !run->killed &&
+	    luaL_getmetafield(L, idx, "__tostring") != LUA_TNIL) {
+		lua_pushvalue(L, idx);
+		if (lua_pcall(L, 1, 1, 0) == LUA_OK &&
+		    lua_type(L, -1) == LUA_TSTRING)
+			return lua_tostring(L, -1);
+		lua_pop(L, 1);
+	}
+	return lua_pushfstring(L, "(error object is a %s value)",
+			       luaL_typename(L, idx));
+}
+
+/*
+ * The message handler of the run's chunk: every error becomes one string
+ * with a position and a traceback, whatever was raised (error(nil),
+ * error({}), error(obj) with a __tostring, error("text", 0)). The position
+ * is the innermost Lua line, where the error was raised.
+ */
 static int msgh(lua_State *L)
 {
 	struct pl_lua_run *run = pl_lua_run_from(L);
-	const char *msg = lua_tostring(L, 1);
+	const char *msg;
+	char where[160];
 
-	if (!msg) {
-		if (luaL_callmeta(L, 1, "__tostring") &&
-		    lua_type(L, -1) == LUA_TSTRING)
-			msg = lua_tostring(L, -1);
-		else
-			msg = lua_pushfstring(L, "(error object is a %s value)",
-					      luaL_typename(L, 1));
+	if (lua_type(L, 1) == LUA_TSTRING)
+		msg = lua_tostring(L, 1);
+	else
+		msg = object_text(L, run, 1);
+	if (!has_position(msg)) {
+		pl_lua__where(L, where, sizeof(where));
+		if (strcmp(where, "?"))
+			msg = lua_pushfstring(L, "%s: %s", where, msg);
 	}
-	(void)run;
 	luaL_traceback(L, L, msg, 1);
 	return 1;
 }
@@ -562,8 +709,9 @@ void pl_lua_run_cancel(struct pl_lua_run *run, int code, const char *msg)
 		break;
 	}
 	/* Close the coroutine's to-be-closed variables with a fresh budget,
-	 * charged to the run. */
+	 * charged to the run; a stop request does not cut that short. */
 	run->killed = false;
+	run->stop_exempt = true;
 	run->instr_limit = run->instr_used + CLOSE_BUDGET;
 	lua_sethook(run->co, pl_lua__count_hook, LUA_MASKCOUNT,
 		    PL_LUA_HOOK_STEP);

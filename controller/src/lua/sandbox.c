@@ -241,6 +241,52 @@ static int l_co_yield(lua_State *L)
 	return lua_yield(L, lua_gettop(L));
 }
 
+/*
+ * coroutine.create and coroutine.wrap: a new thread inherits the count
+ * hook of the thread creating it, but with a fresh count, and the count
+ * left in a thread when it dies is never reported. A loop creating
+ * coroutines that each run fewer than PL_LUA_HOOK_STEP instructions would
+ * run unseen. Each creation is charged a whole step in advance, so the
+ * budget counts at least every instruction a coroutine runs; and a
+ * killed run (budget, stop) cannot create one.
+ */
+static void charge_coroutine(lua_State *L)
+{
+	struct pl_lua_run *run = pl_lua_run_from(L);
+
+	luaL_checktype(L, 1, LUA_TFUNCTION);
+	if (run)
+		pl_lua__charge(L, run, PL_LUA_HOOK_STEP);
+}
+
+static int l_co_create(lua_State *L)
+{
+	struct pl_lua_run *run = pl_lua_run_from(L);
+	lua_State *co;
+
+	charge_coroutine(L);
+	lua_settop(L, 1);
+	co = lua_newthread(L);
+	/* explicit, not only inherited: the budget must not depend on
+	 * which thread happens to create it */
+	if (run)
+		lua_sethook(co, pl_lua__count_hook, LUA_MASKCOUNT,
+			    run->killed ? 1 : PL_LUA_HOOK_STEP);
+	lua_pushvalue(L, 1);
+	lua_xmove(L, co, 1);
+	return 1;
+}
+
+static int l_co_wrap(lua_State *L)
+{
+	charge_coroutine(L);
+	lua_settop(L, 1);
+	lua_pushvalue(L, lua_upvalueindex(1)); /* the real wrap */
+	lua_insert(L, 1);
+	lua_call(L, 1, 1); /* its thread inherits this thread's hook */
+	return 1;
+}
+
 static int l_randomseed(lua_State *L)
 {
 	struct pl_lua_run *run = run_or_raise(L);
@@ -545,6 +591,11 @@ static int sandbox_build(lua_State *L)
 		} else if (!strcmp(libs[i].name, "coroutine")) {
 			lua_pushcfunction(L, l_co_yield);
 			lua_setfield(L, lib, "yield");
+			lua_pushcfunction(L, l_co_create);
+			lua_setfield(L, lib, "create");
+			lua_getfield(L, lib - 1, "wrap");
+			lua_pushcclosure(L, l_co_wrap, 1);
+			lua_setfield(L, lib, "wrap");
 		} else if (!strcmp(libs[i].name, "string")) {
 			/* methods on strings use the filtered table, and the
 			 * string metatable is hidden from scripts */

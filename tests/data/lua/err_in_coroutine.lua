@@ -1,0 +1,2 @@
+local x = 0
+coroutine.wrap(function() error({}) end)()

@@ -1,0 +1,2 @@
+local t = {}
+error({ code = 3 })

@@ -1,0 +1,2 @@
+local mt = { __tostring = function() while true do end end }
+error(setmetatable({}, mt))

@@ -1,0 +1,2 @@
+local mt = { __tostring = function() error("broken __tostring") end }
+error(setmetatable({}, mt))

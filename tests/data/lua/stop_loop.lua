@@ -1,0 +1,2 @@
+raise_signal()
+while true do end
