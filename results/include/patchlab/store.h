@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The result store: suites, runs, their event timelines and board leases in
- * one SQLite database (default runs/patchlab.db). Narrative: docs/results.md.
+ * one database: a SQLite file (default runs/patchlab.db) on one host, or
+ * PostgreSQL (a libpq URI "postgresql://...") for a lab that spans hosts.
+ * Both backends keep every contract below. Narrative: docs/results.md,
+ * docs/lab-service.md.
  *
  * Durability: the database runs in WAL mode with synchronous=FULL. Every run
  * end is one transaction that writes the run's buffered events and its
  * verdict, so a run that ended is on disk even if the controller is killed a
  * moment later, or the host loses power. A run that never ended is found by
  * pl_store_recover() and closed as lab-error "controller stopped".
+ *
+ * PostgreSQL commits with the server's durability (synchronous_commit on
+ * by default), so the same holds there for a server that did not lose its
+ * disk.
  *
  * Processes: several controllers (and `patchlab results`) may open the same
  * file at once. Every write transaction is BEGIN IMMEDIATE, and a busy
@@ -17,8 +24,8 @@
  * disk I/O (milliseconds: fsync at run end); the controller calls them from
  * the loop thread only at run begin/end, and buffers events in memory.
  *
- * Errors: 0 or a negative code; -EIO for an SQLite failure (logged with the
- * SQLite message and the database path), -ENOMEM, -EINVAL for bad arguments,
+ * Errors: 0 or a negative code; -EIO for a database failure (logged with the
+ * engine's message and the database path or URI, password removed), -ENOMEM, -EINVAL for bad arguments,
  * -ENOENT for an unknown id, -PL_ELEASED for a board leased by someone else.
  */
 #ifndef PATCHLAB_STORE_H
@@ -53,8 +60,11 @@ struct pl_store_opts {
 
 /*
  * Open (creating if needed) the store at path, or PL_STORE_DEFAULT_PATH when
- * path is NULL (its directory is created). Migrates an older schema to the
- * current one; refuses (-EPROTO) a database written by a newer patchlab.
+ * path is NULL (its directory is created). A path for which
+ * pl_store_is_url() holds is a libpq connection URI and opens PostgreSQL
+ * ("postgresql://" alone takes host, user and database from libpq's
+ * environment: PGHOST, PGUSER, PGDATABASE...). Migrates an older schema to
+ * the current one; refuses (-EPROTO) a database written by a newer patchlab.
  * opts may be NULL. Must be closed with pl_store_close().
  */
 int pl_store_open(struct pl_store **out, const char *path,
@@ -63,8 +73,28 @@ int pl_store_open(struct pl_store **out, const char *path,
 /* Flush buffered events of open runs (they stay open), then close. NULL ok. */
 void pl_store_close(struct pl_store *st);
 
-/* The schema version this code writes (PRAGMA user_version). */
+/* true when target names a PostgreSQL database ("postgresql:" or
+ * "postgres:" URI) rather than a SQLite file. */
+bool pl_store_is_url(const char *target);
+
+/* "sqlite" or "postgresql". */
+const char *pl_store_backend(const struct pl_store *st);
+
+/* The schema version the SQLite backend writes (PRAGMA user_version). */
 int pl_store_schema_version(void);
+
+/* This database's schema version and the one this code writes for its
+ * backend (latest may be NULL). */
+int pl_store_schema_of(struct pl_store *st, int *version, int *latest);
+
+/*
+ * Bring the schema of target up to date and close (what `patchlab db
+ * migrate` does; pl_store_open() does the same on its way). *from gets the
+ * version found, *to the version written (either may be NULL). -EPROTO when
+ * the database is newer than this code.
+ */
+int pl_store_migrate(const char *target, const struct pl_store_opts *opts,
+		     int *from, int *to);
 
 /* This store's holder/controller identity "PID@HOST/TOKEN" (or opts.holder);
  * borrowed, valid until pl_store_close(). */
@@ -102,6 +132,7 @@ struct pl_run_info {
 	uint64_t seed;
 	const char *console_log; /* path of the console log file; may be NULL */
 	const char *replay;      /* the command that replays this run; may be NULL */
+	const char *worker;      /* the lab worker running it; may be NULL */
 };
 
 /*
@@ -232,6 +263,7 @@ struct pl_run_row {
 	char *controller;    /* "PID@HOST/TOKEN" */
 	int controller_pid;
 	char *controller_host;
+	char *worker;        /* the lab worker that ran it; NULL for `run` */
 };
 
 /* Filters; zero/NULL fields match everything. */

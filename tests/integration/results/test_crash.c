@@ -13,6 +13,7 @@
 
 #include "child.h"
 #include "pl_test.h"
+#include "pl_test_store.h"
 #include "patchlab/store.h"
 
 #define FINISHED 25
@@ -56,7 +57,8 @@ static void killed_controller_leaves_finished_runs_and_one_lab_error(
 	uv_loop_t loop;
 
 	(void)state;
-	assert_true(asprintf(&db, "%s/patchlab.db", dir) > 0);
+	db = pl_test_store_target(dir, "patchlab.db");
+	assert_non_null(db);
 	argv[2] = db;
 	snprintf(n, sizeof(n), "%d", FINISHED);
 	uv_loop_init(&loop);
@@ -140,7 +142,8 @@ static void run_stays_open_when_the_board_cannot_be_powered_off(void **state)
 	size_t nrec = 99;
 
 	(void)state;
-	assert_true(asprintf(&db, "%s/patchlab.db", dir) > 0);
+	db = pl_test_store_target(dir, "patchlab.db");
+	assert_non_null(db);
 	argv[2] = db;
 	uv_loop_init(&loop);
 	assert_int_equal(child_start(&loop, &c, argv), 0);
@@ -174,6 +177,7 @@ int main(void)
 		cmocka_unit_test(
 		run_stays_open_when_the_board_cannot_be_powered_off),
 	};
+	pl_test_store_init();
 	return cmocka_run_group_tests_name("/pl/results/crash", tests, NULL,
 					   NULL);
 }

@@ -11,6 +11,7 @@
 
 #include "child.h"
 #include "pl_test.h"
+#include "pl_test_store.h"
 #include "patchlab/report.h"
 #include "results_fixture.h"
 
@@ -63,7 +64,8 @@ static void browser_renders_gate_matrix_and_one_mark_per_cut(void **state)
 	(void)state;
 	PL_TEST_SKIP_IF(!pl_test_have_program("chromium"),
 			"chromium not installed (scripts/install-deps)");
-	assert_true(asprintf(&db, "%s/p.db", dir) > 0);
+	db = pl_test_store_target(dir, "p.db");
+	assert_non_null(db);
 	assert_true(asprintf(&html, "%s/report.html", dir) > 0);
 	assert_true(asprintf(&png, "%s/report.png", dir) > 0);
 	assert_true(asprintf(&profile, "%s/profile", dir) > 0);
@@ -121,6 +123,7 @@ int main(void)
 		cmocka_unit_test(
 		browser_renders_gate_matrix_and_one_mark_per_cut),
 	};
+	pl_test_store_init();
 	return cmocka_run_group_tests_name("/pl/results/html", tests, NULL,
 					   NULL);
 }

@@ -7,6 +7,7 @@
 
 #include "child.h"
 #include "pl_test.h"
+#include "pl_test_store.h"
 #include "patchlab/report.h"
 #include "results_fixture.h"
 
@@ -39,7 +40,8 @@ static void junit_report_is_valid_against_the_schema(void **state)
 	(void)state;
 	PL_TEST_SKIP_IF(!pl_test_have_program("xmllint"),
 			"xmllint not installed (Debian package libxml2-utils)");
-	assert_true(asprintf(&db, "%s/p.db", dir) > 0);
+	db = pl_test_store_target(dir, "p.db");
+	assert_non_null(db);
 	assert_true(asprintf(&xml, "%s/junit.xml", dir) > 0);
 	assert_true(asprintf(&empty, "%s/empty.xml", dir) > 0);
 	assert_int_equal(pl_store_open(&st, db, NULL), 0);
@@ -85,6 +87,7 @@ int main(void)
 		cmocka_unit_test(junit_report_is_valid_against_the_schema),
 		cmocka_unit_test(schema_rejects_a_testcase_without_a_name),
 	};
+	pl_test_store_init();
 	return cmocka_run_group_tests_name("/pl/results/junit", tests, NULL,
 					   NULL);
 }

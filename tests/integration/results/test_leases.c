@@ -15,6 +15,7 @@
 
 #include "child.h"
 #include "pl_test.h"
+#include "pl_test_store.h"
 #include "patchlab/error.h"
 #include "patchlab/store.h"
 
@@ -41,7 +42,8 @@ static void lease_moves_only_after_the_dead_holder_expires(void **state)
 	size_t n;
 
 	(void)state;
-	assert_true(asprintf(&db, "%s/patchlab.db", dir) > 0);
+	db = pl_test_store_target(dir, "patchlab.db");
+	assert_non_null(db);
 	argv[2] = db;
 	snprintf(now, sizeof(now), "%llu", T0);
 	uv_loop_init(&loop);
@@ -108,7 +110,8 @@ static void two_writers_at_once_both_succeed(void **state)
 	size_t n;
 
 	(void)state;
-	assert_true(asprintf(&db, "%s/patchlab.db", dir) > 0);
+	db = pl_test_store_target(dir, "patchlab.db");
+	assert_non_null(db);
 	argv[2] = db;
 	assert_int_equal(pl_store_open(&st, db, NULL), 0);
 	uv_loop_init(&loop);
@@ -141,6 +144,7 @@ int main(void)
 		cmocka_unit_test(lease_moves_only_after_the_dead_holder_expires),
 		cmocka_unit_test(two_writers_at_once_both_succeed),
 	};
+	pl_test_store_init();
 	return cmocka_run_group_tests_name("/pl/results/leases", tests, NULL,
 					   NULL);
 }

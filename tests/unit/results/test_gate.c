@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pl_test.h"
+#include "pl_test_store.h"
 #include "patchlab/gate.h"
 #include "patchlab/strbuf.h"
 #include "patchlab/verdict.h"
@@ -69,7 +70,8 @@ static void gate_counts_and_judges_per_board_type_and_image(void **state)
 	char *dir = pl_test_tmpdir("gate"), *db;
 
 	(void)state;
-	assert_true(asprintf(&db, "%s/p.db", dir) > 0);
+	db = pl_test_store_target(dir, "p.db");
+	assert_non_null(db);
 	assert_int_equal(pl_store_open(&st, db, NULL), 0);
 	assert_int_equal(results_fixture_populate(st, dir, &fx), 0);
 	assert_int_equal(pl_gate_compute(st, fx.suite_id, &th, &g), 0);
@@ -144,7 +146,8 @@ static void suite_gate_is_fail_then_error_then_pass(void **state)
 	struct pl_gate *g;
 
 	(void)state;
-	assert_true(asprintf(&db, "%s/p.db", dir) > 0);
+	db = pl_test_store_target(dir, "p.db");
+	assert_non_null(db);
 	assert_int_equal(pl_store_open(&st, db, NULL), 0);
 	pl_store_suite_begin(st, &si, &clean);
 	record(st, clean, 300, PL_VERDICT_PASS);
@@ -222,6 +225,7 @@ int main(void)
 		cmocka_unit_test(suite_gate_is_fail_then_error_then_pass),
 		cmocka_unit_test(cut_points_read_as_words),
 	};
+	pl_test_store_init();
 	return cmocka_run_group_tests_name("/pl/results/gate", tests, NULL,
 					   NULL);
 }

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "pl_test.h"
+#include "pl_test_store.h"
 #include "patchlab/report.h"
 #include "patchlab/text.h"
 #include "results_fixture.h"
@@ -28,7 +29,8 @@ static int setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	f->dir = pl_test_tmpdir("report");
-	assert_true(asprintf(&f->db, "%s/p.db", f->dir) > 0);
+	f->db = pl_test_store_target(f->dir, "p.db");
+	assert_non_null(f->db);
 	assert_int_equal(pl_store_open(&f->st, f->db, NULL), 0);
 	assert_int_equal(results_fixture_populate(f->st, f->dir, &f->rf), 0);
 	assert_int_equal(pl_gate_compute(f->st, f->rf.suite_id, NULL, &f->g),
@@ -304,6 +306,7 @@ int main(void)
 		T(report_write_fails_loudly),
 #undef T
 	};
+	pl_test_store_init();
 	return cmocka_run_group_tests_name("/pl/results/report", tests, NULL,
 					   NULL);
 }

@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* /pl/results/store: runs and events read back, queries, leases with an
  * injected clock, schema versions. Cross-process behaviour (SIGKILL, leases
- * held by another process) is in tests/integration/results/. */
+ * held by another process) is in tests/integration/results/. Runs on both
+ * backends: unit_results_store (SQLite) and unit_results_store_pg (a real
+ * PostgreSQL started by the test, pl_test_store.h). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
-
 #include "pl_test.h"
+#include "pl_test_store.h"
 #include "patchlab/error.h"
 #include "patchlab/store.h"
 
@@ -44,7 +45,8 @@ static int setup(void **state)
 
 	f->dir = pl_test_tmpdir("store");
 	assert_non_null(f->dir);
-	assert_true(asprintf(&f->path, "%s/patchlab.db", f->dir) > 0);
+	f->path = pl_test_store_target(f->dir, "patchlab.db");
+	assert_non_null(f->path);
 	f->now = 1700000000ull * 1000000000ull;
 	pl_test_logcap_init(&f->cap, "store");
 	f->st = open_store(f, "ctl-A");
@@ -374,20 +376,25 @@ static void schema_1_gets_the_change_sequence(void **state)
 	struct pl_suite_info si = { .name = "s1" };
 	struct pl_change_row *c;
 	int64_t suite, seq;
-	sqlite3 *db;
 	size_t n;
 
-	/* a store as schema 1 left it: no changes table, no triggers */
+	/* a store as schema 1 left it: no changes table, no triggers, no
+	 * worker column */
 	assert_int_equal(pl_store_suite_begin(f->st, &si, &suite), 0);
 	pl_store_close(f->st);
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
+	assert_int_equal(pl_test_store_exec(f->path,
 		"DROP TRIGGER changes_suite_new; DROP TRIGGER changes_suite_set;"
 		"DROP TRIGGER changes_run_new; DROP TRIGGER changes_run_set;"
 		"DROP TRIGGER changes_lease_new; DROP TRIGGER changes_lease_set;"
 		"DROP TRIGGER changes_lease_gone; DROP TABLE changes;"
-		"PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+		"ALTER TABLE runs DROP COLUMN worker;"
+		"PRAGMA user_version = 1",
+		"DROP TABLE changes; DROP FUNCTION patchlab_change CASCADE;"
+		"DROP FUNCTION patchlab_suite_changed CASCADE;"
+		"DROP FUNCTION patchlab_run_changed CASCADE;"
+		"DROP FUNCTION patchlab_lease_changed CASCADE;"
+		"ALTER TABLE runs DROP COLUMN worker;"
+		"UPDATE patchlab_schema SET version = 1"), 0);
 	f->st = open_store(f, "ctl-A");
 	assert_int_equal(pl_store_seq(f->st, &seq), 0);
 	assert_int_equal(seq, 0);
@@ -402,26 +409,31 @@ static void schema_is_versioned_and_newer_is_refused(void **state)
 {
 	struct fx *f = *state;
 	struct pl_store *st = NULL;
-	sqlite3 *db;
+	long long v = -1;
+	int from = -1, to = -1, cur = -1, latest = -2;
 
+	assert_int_equal(pl_store_schema_of(f->st, &cur, &latest), 0);
+	assert_int_equal(cur, latest);
+	if (!pl_test_store_is_pg())
+		assert_int_equal(latest, pl_store_schema_version());
 	pl_store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	{
-		sqlite3_stmt *s;
-
-		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version",
-						    -1, &s, NULL), SQLITE_OK);
-		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-		assert_int_equal(sqlite3_column_int(s, 0),
-				 pl_store_schema_version());
-		sqlite3_finalize(s);
-	}
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 999", NULL,
-				      NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	assert_int_equal(pl_test_store_query_int(f->path,
+		"PRAGMA user_version", "SELECT version FROM patchlab_schema",
+		&v), 0);
+	assert_int_equal(v, latest);
+	/* up to date: migrate finds nothing to do */
+	assert_int_equal(pl_store_migrate(f->path, NULL, &from, &to), 0);
+	assert_int_equal(from, v);
+	assert_int_equal(to, v);
+	assert_int_equal(pl_test_store_exec(f->path,
+		"PRAGMA user_version = 999",
+		"UPDATE patchlab_schema SET version = 999"), 0);
 	assert_int_equal(pl_store_open(&st, f->path, NULL), -EPROTO);
 	assert_null(st);
+	assert_int_equal(pl_store_migrate(f->path, NULL, &from, NULL),
+			 -EPROTO);
+	assert_int_equal(from, 999);
 	f->cap.errors = 0;
 }
 
@@ -454,6 +466,7 @@ int main(void)
 		T(default_path_is_runs_patchlab_db),
 #undef T
 	};
+	pl_test_store_init();
 	return cmocka_run_group_tests_name("/pl/results/store", tests, NULL,
 					   NULL);
 }
