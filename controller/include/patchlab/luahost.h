@@ -46,7 +46,8 @@
  *              randomseed raises), utf8, coroutine (yield refuses to yield
  *              the run's own coroutine; lab waits refuse to run inside a
  *              script's coroutine; create and wrap charge the budget),
- *              os.time os.clock os.date
+ *              os.time os.clock os.date, codec (base64, hex, crc32,
+ *              sha256 over strings: libcrypto and zlib; codec.c)
  *   absent:    io, os.*, debug, package, dofile, loadfile, collectgarbage,
  *              string.dump, binary chunks
  * Library tables are read-only proxies shared by all runs: empty tables

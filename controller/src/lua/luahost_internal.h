@@ -132,6 +132,8 @@ void pl_lua__seed(struct pl_lua_run *run, uint64_t seed);
 unsigned long pl_lua__stop_mark(void);
 bool pl_lua__stop_requested(const struct pl_lua_host *h, int *signum);
 const char *pl_lua__signame(int signum);
+/* codec.c: push the read-only `codec` table (base64, hex, crc32, sha256). */
+void pl_lua__push_codec(lua_State *L);
 /* The state's allocator; ud is the host (budget.c). */
 void *pl_lua__alloc(void *ud, void *ptr, size_t osize, size_t nsize);
 

@@ -612,6 +612,8 @@ static int sandbox_build(lua_State *L)
 		lua_setfield(L, G, libs[i].name);
 		lua_pop(L, 1);
 	}
+	pl_lua__push_codec(L);
+	lua_setfield(L, G, "codec");
 	lua_pushcfunction(L, l_print);
 	lua_setfield(L, G, "print");
 	lua_pushcfunction(L, l_require);
