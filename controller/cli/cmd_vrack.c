@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -56,6 +57,9 @@ static const struct pl_cli_opt up_options[] = {
 	{ "speed", 's', "X", "divide every firmware duration by X (default 1)", false },
 	{ "seed", 0, "S", "seed of torn writes and half erases (default 1)", false },
 	{ "key", 'k', "KEYDIR", "sign with this key pair instead of DIR/keys", false },
+	{ "family", 0, "NAME", "board family: virtual-mcu (default) or gateway", false },
+	{ "no-recovery", 0, NULL,
+	  "gateway: factory programmers that never answer", false },
 	{ NULL },
 };
 
@@ -67,7 +71,25 @@ static const struct pl_cli_opt serve_options[] = {
 	{ "speed", 's', "X", "divide every firmware duration by X (default 1)", false },
 	{ "seed", 0, "S", "seed of torn writes and half erases (default 1)", false },
 	{ "key", 'k', "KEYDIR", "sign with this key pair instead of DIR/keys", false },
+	{ "family", 0, "NAME", "board family: virtual-mcu (default) or gateway", false },
+	{ "no-recovery", 0, NULL,
+	  "gateway: factory programmers that never answer", false },
 	{ "ready-fd", 0, "FD", "write \"ready\" to this fd once serving", false },
+	{ NULL },
+};
+
+static const struct pl_cli_opt profiles_options[] = {
+	{ "family", 0, "NAME", "board family: virtual-mcu (default) or gateway", false },
+	{ NULL },
+};
+
+static const struct pl_cli_opt factory_options[] = {
+	{ "dir", 'd', "DIR", "rack directory", false },
+	{ "board", 'b', "ID", "board id (gw0, gw1, ...)", false },
+	{ "image", 'i', "PATH", "factory flash to write (DIR/images/gw-factory.bin)",
+	  false },
+	{ "timeout", 't', "SECONDS", "wait this long for the answer (default 20)",
+	  false },
 	{ NULL },
 };
 
@@ -86,13 +108,22 @@ struct up_args {
 	double speed;
 	uint64_t seed;
 	const char *key;
+	const char *family;
+	bool no_recovery;
 	int ready_fd;
 };
 
-static bool known_profile(const char *name)
+static bool known_family(const char *family)
+{
+	return strcmp(family, PL_VRACK_FAMILY_MCU) == 0 ||
+	       strcmp(family, PL_VRACK_FAMILY_GATEWAY) == 0;
+}
+
+static bool known_profile(const char *family, const char *name)
 {
 	const char *names[VRACK_MAX_PROFILES], *defects[VRACK_MAX_PROFILES];
-	size_t n = pl_vrack_profiles(names, defects, VRACK_MAX_PROFILES);
+	size_t n = pl_vrack_family_profiles(family, names, defects,
+					    VRACK_MAX_PROFILES);
 
 	for (size_t i = 0; i < n && i < VRACK_MAX_PROFILES; i++)
 		if (strcmp(names[i], name) == 0)
@@ -139,6 +170,17 @@ static int parse_up(const struct pl_cli_args *a, struct up_args *u)
 				"--seed '%s': want an unsigned integer", v);
 	}
 	u->key = pl_cli_opt(a, "key");
+	u->family = pl_cli_opt(a, "family");
+	if (u->family && !known_family(u->family))
+		return pl_cli_usage_error(a->cmd, "--family '%s': want %s or %s",
+					  u->family, PL_VRACK_FAMILY_MCU,
+					  PL_VRACK_FAMILY_GATEWAY);
+	u->no_recovery = pl_cli_flag(a, "no-recovery");
+	if (u->no_recovery && (!u->family ||
+			       strcmp(u->family, PL_VRACK_FAMILY_GATEWAY) != 0))
+		return pl_cli_usage_error(a->cmd, "--no-recovery is for "
+					  "--family gateway (the recovery "
+					  "channel is its factory programmer)");
 	if ((v = pl_cli_opt(a, "ready-fd"))) {
 		long fd = strtol(v, &e, 10);
 
@@ -152,10 +194,13 @@ static int parse_up(const struct pl_cli_args *a, struct up_args *u)
 			return PL_EXIT_LAB_ERROR;
 		for (char *w = strtok_r(u->profile_buf, ",", &save); w;
 		     w = strtok_r(NULL, ",", &save)) {
-			if (!known_profile(w)) {
+			if (!known_profile(u->family, w)) {
 				int rc = pl_cli_usage_error(a->cmd,
-					"--profile: no profile '%s' (patchlab vrack "
-					"profiles lists them)", w);
+					"--profile: no profile '%s' in family %s "
+					"(patchlab vrack profiles --family %s lists "
+					"them)", w, u->family ? u->family :
+					PL_VRACK_FAMILY_MCU, u->family ? u->family :
+					PL_VRACK_FAMILY_MCU);
 
 				free(u->profile_buf);
 				u->profile_buf = NULL;
@@ -432,6 +477,12 @@ static void exec_serve(const struct up_args *u, int ready_w)
 		argv[n++] = "--key";
 		argv[n++] = (char *)u->key;
 	}
+	if (u->family) {
+		argv[n++] = "--family";
+		argv[n++] = (char *)u->family;
+	}
+	if (u->no_recovery)
+		argv[n++] = "--no-recovery";
 	if (u->nprofiles) {
 		/* re-joined: the buffer was split by strtok (the child
 		 * execs or exits, so this is never freed) */
@@ -632,6 +683,8 @@ static int serve_run(const struct pl_cli_args *a)
 	cfg.speed = u.speed;
 	cfg.seed = u.seed;
 	cfg.key_dir = u.key;
+	cfg.family = u.family;
+	cfg.no_recovery = u.no_recovery;
 	cfg.control_socket = true;
 	cfg.log = &log;
 	rc = pl_vrack_open(&s.rack, &s.loop, &cfg);
@@ -720,8 +773,11 @@ static int remove_leftovers(const char *dir)
 	}
 	while (d && (e = readdir(d)) != NULL) {
 		size_t len = strlen(e->d_name);
-		bool ours = (strncmp(e->d_name, "vb", 2) == 0 && len > 8 &&
+		bool ours = ((strncmp(e->d_name, "vb", 2) == 0 ||
+			      strncmp(e->d_name, "gw", 2) == 0) && len > 8 &&
 			     strcmp(e->d_name + len - 8, ".console") == 0) ||
+			    (strncmp(e->d_name, "gw", 2) == 0 && len > 8 &&
+			     strcmp(e->d_name + len - 8, ".factory") == 0) ||
 			    (strncmp(e->d_name, "relay", 5) == 0 && len > 4 &&
 			     strcmp(e->d_name + len - 4, ".tty") == 0);
 		char *p;
@@ -788,13 +844,149 @@ static int down_run(const struct pl_cli_args *a)
 static int profiles_run(const struct pl_cli_args *a)
 {
 	const char *names[VRACK_MAX_PROFILES], *defects[VRACK_MAX_PROFILES];
-	size_t n = pl_vrack_profiles(names, defects, VRACK_MAX_PROFILES);
+	const char *family = pl_cli_opt(a, "family");
+	size_t n;
 
-	(void)a;
+	if (family && !known_family(family))
+		return pl_cli_usage_error(a->cmd, "--family '%s': want %s or %s",
+					  family, PL_VRACK_FAMILY_MCU,
+					  PL_VRACK_FAMILY_GATEWAY);
+	n = pl_vrack_family_profiles(family, names, defects, VRACK_MAX_PROFILES);
 	for (size_t i = 0; i < n && i < VRACK_MAX_PROFILES; i++)
 		printf("%-16s %s\n", names[i], defects[i]);
 	return PL_EXIT_OK;
 }
+
+/* ----------------------------------------------------------- factory */
+
+/*
+ * Drive a gateway's factory programmer (DIR/ID.factory): "flash PATH" and
+ * one answer line, within the timeout. Exit 0 on "ok", 1 when the
+ * programmer refused ("error: ..."), 2 when it did not answer or the pty
+ * cannot be used. This is what the board type's recovery command runs.
+ */
+static int factory_run(const struct pl_cli_args *a)
+{
+	const char *dir = pl_cli_opt(a, "dir"), *board = pl_cli_opt(a, "board");
+	const char *image = pl_cli_opt(a, "image"), *v = pl_cli_opt(a, "timeout");
+	char name[64], img[PATH_MAX], *path, *cmd = NULL, buf[1024];
+	double timeout_s = 20;
+	size_t len = 0;
+	uint64_t deadline;
+	int fd, rc = PL_EXIT_LAB_ERROR;
+
+	if (!dir || !board || !image)
+		return pl_cli_usage_error(a->cmd, "--dir, --board and --image are "
+					  "required");
+	if (v) {
+		char *e;
+
+		timeout_s = strtod(v, &e);
+		if (e == v || *e || !isfinite(timeout_s) || timeout_s <= 0 ||
+		    timeout_s > 3600)
+			return pl_cli_usage_error(a->cmd, "--timeout '%s': want "
+						  "seconds, up to 3600", v);
+	}
+	if (strchr(board, '/') || strlen(board) > 32)
+		return pl_cli_usage_error(a->cmd, "--board '%s': want an id such "
+					  "as gw0", board);
+	if (!realpath(image, img)) {
+		fprintf(stderr, "patchlab vrack factory: %s: %s\n", image,
+			strerror(errno));
+		return PL_EXIT_LAB_ERROR;
+	}
+	snprintf(name, sizeof(name), "%s.factory", board);
+	path = dir_path(dir, name);
+	if (!path)
+		return PL_EXIT_LAB_ERROR;
+	fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "patchlab vrack factory: %s: %s (is a gateway rack "
+			"running in %s?)\n", path, strerror(errno), dir);
+		goto out;
+	}
+	{
+		struct termios t;
+
+		if (tcgetattr(fd, &t) == 0) {
+			cfmakeraw(&t);
+			tcsetattr(fd, TCSANOW, &t);
+		}
+		tcflush(fd, TCIFLUSH); /* answers nobody read before us */
+	}
+	if (asprintf(&cmd, "flash %s\n", img) < 0 ||
+	    write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd)) {
+		fprintf(stderr, "patchlab vrack factory: %s: cannot write\n", path);
+		goto out_close;
+	}
+	deadline = pl_now_ns() + (uint64_t)(timeout_s * 1e9);
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		uint64_t now = pl_now_ns();
+		char *nl;
+		ssize_t n;
+
+		if (now >= deadline) {
+			fprintf(stderr, "patchlab vrack factory: %s: no answer from "
+				"the factory programmer in %g s\n", board, timeout_s);
+			goto out_close;
+		}
+		if (poll(&p, 1, (int)((deadline - now) / 1000000u) + 1) < 0 &&
+		    errno != EINTR)
+			goto out_close;
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "patchlab vrack factory: %s: the line "
+				"closed\n", board);
+			goto out_close;
+		}
+		len += (size_t)n;
+		buf[len] = '\0';
+		nl = strchr(buf, '\n');
+		if (!nl && len < sizeof(buf) - 1)
+			continue;
+		if (nl)
+			*nl = '\0';
+		if (nl && nl > buf && nl[-1] == '\r')
+			nl[-1] = '\0';
+		if (strncmp(buf, "ok", 2) == 0) {
+			printf("%s: %s\n", board, buf);
+			rc = PL_EXIT_OK;
+		} else {
+			fprintf(stderr, "patchlab vrack factory: %s: %s\n", board,
+				buf);
+			rc = 1;
+		}
+		break;
+	}
+out_close:
+	close(fd);
+out:
+	free(cmd);
+	free(path);
+	return rc;
+}
+
+const struct pl_cli_cmd pl_cmd_vrack_factory = {
+	.name = "vrack factory",
+	.run = factory_run,
+	.help = "write a gateway's whole storage through its factory programmer",
+	.usage = "",
+	.min_args = 0,
+	.max_args = 0,
+	.phase = PL_CLI_LAB,
+	.options = factory_options,
+	.details =
+		"Sends `flash PATH` to DIR/ID.factory, the board's factory\n"
+		"programmer (a USB boot-mode flasher, in the virtual rack), and\n"
+		"waits for its answer. The programmer takes it only while the\n"
+		"board is powered off (or held in boot mode). Exit 0 on \"ok\",\n"
+		"1 when the programmer refused, 2 when it did not answer in\n"
+		"--timeout seconds (a rack started with --no-recovery never\n"
+		"answers). A gateway board type's recovery command runs this.",
+};
 
 const struct pl_cli_cmd pl_cmd_vrack_up = {
 	.name = "vrack up",
@@ -863,4 +1055,5 @@ const struct pl_cli_cmd pl_cmd_vrack_profiles = {
 	.min_args = 0,
 	.max_args = 0,
 	.phase = PL_CLI_OFFLINE,
+	.options = profiles_options,
 };

@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The gateway model (patchlab/vgw.h) on a virtual clock: boots, the update
+ * as text lines, and each profile's window checked at its documented edges
+ * (fixtures/virtual/DESIGN.md, "The gateway family"), 10 us inside and
+ * outside each edge. No real time passes: the clock jumps to the model's
+ * next event.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "pl_test.h"
+#include "patchlab/strbuf.h"
+#include "patchlab/vgw.h"
+
+#define MS 1000000ull
+#define US 1000ull
+#define EPS (10 * US)
+
+struct sim {
+	char *dir;
+	char *path;
+	struct pl_vgw *gw;
+	struct pl_strbuf out;
+	size_t mark;       /* waits look at output after this */
+	uint64_t now;
+	uint8_t *img_old, *img_new, *factory;
+	size_t len_old, len_new;
+};
+
+static void on_console(void *ud, const char *buf, size_t len)
+{
+	struct sim *s = ud;
+
+	pl_strbuf_append(&s->out, buf, len);
+}
+
+static uint8_t *payload(unsigned seed, size_t len)
+{
+	uint8_t *p = malloc(len);
+
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)((i * 131 + seed * 7) ^ (i >> 5));
+	return p;
+}
+
+static void sim_open(struct sim *s, const char *profile)
+{
+	const struct pl_vgw_io io = { .console = on_console, .user_data = s };
+	uint8_t *p1 = payload(1, 9000), *p2 = payload(2, 12000);
+
+	memset(s, 0, sizeof(*s));
+	s->dir = pl_test_tmpdir("gwmodel");
+	s->path = pl_test_path(s->dir, "gw.flash");
+	assert_int_equal(pl_vgw_image_pack("1.0.0", NULL, p1, 9000, &s->img_old,
+					   &s->len_old), 0);
+	assert_int_equal(pl_vgw_image_pack("2.1.0", NULL, p2, 12000, &s->img_new,
+					   &s->len_new), 0);
+	assert_int_equal(pl_vgw_factory_flash_image(s->img_old, s->len_old,
+						    &s->factory), 0);
+	assert_int_equal(pl_vgw_open(&s->gw, s->path, profile, s->factory, 1.0,
+				     42, NULL, &io), 0);
+	pl_strbuf_puts(&s->out, "");
+	s->now = 1000 * MS;
+	free(p1);
+	free(p2);
+}
+
+static void sim_close(struct sim *s)
+{
+	pl_vgw_close(s->gw);
+	pl_strbuf_free(&s->out);
+	free(s->img_old);
+	free(s->img_new);
+	free(s->factory);
+	pl_test_rmrf(s->dir);
+	free(s->dir);
+	free(s->path);
+}
+
+/* Run events until needle shows after the mark; the mark moves past it.
+ * Returns the time the needle's text left the board, 0 when the board
+ * went idle without it. */
+static uint64_t wait_for(struct sim *s, const char *needle)
+{
+	for (;;) {
+		const char *hit = strstr(s->out.s + s->mark, needle);
+		uint64_t next;
+
+		if (hit) {
+			s->mark = (size_t)(hit - s->out.s) + strlen(needle);
+			return s->now;
+		}
+		next = pl_vgw_next_ns(s->gw);
+		if (next == UINT64_MAX)
+			return 0;
+		if (next > s->now)
+			s->now = next;
+		pl_vgw_advance(s->gw, s->now);
+	}
+}
+
+/* Run every event due up to t, then set the clock to t. */
+static void run_to(struct sim *s, uint64_t t)
+{
+	for (;;) {
+		uint64_t next = pl_vgw_next_ns(s->gw);
+
+		if (next == UINT64_MAX || next > t)
+			break;
+		if (next > s->now)
+			s->now = next;
+		pl_vgw_advance(s->gw, s->now);
+	}
+	s->now = t;
+}
+
+static void type(struct sim *s, const char *line)
+{
+	pl_vgw_console_in(s->gw, (const uint8_t *)line, strlen(line), s->now);
+	pl_vgw_console_in(s->gw, (const uint8_t *)"\n", 1, s->now);
+}
+
+static void power(struct sim *s, bool on)
+{
+	s->now += MS;
+	pl_vgw_power(s->gw, on, s->now);
+}
+
+/* Power on and wait for the settled line: the version booted, "" when
+ * the boot failed (bricked). */
+static const char *boot(struct sim *s, char *ver, size_t len)
+{
+	uint64_t t;
+	const char *v;
+
+	power(s, true);
+	t = wait_for(s, "gw: boot committed");
+	ver[0] = '\0';
+	if (!t)
+		return ver;
+	v = strstr(s->out.s, "gw: boot ok slot=");
+	for (const char *q = v; q; q = strstr(q + 1, "gw: boot ok slot="))
+		v = q;
+	assert_non_null(v);
+	sscanf(v, "gw: boot ok slot=%*c version=%31s", ver);
+	(void)len;
+	return ver;
+}
+
+static void b64(const uint8_t *in, size_t n, char *out)
+{
+	EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+}
+
+/*
+ * The update as the Lua module sends it; with cut_line, cut the power
+ * delay_ns after that line left the board (the rest of the update is not
+ * sent when the cut came first). Returns 0 when the update said ok, 1 when
+ * the cut happened, -1 when it failed.
+ */
+static int update(struct sim *s, const uint8_t *img, size_t len,
+		  const char *cut_line, uint64_t delay_ns)
+{
+	uint8_t sha[32];
+	char line[600], hex[65];
+	uint64_t t;
+
+	EVP_Digest(img, len, sha, NULL, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", sha[i]);
+	snprintf(line, sizeof(line), "fwupdate begin %zu %s", len, hex);
+	type(s, line);
+	if (!wait_for(s, "fwupdate: ready slot=B"))
+		return -1;
+	for (size_t off = 0; off < len; off += 300) {
+		size_t n = len - off < 300 ? len - off : 300;
+		char ack[64];
+
+		memcpy(line, "fwupdate data ", 14);
+		b64(img + off, n, line + 14);
+		type(s, line);
+		snprintf(ack, sizeof(ack), "fwupdate: ack %zu\r", off + n);
+		if (!wait_for(s, ack))
+			return -1;
+	}
+	type(s, "fwupdate end");
+	if (cut_line) {
+		t = wait_for(s, cut_line);
+		assert_true(t != 0);
+		run_to(s, t + delay_ns);
+		pl_vgw_power(s->gw, false, s->now);
+		return 1;
+	}
+	t = wait_for(s, "fwupdate: ok slot=B");
+	return t ? 0 : -1;
+}
+
+/* Factory state, powered on and settled at 1.0.0 in slot A. */
+static void fresh_boot(struct sim *s)
+{
+	char v[32];
+
+	assert_string_equal(boot(s, v, sizeof(v)), "1.0.0");
+}
+
+/* Cut delay after "fwupdate: activating slot B", then boot: the version. */
+static void cut_activation(const char *profile, uint64_t delay, char *ver)
+{
+	struct sim s;
+
+	sim_open(&s, profile);
+	fresh_boot(&s);
+	assert_int_equal(update(&s, s.img_new, s.len_new,
+				"fwupdate: activating slot B\r\n", delay), 1);
+	boot(&s, ver, 32);
+	sim_close(&s);
+}
+
+static void gw_boots_factory_image_and_commits(void **state)
+{
+	struct sim s;
+	struct pl_vgw_view v;
+
+	(void)state;
+	sim_open(&s, "good");
+	fresh_boot(&s);
+	assert_non_null(strstr(s.out.s, "U-Boot 2024.01-gw"));
+	assert_non_null(strstr(s.out.s, "gw: boot ok slot=A version=1.0.0\r\n"));
+	assert_true(pl_vgw_shell_ready(s.gw));
+	type(&s, "version");
+	assert_true(wait_for(&s, "version=1.0.0 slot=A state=committed") != 0);
+	pl_vgw_view(s.gw, &v);
+	assert_true(v.env_ok);
+	assert_int_equal(v.bootslot, 'A');
+	assert_true(v.image_ok[0]);
+	assert_false(v.image_ok[1]);
+	sim_close(&s);
+}
+
+static void gw_update_as_text_lines_boots_new_slot(void **state)
+{
+	struct sim s;
+	struct pl_vgw_view v;
+	char ver[32];
+
+	(void)state;
+	sim_open(&s, "good");
+	fresh_boot(&s);
+	assert_int_equal(update(&s, s.img_new, s.len_new, NULL, 0), 0);
+	power(&s, false);
+	assert_string_equal(boot(&s, ver, sizeof(ver)), "2.1.0");
+	assert_non_null(strstr(s.out.s, "gw-boot: slot=B bootcount=1 bootlimit=3 "
+			       "upgrade_available=1"));
+	pl_vgw_view(s.gw, &v);
+	assert_int_equal(v.bootslot, 'B');
+	assert_int_equal(v.upgrade_available, 0);
+	assert_int_equal(v.bootcount, 0);
+	sim_close(&s);
+}
+
+static void gw_refuses_a_corrupt_image_and_keeps_booting_old(void **state)
+{
+	struct sim s;
+	char ver[32];
+
+	(void)state;
+	sim_open(&s, "good");
+	fresh_boot(&s);
+	s.img_new[PL_VGW_IMG_HDR + 100] ^= 1; /* sha256 of the corrupt bytes */
+	assert_int_equal(update(&s, s.img_new, s.len_new, NULL, 0), -1);
+	assert_non_null(strstr(s.out.s, "fwupdate: failed: bad image: bad data CRC"));
+	power(&s, false);
+	assert_string_equal(boot(&s, ver, sizeof(ver)), "1.0.0");
+	sim_close(&s);
+}
+
+/* env-in-place: the activation's write is (5 ms, 21 ms) after the line. */
+static void gw_env_in_place_window_edges(void **state)
+{
+	char v[32];
+
+	(void)state;
+	cut_activation("env-in-place", 5 * MS - EPS, v);
+	assert_string_equal(v, "1.0.0");
+	cut_activation("env-in-place", 5 * MS + EPS, v);
+	assert_string_equal(v, "");
+	cut_activation("env-in-place", 21 * MS - EPS, v);
+	assert_string_equal(v, "");
+	cut_activation("env-in-place", 21 * MS + EPS, v);
+	assert_string_equal(v, "2.1.0");
+}
+
+/* split-activation: [21 ms, 47 ms) after the line leaves no slot. */
+static void gw_split_activation_window_edges(void **state)
+{
+	char v[32];
+
+	(void)state;
+	cut_activation("split-activation", 21 * MS - EPS, v);
+	assert_string_equal(v, "1.0.0");
+	cut_activation("split-activation", 21 * MS + EPS, v);
+	assert_string_equal(v, "");
+	cut_activation("split-activation", 47 * MS - EPS, v);
+	assert_string_equal(v, "");
+	cut_activation("split-activation", 47 * MS + EPS, v);
+	assert_string_equal(v, "2.1.0");
+}
+
+/* good at the same points: old or new, never nothing. */
+static void gw_good_survives_every_activation_edge(void **state)
+{
+	static const uint64_t at[] = { 5 * MS - EPS, 5 * MS + EPS, 13 * MS,
+				       21 * MS - EPS, 21 * MS + EPS, 47 * MS };
+	char v[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		cut_activation("good", at[i], v);
+		assert_string_equal(v, at[i] < 21 * MS ? "1.0.0" : "2.1.0");
+	}
+}
+
+/*
+ * Update, boot it (committed), then three boots cut `delay` after the
+ * "gw: boot ok" line, then a clean boot: the version it runs.
+ */
+static void drain(const char *profile, uint64_t delay, char *ver)
+{
+	struct sim s;
+	uint64_t t;
+
+	sim_open(&s, profile);
+	fresh_boot(&s);
+	assert_int_equal(update(&s, s.img_new, s.len_new, NULL, 0), 0);
+	power(&s, false);
+	assert_string_equal(boot(&s, ver, 32), "2.1.0");
+	for (int i = 0; i < 3; i++) {
+		power(&s, false);
+		power(&s, true);
+		t = wait_for(&s, "gw: boot ok slot=B version=2.1.0\r\n");
+		assert_true(t != 0);
+		run_to(&s, t + delay);
+		pl_vgw_power(s.gw, false, s.now);
+	}
+	boot(&s, ver, 32);
+	sim_close(&s);
+}
+
+/* bootcount-drain: a boot cut before 36 ms after "gw: boot ok" counts. */
+static void gw_bootcount_drain_window_edge_and_downgrade(void **state)
+{
+	char v[32];
+
+	(void)state;
+	drain("bootcount-drain", 36 * MS - EPS, v);
+	assert_string_equal(v, "1.0.0");
+	drain("bootcount-drain", 36 * MS + EPS, v);
+	assert_string_equal(v, "2.1.0");
+	drain("bootcount-drain", 0, v);
+	assert_string_equal(v, "1.0.0");
+	drain("good", 0, v);
+	assert_string_equal(v, "2.1.0");
+	drain("good", 36 * MS - EPS, v);
+	assert_string_equal(v, "2.1.0");
+}
+
+/* A pending update that never gets committed falls back after bootlimit
+ * boots: a rollback, in every profile. */
+static void gw_uncommitted_update_falls_back_after_bootlimit(void **state)
+{
+	struct sim s;
+	char v[32];
+	uint64_t t;
+
+	(void)state;
+	sim_open(&s, "good");
+	fresh_boot(&s);
+	assert_int_equal(update(&s, s.img_new, s.len_new, NULL, 0), 0);
+	for (int i = 0; i < 3; i++) {
+		power(&s, false);
+		power(&s, true);
+		t = wait_for(&s, "gw: boot ok slot=B");
+		assert_true(t != 0);
+		run_to(&s, t + 1 * MS); /* before the commit */
+	}
+	power(&s, false);
+	assert_string_equal(boot(&s, v, sizeof(v)), "1.0.0");
+	assert_non_null(strstr(s.out.s, "bootcount 4 exceeds bootlimit 3"));
+	sim_close(&s);
+}
+
+static void gw_factory_flash_only_while_off_and_unbricks(void **state)
+{
+	struct sim s;
+	char v[32];
+
+	(void)state;
+	sim_open(&s, "env-in-place");
+	fresh_boot(&s);
+	assert_int_equal(pl_vgw_factory_flash(s.gw, s.factory,
+					      PL_VGW_FLASH_SIZE), -EBUSY);
+	assert_int_equal(update(&s, s.img_new, s.len_new,
+				"fwupdate: activating slot B\r\n", 10 * MS), 1);
+	assert_string_equal(boot(&s, v, sizeof(v)), "");
+	assert_non_null(strstr(s.out.s, "bad CRC, using default environment"));
+	power(&s, false);
+	assert_int_equal(pl_vgw_factory_flash(s.gw, s.factory, 100), -EINVAL);
+	assert_int_equal(pl_vgw_factory_flash(s.gw, s.factory,
+					      PL_VGW_FLASH_SIZE), 0);
+	assert_string_equal(boot(&s, v, sizeof(v)), "1.0.0");
+	/* boot mode: powered, silent, and the programmer may write */
+	power(&s, false);
+	pl_vgw_set_bootmode(s.gw, true);
+	power(&s, true);
+	assert_int_equal(pl_vgw_next_ns(s.gw), UINT64_MAX);
+	assert_int_equal(pl_vgw_factory_flash(s.gw, s.factory,
+					      PL_VGW_FLASH_SIZE), 0);
+	sim_close(&s);
+}
+
+static void gw_crash_image_panics_and_rolls_back(void **state)
+{
+	struct sim s;
+	char v[32];
+	uint8_t *p = payload(3, 4000), *img;
+	size_t len;
+
+	(void)state;
+	memcpy(p, PL_VGW_CRASH_MARK, strlen(PL_VGW_CRASH_MARK));
+	assert_int_equal(pl_vgw_image_pack("2.1.0", NULL, p, 4000, &img, &len), 0);
+	sim_open(&s, "good");
+	fresh_boot(&s);
+	assert_int_equal(update(&s, img, len, NULL, 0), 0);
+	power(&s, false);
+	assert_string_equal(boot(&s, v, sizeof(v)), "1.0.0");
+	assert_non_null(strstr(s.out.s, "Kernel panic"));
+	free(img);
+	free(p);
+	sim_close(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(gw_boots_factory_image_and_commits),
+		cmocka_unit_test(gw_update_as_text_lines_boots_new_slot),
+		cmocka_unit_test(gw_refuses_a_corrupt_image_and_keeps_booting_old),
+		cmocka_unit_test(gw_env_in_place_window_edges),
+		cmocka_unit_test(gw_split_activation_window_edges),
+		cmocka_unit_test(gw_good_survives_every_activation_edge),
+		cmocka_unit_test(gw_bootcount_drain_window_edge_and_downgrade),
+		cmocka_unit_test(gw_uncommitted_update_falls_back_after_bootlimit),
+		cmocka_unit_test(gw_factory_flash_only_while_off_and_unbricks),
+		cmocka_unit_test(gw_crash_image_panics_and_rolls_back),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
