@@ -33,10 +33,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
+#include <openssl/sha.h>
 
 #include "patchlab/error.h"
 #include "patchlab/store.h"
+#include "patchlab/strbuf.h"
 #include "patchlab/text.h"
 #include "results_internal.h"
 #include "store_internal.h"
@@ -149,6 +152,54 @@ static const char *const migrations[] = {
 	"  EXECUTE FUNCTION patchlab_lease_changed();",
 	/* 2 -> 3: the lab worker that ran a run (NULL for `patchlab run`) */
 	"ALTER TABLE runs ADD COLUMN worker TEXT;",
+	/* 3 -> 4: the lab service's queue (PostgreSQL only; store_queue.c).
+	 * Images by content; workers and the boards they serve; a queued
+	 * suite and its jobs, one per run, each pinned to a board. */
+	"CREATE TABLE images ("
+	"  sha256 TEXT PRIMARY KEY,"
+	"  size BIGINT NOT NULL,"
+	"  data BYTEA NOT NULL,"
+	"  stored BIGINT NOT NULL);"
+	"CREATE TABLE workers ("
+	"  name TEXT PRIMARY KEY,"
+	"  lab TEXT NOT NULL,"
+	"  seen BIGINT NOT NULL,"
+	"  online BOOLEAN NOT NULL);"
+	"CREATE TABLE boards ("
+	"  id TEXT PRIMARY KEY,"
+	"  type TEXT NOT NULL,"
+	"  tags TEXT NOT NULL DEFAULT '[]',"
+	"  worker TEXT NOT NULL REFERENCES workers(name));"
+	"CREATE TABLE queue ("
+	"  suite_id BIGINT PRIMARY KEY REFERENCES suites(id),"
+	"  submitter TEXT NOT NULL,"
+	"  priority INTEGER NOT NULL DEFAULT 0,"
+	"  images TEXT NOT NULL DEFAULT '{}',"
+	"  queued BIGINT NOT NULL,"
+	"  deadline BIGINT);"
+	"CREATE TABLE jobs ("
+	"  id BIGSERIAL PRIMARY KEY,"
+	"  suite_id BIGINT NOT NULL REFERENCES queue(suite_id),"
+	"  idx INTEGER NOT NULL,"
+	"  board_id TEXT NOT NULL,"
+	"  board_type TEXT NOT NULL,"
+	"  scenario TEXT NOT NULL,"
+	"  params TEXT NOT NULL DEFAULT '{}',"
+	"  seed BIGINT NOT NULL,"
+	"  priority INTEGER NOT NULL,"
+	"  submitter TEXT NOT NULL,"
+	"  queued BIGINT NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued',"
+	"    'claimed','done','cancelled','timed-out')),"
+	"  worker TEXT,"
+	"  attempt INTEGER NOT NULL DEFAULT 0,"
+	"  expires BIGINT,"
+	"  run_id BIGINT REFERENCES runs(id),"
+	"  reason TEXT,"
+	"  UNIQUE (suite_id, idx));"
+	"CREATE INDEX jobs_waiting ON jobs (board_id, priority DESC, queued, id)"
+	"  WHERE state = 'queued';"
+	"CREATE INDEX jobs_claimed ON jobs (worker) WHERE state = 'claimed';",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -1125,3 +1176,850 @@ const struct pl_store_ops pl_store_pg_ops = {
 	.seq = pg_seq,
 	.changes = pg_changes,
 };
+
+/* ================================================================ queue */
+/*
+ * The lab service's queue (patchlab/store.h, section "queue"). Jobs are
+ * claimed with FOR UPDATE SKIP LOCKED: a worker never waits on a row
+ * another worker is claiming, and never gets the same one. A claimed job
+ * carries its worker, its attempt number and its lease expiry; every write
+ * that ends an attempt checks all three in the same transaction, so an
+ * attempt that lost its lease records nothing.
+ */
+
+static const char *const job_state_names[PL_JOB_STATE_COUNT] = {
+	"queued", "claimed", "done", "cancelled", "timed-out",
+};
+
+const char *pl_job_state_name(enum pl_job_state s)
+{
+	return (unsigned)s < PL_JOB_STATE_COUNT ? job_state_names[s] : "?";
+}
+
+static enum pl_job_state job_state_parse(const char *s)
+{
+	for (int i = 0; s && i < PL_JOB_STATE_COUNT; i++)
+		if (strcmp(s, job_state_names[i]) == 0)
+			return (enum pl_job_state)i;
+	return PL_JOB_DONE;
+}
+
+static int need_pg(struct pl_store *st)
+{
+	if (st->ops != &pl_store_pg_ops) {
+		pl_log(&st->log, PL_LOG_ERROR, "store %s: the lab queue needs "
+		       "PostgreSQL (--db postgresql://...)", st->target);
+		return -ENOTSUP;
+	}
+	return ready(st);
+}
+
+/* ------------------------------------------------------------ images */
+
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	SHA256(data, len, md);
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+int pl_store_image_put(struct pl_store *st, const void *data, size_t len,
+		       char sha[65])
+{
+	char size[24], now[24];
+	const char *v[4];
+	int lens[4] = { 0 }, fmts[4] = { 0, 0, 1, 0 };
+	PGresult *r;
+	int rc = need_pg(st);
+
+	if (rc)
+		return rc;
+	sha256_hex(data, len, sha);
+	snprintf(size, sizeof(size), "%zu", len);
+	snprintf(now, sizeof(now), "%" PRId64, (int64_t)pl_store_now(st));
+	v[0] = sha;
+	v[1] = size;
+	v[2] = data;
+	lens[2] = (int)len;
+	v[3] = now;
+	/* The bytes travel only when the server lacks them. */
+	{
+		struct args a = { 0 };
+
+		arg_s(&a, sha);
+		rc = run(st, "find image", "SELECT 1 FROM images WHERE "
+			 "sha256 = $1", &a, PGRES_TUPLES_OK, &r);
+		if (rc)
+			return rc;
+		if (PQntuples(r) > 0) {
+			PQclear(r);
+			return 0;
+		}
+		PQclear(r);
+	}
+	r = PQexecParams(CONN(st), "INSERT INTO images (sha256, size, data, "
+			 "stored) VALUES ($1, $2, $3, $4) ON CONFLICT DO "
+			 "NOTHING", 4, NULL, v, lens, fmts, 0);
+	if (!r)
+		return -ENOMEM;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		rc = pg_fail(st, "store image", r);
+	PQclear(r);
+	return rc;
+}
+
+int pl_store_image_get(struct pl_store *st, const char *sha, void **data,
+		       size_t *len)
+{
+	const char *v[1] = { sha };
+	PGresult *r;
+	int rc = need_pg(st);
+
+	*data = NULL;
+	*len = 0;
+	if (rc)
+		return rc;
+	r = PQexecParams(CONN(st), "SELECT data FROM images WHERE sha256 = $1",
+			 1, NULL, v, NULL, NULL, 1);
+	if (!r)
+		return -ENOMEM;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		rc = pg_fail(st, "read image", r);
+	} else if (PQntuples(r) == 0) {
+		rc = -ENOENT;
+	} else {
+		*len = (size_t)PQgetlength(r, 0, 0);
+		*data = malloc(*len ? *len : 1);
+		if (!*data)
+			rc = -ENOMEM;
+		else
+			memcpy(*data, PQgetvalue(r, 0, 0), *len);
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* ----------------------------------------------------------- workers */
+
+int pl_store_worker_register(struct pl_store *st, const char *name,
+			     const char *lab,
+			     const struct pl_worker_board *boards, size_t n)
+{
+	int rc = need_pg(st);
+
+	if (rc)
+		return rc;
+	rc = begin(st);
+	if (rc)
+		return rc;
+	{
+		struct args a = { 0 };
+
+		arg_s(&a, name);
+		arg_s(&a, lab);
+		arg_u(&a, pl_store_now(st));
+		rc = cmd(st, "register worker", "INSERT INTO workers (name, "
+			 "lab, seen, online) VALUES ($1, $2, $3, true) ON "
+			 "CONFLICT (name) DO UPDATE SET lab = $2, seen = $3, "
+			 "online = true", &a);
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct args a = { 0 };
+		json_t *tags = json_array();
+		char *text;
+
+		for (size_t t = 0; tags && boards[i].tags && boards[i].tags[t];
+		     t++)
+			json_array_append_new(tags,
+					      json_string(boards[i].tags[t]));
+		text = tags ? json_dumps(tags, JSON_COMPACT) : NULL;
+		json_decref(tags);
+		if (!text) {
+			rc = -ENOMEM;
+			break;
+		}
+		arg_s(&a, boards[i].id);
+		arg_s(&a, boards[i].type);
+		arg_s(&a, text);
+		arg_s(&a, name);
+		rc = cmd(st, "register board", "INSERT INTO boards (id, type, "
+			 "tags, worker) VALUES ($1, $2, $3, $4) ON CONFLICT "
+			 "(id) DO UPDATE SET type = $2, tags = $3, worker = $4",
+			 &a);
+		free(text);
+	}
+	if (rc == 0)
+		rc = commit(st);
+	if (rc)
+		rollback(st);
+	return rc;
+}
+
+int pl_store_worker_offline(struct pl_store *st, const char *name)
+{
+	struct args a = { 0 };
+	int rc = need_pg(st);
+
+	if (rc)
+		return rc;
+	arg_s(&a, name);
+	return cmd(st, "worker offline", "UPDATE workers SET online = false "
+		   "WHERE name = $1", &a);
+}
+
+static void fill_board(const PGresult *r, int i, void *row, bool *oom)
+{
+	struct pl_board_reg *b = row;
+	json_t *tags = json_loads(PQgetvalue(r, i, 2), 0, NULL);
+	size_t n = json_array_size(tags);
+
+	b->id = val_dup(r, i, 0, oom);
+	b->type = val_dup(r, i, 1, oom);
+	b->worker = val_dup(r, i, 3, oom);
+	b->online = strcmp(PQgetvalue(r, i, 4), "t") == 0;
+	b->tags = calloc(n + 1, sizeof(*b->tags));
+	if (!b->tags)
+		*oom = true;
+	for (size_t t = 0; b->tags && t < n; t++) {
+		b->tags[t] = strdup(json_string_value(json_array_get(tags, t)) ?
+					    json_string_value(
+						    json_array_get(tags, t)) :
+					    "");
+		if (!b->tags[t])
+			*oom = true;
+	}
+	json_decref(tags);
+}
+
+void pl_store_boards_free(struct pl_board_reg *rows, size_t n)
+{
+	for (size_t i = 0; rows && i < n; i++) {
+		free(rows[i].id);
+		free(rows[i].type);
+		free(rows[i].worker);
+		for (size_t t = 0; rows[i].tags && rows[i].tags[t]; t++)
+			free(rows[i].tags[t]);
+		free(rows[i].tags);
+	}
+	free(rows);
+}
+
+int pl_store_list_boards(struct pl_store *st, struct pl_board_reg **rows,
+			 size_t *n)
+{
+	void *r;
+	int rc = need_pg(st);
+
+	*rows = NULL;
+	*n = 0;
+	if (rc)
+		return rc;
+	rc = query(st, "list boards", "SELECT b.id, b.type, b.tags, b.worker, "
+		   "w.online FROM boards b JOIN workers w ON w.name = b.worker "
+		   "ORDER BY b.id", NULL, sizeof(**rows), fill_board, &r, n);
+	*rows = r;
+	if (rc) {
+		pl_store_boards_free(*rows, *n);
+		*rows = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------ submit */
+
+int pl_store_submit(struct pl_store *st, const struct pl_submit_info *in,
+		    const struct pl_job_info *jobs, size_t n,
+		    int64_t *suite_id)
+{
+	uint64_t now = pl_store_now(st);
+	const char *who = in->submitter ? in->submitter : st->holder;
+	PGresult *r;
+	int rc = need_pg(st);
+
+	if (rc)
+		return rc;
+	if (!in->suite.name)
+		return -EINVAL;
+	rc = begin(st);
+	if (rc)
+		return rc;
+	{
+		struct args a = { 0 };
+
+		arg_s(&a, in->suite.name);
+		arg_s(&a, in->suite.file);
+		arg_u(&a, now);
+		arg_u(&a, in->suite.seed);
+		arg_s(&a, in->suite.cmdline);
+		rc = run(st, "submit", "INSERT INTO suites (name, file, "
+			 "started, seed, cmdline) VALUES ($1, $2, $3, $4, $5) "
+			 "RETURNING id", &a, PGRES_TUPLES_OK, &r);
+		if (rc)
+			goto err_rollback;
+		*suite_id = val_i(r, 0, 0);
+		PQclear(r);
+	}
+	{
+		struct args a = { 0 };
+
+		arg_i(&a, *suite_id);
+		arg_s(&a, who);
+		arg_i(&a, in->priority);
+		arg_s(&a, in->images_json ? in->images_json : "{}");
+		arg_u(&a, now);
+		if (in->queue_timeout_ns)
+			arg_u(&a, now + in->queue_timeout_ns);
+		else
+			arg_s(&a, NULL);
+		rc = cmd(st, "submit", "INSERT INTO queue (suite_id, submitter, "
+			 "priority, images, queued, deadline) VALUES ($1, $2, "
+			 "$3, $4, $5, $6)", &a);
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct args a = { 0 };
+
+		arg_i(&a, *suite_id);
+		arg_i(&a, (int64_t)i + 1);
+		arg_s(&a, jobs[i].board_id);
+		arg_s(&a, jobs[i].board_type);
+		arg_s(&a, jobs[i].scenario);
+		arg_s(&a, jobs[i].params_json ? jobs[i].params_json : "{}");
+		arg_u(&a, jobs[i].seed);
+		arg_i(&a, in->priority);
+		arg_s(&a, who);
+		arg_u(&a, now);
+		rc = cmd(st, "queue job", "INSERT INTO jobs (suite_id, idx, "
+			 "board_id, board_type, scenario, params, seed, "
+			 "priority, submitter, queued) VALUES ($1, $2, $3, $4, "
+			 "$5, $6, $7, $8, $9, $10)", &a);
+	}
+	if (rc == 0)
+		rc = cmd(st, "wake workers", "NOTIFY patchlab_queue", NULL);
+	if (rc == 0)
+		rc = commit(st);
+	if (rc == 0)
+		return 0;
+err_rollback:
+	rollback(st);
+	return rc;
+}
+
+/* ------------------------------------------------------------- claim */
+
+#define JOB_COLS                                                          \
+	"j.id, j.suite_id, j.run_id, j.idx, j.priority, j.attempt, j.state, " \
+	"j.board_id, j.board_type, j.scenario, j.params, j.submitter, "      \
+	"j.worker, j.reason, s.file, q.images, j.seed, j.queued, j.expires"
+#define JOB_FROM                                                          \
+	" FROM jobs j JOIN queue q ON q.suite_id = j.suite_id "              \
+	"JOIN suites s ON s.id = j.suite_id "
+
+static void fill_job(const PGresult *r, int i, void *row, bool *oom)
+{
+	struct pl_job_row *j = row;
+
+	j->id = val_i(r, i, 0);
+	j->suite_id = val_i(r, i, 1);
+	j->run_id = val_i(r, i, 2);
+	j->index = (int)val_i(r, i, 3);
+	j->priority = (int)val_i(r, i, 4);
+	j->attempt = (int)val_i(r, i, 5);
+	j->state = job_state_parse(val_s(r, i, 6));
+	j->board_id = val_dup(r, i, 7, oom);
+	j->board_type = val_dup(r, i, 8, oom);
+	j->scenario = val_dup(r, i, 9, oom);
+	j->params_json = val_dup(r, i, 10, oom);
+	j->submitter = val_dup(r, i, 11, oom);
+	j->worker = val_dup(r, i, 12, oom);
+	j->reason = val_dup(r, i, 13, oom);
+	j->suite_file = val_dup(r, i, 14, oom);
+	j->images_json = val_dup(r, i, 15, oom);
+	j->seed = val_u(r, i, 16);
+	j->queued_ns = val_u(r, i, 17);
+	j->expires_ns = val_u(r, i, 18);
+}
+
+void pl_store_jobs_free(struct pl_job_row *rows, size_t n)
+{
+	for (size_t i = 0; rows && i < n; i++) {
+		free(rows[i].board_id);
+		free(rows[i].board_type);
+		free(rows[i].scenario);
+		free(rows[i].params_json);
+		free(rows[i].submitter);
+		free(rows[i].worker);
+		free(rows[i].reason);
+		free(rows[i].suite_file);
+		free(rows[i].images_json);
+	}
+	free(rows);
+}
+
+/* boards as a PostgreSQL text[] literal: {"a","b"}, quotes escaped. */
+static char *text_array(const char *const *v, size_t n)
+{
+	struct pl_strbuf sb = { 0 };
+	int rc = pl_strbuf_putc(&sb, '{');
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		rc = pl_strbuf_puts(&sb, i ? ",\"" : "\"");
+		for (const char *c = v[i]; rc == 0 && *c; c++) {
+			if (*c == '"' || *c == '\\')
+				rc = pl_strbuf_putc(&sb, '\\');
+			if (rc == 0)
+				rc = pl_strbuf_putc(&sb, *c);
+		}
+		if (rc == 0)
+			rc = pl_strbuf_putc(&sb, '"');
+	}
+	if (rc == 0)
+		rc = pl_strbuf_putc(&sb, '}');
+	if (rc) {
+		pl_strbuf_free(&sb);
+		return NULL;
+	}
+	return pl_strbuf_steal(&sb);
+}
+
+int pl_store_claim(struct pl_store *st, const char *worker,
+		   const char *const *boards, size_t nboards, uint64_t ttl_ms,
+		   struct pl_job_row **job)
+{
+	uint64_t now = pl_store_now(st);
+	struct args a = { 0 };
+	char *arr;
+	void *r;
+	size_t n = 0;
+	int rc = need_pg(st);
+
+	*job = NULL;
+	if (rc)
+		return rc;
+	if (nboards == 0)
+		return -ENOENT;
+	arr = text_array(boards, nboards);
+	if (!arr)
+		return -ENOMEM;
+	arg_s(&a, worker);
+	arg_u(&a, now + ttl_ms * 1000000u);
+	arg_s(&a, arr);
+	arg_u(&a, now);
+	/* One statement, so the claim commits on its own: the row is locked
+	 * from the SELECT to the commit, and SKIP LOCKED passes it by. A
+	 * board of a worker marked offline takes nothing; a suite past its
+	 * queue deadline neither (the reaper ends its jobs). */
+	rc = query(st, "claim", "WITH c AS (UPDATE jobs SET state = 'claimed', "
+		   "worker = $1, attempt = attempt + 1, expires = $2 "
+		   "WHERE id = (SELECT j.id FROM jobs j JOIN queue q ON "
+		   "q.suite_id = j.suite_id WHERE j.state = 'queued' AND "
+		   "j.board_id = ANY ($3::text[]) AND (q.deadline IS NULL OR "
+		   "q.deadline > $4) ORDER BY j.priority DESC, j.queued, j.id "
+		   "LIMIT 1 FOR UPDATE OF j SKIP LOCKED) RETURNING *) "
+		   "SELECT " JOB_COLS " FROM c j JOIN queue q ON q.suite_id = "
+		   "j.suite_id JOIN suites s ON s.id = j.suite_id", &a,
+		   sizeof(**job), fill_job, &r, &n);
+	free(arr);
+	*job = r;
+	if (rc == 0 && n == 0)
+		rc = -ENOENT;
+	if (rc) {
+		pl_store_jobs_free(*job, n);
+		*job = NULL;
+	}
+	return rc;
+}
+
+int pl_store_heartbeat(struct pl_store *st, const char *worker,
+		       uint64_t ttl_ms, size_t *n)
+{
+	uint64_t now = pl_store_now(st);
+	long held = 0;
+	int rc = need_pg(st);
+
+	if (rc)
+		return rc;
+	{
+		struct args a = { 0 };
+
+		arg_s(&a, worker);
+		arg_u(&a, now);
+		rc = cmd(st, "heartbeat", "UPDATE workers SET seen = $2, "
+			 "online = true WHERE name = $1", &a);
+	}
+	if (rc == 0) {
+		struct args a = { 0 };
+
+		arg_s(&a, worker);
+		arg_u(&a, now + ttl_ms * 1000000u);
+		arg_u(&a, now);
+		/* a lease that already expired stays expired: the reaper
+		 * may have given the job to someone else */
+		rc = cmd_count(st, "renew job leases", "UPDATE jobs SET "
+			       "expires = $2 WHERE state = 'claimed' AND "
+			       "worker = $1 AND expires > $3", &a, &held);
+	}
+	if (n)
+		*n = rc ? 0 : (size_t)held;
+	return rc;
+}
+
+/* Lock job and check that worker's attempt still holds it: 0, or
+ * -PL_ELEASED. *suite gets its suite. Inside the caller's transaction. */
+static int job_held(struct pl_store *st, int64_t job, const char *worker,
+		    int attempt, int64_t *suite)
+{
+	struct args a = { 0 };
+	PGresult *r;
+	int rc;
+
+	arg_i(&a, job);
+	arg_s(&a, worker);
+	arg_i(&a, attempt);
+	arg_u(&a, pl_store_now(st));
+	rc = run(st, "check job lease", "SELECT suite_id FROM jobs WHERE "
+		 "id = $1 AND state = 'claimed' AND worker = $2 AND "
+		 "attempt = $3 AND expires > $4 FOR UPDATE", &a,
+		 PGRES_TUPLES_OK, &r);
+	if (rc)
+		return rc;
+	rc = PQntuples(r) == 1 ? 0 : -PL_ELEASED;
+	if (rc == 0)
+		*suite = val_i(r, 0, 0);
+	PQclear(r);
+	return rc;
+}
+
+/* Delete run and, when it was the only run of its suite, that suite. */
+static int drop_run(struct pl_store *st, int64_t run, int64_t own_suite)
+{
+	struct args a = { 0 }, b = { 0 }, c = { 0 };
+	int rc;
+
+	arg_i(&a, run);
+	rc = cmd(st, "drop run", "DELETE FROM events WHERE run_id = $1", &a);
+	arg_i(&b, run);
+	if (rc == 0)
+		rc = cmd(st, "drop run", "DELETE FROM runs WHERE id = $1", &b);
+	arg_i(&c, own_suite);
+	if (rc == 0 && own_suite)
+		rc = cmd(st, "drop run", "DELETE FROM suites WHERE id = $1 AND "
+			 "NOT EXISTS (SELECT 1 FROM runs WHERE suite_id = $1) "
+			 "AND NOT EXISTS (SELECT 1 FROM queue WHERE "
+			 "suite_id = $1)", &c);
+	return rc;
+}
+
+int pl_store_job_finish(struct pl_store *st, int64_t job, const char *worker,
+			int attempt, int64_t run_id)
+{
+	int64_t suite = 0, own = 0;
+	PGresult *r;
+	int rc = need_pg(st), held;
+
+	if (rc)
+		return rc;
+	rc = begin(st);
+	if (rc)
+		return rc;
+	{
+		struct args a = { 0 };
+
+		arg_i(&a, run_id);
+		rc = run(st, "finish job", "SELECT suite_id FROM runs WHERE "
+			 "id = $1", &a, PGRES_TUPLES_OK, &r);
+		if (rc)
+			goto err_rollback;
+		if (PQntuples(r) == 1)
+			own = val_i(r, 0, 0);
+		else
+			rc = -ENOENT;
+		PQclear(r);
+		if (rc)
+			goto err_rollback;
+	}
+	held = job_held(st, job, worker, attempt, &suite);
+	if (held == -PL_ELEASED) {
+		/* taken back: the run is not this job's result */
+		rc = drop_run(st, run_id, own);
+		if (rc == 0)
+			rc = commit(st);
+		if (rc)
+			goto err_rollback;
+		pl_log(&st->log, PL_LOG_WARN, "store %s: job %" PRId64
+		       " is no longer %s's: its run %" PRId64 " is dropped",
+		       st->target, job, worker, run_id);
+		return -PL_ELEASED;
+	}
+	rc = held;
+	if (rc == 0) {
+		struct args a = { 0 };
+
+		arg_i(&a, run_id);
+		arg_i(&a, suite);
+		arg_s(&a, worker);
+		rc = cmd(st, "finish job", "UPDATE runs SET suite_id = $2, "
+			 "worker = $3 WHERE id = $1", &a);
+	}
+	if (rc == 0 && own != suite) {
+		struct args a = { 0 };
+
+		arg_i(&a, own);
+		rc = cmd(st, "finish job", "DELETE FROM suites WHERE id = $1 "
+			 "AND NOT EXISTS (SELECT 1 FROM runs WHERE suite_id = "
+			 "$1) AND NOT EXISTS (SELECT 1 FROM queue WHERE "
+			 "suite_id = $1)", &a);
+	}
+	if (rc == 0) {
+		struct args a = { 0 };
+
+		arg_i(&a, job);
+		arg_i(&a, run_id);
+		rc = cmd(st, "finish job", "UPDATE jobs SET state = 'done', "
+			 "run_id = $2, expires = NULL WHERE id = $1", &a);
+	}
+	if (rc == 0)
+		rc = cmd(st, "finish job", "NOTIFY patchlab_queue", NULL);
+	if (rc == 0)
+		rc = commit(st);
+	if (rc == 0)
+		return 0;
+err_rollback:
+	rollback(st);
+	return rc;
+}
+
+/* Record a closed lab-error run for job (its suite, board, scenario) with
+ * reason, done by worker; the caller holds the transaction. */
+static int record_lab_error(struct pl_store *st, int64_t job,
+			    const char *worker, const char *reason,
+			    int64_t *run_id)
+{
+	struct args a = { 0 };
+	uint64_t now = pl_store_now(st);
+	PGresult *r;
+	int rc;
+
+	arg_i(&a, job);
+	arg_u(&a, now);
+	arg_s(&a, st->holder);
+	arg_i(&a, st->pid);
+	arg_s(&a, st->host);
+	arg_s(&a, worker);
+	arg_s(&a, reason);
+	rc = run(st, "record lab-error", "INSERT INTO runs (suite_id, "
+		 "board_id, board_type, scenario, params, seed, started, "
+		 "finished, duration_ns, controller, controller_pid, "
+		 "controller_host, worker, state, verdict, reason) SELECT "
+		 "suite_id, board_id, board_type, scenario, params, seed, $2, "
+		 "$2, 0, $3, $4, $5, $6, 'closed', 'lab-error', $7 FROM jobs "
+		 "WHERE id = $1 RETURNING id", &a, PGRES_TUPLES_OK, &r);
+	if (rc)
+		return rc;
+	*run_id = PQntuples(r) ? val_i(r, 0, 0) : 0;
+	PQclear(r);
+	return *run_id ? 0 : -ENOENT;
+}
+
+/* End job's attempt: requeue it (keeping why in its reason) or record
+ * reason as its lab-error result. Inside the caller's transaction. */
+static int end_attempt(struct pl_store *st, int64_t job, const char *worker,
+		       const char *reason, bool requeue)
+{
+	struct args a = { 0 };
+	int64_t run_id = 0;
+	int rc;
+
+	if (requeue) {
+		arg_i(&a, job);
+		arg_s(&a, reason);
+		return cmd(st, "requeue job", "UPDATE jobs SET state = "
+			   "'queued', worker = NULL, expires = NULL, reason = "
+			   "$2 WHERE id = $1", &a);
+	}
+	rc = record_lab_error(st, job, worker, reason, &run_id);
+	if (rc)
+		return rc;
+	arg_i(&a, job);
+	arg_i(&a, run_id);
+	arg_s(&a, reason);
+	return cmd(st, "end job", "UPDATE jobs SET state = 'done', run_id = "
+		   "$2, expires = NULL, reason = $3 WHERE id = $1", &a);
+}
+
+int pl_store_job_fail(struct pl_store *st, int64_t job, const char *worker,
+		      int attempt, const char *reason, bool requeue,
+		      int max_attempts)
+{
+	int64_t suite;
+	int rc = need_pg(st);
+
+	if (rc)
+		return rc;
+	rc = begin(st);
+	if (rc)
+		return rc;
+	rc = job_held(st, job, worker, attempt, &suite);
+	if (rc == 0)
+		rc = end_attempt(st, job, worker, reason,
+				 requeue && attempt < max_attempts);
+	if (rc == 0)
+		rc = cmd(st, "end job", "NOTIFY patchlab_queue", NULL);
+	if (rc == 0)
+		rc = commit(st);
+	if (rc)
+		rollback(st);
+	return rc;
+}
+
+struct expired {
+	int64_t id;
+	int attempt;
+	char *worker;
+};
+
+static void fill_expired(const PGresult *r, int i, void *row, bool *oom)
+{
+	struct expired *e = row;
+
+	e->id = val_i(r, i, 0);
+	e->attempt = (int)val_i(r, i, 1);
+	e->worker = val_dup(r, i, 2, oom);
+}
+
+static void expired_free(struct expired *e, size_t n)
+{
+	for (size_t i = 0; e && i < n; i++)
+		free(e[i].worker);
+	free(e);
+}
+
+int pl_store_reap(struct pl_store *st, int max_attempts, uint64_t stale_ms,
+		  size_t *n)
+{
+	uint64_t now = pl_store_now(st);
+	struct expired *e = NULL;
+	size_t ne = 0, done = 0;
+	long cnt = 0;
+	void *r;
+	int rc = need_pg(st);
+
+	if (n)
+		*n = 0;
+	if (rc)
+		return rc;
+	rc = begin(st);
+	if (rc)
+		return rc;
+	{
+		struct args a = { 0 };
+
+		arg_u(&a, now);
+		/* SKIP LOCKED: a worker finishing one of them right now
+		 * wins, and two reapers split the work */
+		rc = query(st, "reap", "SELECT id, attempt, worker FROM jobs "
+			   "WHERE state = 'claimed' AND expires <= $1 ORDER BY "
+			   "id FOR UPDATE SKIP LOCKED", &a, sizeof(*e),
+			   fill_expired, &r, &ne);
+		e = r;
+	}
+	for (size_t i = 0; rc == 0 && i < ne; i++) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "worker %s stopped: its lease on "
+			 "the run expired (attempt %d)",
+			 e[i].worker ? e[i].worker : "?", e[i].attempt);
+		rc = end_attempt(st, e[i].id, e[i].worker, why,
+				 e[i].attempt < max_attempts);
+		if (rc == 0)
+			pl_log(&st->log, PL_LOG_WARN, "store %s: job %" PRId64
+			       ": %s: %s", st->target, e[i].id, why,
+			       e[i].attempt < max_attempts ? "requeued" :
+							     "lab-error");
+	}
+	done = ne;
+	if (rc == 0 && stale_ms) {
+		struct args a = { 0 };
+
+		arg_u(&a, now - stale_ms * 1000000u);
+		rc = cmd(st, "reap workers", "UPDATE workers SET online = "
+			 "false WHERE online AND seen < $1", &a);
+	}
+	if (rc == 0) {
+		struct args a = { 0 };
+
+		arg_u(&a, now);
+		rc = cmd_count(st, "queue timeout", "UPDATE jobs j SET state = "
+			       "'timed-out', reason = 'queue timeout' FROM "
+			       "queue q WHERE q.suite_id = j.suite_id AND "
+			       "j.state = 'queued' AND q.deadline <= $1", &a,
+			       &cnt);
+		done += (size_t)cnt;
+	}
+	if (rc == 0 && done)
+		rc = cmd(st, "reap", "NOTIFY patchlab_queue", NULL);
+	if (rc == 0)
+		rc = commit(st);
+	if (rc)
+		rollback(st);
+	expired_free(e, ne);
+	if (n && rc == 0)
+		*n = done;
+	return rc;
+}
+
+int pl_store_list_jobs(struct pl_store *st, int64_t suite_id,
+		       struct pl_job_row **rows, size_t *n)
+{
+	struct args a = { 0 };
+	void *r;
+	int rc = need_pg(st);
+
+	*rows = NULL;
+	*n = 0;
+	if (rc)
+		return rc;
+	arg_i(&a, suite_id);
+	rc = query(st, "list jobs", "SELECT " JOB_COLS JOB_FROM "WHERE "
+		   "CASE WHEN $1::bigint = 0 THEN j.state IN ('queued', "
+		   "'claimed') ELSE j.suite_id = $1 END ORDER BY j.id", &a,
+		   sizeof(**rows), fill_job, &r, n);
+	*rows = r;
+	if (rc) {
+		pl_store_jobs_free(*rows, *n);
+		*rows = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+int pl_store_cancel(struct pl_store *st, int64_t suite_id, size_t *n)
+{
+	struct args a = { 0 }, b = { 0 };
+	PGresult *r;
+	long cnt = 0;
+	int rc = need_pg(st);
+
+	if (n)
+		*n = 0;
+	if (rc)
+		return rc;
+	arg_i(&a, suite_id);
+	rc = run(st, "cancel", "SELECT 1 FROM queue WHERE suite_id = $1", &a,
+		 PGRES_TUPLES_OK, &r);
+	if (rc)
+		return rc;
+	rc = PQntuples(r) ? 0 : -ENOENT;
+	PQclear(r);
+	if (rc)
+		return rc;
+	arg_i(&b, suite_id);
+	rc = cmd_count(st, "cancel", "UPDATE jobs SET state = 'cancelled', "
+		       "reason = 'cancelled' WHERE suite_id = $1 AND state = "
+		       "'queued'", &b, &cnt);
+	if (rc == 0 && n)
+		*n = (size_t)cnt;
+	return rc;
+}

@@ -379,4 +379,137 @@ void pl_store_changes_free(struct pl_change_row *rows, size_t n);
 int pl_store_board_last_run(struct pl_store *st, const char *board,
 			    struct pl_run_row **row);
 
+/* ------------------------------------------------------------- queue */
+
+/*
+ * The lab service's queue (docs/lab-service.md): PostgreSQL only; every
+ * call returns -ENOTSUP on a SQLite store. A submitter uploads images and
+ * queues a suite as jobs, one per run it expands to, each pinned to a board
+ * a worker registered; workers claim jobs for their free boards, hold a
+ * lease on each that they renew by heartbeat, and finish it by moving the
+ * run their engine recorded into the queued suite, in one transaction that
+ * first checks the lease still holds (or else records nothing).
+ */
+
+/* Store bytes under their SHA-256 (hex, 64 chars + NUL in sha); storing
+ * the same bytes twice stores nothing. */
+int pl_store_image_put(struct pl_store *st, const void *data, size_t len,
+		       char sha[65]);
+/* The bytes stored under sha (malloc'ed, free()), or -ENOENT. */
+int pl_store_image_get(struct pl_store *st, const char *sha, void **data,
+		       size_t *len);
+
+/* A board a worker serves, as it registers it. */
+struct pl_worker_board {
+	const char *id, *type;
+	const char *const *tags; /* NULL-terminated, may be NULL */
+};
+
+/* Register (or re-register) worker name with its lab and boards; it is
+ * online from now. */
+int pl_store_worker_register(struct pl_store *st, const char *name,
+			     const char *lab,
+			     const struct pl_worker_board *boards, size_t n);
+/* Mark worker name offline (it stopped); its boards take no jobs. */
+int pl_store_worker_offline(struct pl_store *st, const char *name);
+
+struct pl_board_reg {
+	char *id, *type, *worker;
+	char **tags;   /* NULL-terminated */
+	bool online;
+};
+/* Every board of every registered worker, by id. Free with
+ * pl_store_boards_free(). */
+int pl_store_list_boards(struct pl_store *st, struct pl_board_reg **rows,
+			 size_t *n);
+void pl_store_boards_free(struct pl_board_reg *rows, size_t n);
+
+/* One job to queue. */
+struct pl_job_info {
+	const char *board_id, *board_type;
+	const char *scenario;    /* as `replay` takes it: "scenarios/x.lua" */
+	const char *params_json; /* NULL: {} */
+	uint64_t seed;
+};
+
+struct pl_submit_info {
+	struct pl_suite_info suite;  /* name, file (path on the workers) ... */
+	const char *submitter;       /* NULL: this store's holder */
+	int priority;                /* higher first */
+	const char *images_json;     /* {"NAME": "SHA256"}; NULL: {} */
+	uint64_t queue_timeout_ns;   /* 0: none */
+};
+
+/* Queue a suite: its suite row, its queue entry and n jobs, in one
+ * transaction; workers are woken (NOTIFY patchlab_queue). */
+int pl_store_submit(struct pl_store *st, const struct pl_submit_info *in,
+		    const struct pl_job_info *jobs, size_t n,
+		    int64_t *suite_id);
+
+enum pl_job_state {
+	PL_JOB_QUEUED, PL_JOB_CLAIMED, PL_JOB_DONE, PL_JOB_CANCELLED,
+	PL_JOB_TIMED_OUT, PL_JOB_STATE_COUNT
+};
+/* "queued", "claimed", "done", "cancelled", "timed-out". */
+const char *pl_job_state_name(enum pl_job_state s);
+
+struct pl_job_row {
+	int64_t id, suite_id, run_id; /* run_id 0 until done */
+	int index, priority, attempt;
+	enum pl_job_state state;
+	char *board_id, *board_type, *scenario, *params_json, *submitter;
+	char *worker, *reason;  /* NULL when none */
+	char *suite_file, *images_json;
+	uint64_t seed, queued_ns, expires_ns;
+};
+void pl_store_jobs_free(struct pl_job_row *rows, size_t n);
+
+/*
+ * Claim the next queued job of one of boards (priority, then age) for
+ * worker, leased for ttl_ms: FOR UPDATE SKIP LOCKED, so two workers never
+ * claim one job and never wait on each other. -ENOENT when none waits.
+ * Free *job with pl_store_jobs_free(*job, 1).
+ */
+int pl_store_claim(struct pl_store *st, const char *worker,
+		   const char *const *boards, size_t nboards, uint64_t ttl_ms,
+		   struct pl_job_row **job);
+/* Renew the leases of every job worker holds, and its heartbeat. *n (may
+ * be NULL) gets how many it still holds. */
+int pl_store_heartbeat(struct pl_store *st, const char *worker,
+		       uint64_t ttl_ms, size_t *n);
+/*
+ * Worker's attempt of job recorded run_id (under a suite of its own, as
+ * the engine does): in one transaction, if the job is still worker's with
+ * this attempt, move the run into the job's suite, mark it the worker's
+ * and the job done; else delete the run and return -PL_ELEASED (the job
+ * was taken back: nothing is recorded twice).
+ */
+int pl_store_job_finish(struct pl_store *st, int64_t job, const char *worker,
+			int attempt, int64_t run_id);
+/*
+ * Worker's attempt of job ended without a run (the engine could not start
+ * it): requeue it when requeue and the job had fewer than max_attempts,
+ * else record a lab-error run with reason under the job's suite and mark
+ * it done. -PL_ELEASED when the job is no longer worker's.
+ */
+int pl_store_job_fail(struct pl_store *st, int64_t job, const char *worker,
+		      int attempt, const char *reason, bool requeue,
+		      int max_attempts);
+/*
+ * Housekeeping any worker or waiting submitter does: jobs whose lease
+ * expired (their worker died or lost the database) are requeued while
+ * they had fewer than max_attempts, else recorded lab-error naming the
+ * worker; workers silent for stale_ms go offline; queued jobs of suites
+ * past their queue timeout end timed-out. *n (may be NULL) gets the jobs
+ * touched.
+ */
+int pl_store_reap(struct pl_store *st, int max_attempts, uint64_t stale_ms,
+		  size_t *n);
+/* Jobs of suite_id (0: every job queued or claimed), in id order. */
+int pl_store_list_jobs(struct pl_store *st, int64_t suite_id,
+		       struct pl_job_row **rows, size_t *n);
+/* Cancel the queued jobs of suite_id (claimed ones finish). *n (may be
+ * NULL) gets how many; -ENOENT for a suite that was never queued. */
+int pl_store_cancel(struct pl_store *st, int64_t suite_id, size_t *n);
+
 #endif

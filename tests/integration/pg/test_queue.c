@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * /pl/results/queue: the lab service's queue on a real PostgreSQL (the
+ * server this test starts; pl_test_store.h). A claimed job goes to no
+ * other worker; a lease that expires gives the job back and the
+ * late worker's result is dropped, never recorded twice; a job out of
+ * attempts ends lab-error naming the worker; a queue timeout ends the
+ * suite's waiting jobs; images are stored once per content. The clock is
+ * injected: lease expiry needs no sleep.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pl_test.h"
+#include "pl_test_store.h"
+#include "patchlab/error.h"
+#include "patchlab/store.h"
+
+#define MS 1000000ull
+
+struct fx {
+	char *dir, *url;
+	uint64_t now;
+	struct pl_test_logcap cap;
+	struct pl_store *a, *b; /* two workers' connections */
+};
+
+static uint64_t clock_of(void *ud)
+{
+	return ((struct fx *)ud)->now;
+}
+
+static struct pl_store *open_as(struct fx *f, const char *holder)
+{
+	struct pl_store_opts o = { .clock = clock_of, .clock_data = f,
+				   .log = &f->cap.log, .holder = holder };
+	struct pl_store *st = NULL;
+
+	assert_int_equal(pl_store_open(&st, f->url, &o), 0);
+	return st;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct pl_worker_board wa[] = { { "b1", "vboard", NULL },
+					{ "b2", "vboard", NULL } };
+	struct pl_worker_board wb[] = { { "b3", "vboard", NULL } };
+
+	f->dir = pl_test_tmpdir("queue");
+	f->url = pl_test_store_target(f->dir, "q.db");
+	assert_non_null(f->url);
+	f->now = 1700000000ull * 1000000000ull;
+	pl_test_logcap_init(&f->cap, "store");
+	f->a = open_as(f, "worker-a");
+	f->b = open_as(f, "worker-b");
+	assert_int_equal(pl_store_worker_register(f->a, "wa", "lab-a.yaml",
+						  wa, 2), 0);
+	assert_int_equal(pl_store_worker_register(f->b, "wb", "lab-b.yaml",
+						  wb, 1), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	pl_store_close(f->a);
+	pl_store_close(f->b);
+	pl_test_rmrf(f->dir);
+	free(f->dir);
+	free(f->url);
+	free(f);
+	return 0;
+}
+
+/* Queue n jobs on board (all on it), priority p; the suite id. */
+static int64_t submit(struct fx *f, const char *board, size_t n, int p,
+		      uint64_t timeout_ns)
+{
+	struct pl_job_info jobs[16];
+	struct pl_submit_info si = {
+		.suite = { .name = "release", .file = "/src/suite.yaml" },
+		.priority = p, .images_json = "{\"new\":\"abc\"}",
+		.queue_timeout_ns = timeout_ns,
+	};
+	int64_t suite = 0;
+
+	assert_true(n <= 16);
+	for (size_t i = 0; i < n; i++)
+		jobs[i] = (struct pl_job_info){
+			.board_id = board, .board_type = "vboard",
+			.scenario = "scenarios/cut.lua",
+			.params_json = "{\"n\":1}", .seed = 100 + i };
+	assert_int_equal(pl_store_submit(f->a, &si, jobs, n, &suite), 0);
+	assert_true(suite > 0);
+	return suite;
+}
+
+/* What a worker's engine does: a run under a suite of its own. */
+static int64_t engine_run(struct pl_store *st, const char *board,
+			  enum pl_verdict v)
+{
+	struct pl_suite_info si = { .name = "engine-own" };
+	struct pl_run_info ri = { .board_id = board, .board_type = "vboard",
+				  .scenario = "scenarios/cut.lua" };
+	int64_t suite, run;
+
+	assert_int_equal(pl_store_suite_begin(st, &si, &suite), 0);
+	ri.suite_id = suite;
+	assert_int_equal(pl_store_run_begin(st, &ri, &run), 0);
+	assert_int_equal(pl_store_run_event(st, run, 1, PL_EV_LOG, NULL), 0);
+	assert_int_equal(pl_store_run_end(st, run, v, NULL), 0);
+	return run;
+}
+
+static void a_claimed_job_goes_to_no_other_worker(void **state)
+{
+	struct fx *f = *state;
+	const char *both[] = { "b1", "b2" };
+	struct pl_job_row *j1, *j2, *j3;
+	int64_t suite = submit(f, "b1", 2, 0, 0);
+
+	/* job 1 is a's: b gets the next one */
+	assert_int_equal(pl_store_claim(f->a, "wa", both, 2, 1000, &j1), 0);
+	assert_int_equal(pl_store_claim(f->b, "wb", both, 2, 1000, &j2), 0);
+	assert_int_not_equal(j1->id, j2->id);
+	assert_int_equal(j1->suite_id, suite);
+	assert_int_equal(j1->state, PL_JOB_CLAIMED);
+	assert_int_equal(j1->attempt, 1);
+	assert_string_equal(j1->suite_file, "/src/suite.yaml");
+	assert_string_equal(j1->images_json, "{\"new\":\"abc\"}");
+	assert_string_equal(j1->worker, "wa");
+	assert_int_equal(pl_store_claim(f->a, "wa", both, 2, 1000, &j3),
+			 -ENOENT);
+	/* a board nobody queued for takes nothing */
+	assert_int_equal(pl_store_claim(f->b, "wb", (const char *[]){ "b3" },
+					1, 1000, &j3), -ENOENT);
+	pl_store_jobs_free(j1, 1);
+	pl_store_jobs_free(j2, 1);
+}
+
+static void priority_then_age(void **state)
+{
+	struct fx *f = *state;
+	const char *b1[] = { "b1" };
+	struct pl_job_row *j;
+	int64_t low, high;
+
+	low = submit(f, "b1", 1, 0, 0);
+	f->now += 1000 * MS;
+	high = submit(f, "b1", 1, 5, 0);
+	assert_int_equal(pl_store_claim(f->a, "wa", b1, 1, 1000, &j), 0);
+	assert_int_equal(j->suite_id, high);
+	pl_store_jobs_free(j, 1);
+	assert_int_equal(pl_store_claim(f->a, "wa", b1, 1, 1000, &j), 0);
+	assert_int_equal(j->suite_id, low);
+	pl_store_jobs_free(j, 1);
+}
+
+static void finished_run_lands_in_the_queued_suite(void **state)
+{
+	struct fx *f = *state;
+	const char *b1[] = { "b1" };
+	struct pl_run_filter flt = { 0 };
+	struct pl_job_row *j, *jobs;
+	struct pl_run_row *rows;
+	struct pl_suite_row *suites;
+	int64_t suite = submit(f, "b1", 1, 0, 0), run;
+	size_t n, nsuites;
+
+	assert_int_equal(pl_store_claim(f->a, "wa", b1, 1, 1000, &j), 0);
+	run = engine_run(f->a, "b1", PL_VERDICT_BRICKED);
+	assert_int_equal(pl_store_job_finish(f->a, j->id, "wa", j->attempt,
+					     run), 0);
+	flt.suite_id = suite;
+	assert_int_equal(pl_store_list_runs(f->b, &flt, &rows, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].id, run);
+	assert_string_equal(rows[0].worker, "wa");
+	assert_int_equal(rows[0].verdict, PL_VERDICT_BRICKED);
+	pl_store_runs_free(rows, n);
+	/* the engine's own suite is gone: one suite for the submitter */
+	assert_int_equal(pl_store_list_suites(f->b, &suites, &nsuites), 0);
+	assert_int_equal(nsuites, 1);
+	pl_store_suites_free(suites, nsuites);
+	assert_int_equal(pl_store_list_jobs(f->b, suite, &jobs, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(jobs[0].state, PL_JOB_DONE);
+	assert_int_equal(jobs[0].run_id, run);
+	pl_store_jobs_free(jobs, n);
+	/* finishing twice: no longer held */
+	assert_int_equal(pl_store_job_finish(f->a, j->id, "wa", j->attempt,
+					     engine_run(f->a, "b1",
+							PL_VERDICT_PASS)),
+			 -PL_ELEASED);
+	pl_store_jobs_free(j, 1);
+}
+
+static void expired_lease_requeues_and_the_late_result_is_dropped(
+	void **state)
+{
+	struct fx *f = *state;
+	const char *b1[] = { "b1" };
+	struct pl_run_filter flt = { 0 };
+	struct pl_job_row *j1, *j2, *jobs;
+	struct pl_run_row *rows;
+	int64_t suite = submit(f, "b1", 1, 0, 0), late, run;
+	size_t n, reaped;
+
+	assert_int_equal(pl_store_claim(f->a, "wa", b1, 1, 1000, &j1), 0);
+	/* a heartbeat within the lease keeps it */
+	f->now += 800 * MS;
+	assert_int_equal(pl_store_heartbeat(f->a, "wa", 1000, &n), 0);
+	assert_int_equal(n, 1);
+	f->now += 800 * MS;
+	assert_int_equal(pl_store_reap(f->b, 2, 0, &reaped), 0);
+	assert_int_equal(reaped, 0);
+	/* then worker a goes silent: its lease expires, the job requeues */
+	f->now += 300 * MS;
+	f->cap.warnings = 0;
+	assert_int_equal(pl_store_reap(f->b, 2, 0, &reaped), 0);
+	assert_int_equal(reaped, 1);
+	assert_int_equal(f->cap.warnings, 1);
+	assert_non_null(strstr(f->cap.last, "wa"));
+	/* a late heartbeat does not revive an expired lease */
+	assert_int_equal(pl_store_heartbeat(f->a, "wa", 1000, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(pl_store_claim(f->b, "wb", b1, 1, 1000, &j2), 0);
+	assert_int_equal(j2->id, j1->id);
+	assert_int_equal(j2->attempt, 2);
+	assert_non_null(strstr(j2->reason, "worker wa stopped"));
+	/* a's run comes in late: dropped, nothing recorded */
+	late = engine_run(f->a, "b1", PL_VERDICT_PASS);
+	assert_int_equal(pl_store_job_finish(f->a, j1->id, "wa", j1->attempt,
+					     late), -PL_ELEASED);
+	assert_int_equal(pl_store_get_run(f->b, late, &rows, NULL, NULL),
+			 -ENOENT);
+	run = engine_run(f->b, "b1", PL_VERDICT_FAIL);
+	assert_int_equal(pl_store_job_finish(f->b, j2->id, "wb", j2->attempt,
+					     run), 0);
+	flt.suite_id = suite;
+	assert_int_equal(pl_store_list_runs(f->b, &flt, &rows, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].worker, "wb");
+	pl_store_runs_free(rows, n);
+	/* out of attempts: the next expiry ends the job lab-error */
+	submit(f, "b1", 1, 0, 0);
+	pl_store_jobs_free(j1, 1);
+	pl_store_jobs_free(j2, 1);
+	assert_int_equal(pl_store_claim(f->a, "wa", b1, 1, 1000, &j1), 0);
+	pl_store_jobs_free(j1, 1);
+	assert_int_equal(pl_store_list_jobs(f->b, 0, &jobs, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(jobs[0].state, PL_JOB_CLAIMED);
+	pl_store_jobs_free(jobs, n);
+	f->now += 2000 * MS;
+	assert_int_equal(pl_store_reap(f->b, 1, 0, &reaped), 0);
+	assert_int_equal(reaped, 1);
+	assert_int_equal(pl_store_list_jobs(f->b, 0, &jobs, &n), 0);
+	assert_int_equal(n, 0); /* nothing waits or runs */
+	pl_store_jobs_free(jobs, n);
+	flt = (struct pl_run_filter){ .by_verdict = true,
+				      .verdict = PL_VERDICT_LAB_ERROR };
+	assert_int_equal(pl_store_list_runs(f->b, &flt, &rows, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].worker, "wa");
+	assert_non_null(strstr(rows[0].reason, "worker wa stopped"));
+	assert_false(rows[0].open);
+	pl_store_runs_free(rows, n);
+}
+
+static void queue_timeout_ends_waiting_jobs(void **state)
+{
+	struct fx *f = *state;
+	const char *b2[] = { "b2" };
+	struct pl_job_row *j, *jobs;
+	int64_t suite = submit(f, "b2", 3, 0, 5000 * MS);
+	size_t n, reaped;
+
+	assert_int_equal(pl_store_claim(f->a, "wa", b2, 1, 60000, &j), 0);
+	pl_store_jobs_free(j, 1);
+	f->now += 6000 * MS;
+	/* past the deadline nothing more is claimed */
+	assert_int_equal(pl_store_claim(f->a, "wa", b2, 1, 1000, &j), -ENOENT);
+	assert_int_equal(pl_store_reap(f->b, 2, 0, &reaped), 0);
+	assert_int_equal(reaped, 2);
+	assert_int_equal(pl_store_list_jobs(f->b, suite, &jobs, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(jobs[0].state, PL_JOB_CLAIMED);
+	assert_int_equal(jobs[1].state, PL_JOB_TIMED_OUT);
+	assert_int_equal(jobs[2].state, PL_JOB_TIMED_OUT);
+	assert_string_equal(pl_job_state_name(jobs[2].state), "timed-out");
+	pl_store_jobs_free(jobs, n);
+}
+
+static void cancel_takes_the_waiting_jobs(void **state)
+{
+	struct fx *f = *state;
+	struct pl_job_row *jobs;
+	int64_t suite = submit(f, "b1", 4, 0, 0);
+	size_t n;
+
+	assert_int_equal(pl_store_cancel(f->b, suite, &n), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(pl_store_cancel(f->b, suite + 1000, &n), -ENOENT);
+	assert_int_equal(pl_store_list_jobs(f->b, suite, &jobs, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(jobs[i].state, PL_JOB_CANCELLED);
+	pl_store_jobs_free(jobs, n);
+}
+
+static void images_are_stored_once_per_content(void **state)
+{
+	struct fx *f = *state;
+	char sha1[65], sha2[65];
+	unsigned char img[70000];
+	void *back;
+	size_t len;
+	long long rows = 0;
+
+	for (size_t i = 0; i < sizeof(img); i++)
+		img[i] = (unsigned char)(i * 7 + (i >> 8)); /* NULs too */
+	assert_int_equal(pl_store_image_put(f->a, img, sizeof(img), sha1), 0);
+	assert_int_equal(pl_store_image_put(f->b, img, sizeof(img), sha2), 0);
+	assert_string_equal(sha1, sha2);
+	assert_int_equal(strlen(sha1), 64);
+	assert_int_equal(pl_test_store_query_int(f->url, NULL,
+		"SELECT count(*) FROM images", &rows), 0);
+	assert_int_equal(rows, 1);
+	assert_int_equal(pl_store_image_get(f->b, sha1, &back, &len), 0);
+	assert_int_equal(len, sizeof(img));
+	assert_memory_equal(back, img, len);
+	free(back);
+	assert_int_equal(pl_store_image_get(f->b, "00", &back, &len), -ENOENT);
+}
+
+static void boards_registered_by_workers_are_listed(void **state)
+{
+	struct fx *f = *state;
+	struct pl_board_reg *b;
+	size_t n;
+
+	assert_int_equal(pl_store_list_boards(f->a, &b, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(b[2].id, "b3");
+	assert_string_equal(b[2].worker, "wb");
+	assert_true(b[2].online);
+	pl_store_boards_free(b, n);
+	assert_int_equal(pl_store_worker_offline(f->b, "wb"), 0);
+	assert_int_equal(pl_store_list_boards(f->a, &b, &n), 0);
+	assert_false(b[2].online);
+	pl_store_boards_free(b, n);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(a_claimed_job_goes_to_no_other_worker),
+		T(priority_then_age),
+		T(finished_run_lands_in_the_queued_suite),
+		T(expired_lease_requeues_and_the_late_result_is_dropped),
+		T(queue_timeout_ends_waiting_jobs),
+		T(cancel_takes_the_waiting_jobs),
+		T(images_are_stored_once_per_content),
+		T(boards_registered_by_workers_are_listed),
+#undef T
+	};
+
+	/* the queue is PostgreSQL's: this program always runs on it */
+	setenv("PL_TEST_STORE", "pg", 1);
+	pl_test_store_init();
+	return cmocka_run_group_tests_name("/pl/results/queue", tests, NULL,
+					   NULL);
+}
