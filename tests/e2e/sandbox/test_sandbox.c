@@ -7,8 +7,11 @@
  * `good` board of a real virtual rack (--jobs 1): os.execute, io.open,
  * require of a module outside scenarios/ (through a symlink that leads out
  * of the root), a misspelt global, an endless loop and a memory bomb (the
- * suite's defaults set small instruction and memory budgets); then a good
- * scenario, then a failed check(). From the JSON report:
+ * suite's defaults set small instruction and memory budgets), an image
+ * mutation that changes nothing, loops of fresh coroutines (they used to
+ * escape the budget), an error object that is a table (it used to have
+ * no line); then the codec table on a booted board, a good scenario, then
+ * a failed check(). From the JSON report:
  *   - each bad run ends `lab-error` and its reason carries the exact
  *     "scenarios/FILE.lua:LINE:" of the offending line;
  *   - the good run after them passes (the controller kept running);
@@ -44,6 +47,14 @@ static const struct expect {
 	  "scenarios/sb_membomb.lua:5:", "memory budget" },
 	{ "scenarios/sb_mutate_nothing.lua", "lab-error",
 	  "scenarios/sb_mutate_nothing.lua:4:", "fewer bytes than the image" },
+	{ "scenarios/sb_coroutine_loop.lua", "lab-error",
+	  "scenarios/sb_coroutine_loop.lua:4:", "instruction budget" },
+	{ "scenarios/sb_coroutine_short.lua", "lab-error",
+	  "scenarios/sb_coroutine_short.lua:4:", "instruction budget" },
+	{ "scenarios/sb_error_table.lua", "lab-error",
+	  "scenarios/sb_error_table.lua:4:", "(error object is a table value)" },
+	{ "scenarios/sb_codec.lua", "pass", NULL,
+	  "codec ok: cGF0Y2hsYWI= 6c6162" },
 	{ "scenarios/sb_good.lua", "pass", NULL, "lib.helper" },
 	{ "scenarios/sb_check_fail.lua", "fail", NULL, "expected 9.9.9" },
 };
