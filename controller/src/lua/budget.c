@@ -7,15 +7,17 @@
  * host's budget is refused; Lua then runs an emergency full GC and asks
  * again with the same arguments. A second refusal of the same request means
  * the run's live data really is over budget: the run is killed (see
- * run.c), which pcall cannot swallow. Shrinking never fails (Lua relies on
+ * below), which pcall cannot swallow. Shrinking never fails (Lua relies on
  * it).
  *
  * The allocator's user data is the host, which also knows the run
  * executing: pl_lua_run_from() asks it. A run over its budget is marked
- * killed here; run.c's count hook raises for it.
+ * killed here; the count hook (below, with the instruction budget and the
+ * stop requests of stop.c) raises for it.
  */
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,7 +215,7 @@ void *pl_lua__alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 
 /* ------------------------------------------------------ the running run */
 
-/* Mark the run killed: its next VM instruction raises (run.c's hook). */
+/* Mark the run killed: its next VM instruction raises (the count hook). */
 void pl_lua__run_kill(struct pl_lua_run *run, int code, const char *msg)
 {
 	if (run->killed)
@@ -229,4 +231,91 @@ struct pl_lua_run *pl_lua_run_from(lua_State *L)
 
 	lua_getallocf(L, &ud);
 	return ((struct pl_lua_host *)ud)->current;
+}
+
+/* ------------------------------------------------ the instruction budget */
+
+
+int pl_lua__raise_kill(lua_State *L, struct pl_lua_run *run)
+{
+	lua_pushstring(L, run->kill_msg ? run->kill_msg : "run killed");
+	return lua_error(L);
+}
+
+/* Kill the run for its instruction budget, with where L stands. */
+static void kill_for_budget(lua_State *L, struct pl_lua_run *run)
+{
+	char where[160], msg[256];
+
+	pl_lua__where(L, where, sizeof(where));
+	snprintf(msg, sizeof(msg),
+		 "%s: instruction budget exceeded (%" PRIu64 ")", where,
+		 run->instr_limit);
+	pl_lua__run_kill(run, -PL_EBUDGET, msg);
+}
+
+/* Kill the run because the controller was asked to stop (a signal):
+ * once per run, so the __close handlers of a later cancel still get
+ * their own small budget. */
+static void kill_for_stop(lua_State *L, struct pl_lua_run *run, int signum)
+{
+	char where[160], msg[256];
+
+	run->stop_exempt = true;
+	pl_lua__where(L, where, sizeof(where));
+	snprintf(msg, sizeof(msg), "%s: run stopped: %s (controller stopping)",
+		 where, pl_lua__signame(signum));
+	pl_lua__run_kill(run, -PL_ECANCELED, msg);
+}
+
+/* A killed run's threads raise at every instruction: the one that hit
+ * the limit and the run's own coroutine, which a script's coroutine
+ * returns to (coroutine.resume catches errors like pcall does). */
+static void arm_kill(lua_State *L, struct pl_lua_run *run)
+{
+	lua_sethook(L, pl_lua__count_hook, LUA_MASKCOUNT, 1);
+	if (run->co && run->co != L)
+		lua_sethook(run->co, pl_lua__count_hook, LUA_MASKCOUNT, 1);
+}
+
+void pl_lua__count_hook(lua_State *L, lua_Debug *ar)
+{
+	struct pl_lua_run *run = pl_lua_run_from(L);
+	int sig;
+
+	(void)ar;
+	if (!run)
+		return;
+	if (!run->killed) {
+		run->instr_used += PL_LUA_HOOK_STEP;
+		if (run->instr_used > run->instr_limit)
+			kill_for_budget(L, run);
+		else if (!run->stop_exempt &&
+			 pl_lua__stop_requested(run->host, &sig))
+			kill_for_stop(L, run, sig);
+		else
+			return;
+	}
+	/* From now on every instruction of this thread raises again, so a
+	 * pcall in the script only delays the end by one instruction. */
+	arm_kill(L, run);
+	pl_lua__raise_kill(L, run);
+}
+
+void pl_lua__charge(lua_State *L, struct pl_lua_run *run, uint64_t n)
+{
+	int sig;
+
+	if (!run->killed) {
+		run->instr_used += n;
+		if (run->instr_used > run->instr_limit)
+			kill_for_budget(L, run);
+		else if (!run->stop_exempt &&
+			 pl_lua__stop_requested(run->host, &sig))
+			kill_for_stop(L, run, sig);
+		else
+			return;
+	}
+	arm_kill(L, run);
+	pl_lua__raise_kill(L, run);
 }

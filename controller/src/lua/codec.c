@@ -10,7 +10,8 @@
  * Results are built in Lua buffers, so their memory is charged to the
  * run (a run cannot encode past its memory budget). Wrong argument types
  * raise; text that does not decode returns nil and a message, for the
- * script to handle. docs/scenario-api.md ("codec") is the user's page.
+ * script to handle. The sandbox makes the tables read-only proxies.
+ * docs/scenario-api.md ("codec") is the user's page.
  */
 #include <ctype.h>
 #include <limits.h>
@@ -200,10 +201,7 @@ void pl_lua__push_codec(lua_State *L)
 {
 	luaL_newlib(L, codec_fns);
 	luaL_newlib(L, base64_fns);
-	pl_lua_readonly(L, -1);
 	lua_setfield(L, -2, "base64");
 	luaL_newlib(L, hex_fns);
-	pl_lua_readonly(L, -1);
 	lua_setfield(L, -2, "hex");
-	pl_lua_readonly(L, -1);
 }

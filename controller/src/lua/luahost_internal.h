@@ -117,13 +117,17 @@ void pl_lua__push_env(struct pl_lua_host *h, lua_State *L);
 int pl_lua__load_file(lua_State *L, const char *path, const char *chunkname,
 		      int *err);
 
-/* run.c */
+/* budget.c: killing a run, the count hook */
 void pl_lua__run_kill(struct pl_lua_run *run, int code, const char *msg);
+/* Raise the kill message of run on L. */
+int pl_lua__raise_kill(lua_State *L, struct pl_lua_run *run);
 void pl_lua__count_hook(lua_State *L, lua_Debug *ar);
 /* Charge n instructions to the run executing on L (a coroutine's
  * creation); raises if that exceeds the budget, a stop was requested or
  * the run is killed. */
 void pl_lua__charge(lua_State *L, struct pl_lua_run *run, uint64_t n);
+
+/* run.c */
 uint64_t pl_lua__random(struct pl_lua_run *run);
 /* Seed the run's PRNG (prng.c). */
 void pl_lua__seed(struct pl_lua_run *run, uint64_t seed);
@@ -132,7 +136,8 @@ void pl_lua__seed(struct pl_lua_run *run, uint64_t seed);
 unsigned long pl_lua__stop_mark(void);
 bool pl_lua__stop_requested(const struct pl_lua_host *h, int *signum);
 const char *pl_lua__signame(int signum);
-/* codec.c: push the read-only `codec` table (base64, hex, crc32, sha256). */
+/* codec.c: push the `codec` table (base64, hex, crc32, sha256), with its
+ * sub-tables base64 and hex; writable: the sandbox makes them read-only. */
 void pl_lua__push_codec(lua_State *L);
 /* The state's allocator; ud is the host (budget.c). */
 void *pl_lua__alloc(void *ud, void *ptr, size_t osize, size_t nsize);

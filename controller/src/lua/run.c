@@ -18,7 +18,6 @@
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,92 +31,6 @@
 static char *dup_or_null(const char *s)
 {
 	return s ? strdup(s) : NULL;
-}
-
-/* ----------------------------------------------------------------- kills */
-
-static int raise_kill(lua_State *L, struct pl_lua_run *run)
-{
-	lua_pushstring(L, run->kill_msg ? run->kill_msg : "run killed");
-	return lua_error(L);
-}
-
-/* Kill the run for its instruction budget, with where L stands. */
-static void kill_for_budget(lua_State *L, struct pl_lua_run *run)
-{
-	char where[160], msg[256];
-
-	pl_lua__where(L, where, sizeof(where));
-	snprintf(msg, sizeof(msg),
-		 "%s: instruction budget exceeded (%" PRIu64 ")", where,
-		 run->instr_limit);
-	pl_lua__run_kill(run, -PL_EBUDGET, msg);
-}
-
-/* Kill the run because the controller was asked to stop (a signal):
- * once per run, so the __close handlers of a later cancel still get
- * their own small budget. */
-static void kill_for_stop(lua_State *L, struct pl_lua_run *run, int signum)
-{
-	char where[160], msg[256];
-
-	run->stop_exempt = true;
-	pl_lua__where(L, where, sizeof(where));
-	snprintf(msg, sizeof(msg), "%s: run stopped: %s (controller stopping)",
-		 where, pl_lua__signame(signum));
-	pl_lua__run_kill(run, -PL_ECANCELED, msg);
-}
-
-/* A killed run's threads raise at every instruction: the one that hit
- * the limit and the run's own coroutine, which a script's coroutine
- * returns to (coroutine.resume catches errors like pcall does). */
-static void arm_kill(lua_State *L, struct pl_lua_run *run)
-{
-	lua_sethook(L, pl_lua__count_hook, LUA_MASKCOUNT, 1);
-	if (run->co && run->co != L)
-		lua_sethook(run->co, pl_lua__count_hook, LUA_MASKCOUNT, 1);
-}
-
-void pl_lua__count_hook(lua_State *L, lua_Debug *ar)
-{
-	struct pl_lua_run *run = pl_lua_run_from(L);
-	int sig;
-
-	(void)ar;
-	if (!run)
-		return;
-	if (!run->killed) {
-		run->instr_used += PL_LUA_HOOK_STEP;
-		if (run->instr_used > run->instr_limit)
-			kill_for_budget(L, run);
-		else if (!run->stop_exempt &&
-			 pl_lua__stop_requested(run->host, &sig))
-			kill_for_stop(L, run, sig);
-		else
-			return;
-	}
-	/* From now on every instruction of this thread raises again, so a
-	 * pcall in the script only delays the end by one instruction. */
-	arm_kill(L, run);
-	raise_kill(L, run);
-}
-
-void pl_lua__charge(lua_State *L, struct pl_lua_run *run, uint64_t n)
-{
-	int sig;
-
-	if (!run->killed) {
-		run->instr_used += n;
-		if (run->instr_used > run->instr_limit)
-			kill_for_budget(L, run);
-		else if (!run->stop_exempt &&
-			 pl_lua__stop_requested(run->host, &sig))
-			kill_for_stop(L, run, sig);
-		else
-			return;
-	}
-	arm_kill(L, run);
-	raise_kill(L, run);
 }
 
 /* ------------------------------------------------------------ run object */
@@ -436,11 +349,14 @@ static int msgh(lua_State *L)
 	struct pl_lua_run *run = pl_lua_run_from(L);
 	const char *msg;
 	char where[160];
+	size_t len;
 
-	if (lua_type(L, 1) == LUA_TSTRING)
-		msg = lua_tostring(L, 1);
-	else
-		msg = object_text(L, run, 1);
+	if (lua_type(L, 1) != LUA_TSTRING)
+		object_text(L, run, 1);
+	msg = lua_tolstring(L, lua_type(L, 1) == LUA_TSTRING ? 1 : -1, &len);
+	/* the run keeps at most this much: copy no more into the traceback */
+	if (len > PL_LUA_TRACEBACK_MAX)
+		msg = lua_pushlstring(L, msg, PL_LUA_TRACEBACK_MAX);
 	if (!has_position(msg)) {
 		pl_lua__where(L, where, sizeof(where));
 		if (strcmp(where, "?"))
@@ -574,7 +490,7 @@ struct pl_lua_run *pl_lua_wait_prepare(lua_State *L)
 		luaL_error(L, "cannot wait inside a coroutine: make lab calls "
 			      "from the scenario's main body");
 	if (run->killed)
-		raise_kill(L, run);
+		pl_lua__raise_kill(L, run);
 	return run;
 }
 
@@ -594,7 +510,7 @@ static int wait_finish(lua_State *L, struct pl_lua_run *run)
 
 	run->wstate = PL_WAIT_NONE;
 	if (run->killed)
-		return raise_kill(L, run);
+		return pl_lua__raise_kill(L, run);
 	if (!run->wait_code)
 		return run->wait_nres;
 	/* "file:line: msg", remembered so the end of the run can tell this
@@ -627,7 +543,7 @@ int pl_lua_wait_yield(lua_State *L)
 		run->wstate = PL_WAIT_NONE;
 		if (run->wait.cancel)
 			run->wait.cancel(run->wait.user_data);
-		return raise_kill(L, run);
+		return pl_lua__raise_kill(L, run);
 	}
 	if (run->wstate == PL_WAIT_DONE)
 		return wait_finish(L, run);

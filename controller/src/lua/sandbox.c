@@ -613,6 +613,14 @@ static int sandbox_build(lua_State *L)
 		lua_pop(L, 1);
 	}
 	pl_lua__push_codec(L);
+	for (int i = 0; i < 2; i++) {
+		const char *sub = i ? "hex" : "base64";
+
+		lua_getfield(L, -1, sub);
+		pl_lua_readonly(L, -1);
+		lua_setfield(L, -2, sub);
+	}
+	pl_lua_readonly(L, -1);
 	lua_setfield(L, G, "codec");
 	lua_pushcfunction(L, l_print);
 	lua_setfield(L, G, "print");
