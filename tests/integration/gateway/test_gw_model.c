@@ -185,7 +185,7 @@ static int update(struct sim *s, const uint8_t *img, size_t len,
 		memcpy(line, "fwupdate data ", 14);
 		b64(img + off, n, line + 14);
 		type(s, line);
-		snprintf(ack, sizeof(ack), "fwupdate: ack %zu\r", off + n);
+		snprintf(ack, sizeof(ack), "fwupdate: ack %zu of ", off + n);
 		if (!wait_for(s, ack))
 			return -1;
 	}

@@ -210,7 +210,7 @@ static void send_update(struct rack *r, const uint8_t *img, size_t len)
 		memcpy(line, "fwupdate data ", 14);
 		EVP_EncodeBlock((unsigned char *)line + 14, img + off, (int)n);
 		say(r, line);
-		snprintf(ack, sizeof(ack), "fwupdate: ack %zu\r", off + n);
+		snprintf(ack, sizeof(ack), "fwupdate: ack %zu of ", off + n);
 		expect(r, ack);
 	}
 	say(r, "fwupdate end");
