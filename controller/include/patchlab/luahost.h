@@ -87,7 +87,9 @@
  * also calls pl_lua_request_stop(); the count hook then kills the
  * executing run within PL_LUA_HOOK_STEP instructions (status
  * -PL_ECANCELED, "file:line: run stopped: SIGTERM ..."), and any run of a
- * host opened before the request at its first hook.
+ * host opened before the request at its first hook. The same hook ends a
+ * run past its deadline_ns (-ETIMEDOUT), which a loop timer alone could
+ * not do either.
  *
  * Error messages: whatever a script raises (error(nil), a table, an
  * object with __tostring, a string without position) ends the run with
@@ -275,7 +277,11 @@ struct pl_lua_run_config {
 	const char *id;        /* run id for logs; copied; may be NULL */
 	const char *board;     /* board name; copied; may be NULL */
 	uint64_t seed;         /* math.random seed, reported back */
-	uint64_t deadline_ns;  /* for the engine; the host only stores it */
+	/* pl_now_ns() after which the script is killed at its next hook
+	 * (within PL_LUA_HOOK_STEP instructions): status -ETIMEDOUT,
+	 * "file:line: run timeout: ...". It holds where a loop timer cannot:
+	 * a script that never waits never lets the loop run. 0: none. */
+	uint64_t deadline_ns;
 	uint64_t instr_limit;  /* 0: the host default */
 	size_t mem_limit;      /* 0: the host default */
 	/* params: params_fn if set, else the value tree, else {} */
@@ -333,8 +339,8 @@ enum pl_lua_run_state pl_lua_run_get_state(const struct pl_lua_run *run);
 /*
  * Outcome of a DONE run: 0 (the chunk returned), -PL_ESCRIPT (error
  * raised), -PL_EBUDGET (instruction or memory budget), -PL_ECANCELED
- * (stopped by pl_lua_request_stop()), the code given to
- * pl_lua_run_fail() when that error was not caught by the script, or the
+ * (stopped by pl_lua_request_stop()), -ETIMEDOUT (past deadline_ns), the
+ * code given to pl_lua_run_fail() when that error was not caught by the script, or the
  * cancel code.
  */
 int pl_lua_run_status(const struct pl_lua_run *run);

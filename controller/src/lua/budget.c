@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "luahost_internal.h"
+#include "patchlab/clock.h"
 #include "patchlab/error.h"
 
 #define BLK_HDR 16u
@@ -254,18 +255,44 @@ static void kill_for_budget(lua_State *L, struct pl_lua_run *run)
 	pl_lua__run_kill(run, -PL_EBUDGET, msg);
 }
 
-/* Kill the run because the controller was asked to stop (a signal):
- * once per run, so the __close handlers of a later cancel still get
- * their own small budget. */
-static void kill_for_stop(lua_State *L, struct pl_lua_run *run, int signum)
+/* Kill the run because the controller was asked to stop (a signal) or
+ * its deadline passed: once per run, so the __close handlers of a later
+ * cancel still get their own small budget. */
+static void kill_late(lua_State *L, struct pl_lua_run *run, int code,
+		      const char *why)
 {
-	char where[160], msg[256];
+	char where[160], msg[160 + 128];
 
 	run->stop_exempt = true;
 	pl_lua__where(L, where, sizeof(where));
-	snprintf(msg, sizeof(msg), "%s: run stopped: %s (controller stopping)",
-		 where, pl_lua__signame(signum));
-	pl_lua__run_kill(run, -PL_ECANCELED, msg);
+	snprintf(msg, sizeof(msg), "%s: %s", where, why);
+	pl_lua__run_kill(run, code, msg);
+}
+
+/* Count n instructions; kill the run if they are over its budget, or a
+ * stop was requested, or its deadline passed. true when killed. */
+static bool over_limits(lua_State *L, struct pl_lua_run *run, uint64_t n)
+{
+	char why[96];
+	int sig;
+
+	run->instr_used += n;
+	if (run->instr_used > run->instr_limit) {
+		kill_for_budget(L, run);
+	} else if (run->stop_exempt) {
+		return false;
+	} else if (pl_lua__stop_requested(run->host, &sig)) {
+		snprintf(why, sizeof(why),
+			 "run stopped: %s (controller stopping)",
+			 pl_lua__signame(sig));
+		kill_late(L, run, -PL_ECANCELED, why);
+	} else if (run->deadline_ns && pl_now_ns() >= run->deadline_ns) {
+		kill_late(L, run, -ETIMEDOUT,
+			  "run timeout: the scenario ran past its deadline");
+	} else {
+		return false;
+	}
+	return true;
 }
 
 /* A killed run's threads raise at every instruction: the one that hit
@@ -281,21 +308,12 @@ static void arm_kill(lua_State *L, struct pl_lua_run *run)
 void pl_lua__count_hook(lua_State *L, lua_Debug *ar)
 {
 	struct pl_lua_run *run = pl_lua_run_from(L);
-	int sig;
 
 	(void)ar;
 	if (!run)
 		return;
-	if (!run->killed) {
-		run->instr_used += PL_LUA_HOOK_STEP;
-		if (run->instr_used > run->instr_limit)
-			kill_for_budget(L, run);
-		else if (!run->stop_exempt &&
-			 pl_lua__stop_requested(run->host, &sig))
-			kill_for_stop(L, run, sig);
-		else
-			return;
-	}
+	if (!run->killed && !over_limits(L, run, PL_LUA_HOOK_STEP))
+		return;
 	/* From now on every instruction of this thread raises again, so a
 	 * pcall in the script only delays the end by one instruction. */
 	arm_kill(L, run);
@@ -304,18 +322,8 @@ void pl_lua__count_hook(lua_State *L, lua_Debug *ar)
 
 void pl_lua__charge(lua_State *L, struct pl_lua_run *run, uint64_t n)
 {
-	int sig;
-
-	if (!run->killed) {
-		run->instr_used += n;
-		if (run->instr_used > run->instr_limit)
-			kill_for_budget(L, run);
-		else if (!run->stop_exempt &&
-			 pl_lua__stop_requested(run->host, &sig))
-			kill_for_stop(L, run, sig);
-		else
-			return;
-	}
+	if (!run->killed && !over_limits(L, run, n))
+		return;
 	arm_kill(L, run);
 	pl_lua__raise_kill(L, run);
 }

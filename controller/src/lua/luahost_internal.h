@@ -85,8 +85,9 @@ struct pl_lua_run {
 
 	/* killing: budget, stop request or self-cancel */
 	bool killed;
-	bool stop_exempt;  /* already stopped once, or cancelled: a stop
-			    * request no longer kills it */
+	bool stop_exempt;  /* already stopped or timed out once, or
+			    * cancelled: a stop request or the deadline no
+			    * longer kills it */
 	int kill_code;
 	char *kill_msg;
 	/* memory refusal tracking (see alloc in host.c) */

@@ -7,7 +7,7 @@
  *     created from C callbacks) end with the budget error;
  *   - a stop request (a signal through pl_lua_stop_on_signal, chained in
  *     front of libuv's handler) ends a runaway script, and libuv still
- *     gets the signal;
+ *     gets the signal; so does a deadline that has passed;
  *   - whatever a script raises ends the run with a "file:line:" message,
  *     capped in length, and never crashes.
  * Scripts live in tests/data/lua/.
@@ -88,9 +88,10 @@ static bool run_done(void *ud)
 	return pl_lua_run_get_state(ud) == PL_LUA_RUN_DONE;
 }
 
-/* Run tests/data/lua/NAME on host h until it ends (the caller frees). */
-static struct pl_lua_run *run_on(struct fx *fx, struct pl_lua_host *h,
-				 const char *name)
+/* Run tests/data/lua/NAME on host h until it ends (the caller frees),
+ * with a deadline (0: none). */
+static struct pl_lua_run *run_until(struct fx *fx, struct pl_lua_host *h,
+				    const char *name, uint64_t deadline_ns)
 {
 	char rel[256];
 	char *path;
@@ -100,6 +101,7 @@ static struct pl_lua_run *run_on(struct fx *fx, struct pl_lua_host *h,
 		.id = name,
 		.board = "vb0",
 		.seed = 1,
+		.deadline_ns = deadline_ns,
 		.log = fx->cap.log,
 	};
 
@@ -112,6 +114,12 @@ static struct pl_lua_run *run_on(struct fx *fx, struct pl_lua_host *h,
 	assert_int_equal(pl_test_loop_until(&fx->loop, run_done, run, 60000),
 			 0);
 	return run;
+}
+
+static struct pl_lua_run *run_on(struct fx *fx, struct pl_lua_host *h,
+				 const char *name)
+{
+	return run_until(fx, h, name, 0);
 }
 
 /* NAME ends with code and a message holding "tests/data/lua/NAME:LINE:"
@@ -260,6 +268,27 @@ static void a_stop_request_names_its_signal(void **state)
 		   "run stopped: SIGINT (controller stopping)");
 }
 
+/* A deadline that has passed ends a runaway script at its next hook,
+ * though its budget would last hours and no loop timer can run. */
+static void a_passed_deadline_ends_a_runaway_script(void **state)
+{
+	struct fx *fx = *state;
+	struct pl_lua_host *big = open_host(fx, UINT64_C(1) << 60);
+	struct pl_lua_run *run;
+
+	run = run_until(fx, big, "stop_later.lua", 1);
+	assert_int_equal(pl_lua_run_status(run), -ETIMEDOUT);
+	if (!strstr(pl_lua_run_message(run),
+		    "tests/data/lua/stop_later.lua:3: run timeout"))
+		fail_msg("%s", pl_lua_run_message(run));
+	pl_lua_run_free(run);
+	pl_lua_host_free(big);
+	/* a deadline far ahead changes nothing: the budget ends this one */
+	run = run_until(fx, fx->h, "co_wrap_loop.lua", UINT64_MAX);
+	assert_int_equal(pl_lua_run_status(run), -PL_EBUDGET);
+	pl_lua_run_free(run);
+}
+
 /* -------------------------------------------------------------- errors */
 
 static void errors_without_position_get_one(void **state)
@@ -319,6 +348,7 @@ int main(void)
 		T(coroutines_still_work),
 		T(sigterm_stops_a_runaway_script),
 		T(a_stop_request_names_its_signal),
+		T(a_passed_deadline_ends_a_runaway_script),
 		T(errors_without_position_get_one),
 		T(a_looping_tostring_meets_the_budget),
 		T(long_messages_are_capped),
