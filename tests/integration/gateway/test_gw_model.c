@@ -286,6 +286,23 @@ static void gw_env_in_place_window_edges(void **state)
 	char v[32];
 
 	(void)state;
+	/* the board measures where the cut landed after its last line */
+	{
+		struct sim s;
+		const char *line;
+		int64_t after;
+
+		sim_open(&s, "env-in-place");
+		fresh_boot(&s);
+		assert_false(pl_vgw_last_cut(s.gw, &line, &after));
+		assert_int_equal(update(&s, s.img_new, s.len_new,
+					"fwupdate: activating slot B\r\n",
+					7 * MS + 250 * US), 1);
+		assert_true(pl_vgw_last_cut(s.gw, &line, &after));
+		assert_string_equal(line, "fwupdate: activating slot B");
+		assert_int_equal(after, 7 * MS + 250 * US);
+		sim_close(&s);
+	}
 	cut_activation("env-in-place", 5 * MS - EPS, v);
 	assert_string_equal(v, "1.0.0");
 	cut_activation("env-in-place", 5 * MS + EPS, v);
