@@ -358,6 +358,9 @@ uint64_t pl_lua_run_seed(const struct pl_lua_run *run);
 const char *pl_lua_run_id(const struct pl_lua_run *run);
 const char *pl_lua_run_board(const struct pl_lua_run *run);
 uint64_t pl_lua_run_deadline(const struct pl_lua_run *run);
+/* Set (or move, or with 0 remove) the run's deadline_ns, e.g. where the
+ * run's timeout timer is armed; takes effect at the next hook. */
+void pl_lua_run_set_deadline(struct pl_lua_run *run, uint64_t deadline_ns);
 void *pl_lua_run_user_data(const struct pl_lua_run *run);
 /* VM instructions counted so far (multiple of PL_LUA_HOOK_STEP). */
 uint64_t pl_lua_run_instructions(const struct pl_lua_run *run);

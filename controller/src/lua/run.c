@@ -696,6 +696,11 @@ uint64_t pl_lua_run_deadline(const struct pl_lua_run *run)
 	return run->deadline_ns;
 }
 
+void pl_lua_run_set_deadline(struct pl_lua_run *run, uint64_t deadline_ns)
+{
+	run->deadline_ns = deadline_ns;
+}
+
 void *pl_lua_run_user_data(const struct pl_lua_run *run)
 {
 	return run->cfg.user_data;

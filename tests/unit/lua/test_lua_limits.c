@@ -88,10 +88,9 @@ static bool run_done(void *ud)
 	return pl_lua_run_get_state(ud) == PL_LUA_RUN_DONE;
 }
 
-/* Run tests/data/lua/NAME on host h until it ends (the caller frees),
- * with a deadline (0: none). */
-static struct pl_lua_run *run_until(struct fx *fx, struct pl_lua_host *h,
-				    const char *name, uint64_t deadline_ns)
+/* Open tests/data/lua/NAME on host h, with a deadline (0: none). */
+static struct pl_lua_run *open_script(struct fx *fx, struct pl_lua_host *h,
+				      const char *name, uint64_t deadline_ns)
 {
 	char rel[256];
 	char *path;
@@ -110,10 +109,23 @@ static struct pl_lua_run *run_until(struct fx *fx, struct pl_lua_host *h,
 	cfg.path = path;
 	assert_int_equal(pl_lua_run_open(h, &run, &cfg), 0);
 	free(path);
+	return run;
+}
+
+/* Start run and wait until it ends. */
+static struct pl_lua_run *start_and_wait(struct fx *fx, struct pl_lua_run *run)
+{
 	assert_int_equal(pl_lua_run_start(run), 0);
 	assert_int_equal(pl_test_loop_until(&fx->loop, run_done, run, 60000),
 			 0);
 	return run;
+}
+
+/* Run NAME on host h until it ends (the caller frees). */
+static struct pl_lua_run *run_until(struct fx *fx, struct pl_lua_host *h,
+				    const char *name, uint64_t deadline_ns)
+{
+	return start_and_wait(fx, open_script(fx, h, name, deadline_ns));
 }
 
 static struct pl_lua_run *run_on(struct fx *fx, struct pl_lua_host *h,
@@ -287,6 +299,15 @@ static void a_passed_deadline_ends_a_runaway_script(void **state)
 	run = run_until(fx, fx->h, "co_wrap_loop.lua", UINT64_MAX);
 	assert_int_equal(pl_lua_run_status(run), -PL_EBUDGET);
 	pl_lua_run_free(run);
+	/* set after open, as the run module arms its timer */
+	big = open_host(fx, UINT64_C(1) << 60);
+	run = open_script(fx, big, "stop_later.lua", 0);
+	pl_lua_run_set_deadline(run, 1);
+	assert_true(pl_lua_run_deadline(run) == 1);
+	start_and_wait(fx, run);
+	assert_int_equal(pl_lua_run_status(run), -ETIMEDOUT);
+	pl_lua_run_free(run);
+	pl_lua_host_free(big);
 }
 
 /* -------------------------------------------------------------- errors */
