@@ -1850,10 +1850,11 @@ static int end_attempt(struct pl_store *st, int64_t job, const char *worker,
 }
 
 int pl_store_job_fail(struct pl_store *st, int64_t job, const char *worker,
-		      int attempt, const char *reason, bool requeue,
-		      int max_attempts)
+		      int attempt, int64_t run_id, const char *reason,
+		      bool requeue, int max_attempts)
 {
-	int64_t suite;
+	int64_t suite, own = 0;
+	PGresult *r;
 	int rc = need_pg(st);
 
 	if (rc)
@@ -1862,6 +1863,18 @@ int pl_store_job_fail(struct pl_store *st, int64_t job, const char *worker,
 	if (rc)
 		return rc;
 	rc = job_held(st, job, worker, attempt, &suite);
+	if (rc == 0 && run_id) {
+		struct args a = { 0 };
+
+		arg_i(&a, run_id);
+		rc = run(st, "drop run", "SELECT suite_id FROM runs WHERE "
+			 "id = $1", &a, PGRES_TUPLES_OK, &r);
+		if (rc == 0) {
+			own = PQntuples(r) ? val_i(r, 0, 0) : 0;
+			PQclear(r);
+			rc = drop_run(st, run_id, own == suite ? 0 : own);
+		}
+	}
 	if (rc == 0)
 		rc = end_attempt(st, job, worker, reason,
 				 requeue && attempt < max_attempts);

@@ -76,6 +76,9 @@ struct pl_engine_opts {
 	/* only boards carrying every one of these tags (NULL-terminated, or
 	 * NULL for every board the suite selects) */
 	const char *const *tags;
+	/* only these boards (ids, NULL-terminated), or NULL for every board
+	 * the suite selects: a lab worker's run touches its own board only */
+	const char *const *boards;
 	/* replay: run exactly this one run of the suite (its scenario, its
 	 * params with their cut point, its seed) on any free board of its
 	 * board type, instead of the suite's runs; NULL otherwise */

@@ -40,14 +40,18 @@ static struct run_spec *add_spec(struct pl_engine *e)
 	return &e->specs[e->nspecs++];
 }
 
-/* Does the command line let us use board b (--tag)? */
+/* Does the command line let us use board b (--tag, a worker's board)? */
 bool pl_engine__board_allowed(const struct pl_engine_opts *o,
 			  const struct pl_board_cfg *b)
 {
+	bool listed = !o->boards;
+
 	for (size_t i = 0; o->tags && o->tags[i]; i++)
 		if (!pl_board_has_tag(b, o->tags[i]))
 			return false;
-	return true;
+	for (size_t i = 0; o->boards && o->boards[i]; i++)
+		listed |= strcmp(o->boards[i], b->id) == 0;
+	return listed;
 }
 
 /* The chunk name a scenario path gets ("scenarios/x.lua"). */

@@ -487,14 +487,16 @@ int pl_store_heartbeat(struct pl_store *st, const char *worker,
 int pl_store_job_finish(struct pl_store *st, int64_t job, const char *worker,
 			int attempt, int64_t run_id);
 /*
- * Worker's attempt of job ended without a run (the engine could not start
- * it): requeue it when requeue and the job had fewer than max_attempts,
- * else record a lab-error run with reason under the job's suite and mark
- * it done. -PL_ELEASED when the job is no longer worker's.
+ * Worker's attempt of job ended without a result (the engine could not
+ * start it, or the worker stopped under it): requeue it when requeue and
+ * the job had fewer than max_attempts, else record a lab-error run with
+ * reason under the job's suite and mark it done. A run the attempt's
+ * engine recorded (run_id, 0 when none) is deleted in the same
+ * transaction. -PL_ELEASED when the job is no longer worker's.
  */
 int pl_store_job_fail(struct pl_store *st, int64_t job, const char *worker,
-		      int attempt, const char *reason, bool requeue,
-		      int max_attempts);
+		      int attempt, int64_t run_id, const char *reason,
+		      bool requeue, int max_attempts);
 /*
  * Housekeeping any worker or waiting submitter does: jobs whose lease
  * expired (their worker died or lost the database) are requeued while
