@@ -88,7 +88,7 @@ static int run_boards(const struct pl_cli_args *a)
 		rc = PL_EXIT_CONFIG;
 		goto out;
 	}
-	if (stat(db, &sb) == 0) {
+	if (pl_store_is_url(db) || stat(db, &sb) == 0) {
 		err = pl_store_open(&st, db, NULL);
 		if (!err)
 			err = pl_store_list_leases(st, &leases, &nleases);

@@ -96,7 +96,7 @@ static int run_report(const struct pl_cli_args *a)
 		return rc;
 	if (!db)
 		db = PL_STORE_DEFAULT_PATH;
-	if (stat(db, &sb) != 0) {
+	if (!pl_store_is_url(db) && stat(db, &sb) != 0) {
 		fprintf(stderr, "patchlab report: no result store at %s (%s); "
 			"give --db FILE\n", db, strerror(errno));
 		return PL_EXIT_LAB_ERROR;

@@ -112,7 +112,7 @@ static int open_store(const struct pl_cli_args *a, struct pl_store **st)
 
 	if (!db)
 		db = PL_STORE_DEFAULT_PATH;
-	if (stat(db, &sb) != 0) {
+	if (!pl_store_is_url(db) && stat(db, &sb) != 0) {
 		fprintf(stderr, "patchlab %s: no result store at %s (%s); "
 			"give --db FILE, or run a suite first\n", a->cmd->name,
 			db, strerror(errno));

@@ -29,6 +29,11 @@ extern const struct pl_cli_cmd pl_cmd_boards;
 extern const struct pl_cli_cmd pl_cmd_power;
 extern const struct pl_cli_cmd pl_cmd_console;
 extern const struct pl_cli_cmd pl_cmd_flash;
+extern const struct pl_cli_cmd pl_cmd_worker;
+extern const struct pl_cli_cmd pl_cmd_submit;
+extern const struct pl_cli_cmd pl_cmd_queue;
+extern const struct pl_cli_cmd pl_cmd_cancel;
+extern const struct pl_cli_cmd pl_cmd_db_migrate;
 
 const struct pl_cli_cmd *const pl_cli_commands[] = {
 	&pl_cmd_drivers,
@@ -53,5 +58,10 @@ const struct pl_cli_cmd *const pl_cli_commands[] = {
 	&pl_cmd_power,
 	&pl_cmd_console,
 	&pl_cmd_flash,
+	&pl_cmd_worker,
+	&pl_cmd_submit,
+	&pl_cmd_queue,
+	&pl_cmd_cancel,
+	&pl_cmd_db_migrate,
 	NULL,
 };

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * /pl/e2e/labservice: a lab that spans hosts, on one machine. A real
+ * PostgreSQL 15 (started by the test, pl_test_store.h) is the queue and the
+ * store; a virtual rack of four boards is served by two workers (`patchlab
+ * worker --boards vb0,vb1` and `--boards vb2,vb3`, each its own process);
+ * `patchlab submit --wait` queues scenarios/suites/smoke.yaml from a third
+ * and exits like `run`. Checked:
+ *
+ *   - `patchlab db migrate` brings the empty database to the schema;
+ *   - every run of the suite is recorded once, closed, by the worker that
+ *     serves its board (the `worker` of each run);
+ *   - the verdicts are those of `patchlab run` of the same suite on the
+ *     same rack from one host, and so is the exit code;
+ *   - a resubmission stores no image twice;
+ *   - SIGTERM drains each worker: exit 0, its boards offline.
+ *
+ * Every wait is on an event with a deadline (a process exit, the store
+ * polled on a timer), never a sleep. Every child is reaped.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "e2e_util.h"
+#include "patchlab/exit.h"
+#include "patchlab/store.h"
+#include "pl_test.h"
+#include "pl_test_store.h"
+
+#define BOARDS 4
+#define READY_DEADLINE_MS 60000u
+
+struct ctx {
+	struct e2e_rack rack;
+	char *url, *suite;
+};
+
+static int group_setup(void **state)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+
+	*state = c;
+	if (!c)
+		return -1;
+	/* smoke.yaml names the factory image by $PROFILE */
+	setenv("PROFILE", "good", 1);
+	c->suite = pl_test_source_path("scenarios/suites/smoke.yaml");
+	if (e2e_rack_up(&c->rack, "e2e-labsvc", BOARDS, "good"))
+		return -1;
+	c->url = pl_test_store_target(c->rack.dir, "unused");
+	return c->url ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	struct ctx *c = *state;
+	int rc = c ? e2e_rack_down(&c->rack) : 0;
+
+	if (c) {
+		free(c->url);
+		free(c->suite);
+		free(c);
+	}
+	return rc;
+}
+
+struct seen {
+	struct pl_store *st;
+	size_t want_online;
+};
+
+/* The workers have registered their boards. */
+static bool boards_online(void *ud)
+{
+	struct seen *s = ud;
+	struct pl_board_reg *b = NULL;
+	size_t n = 0, online = 0;
+
+	if (pl_store_list_boards(s->st, &b, &n))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		online += b[i].online;
+	pl_store_boards_free(b, n);
+	return online == s->want_online;
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	(void)t; /* wakes the loop so the predicate is looked at */
+}
+
+static int start_worker(struct ctx *c, uv_loop_t *loop, struct e2e_proc *p,
+			const char *name, const char *boards)
+{
+	char out[4200], log[4300];
+	char *argv[] = { (char *)pl_test_patchlab(), "worker", "--lab",
+			 c->rack.lab, "--db", c->url, "--name", (char *)name,
+			 "--boards", (char *)boards, "--out", out, "--poll",
+			 "100ms", "--lease", "10s", NULL };
+
+	snprintf(out, sizeof(out), "%s/%s", c->rack.dir, name);
+	snprintf(log, sizeof(log), "%s/%s.log", c->rack.dir, name);
+	return e2e_spawn(loop, p, NULL, log, argv);
+}
+
+static void print_file(const char *path)
+{
+	char *s = pl_test_slurp(path);
+
+	fprintf(stderr, "--- %s\n%s\n", path, s ? s : "(none)");
+	free(s);
+}
+
+/* board -> verdict of every run of a report. */
+static json_t *verdicts_of(const char *json_path)
+{
+	json_t *root = json_load_file(json_path, 0, NULL), *out = json_object();
+	json_t *r;
+	size_t i;
+
+	json_array_foreach(json_object_get(root, "runs"), i, r)
+		json_object_set(out, json_string_value(json_object_get(r,
+							"board")),
+				json_object_get(r, "verdict"));
+	json_decref(root);
+	return out;
+}
+
+static void suite_spread_over_two_workers_matches_one_host(void **state)
+{
+	struct ctx *c = *state;
+	struct e2e_proc w0 = { 0 }, w1 = { 0 };
+	struct seen seen = { .want_online = BOARDS };
+	struct pl_run_filter f = { 0 };
+	struct pl_run_row *runs = NULL;
+	char one[4200], spread[4200], onedb[4200], *out = NULL;
+	json_t *v1, *v2;
+	long long suite = 0, images = 0;
+	size_t n = 0;
+	uv_loop_t loop;
+	uv_timer_t tick;
+	int rc1, rc2;
+
+	/* one host, as today */
+	snprintf(one, sizeof(one), "%s/one.json", c->rack.dir);
+	snprintf(onedb, sizeof(onedb), "%s/one.db", c->rack.dir);
+	rc1 = e2e_patchlab(NULL, &out, "run", c->suite, "--lab", c->rack.lab,
+			   "--db", onedb, "--out", c->rack.dir, "--json", one,
+			   "--seed", "7", "-q", NULL);
+	if (rc1 != PL_EXIT_OK && rc1 != PL_EXIT_GATE_FAILED)
+		fail_msg("patchlab run: exit %d\n%s", rc1, out ? out : "");
+	free(out);
+	out = NULL;
+
+	assert_int_equal(e2e_patchlab(NULL, &out, "db", "migrate", "--db",
+				      c->url, NULL), 0);
+	assert_non_null(strstr(out, "-> 4"));
+	free(out);
+	out = NULL;
+
+	uv_loop_init(&loop);
+	uv_timer_init(&loop, &tick);
+	uv_timer_start(&tick, on_tick, 100, 100);
+	assert_int_equal(start_worker(c, &loop, &w0, "w0", "vb0,vb1"), 0);
+	assert_int_equal(start_worker(c, &loop, &w1, "w1", "vb2,vb3"), 0);
+	assert_int_equal(pl_store_open(&seen.st, c->url, NULL), 0);
+	if (pl_test_loop_until(&loop, boards_online, &seen,
+			       READY_DEADLINE_MS) != 0) {
+		print_file(w0.out_path);
+		print_file(w1.out_path);
+		fail_msg("the workers did not register %d boards", BOARDS);
+	}
+
+	/* the lab service, from a third process */
+	snprintf(spread, sizeof(spread), "%s/spread.json", c->rack.dir);
+	rc2 = e2e_patchlab(NULL, &out, "submit", c->suite, "--db", c->url,
+			   "--wait", "--timeout", "4m", "--json", spread,
+			   "--seed", "7", NULL);
+	if (rc2 != rc1) {
+		print_file(w0.out_path);
+		print_file(w1.out_path);
+		fail_msg("submit --wait: exit %d, run: %d\n%s", rc2, rc1,
+			 out ? out : "");
+	}
+	assert_int_equal(sscanf(out, "suite %lld queued", &suite), 1);
+	free(out);
+	out = NULL;
+
+	/* every run once, closed, by the worker of its board */
+	f.suite_id = suite;
+	assert_int_equal(pl_store_list_runs(seen.st, &f, &runs, &n), 0);
+	assert_int_equal(n, BOARDS);
+	for (size_t i = 0; i < n; i++) {
+		const char *want = strcmp(runs[i].board_id, "vb2") < 0 ? "w0" :
+									"w1";
+
+		assert_false(runs[i].open);
+		assert_non_null(runs[i].worker);
+		assert_string_equal(runs[i].worker, want);
+		for (size_t k = 0; k < i; k++)
+			assert_string_not_equal(runs[k].board_id,
+						runs[i].board_id);
+	}
+	pl_store_runs_free(runs, n);
+	/* the same verdicts as on one host */
+	v1 = verdicts_of(one);
+	v2 = verdicts_of(spread);
+	assert_int_equal(json_object_size(v1), BOARDS);
+	if (!json_equal(v1, v2)) {
+		char *a = json_dumps(v1, 0), *b = json_dumps(v2, 0);
+
+		fail_msg("verdicts differ: one host %s, lab service %s", a, b);
+	}
+	json_decref(v1);
+	json_decref(v2);
+
+	/* a resubmission (no wait) stores no image twice */
+	assert_int_equal(pl_test_store_query_int(c->url, NULL,
+		"SELECT count(*) FROM images", &images), 0);
+	assert_int_equal(e2e_patchlab(NULL, &out, "submit", c->suite, "--db",
+				      c->url, "--priority", "-5", NULL), 0);
+	free(out);
+	out = NULL;
+	{
+		long long again = 0;
+
+		assert_int_equal(pl_test_store_query_int(c->url, NULL,
+			"SELECT count(*) FROM images", &again), 0);
+		assert_int_equal(again, images);
+	}
+	assert_int_equal(e2e_patchlab(NULL, &out, "queue", "--db", c->url,
+				      NULL), 0);
+	assert_non_null(strstr(out, "waiting or running"));
+	free(out);
+	out = NULL;
+
+	/* SIGTERM drains: each worker finishes what it runs and ends 0 */
+	uv_process_kill(&w0.h, SIGTERM);
+	uv_process_kill(&w1.h, SIGTERM);
+	assert_int_equal(e2e_wait(&loop, &w0, E2E_RUN_DEADLINE_MS), 0);
+	assert_int_equal(e2e_wait(&loop, &w1, E2E_RUN_DEADLINE_MS), 0);
+	seen.want_online = 0;
+	assert_true(boards_online(&seen));
+	pl_store_close(seen.st);
+	uv_close((uv_handle_t *)&tick, NULL);
+	pl_test_loop_drain(&loop);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+			suite_spread_over_two_workers_matches_one_host),
+	};
+
+	/* the lab service is PostgreSQL's: this program always runs on it */
+	setenv("PL_TEST_STORE", "pg", 1);
+	pl_test_store_init();
+	return cmocka_run_group_tests_name("/pl/e2e/labservice", tests,
+					   group_setup, group_teardown);
+}
