@@ -7,9 +7,10 @@
  * The rack is re-parented to this test (a child subreaper), which reaps
  * it after `down`.
  *
- * The cut through the relay is aimed at the middle of env-in-place's
- * window at --speed 0.1 (the window is then 160 ms wide, 80 ms from each
- * edge): what is asserted is the model's outcome, not the timing.
+ * The cuts through the relay are aimed at the middle of each profile's
+ * window at --speed 0.1 (env-in-place: 160 ms wide, 80 ms from each edge;
+ * split-activation 130 ms; bootcount-drain 180 ms): what is asserted is
+ * the model's outcome, not the timing.
  */
 #include <errno.h>
 #include <poll.h>
@@ -316,6 +317,76 @@ static void gw_rack_cut_bricks_env_in_place_and_factory_recovers(void **state)
 	rack_down(r);
 }
 
+/* Cut the board on relay channel ch, ms_after (real ms) after needle. */
+static void cut_after(struct rack *r, unsigned ch, const char *needle,
+		      uint64_t ms_after)
+{
+	expect(r, needle);
+	read_until_time(r, pl_now_ns() + ms_after * 1000000ull);
+	power(r, ch, false);
+}
+
+/* split-activation: [21, 47) ms after "activating", at speed 0.1 the
+ * middle is 340 ms (130 ms from either edge): no slot is bootable. */
+static void gw_rack_cut_bricks_split_activation(void **state)
+{
+	struct rack *r = *state;
+	uint8_t *img;
+	size_t len;
+
+	rack_up(r, "good,split-activation", false);
+	r->relay = open_in(r, "relay0.tty");
+	r->con = open_in(r, "gw1.console");
+	power(r, 2, true);
+	expect(r, "gw: boot committed");
+	img = slurp_img(r, "gw-2.1.0.img", &len);
+	send_update(r, img, len);
+	cut_after(r, 2, "fwupdate: activating slot B\r\n", 340);
+	power(r, 2, true);
+	/* bootslot=B was written, the old slot retired, the new one not
+	 * yet enabled */
+	expect(r, "gw-boot: slot B: not marked bootable");
+	expect(r, "gw-boot: slot A: not marked bootable");
+	expect(r, "gw-boot: BOOT FAILED: no bootable slot");
+	power(r, 2, false);
+	free(img);
+	rack_down(r);
+}
+
+/* bootcount-drain: a committed update, then three boots cut 180 ms after
+ * "gw: boot ok" (the window ends at 360 ms at speed 0.1): the old image
+ * comes back on the next boot. */
+static void gw_rack_drain_brings_the_old_image_back(void **state)
+{
+	struct rack *r = *state;
+	uint8_t *img;
+	size_t len;
+
+	rack_up(r, "bootcount-drain", false);
+	r->relay = open_in(r, "relay0.tty");
+	r->con = open_in(r, "gw0.console");
+	power(r, 1, true);
+	expect(r, "gw: boot committed");
+	img = slurp_img(r, "gw-2.1.0.img", &len);
+	send_update(r, img, len);
+	expect(r, "fwupdate: ok slot=B version=2.1.0");
+	say(r, "reboot");
+	expect(r, "gw: boot ok slot=B version=2.1.0");
+	expect(r, "gw: boot committed");
+	for (int i = 0; i < 3; i++) {
+		power(r, 1, false);
+		power(r, 1, true);
+		cut_after(r, 1, "gw: boot ok slot=B version=2.1.0\r\n", 180);
+	}
+	power(r, 1, true);
+	expect(r, "gw-boot: bootcount 4 exceeds bootlimit 3, falling back from "
+	       "slot B to slot A");
+	expect(r, "gw: boot ok slot=A version=1.0.0");
+	power(r, 1, false);
+	free(img);
+	rack_down(r);
+}
+
 static void gw_rack_no_recovery_programmer_never_answers(void **state)
 {
 	struct rack *r = *state;
@@ -435,6 +506,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			gw_rack_cut_bricks_env_in_place_and_factory_recovers, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			gw_rack_cut_bricks_split_activation, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			gw_rack_drain_brings_the_old_image_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			gw_rack_no_recovery_programmer_never_answers, setup,
 			teardown),
