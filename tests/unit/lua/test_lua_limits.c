@@ -166,7 +166,8 @@ static void coroutine_loops_meet_the_instruction_budget(void **state)
 	struct fx *fx = *state;
 	static const char *const loops[] = {
 		"co_wrap_loop.lua", "co_short_loop.lua", "co_pcall_loop.lua",
-		"co_close_loop.lua", "co_nested_loop.lua", "co_gsub_loop.lua",
+		"co_close_loop.lua", "co_close_tbc.lua", "co_nested_loop.lua",
+		"co_gsub_loop.lua",
 	};
 
 	for (size_t i = 0; i < sizeof(loops) / sizeof(loops[0]); i++)
