@@ -28,7 +28,7 @@ end
 -- all cannot be brought back from Lua: that raises (lab-error), it is not
 -- the device's fault in this run.
 function M.baseline()
-  if board.probe or board.recover then return shipped.baseline() end
+  if board.probe or board.recover or board.recovery then return shipped.baseline() end
   board:power_off()
   local boot, why = M.boot()
   if not boot then
