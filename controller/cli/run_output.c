@@ -52,12 +52,12 @@ static void on_progress(void *ud, const struct pl_engine_progress *p)
 	}
 	fprintf(stderr,
 		"%s[%zu/%zu] pass %lu  rolled-back %lu  bricked %lu  recovered %lu"
-		"  fail %lu  lab-error %lu  %.0fs, %.0fs left   ",
+		"  fail %lu  lab-error %lu  not-run %lu  %.0fs, %.0fs left   ",
 		o->tty ? "\r" : "", p->done, p->total,
 		p->counts[PL_VERDICT_PASS], p->counts[PL_VERDICT_ROLLED_BACK],
 		p->counts[PL_VERDICT_BRICKED], p->counts[PL_VERDICT_RECOVERED],
 		p->counts[PL_VERDICT_FAIL], p->counts[PL_VERDICT_LAB_ERROR],
-		el, eta);
+		p->counts[PL_VERDICT_NOT_RUN], el, eta);
 	if (!o->tty)
 		fputc('\n', stderr);
 }
@@ -69,7 +69,8 @@ static void on_run_ended(void *ud, int64_t run_id, const char *board,
 	struct pl_cli_run_output *o = ud;
 	char *clean;
 
-	if (!o->verbose || (v != PL_VERDICT_LAB_ERROR && !pl_verdict_is_failure(v)))
+	if (!o->verbose || (v != PL_VERDICT_LAB_ERROR && v != PL_VERDICT_NOT_RUN &&
+			    !pl_verdict_is_failure(v)))
 		return;
 	clean = pl_term_dup(reason);
 	fprintf(stderr, "%srun %" PRId64 " on %s: %s: %s\n", o->tty ? "\r" : "",
@@ -171,6 +172,7 @@ struct fail_group {
 static bool is_failing(const struct pl_run_row *r)
 {
 	return r->open || r->verdict == PL_VERDICT_LAB_ERROR ||
+	       r->verdict == PL_VERDICT_NOT_RUN ||
 	       pl_verdict_is_failure(r->verdict);
 }
 

@@ -72,6 +72,7 @@ const char *pl_gate_result_name(enum pl_gate_result r)
 	case PL_GATE_PASS: return "pass";
 	case PL_GATE_FAIL: return "fail";
 	case PL_GATE_ERROR: return "error";
+	case PL_GATE_INCOMPLETE: return "incomplete";
 	}
 	return "?";
 }
@@ -165,7 +166,8 @@ static int count_runs(struct pl_gate *g)
 			continue;
 		}
 		gr->pub.counts[r->verdict]++;
-		if (r->verdict == PL_VERDICT_LAB_ERROR)
+		if (r->verdict == PL_VERDICT_LAB_ERROR ||
+		    r->verdict == PL_VERDICT_NOT_RUN)
 			continue;
 		gr->pub.trials++;
 		if (pl_verdict_is_brick(r->verdict))
@@ -187,61 +189,70 @@ static void judge_group(const struct pl_gate_thresholds *th, struct group *gr)
 {
 	struct pl_gate_group *p = &gr->pub;
 	unsigned long fails = p->counts[PL_VERDICT_FAIL];
+	unsigned long lab = p->counts[PL_VERDICT_LAB_ERROR];
+	unsigned long not_run = p->counts[PL_VERDICT_NOT_RUN];
 
 	p->upper = pl_brick_rate_upper(p->bricks, p->trials, th->confidence);
+	p->why = gr->why;
 	p->result = PL_GATE_FAIL;
-	if (p->bricks)
+	if (p->bricks) {
 		snprintf(gr->why, sizeof(gr->why), "%lu brick%s in %lu cuts",
 			 p->bricks, p->bricks == 1 ? "" : "s", p->trials);
-	else if (fails)
+		return;
+	}
+	if (fails) {
 		snprintf(gr->why, sizeof(gr->why), "%lu failed run%s", fails,
 			 fails == 1 ? "" : "s");
+		return;
+	}
+	/* No device failed: anything short of a full test is INCOMPLETE,
+	 * never FAIL (exit 1 says a device failed). */
+	p->result = PL_GATE_INCOMPLETE;
+	if (lab || not_run || p->open)
+		snprintf(gr->why, sizeof(gr->why),
+			 "no device failure, but not everything ran: %lu "
+			 "lab-error, %lu not run, %lu unfinished", lab, not_run,
+			 p->open);
 	else if (p->trials < th->min_cuts)
 		snprintf(gr->why, sizeof(gr->why),
 			 "too few cuts: %lu < %lu required", p->trials,
 			 th->min_cuts);
 	else if (p->upper > th->max_brick_rate)
 		snprintf(gr->why, sizeof(gr->why),
-			 "brick-rate bound %.3g > %.3g allowed", p->upper,
-			 th->max_brick_rate);
-	else if (p->counts[PL_VERDICT_LAB_ERROR] || p->open) {
-		p->result = PL_GATE_ERROR;
-		snprintf(gr->why, sizeof(gr->why),
-			 "no device failure, but %lu lab-error and %lu "
-			 "unfinished run(s)", p->counts[PL_VERDICT_LAB_ERROR],
-			 p->open);
-	} else {
+			 "too few cuts to bound the brick rate: 0 bricks in "
+			 "%lu cuts gives %.3g > %.3g allowed", p->trials,
+			 p->upper, th->max_brick_rate);
+	else {
 		p->result = PL_GATE_PASS;
 		snprintf(gr->why, sizeof(gr->why),
 			 "0 bricks in %lu cuts, bound %.3g <= %.3g", p->trials,
 			 p->upper, th->max_brick_rate);
 	}
-	p->why = gr->why;
 }
 
 static void judge_suite(struct pl_gate *g)
 {
-	unsigned long failing = 0, errors = 0;
+	unsigned long failing = 0, incomplete = 0;
 
 	for (size_t i = 0; i < g->ngroups; i++) {
 		if (g->groups[i].pub.result == PL_GATE_FAIL)
 			failing++;
-		else if (g->groups[i].pub.result == PL_GATE_ERROR)
-			errors++;
+		else if (g->groups[i].pub.result != PL_GATE_PASS)
+			incomplete++;
 	}
 	if (g->nruns == 0) {
-		g->result = PL_GATE_ERROR;
+		g->result = PL_GATE_INCOMPLETE;
 		snprintf(g->why, sizeof(g->why), "no runs recorded");
 	} else if (failing) {
 		g->result = PL_GATE_FAIL;
 		snprintf(g->why, sizeof(g->why),
 			 "%lu of %zu board type/image group(s) failed", failing,
 			 g->ngroups);
-	} else if (errors) {
-		g->result = PL_GATE_ERROR;
+	} else if (incomplete) {
+		g->result = PL_GATE_INCOMPLETE;
 		snprintf(g->why, sizeof(g->why),
-			 "no device failed, but the lab did in %lu group(s): "
-			 "rerun the lab-errors", errors);
+			 "no device failed, but %lu group(s) not fully tested: "
+			 "rerun what did not run", incomplete);
 	} else {
 		g->result = PL_GATE_PASS;
 		snprintf(g->why, sizeof(g->why),
@@ -333,6 +344,15 @@ const struct pl_suite_row *pl_gate_suite(const struct pl_gate *g)
 
 /* -------------------------------------------------------- statement */
 
+static const char *result_word(enum pl_gate_result r)
+{
+	switch (r) {
+	case PL_GATE_PASS: return "PASS";
+	case PL_GATE_FAIL: return "FAIL";
+	default: return "INCOMPLETE";
+	}
+}
+
 static int statement_group(const struct pl_gate *g,
 			   const struct pl_gate_group *gr,
 			   struct pl_strbuf *out)
@@ -340,8 +360,7 @@ static int statement_group(const struct pl_gate *g,
 	int rc;
 
 	rc = pl_strbuf_printf(out, "\n%s  board type %s, image %s: %s\n",
-			      gr->result == PL_GATE_PASS ? "PASS " :
-			      gr->result == PL_GATE_FAIL ? "FAIL " : "ERROR",
+			      result_word(gr->result),
 			      gr->board_type, gr->image, gr->why);
 	rc = rc ? rc : pl_strbuf_printf(out, "  cuts: %lu with a device verdict "
 				    "(%lu runs", gr->trials, gr->runs);
@@ -394,8 +413,7 @@ int pl_gate_statement(const struct pl_gate *g, struct pl_strbuf *out)
 	int rc;
 
 	rc = pl_strbuf_printf(out, "GATE %s: suite %s (#%lld): %s\n",
-			      g->result == PL_GATE_PASS ? "PASS" :
-			      g->result == PL_GATE_FAIL ? "FAIL" : "ERROR",
+			      result_word(g->result),
 			      g->suite->name, (long long)g->suite->id, g->why);
 	for (size_t i = 0; i < g->ngroups && rc == 0; i++)
 		rc = statement_group(g, &g->groups[i].pub, out);
@@ -403,10 +421,11 @@ int pl_gate_statement(const struct pl_gate *g, struct pl_strbuf *out)
 		const struct pl_run_row *r = &g->runs[i];
 
 		if (r->open || r->verdict == PL_VERDICT_LAB_ERROR ||
+		    r->verdict == PL_VERDICT_NOT_RUN ||
 		    pl_verdict_is_failure(r->verdict)) {
 			if (nfail++ == 0)
-				rc = pl_strbuf_puts(out, "\nFailing and "
-						    "unfinished runs:\n");
+				rc = pl_strbuf_puts(out, "\nFailing, unfinished "
+						    "and not-run runs:\n");
 			rc = rc ? rc : statement_failure(r, out);
 		}
 	}

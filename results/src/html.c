@@ -37,7 +37,7 @@
 #define NLANES (PL_VERDICT_COUNT + 1)
 static const char *const lane_names[NLANES] = {
 	"pass", "rolled-back", "bricked", "recovered", "fail", "lab-error",
-	"open",
+	"not-run", "open",
 };
 
 static const char css[] =
@@ -51,6 +51,7 @@ static const char css[] =
 	".gate p{margin:4px 0 0;font-size:15px}"
 	".gate-pass{background:#2e7d32}.gate-fail{background:#c62828}"
 	".gate-error{background:#616161}"
+	".gate-incomplete{background:#8d6e00}"
 	"table{border-collapse:collapse;background:#fff;margin:6px 0}"
 	"th,td{border:1px solid #d5d9de;padding:4px 8px;text-align:left;"
 	"vertical-align:top}"
@@ -66,6 +67,8 @@ static const char css[] =
 	".v-recovered{background:#ef6c00;fill:#ef6c00}"
 	".v-fail{background:#6a1b9a;fill:#6a1b9a}"
 	".v-lab-error{background:#757575;fill:#757575}"
+	".v-not-run{background:#fff;fill:#fff;color:#616161;"
+	"outline:1px dashed #616161}"
 	".v-open{background:#b0b7bf;fill:#b0b7bf}"
 	"figure{margin:12px 0}figcaption{margin-bottom:4px}"
 	"svg{background:#fff;border:1px solid #d5d9de;width:100%;height:auto}"
@@ -108,7 +111,8 @@ static int html_limits(struct pl_strbuf *out,
 					    "per group.", th->max_brick_rate,
 					    th->min_cuts);
 	return rc ? rc : pl_strbuf_puts(out, " Bricks = bricked + recovered; "
-				    "lab-errors are not cuts.</p>\n");
+				    "lab-errors and runs not run are not cuts; "
+				    "a suite with either is INCOMPLETE.</p>\n");
 }
 
 static int html_banner(struct pl_strbuf *out, const struct pl_gate *g)
@@ -512,6 +516,7 @@ static int html_cutmap(struct pl_strbuf *out, const struct pl_gate *g)
 static bool is_failing(const struct pl_run_row *r)
 {
 	return r->open || r->verdict == PL_VERDICT_LAB_ERROR ||
+	       r->verdict == PL_VERDICT_NOT_RUN ||
 	       pl_verdict_is_failure(r->verdict);
 }
 

@@ -68,7 +68,7 @@ struct tally {
 static void tally_run(struct tally *t, const struct pl_run_row *r)
 {
 	t->tests++;
-	if (r->open)
+	if (r->open || r->verdict == PL_VERDICT_NOT_RUN)
 		t->skipped++;
 	else if (r->verdict == PL_VERDICT_LAB_ERROR)
 		t->errors++;
@@ -150,7 +150,7 @@ static int junit_problem(struct pl_strbuf *out, const struct pl_run_row *r,
 	const char *elem;
 	int rc;
 
-	if (r->open)
+	if (r->open || r->verdict == PL_VERDICT_NOT_RUN)
 		elem = "skipped";
 	else if (r->verdict == PL_VERDICT_LAB_ERROR)
 		elem = "error";

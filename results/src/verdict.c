@@ -15,6 +15,7 @@ static const char *const verdict_names[PL_VERDICT_COUNT] = {
 	[PL_VERDICT_RECOVERED] = "recovered",
 	[PL_VERDICT_FAIL] = "fail",
 	[PL_VERDICT_LAB_ERROR] = "lab-error",
+	[PL_VERDICT_NOT_RUN] = "not-run",
 };
 
 static const char *const phase_names[] = {

@@ -89,6 +89,10 @@ struct pl_run_spec {
 	const struct pl_board_cfg *bcfg;
 	struct pl_board *board;          /* NULL: the board cannot be used */
 	const char *unusable;            /* why board is NULL (lab-error) */
+	const char *not_run;             /* non-NULL: the run cannot run (board
+	                                  * quarantined, suite stopped, sweep
+	                                  * without points): recorded at once
+	                                  * as not-run with this reason */
 	const struct pl_run_cfg *rcfg;
 	const char *scenario_path;       /* the file run */
 	const char *chunk;               /* its name in messages */

@@ -73,7 +73,9 @@ static void on_run_ended(struct pl_run *r, void *ud)
 	e->running--;
 	pl_engine__sweep_point_done(e, &spec, v);
 	show_progress(e);
-	eb->busy = NULL;
+	/* a not-run record never held the board */
+	if (eb->busy == r)
+		eb->busy = NULL;
 	schedule(e);
 }
 
@@ -157,17 +159,21 @@ static const char *board_unusable(const struct engine_board *eb, char *buf,
 	return buf;
 }
 
-static void start_run(struct pl_engine *e, size_t si)
+/* Start spec si on its board; with not_run, record it as not run
+ * instead (the board is not touched: the run never holds it). */
+static void start_run(struct pl_engine *e, size_t si, const char *not_run)
 {
 	struct run_spec *spec = &e->specs[si];
 	struct engine_board *eb = &e->boards[spec->board];
 	const struct pl_board_type *t = eb->cfg->type;
 	struct pl_run_spec rs = { 0 };
+	struct pl_run *record = NULL;
 	char chunk[512], why[256], *log_path = NULL;
 
 	spec->started = true;
 	pl_engine__chunk_name(e, spec->rcfg->scenario, chunk, sizeof(chunk));
-	if (asprintf(&log_path, "%s/%s-s%" PRId64 "-%zu.console.log",
+	if (!not_run &&
+	    asprintf(&log_path, "%s/%s-s%" PRId64 "-%zu.console.log",
 		     e->log_dir, eb->cfg->id, e->suite_id, si + 1) < 0)
 		log_path = NULL;
 	rs.suite_id = e->suite_id;
@@ -177,6 +183,10 @@ static void start_run(struct pl_engine *e, size_t si)
 	rs.bcfg = eb->cfg;
 	rs.board = eb->board;
 	rs.unusable = board_unusable(eb, why, sizeof(why));
+	/* a board another holder keeps was never ours: nothing ran on it */
+	if (!not_run && !eb->board && eb->lease_error[0])
+		not_run = eb->lease_error;
+	rs.not_run = not_run;
 	rs.rcfg = spec->rcfg;
 	rs.scenario_path = spec->rcfg->scenario;
 	rs.chunk = chunk;
@@ -190,9 +200,10 @@ static void start_run(struct pl_engine *e, size_t si)
 	e->running++;
 	/* the run module sets eb->busy first thing; a run that ends at once
 	 * clears it again through on_run_ended() */
-	if (pl_run_start(&eb->busy, &e->env, &rs)) {
+	if (pl_run_start(not_run ? &record : &eb->busy, &e->env, &rs)) {
 		pl_log(&e->log, PL_LOG_ERROR, "run %zu: out of memory", si + 1);
-		eb->busy = NULL;
+		if (!not_run)
+			eb->busy = NULL;
 		e->running--;
 		e->done++;
 		e->counts[PL_VERDICT_LAB_ERROR]++;
@@ -224,16 +235,21 @@ static bool move_spec(struct pl_engine *e, struct run_spec *s)
 	return false;
 }
 
+void pl_engine__not_run(struct pl_engine *e, size_t si, const char *why)
+{
+	pl_log(&e->log, PL_LOG_INFO, "run %zu not run: %s", si + 1, why);
+	start_run(e, si, why);
+}
+
+/* No board of the type is left: the run is recorded as not run. */
 static void skip_spec(struct pl_engine *e, size_t si)
 {
-	struct run_spec *s = &e->specs[si];
-	struct engine_board *eb = &e->boards[s->board];
+	struct engine_board *eb = &e->boards[e->specs[si].board];
+	char why[400];
 
-	s->started = true;
-	e->done++;
-	e->counts[PL_VERDICT_LAB_ERROR]++;
-	pl_log(&e->log, PL_LOG_WARN, "run %zu skipped: board %s is quarantined (%s)",
-	       si + 1, eb->cfg->id, pl_board_quarantined(eb->board));
+	snprintf(why, sizeof(why), "board %s is quarantined: %s", eb->cfg->id,
+		 pl_board_quarantined(eb->board));
+	pl_engine__not_run(e, si, why);
 }
 
 static void schedule(struct pl_engine *e)
@@ -246,6 +262,10 @@ static void schedule(struct pl_engine *e)
 		struct run_spec *s = &e->specs[si];
 		struct engine_board *eb = &e->boards[s->board];
 
+		if (!s->started && s->not_run) {
+			pl_engine__not_run(e, si, s->not_run);
+			continue;
+		}
 		if (s->started || eb->busy || !eb->ready)
 			continue;
 		if (eb->board && pl_board_quarantined(eb->board)) {
@@ -255,7 +275,7 @@ static void schedule(struct pl_engine *e)
 				si--; /* look at it again with its new board */
 			continue;
 		}
-		start_run(e, si);
+		start_run(e, si, NULL);
 	}
 check_end:
 	if (e->running == 0 && (e->stopping || e->done >= e->nspecs))
@@ -269,8 +289,9 @@ static void on_signal(uv_signal_t *h, int signum)
 	if (e->stopping)
 		return;
 	e->stopping = true;
+	e->stop_why = signum == SIGINT ? "SIGINT" : "SIGTERM";
 	pl_log(&e->log, PL_LOG_WARN, "%s: stopping, powering every board off",
-	       signum == SIGINT ? "SIGINT" : "SIGTERM");
+	       e->stop_why);
 	for (size_t i = 0; i < e->nboards; i++) {
 		struct pl_run *busy = e->boards[i].busy;
 
@@ -607,11 +628,11 @@ static int setup(struct pl_engine *e)
 
 static int exit_code(const struct pl_engine *e, const struct pl_gate *g)
 {
-	if (e->stopping)
-		return PL_EXIT_LAB_ERROR;
 	switch (pl_gate_result(g)) {
 	case PL_GATE_PASS:
-		return PL_EXIT_OK;
+		/* cannot happen (the unstarted runs are not-run), but a
+		 * stopped suite never passes */
+		return e->stopping ? PL_EXIT_LAB_ERROR : PL_EXIT_OK;
 	case PL_GATE_FAIL:
 		return PL_EXIT_GATE_FAILED;
 	default:
@@ -640,6 +661,19 @@ static int write_report(struct pl_engine *e, const struct pl_gate_thresholds *th
 	return 0;
 }
 
+/* A stopped suite: every run it did not start is recorded as not run, so
+ * no output can read the suite as complete. */
+static void record_unstarted(struct pl_engine *e)
+{
+	char why[120];
+
+	snprintf(why, sizeof(why), "the suite was stopped (%s) before this "
+		 "run started", e->stop_why ? e->stop_why : "stopped");
+	for (size_t si = 0; si < e->nspecs; si++)
+		if (!e->specs[si].started)
+			pl_engine__not_run(e, si, why);
+}
+
 /* The gate, stored and shown, then the reports. Returns the exit code. */
 static int finish(struct pl_engine *e)
 {
@@ -647,6 +681,9 @@ static int finish(struct pl_engine *e)
 	struct pl_gate_thresholds th = { .max_brick_rate = 1 };
 	struct pl_gate *gate = NULL;
 	int rc = PL_EXIT_LAB_ERROR;
+
+	if (e->stopping)
+		record_unstarted(e);
 
 	if (e->suite->gate.given) {
 		th.max_brick_rate = e->suite->gate.max_brick_rate;
@@ -725,6 +762,7 @@ static unsigned teardown(struct pl_engine *e, bool loop_ready)
 	for (size_t i = 0; i < e->nspecs; i++) {
 		json_decref(e->specs[i].cut);
 		json_decref(e->specs[i].params);
+		free(e->specs[i].not_run);
 	}
 	free(e->specs);
 	for (size_t i = 0; i < e->nsweeps; i++)

@@ -40,6 +40,8 @@ struct run_spec {
 	size_t sweep_group;    /* index into eng->sweeps when learning */
 	uint64_t seed;
 	bool started;
+	char *not_run;         /* owned: recorded as not-run with this reason
+	                        * (a sweep that planned no point) */
 };
 
 /* A sweep on one board type: its learning pass, then its planner's points
@@ -91,6 +93,7 @@ struct pl_engine {
 	unsigned long counts[PL_VERDICT_COUNT];
 	uint64_t started_ns;
 	bool stopping;
+	const char *stop_why;     /* "SIGTERM", "SIGINT" */
 	bool signals;             /* sigint/sigterm handles are initialised */
 	char *db_path;
 	const char *db_used;
@@ -115,6 +118,10 @@ void pl_engine__sweep_point_done(struct pl_engine *e, const struct run_spec *s,
 /* The chunk name a scenario path gets ("scenarios/x.lua"). */
 void pl_engine__chunk_name(const struct pl_engine *e, const char *scen,
 			   char *out, size_t n);
+
+/* Record spec si as not run, with why: stored, counted and shown like
+ * any run, without touching its board (which may be another run's). */
+void pl_engine__not_run(struct pl_engine *e, size_t si, const char *why);
 
 /* Does the command line let us use board b (--tag)? */
 bool pl_engine__board_allowed(const struct pl_engine_opts *o,

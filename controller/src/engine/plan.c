@@ -234,6 +234,34 @@ static int queue_points(struct pl_engine *e, size_t swi,
 	return err;
 }
 
+/* The sweep planned no point: one not-run record says so, so the suite
+ * cannot pass on a sweep that cut nothing. */
+static void no_points(struct pl_engine *e, size_t swi, const char *why)
+{
+	struct sweep_state *sw = &e->sweeps[swi];
+	struct run_spec *s;
+	size_t learn;
+
+	pl_log(&e->log, PL_LOG_ERROR, "sweep of %s on %s planned no point: %s",
+	       sw->rcfg->scenario, sw->board_type, why);
+	for (learn = 0; learn < e->nspecs; learn++)
+		if (e->specs[learn].learning &&
+		    e->specs[learn].sweep_group == swi)
+			break;
+	s = add_spec(e);
+	if (!s)
+		return;
+	s->rcfg = sw->rcfg;
+	s->run_index = sw->run_index;
+	s->repeat = 1;
+	s->board = learn < e->nspecs - 1 ? e->specs[learn].board : 0;
+	s->seed = learn < e->nspecs - 1 ? e->specs[learn].seed : 0;
+	if (asprintf(&s->not_run, "sweep planned no point: %s", why) < 0)
+		s->not_run = NULL;
+	if (!s->not_run)
+		e->nspecs--;
+}
+
 /*
  * A learning pass reported `ops` flash operations for an update: queue the
  * sweep's first points (sweep.h says which), spread over the boards of the
@@ -249,9 +277,9 @@ void pl_engine__expand_sweep(struct pl_engine *e, size_t swi, long ops)
 	sw->expanded = true;
 	pl_sweep_init(&sw->plan, cfg, ops, cfg->has_seed ? cfg->seed : e->opts->seed);
 	if (ops <= 0) {
-		pl_log(&e->log, PL_LOG_ERROR,
-		       "sweep of %s on %s: the learning pass found no flash "
-		       "operation; no points", sw->rcfg->scenario, sw->board_type);
+		no_points(e, swi, "the learning pass found no flash operation "
+			  "to cut (a board without a probe needs a console or "
+			  "time sweep)");
 		return;
 	}
 	for (size_t b = 0; b < e->nboards && sw->nb < 256; b++)
@@ -264,6 +292,12 @@ void pl_engine__expand_sweep(struct pl_engine *e, size_t swi, long ops)
 		return;
 	}
 	n = pts.n;
+	if (n == 0) {
+		pl_sweep_points_free(&pts);
+		no_points(e, swi, "its plan has no point over the update's "
+			  "operations (phases, points)");
+		return;
+	}
 	queue_points(e, swi, &pts);
 	pl_log(&e->log, PL_LOG_INFO,
 	       "sweep of %s on %s: %ld flash operations, %zu points",
@@ -283,7 +317,8 @@ void pl_engine__sweep_point_done(struct pl_engine *e, const struct run_spec *s,
 		return;
 	sw = &e->sweeps[s->sweep];
 	p = (struct pl_sweep_point){ (unsigned)s->phase, s->k, s->phi };
-	if (pl_sweep_done(&sw->plan, &p, v == PL_VERDICT_LAB_ERROR ? -1 :
+	if (pl_sweep_done(&sw->plan, &p, v == PL_VERDICT_LAB_ERROR ||
+				       v == PL_VERDICT_NOT_RUN ? -1 :
 				       pl_verdict_is_failure(v) ? 1 : 0,
 			  &more) || e->stopping) {
 		pl_sweep_points_free(&more);

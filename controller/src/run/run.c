@@ -470,6 +470,11 @@ int pl_run_start(struct pl_run **out, const struct pl_run_env *env,
 		return -ENOMEM;
 	*out = r;
 	record_begin(r, s);
+	if (s->not_run) {
+		pl_run_set_verdict(r, PL_VERDICT_NOT_RUN, "%s", s->not_run);
+		finish(r);
+		return 0;
+	}
 	if (!r->board) {
 		pl_run_set_verdict(r, PL_VERDICT_LAB_ERROR, "board %s: %s",
 				   s->bcfg->id, s->unusable ? s->unusable : "?");

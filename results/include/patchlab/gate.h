@@ -8,7 +8,7 @@
  * Counting rules:
  *   - bricks = bricked + recovered (both are device bricks);
  *   - trials n = runs with a device verdict: every closed run except
- *     lab-error (the lab failed, the device was not tested);
+ *     lab-error (the lab failed, the device was not tested) and not-run;
  *   - the bound is the exact one-sided Clopper-Pearson upper limit.
  */
 #ifndef PATCHLAB_GATE_H
@@ -37,10 +37,13 @@ double pl_binom_cdf(unsigned long k, unsigned long n, double p);
 enum pl_gate_result {
 	PL_GATE_PASS,
 	PL_GATE_FAIL,
-	PL_GATE_ERROR, /* no device failed, but the lab did: not a verdict */
+	PL_GATE_ERROR, /* stored by older versions only: read as INCOMPLETE */
+	PL_GATE_INCOMPLETE, /* no device failed, but not everything was
+	                     * tested: lab errors, runs not run or never
+	                     * ended, too few cuts for the thresholds */
 };
 
-/* "pass", "fail", "error" (as stored in suites.gate). */
+/* "pass", "fail", "error", "incomplete" (as stored in suites.gate). */
 const char *pl_gate_result_name(enum pl_gate_result r);
 
 struct pl_gate_thresholds {
@@ -78,9 +81,12 @@ struct pl_gate;
  * max_brick_rate 1, min_cuts 0). The gate is a snapshot; free with
  * pl_gate_free(). Returns -ENOENT for an unknown suite.
  *
- * Suite result: FAIL when any run ended bricked, recovered or fail, or any
- * group misses its thresholds; else ERROR when any run ended lab-error or
- * never ended; else PASS.
+ * Suite result: FAIL when any run ended bricked, recovered or fail (the
+ * device failed); else INCOMPLETE when any run ended lab-error or not-run
+ * or never ended, when there are no runs, or when a group has too few cuts
+ * for its thresholds (min_cuts, or a brick-rate bound that 0 bricks in n
+ * cuts cannot meet); else PASS. A shortfall is never a FAIL: exit 1 says
+ * a device failed, and none did.
  */
 int pl_gate_compute(struct pl_store *st, int64_t suite_id,
 		    const struct pl_gate_thresholds *th, struct pl_gate **out);

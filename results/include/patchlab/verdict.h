@@ -20,10 +20,14 @@ enum pl_verdict {
 	PL_VERDICT_RECOVERED,   /* bricked, restored only through the probe */
 	PL_VERDICT_FAIL,        /* another scenario assertion failed */
 	PL_VERDICT_LAB_ERROR,   /* the lab failed, not the device */
+	PL_VERDICT_NOT_RUN,     /* never started: board quarantined or set
+	                         * aside, lease lost, suite stopped; the
+	                         * reason says which */
 	PL_VERDICT_COUNT
 };
 
-/* "pass", "rolled-back", "bricked", "recovered", "fail", "lab-error";
+/* "pass", "rolled-back", "bricked", "recovered", "fail", "lab-error",
+ * "not-run";
  * "?" for an out-of-range value. Static strings. */
 const char *pl_verdict_name(enum pl_verdict v);
 

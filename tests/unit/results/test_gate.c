@@ -135,13 +135,13 @@ static void record(struct pl_store *st, int64_t suite, int n,
 	}
 }
 
-static void suite_gate_is_fail_then_error_then_pass(void **state)
+static void suite_gate_is_fail_then_incomplete_then_pass(void **state)
 {
 	struct pl_gate_thresholds th = { .max_brick_rate = 0.01,
 					 .min_cuts = 300 };
 	struct pl_suite_info si = { .name = "g" };
 	char *dir = pl_test_tmpdir("gate2"), *db;
-	int64_t clean, errs, fails, few;
+	int64_t clean, errs, fails, few, skipped, labshort;
 	struct pl_store *st;
 	struct pl_gate *g;
 
@@ -160,22 +160,42 @@ static void suite_gate_is_fail_then_error_then_pass(void **state)
 	record(st, fails, 1, PL_VERDICT_FAIL);
 	pl_store_suite_begin(st, &si, &few);
 	record(st, few, 299, PL_VERDICT_PASS);
+	pl_store_suite_begin(st, &si, &skipped);
+	record(st, skipped, 300, PL_VERDICT_PASS);
+	record(st, skipped, 1, PL_VERDICT_NOT_RUN);
+	pl_store_suite_begin(st, &si, &labshort);
+	record(st, labshort, 250, PL_VERDICT_PASS);
+	record(st, labshort, 50, PL_VERDICT_LAB_ERROR);
 
 	/* 300 clean cuts: bound 0.00994 <= 0.01 */
 	assert_int_equal(pl_gate_compute(st, clean, &th, &g), 0);
 	assert_int_equal(pl_gate_result(g), PL_GATE_PASS);
 	pl_gate_free(g);
-	/* no device failure, but the lab failed */
+	/* no device failure, but the lab failed: not everything was tested */
 	assert_int_equal(pl_gate_compute(st, errs, &th, &g), 0);
-	assert_int_equal(pl_gate_result(g), PL_GATE_ERROR);
+	assert_int_equal(pl_gate_result(g), PL_GATE_INCOMPLETE);
+	assert_string_equal(pl_gate_result_name(pl_gate_result(g)),
+			    "incomplete");
+	pl_gate_free(g);
+	/* one run not run: 300 clean cuts are not enough to pass */
+	assert_int_equal(pl_gate_compute(st, skipped, &th, &g), 0);
+	assert_int_equal(pl_gate_result(g), PL_GATE_INCOMPLETE);
+	assert_non_null(strstr(pl_gate_group(g, 0)->why, "1 not run"));
+	pl_gate_free(g);
+	/* the shortfall below min_cuts comes from lab errors: INCOMPLETE,
+	 * never FAIL (no device failed) */
+	assert_int_equal(pl_gate_compute(st, labshort, &th, &g), 0);
+	assert_int_equal(pl_gate_result(g), PL_GATE_INCOMPLETE);
+	assert_non_null(strstr(pl_gate_group(g, 0)->why, "50 lab-error"));
 	pl_gate_free(g);
 	/* a fail wins over a lab-error */
 	assert_int_equal(pl_gate_compute(st, fails, &th, &g), 0);
 	assert_int_equal(pl_gate_result(g), PL_GATE_FAIL);
 	pl_gate_free(g);
-	/* thresholds refine: too few cuts to bound the rate */
+	/* thresholds refine: too few cuts to bound the rate; no device
+	 * failed, so the suite is incomplete, not failed */
 	assert_int_equal(pl_gate_compute(st, few, &th, &g), 0);
-	assert_int_equal(pl_gate_result(g), PL_GATE_FAIL);
+	assert_int_equal(pl_gate_result(g), PL_GATE_INCOMPLETE);
 	assert_non_null(strstr(pl_gate_group(g, 0)->why, "too few cuts"));
 	pl_gate_free(g);
 	/* without thresholds the same suite passes */
@@ -185,7 +205,7 @@ static void suite_gate_is_fail_then_error_then_pass(void **state)
 	th.min_cuts = 0;
 	th.max_brick_rate = 0.005; /* 0.01 > bound of 299 clean cuts */
 	assert_int_equal(pl_gate_compute(st, few, &th, &g), 0);
-	assert_int_equal(pl_gate_result(g), PL_GATE_FAIL);
+	assert_int_equal(pl_gate_result(g), PL_GATE_INCOMPLETE);
 	assert_non_null(strstr(pl_gate_group(g, 0)->why, "bound"));
 	pl_gate_free(g);
 	assert_int_equal(pl_gate_compute(st, 9999, NULL, &g), -ENOENT);
@@ -222,7 +242,7 @@ int main(void)
 		cmocka_unit_test(clopper_pearson_matches_reference_values),
 		cmocka_unit_test(clopper_pearson_is_the_root_of_the_binomial_cdf),
 		cmocka_unit_test(gate_counts_and_judges_per_board_type_and_image),
-		cmocka_unit_test(suite_gate_is_fail_then_error_then_pass),
+		cmocka_unit_test(suite_gate_is_fail_then_incomplete_then_pass),
 		cmocka_unit_test(cut_points_read_as_words),
 	};
 	pl_test_store_init();
