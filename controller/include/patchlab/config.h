@@ -124,7 +124,10 @@ struct pl_config_opts {
 	const char *scenarios_dir;
 	/* Suites: "NAME=PATH" overrides of image paths (--image), NULL-term. */
 	const char *const *image_overrides;
-	/* ${VAR} look-up; NULL means getenv(3). */
+	/* ${VAR} look-up: the lab's vars first when lab is set, then getenv
+	 * (NULL means getenv(3)). */
+	const struct pl_lab *lab;
+	/* ${VAR} look-up after the lab's vars; NULL means getenv(3). */
 	const char *(*getenv)(void *user_data, const char *name);
 	void *env_user_data;
 };
@@ -172,7 +175,10 @@ struct pl_named_addr {
 
 enum pl_recovery_method {
 	PL_RECOVERY_NONE,
-	PL_RECOVERY_PROBE, /* write `image` into `region` through the probe */
+	PL_RECOVERY_PROBE,  /* write `image` into `region` through the probe */
+	PL_RECOVERY_EXEC,   /* run `command` (a vendor flasher, an SD mux)
+	                     * with the board off; exit 0: restored */
+	PL_RECOVERY_MANUAL, /* a person restores it: set aside until then */
 };
 
 /*
@@ -231,7 +237,13 @@ struct pl_board_type {
 	struct {
 		enum pl_recovery_method method;
 		const char *image;                   /* a suite image name or a path */
-		const struct pl_flash_region *region; /* where it goes */
+		const struct pl_flash_region *region; /* probe: where it goes */
+		/* exec: argv, NULL-terminated; %{board}, %{type}, %{image}
+		 * (the image's path) and %{NAME} of the board's and the lab's
+		 * vars are replaced when it runs */
+		const char *const *command;
+		size_t ncommand;
+		uint64_t timeout_ms;                 /* exec: default 60 s */
 	} recovery;
 	struct pl_srcpos pos;
 };
@@ -280,8 +292,13 @@ struct pl_board_cfg {
 	 * probe NULL when the board has none */
 	const struct pl_fixture_cfg *fixture[PL_FIXTURE_NCLASSES];
 	const struct pl_value *vars;          /* MAP of scalars, or NULL */
+	const struct pl_value *lab_vars;      /* the lab's `vars:`, or NULL */
 	struct pl_srcpos pos;
 };
+
+/* The text of var name: the board's `vars:` first, then the lab's; NULL
+ * when neither has it (or it is not a scalar). */
+const char *pl_board_cfg_var(const struct pl_board_cfg *b, const char *name);
 
 /*
  * A lab: its boards in file order and the board types they use. Treat every
@@ -290,6 +307,10 @@ struct pl_board_cfg {
 struct pl_lab {
 	const char *name;          /* "" when the file gives none */
 	const char *file;
+	/* `vars:` (MAP of scalars, or NULL): ${NAME} in the lab file and in
+	 * the files loaded with pl_config_opts.lab set to it, %{NAME} in a
+	 * recovery command */
+	const struct pl_value *vars;
 	const struct pl_board_cfg *boards;
 	size_t nboards;
 	const struct pl_board_type *const *types; /* distinct, in first-use order */

@@ -417,26 +417,12 @@ static void load_probe(struct pl_cfg *c, struct pl_board_type *t,
 	load_addrs(c, v, "registers", &t->probe.registers, &t->probe.nregisters);
 }
 
-static void load_recovery(struct pl_cfg *c, struct pl_board_type *t,
-			  const struct pl_value *root, bool flash_ok)
+static void load_recovery_region(struct pl_cfg *c, struct pl_board_type *t,
+				 const struct pl_value *v, bool flash_ok)
 {
-	static const char *const keys[] = { "method", "image", "region", NULL };
-	static const char *const methods[] = { "none", "probe", NULL };
-	const struct pl_value *v = pl_cfg_get(c, root, "recovery", false, "");
-	const char *region;
-	int m = 0;
+	const char *region = pl_cfg_str(c, v, "region", true,
+					"recovery (method: probe)", NULL);
 
-	if (!v || !pl_cfg_expect_map(c, v, "recovery"))
-		return;
-	pl_cfg_check_keys(c, v, keys, "recovery");
-	if (!pl_cfg_enum(c, v, "method", true, "recovery", methods, &m))
-		return;
-	t->recovery.method = m == 1 ? PL_RECOVERY_PROBE : PL_RECOVERY_NONE;
-	if (t->recovery.method == PL_RECOVERY_NONE)
-		return;
-	t->recovery.image = pl_cfg_str(c, v, "image", true, "recovery (method: probe)",
-				       NULL);
-	region = pl_cfg_str(c, v, "region", true, "recovery (method: probe)", NULL);
 	if (!region)
 		return;
 	t->recovery.region = pl_board_type_region(t, region);
@@ -456,6 +442,83 @@ static void load_recovery(struct pl_cfg *c, struct pl_board_type *t,
 			   "recovery region '%s' is not a flash region%s%s%s", region,
 			   near ? " (did you mean '" : "", near ? near : "",
 			   near ? "'?)" : "");
+	}
+}
+
+/* method: exec: a command line, as a list (no shell), and its timeout. */
+static void load_recovery_exec(struct pl_cfg *c, struct pl_board_type *t,
+			       const struct pl_value *v)
+{
+	const struct pl_value *cmd = pl_cfg_get(c, v, "command", true,
+						"recovery (method: exec)");
+	const char *const *argv = NULL;
+	size_t n = 0;
+
+	t->recovery.timeout_ms = 60000;
+	pl_cfg_timeout(c, v, "timeout", false, "recovery",
+		       &t->recovery.timeout_ms);
+	t->recovery.image = pl_cfg_str(c, v, "image", false, "recovery", NULL);
+	if (!cmd)
+		return;
+	const char **expanded;
+
+	if (cmd->kind != PL_VALUE_LIST) {
+		pl_cfg_err(c, &cmd->pos, "recovery.command must be a list: "
+			   "[program, arg, ...] (no shell)");
+		return;
+	}
+	if (!pl_cfg_str_list(c, cmd, "recovery.command", &argv, &n))
+		return;
+	if (n == 0) {
+		pl_cfg_err(c, &cmd->pos, "recovery.command is empty");
+		return;
+	}
+	/* ${VAR} now (the environment, the lab's vars); %{...} per run */
+	expanded = pl_arena_alloc(c->a, (n + 1) * sizeof(*expanded));
+	if (!expanded) {
+		pl_cfg_oom(c);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		expanded[i] = pl_cfg_expand(c, cmd->items[i]);
+		if (!expanded[i])
+			return;
+	}
+	expanded[n] = NULL;
+	t->recovery.command = expanded;
+	t->recovery.ncommand = n;
+}
+
+static void load_recovery(struct pl_cfg *c, struct pl_board_type *t,
+			  const struct pl_value *root, bool flash_ok)
+{
+	static const char *const keys[] = { "method", "image", "region",
+					    "command", "timeout", NULL };
+	static const char *const methods[] = { "none", "probe", "exec",
+					       "manual", NULL };
+	static const enum pl_recovery_method method_of[] = {
+		PL_RECOVERY_NONE, PL_RECOVERY_PROBE, PL_RECOVERY_EXEC,
+		PL_RECOVERY_MANUAL };
+	const struct pl_value *v = pl_cfg_get(c, root, "recovery", false, "");
+	int m = 0;
+
+	if (!v || !pl_cfg_expect_map(c, v, "recovery"))
+		return;
+	pl_cfg_check_keys(c, v, keys, "recovery");
+	if (!pl_cfg_enum(c, v, "method", true, "recovery", methods, &m))
+		return;
+	t->recovery.method = method_of[m];
+	switch (t->recovery.method) {
+	case PL_RECOVERY_PROBE:
+		t->recovery.image = pl_cfg_str(c, v, "image", true,
+					       "recovery (method: probe)", NULL);
+		load_recovery_region(c, t, v, flash_ok);
+		break;
+	case PL_RECOVERY_EXEC:
+		load_recovery_exec(c, t, v);
+		break;
+	default:
+		break;
 	}
 }
 

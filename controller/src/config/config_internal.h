@@ -81,6 +81,8 @@ struct pl_cfg {
 	const char *dir;             /* directory of file, in the arena */
 	size_t errors_at_start;
 	bool oom;
+	/* ${NAME} looks here first: the `vars:` of the lab being loaded */
+	const struct pl_value *vars;
 	/* Unknown keys reported with a suggestion: a missing required key that
 	 * was suggested is not reported again (no cascade). */
 	struct {

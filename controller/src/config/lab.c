@@ -748,13 +748,36 @@ out_free:
 	free(first);
 }
 
+/* `vars:` of map (the lab's or a board's): a map of scalars, or NULL. */
+static const struct pl_value *load_vars(struct pl_cfg *c,
+					const struct pl_value *map,
+					const char *key)
+{
+	const struct pl_value *vars = pl_value_get(map, key);
+	bool ok = true;
+
+	if (!vars || pl_value_is_null(vars) ||
+	    !pl_cfg_expect_map(c, vars, "vars"))
+		return NULL;
+	for (size_t i = 0; i < vars->n; i++) {
+		if (vars->items[i]->kind != PL_VALUE_SCALAR) {
+			pl_cfg_err(c, &vars->items[i]->pos,
+				   "vars.%s must be a scalar (number, string, "
+				   "bool), got %s", vars->keys[i],
+				   pl_value_kind_name(vars->items[i]));
+			ok = false;
+		}
+	}
+	return ok ? vars : NULL;
+}
+
 static void load_board(struct lab_load *l, const struct pl_value *bv,
 		       struct pl_board_cfg *b)
 {
 	static const char *const keys[] = { "id", "type", "tags", "power",
 					    "console", "probe", "vars", NULL };
 	struct pl_cfg *c = l->c;
-	const struct pl_value *tv, *vars;
+	const struct pl_value *tv;
 	const char *what = "board";
 	bool broken;
 
@@ -792,22 +815,8 @@ static void load_board(struct lab_load *l, const struct pl_value *bv,
 	for (int cls = 0; cls < PL_FIXTURE_NCLASSES; cls++)
 		b->fixture[cls] = load_fixture(l, bv, cls, cls != PL_FIXTURE_PROBE,
 					       what);
-	vars = pl_value_get(bv, "vars");
-	if (vars && !pl_value_is_null(vars) && pl_cfg_expect_map(c, vars, "vars")) {
-		bool ok = true;
-
-		for (size_t i = 0; i < vars->n; i++) {
-			if (vars->items[i]->kind != PL_VALUE_SCALAR) {
-				pl_cfg_err(c, &vars->items[i]->pos,
-					   "vars.%s must be a scalar (number, string, bool), got %s",
-					   vars->keys[i],
-					   pl_value_kind_name(vars->items[i]));
-				ok = false;
-			}
-		}
-		if (ok)
-			b->vars = vars;
-	}
+	b->vars = load_vars(c, bv, "vars");
+	b->lab_vars = l->lab->vars;
 }
 
 static void load_lab_section(struct lab_load *l, const struct pl_value *root)
@@ -848,7 +857,8 @@ static void load_lab_section(struct lab_load *l, const struct pl_value *root)
 
 struct pl_lab *pl_lab_from_tree(struct pl_cfg *c, const struct pl_value *root)
 {
-	static const char *const keys[] = { "lab", "defaults", "boards", NULL };
+	static const char *const keys[] = { "lab", "vars", "defaults", "boards",
+					    NULL };
 	struct lab_load l = { .c = c };
 	const struct pl_value *boards;
 	struct pl_board_cfg *bv;
@@ -867,6 +877,9 @@ struct pl_lab *pl_lab_from_tree(struct pl_cfg *c, const struct pl_value *root)
 		return pl_cfg_oom(c);
 	l.lab->file = c->file;
 	pl_cfg_check_keys(c, root, keys, "lab file");
+	/* first: the rest of the file may use them as ${NAME} */
+	l.lab->vars = load_vars(c, root, "vars");
+	c->vars = l.lab->vars;
 	load_lab_section(&l, root);
 	load_defaults(&l, root);
 	boards = pl_cfg_get(c, root, "boards", true, "lab file");

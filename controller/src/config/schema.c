@@ -288,8 +288,32 @@ const char *pl_cfg_str_expand(struct pl_cfg *c, const struct pl_value *map,
 	return pl_cfg_expand(c, v);
 }
 
+/* The scalar text of name in a vars map, or NULL. */
+static const char *var_in(const struct pl_value *vars, const char *name)
+{
+	const struct pl_value *v = vars ? pl_value_get(vars, name) : NULL;
+
+	return v && v->kind == PL_VALUE_SCALAR && !pl_value_is_null(v) ?
+	       v->str : NULL;
+}
+
+const char *pl_board_cfg_var(const struct pl_board_cfg *b, const char *name)
+{
+	const char *v = var_in(b->vars, name);
+
+	return v ? v : var_in(b->lab_vars, name);
+}
+
+/* ${NAME}: the lab's vars (the one being loaded, or opts->lab), then the
+ * environment. */
 static const char *lookup_env(struct pl_cfg *c, const char *name)
 {
+	const char *v = var_in(c->vars, name);
+
+	if (!v && c->opts->lab)
+		v = var_in(c->opts->lab->vars, name);
+	if (v)
+		return v;
 	if (c->opts->getenv)
 		return c->opts->getenv(c->opts->env_user_data, name);
 	return getenv(name);

@@ -10,6 +10,17 @@
  *       run saying so in the JSON, JUnit (<skipped>), HTML and `patchlab
  *       results`. The scenario lives outside the project tree, in a lab
  *       repository of its own, and still finds the shipped lib.oracle.
+ *   recovery_command_fails: a board type recovered by `method: exec`
+ *       whose command fails (`false`): the cut that bricks the
+ *       single-slot board ends lab-error naming the command (the lab
+ *       could not recover it: nothing was learned), the board is set
+ *       aside, the runs after it are not-run (quarantined) in the JSON,
+ *       and the gate is incomplete, exit 2.
+ *   recovery_command_restores: the same with a command that writes the
+ *       factory flash file while the board is off (`dd`, as an external
+ *       programmer or an SD mux would): each bricking cut ends
+ *       `recovered` through the command, the runs after it run and pass,
+ *       exit 1 (a brick is a device failure).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,12 +31,13 @@
 
 #include "e2e_util.h"
 #include "patchlab/exit.h"
+#include "patchlab/strbuf.h"
 #include "pl_test.h"
 
 static int setup(void **state)
 {
 	return e2e_ctx_setup(state, "scenarios/suites/quick.yaml", "e2e-notrun",
-			     1, "good");
+			     2, "good,single-slot");
 }
 
 static void write_file(const char *path, const char *text)
@@ -92,8 +104,9 @@ static void sweep_without_points(void **state)
 	write_file(suite, yaml);
 
 	rc = e2e_patchlab(NULL, &out, "run", suite, "--lab", c->rack.lab,
-			  "--db", db, "--out", c->rack.dir, "--json", json,
-			  "--junit", junit, "--html", html, "-q", NULL);
+			  "--tag", "good", "--db", db, "--out", c->rack.dir,
+			  "--json", json, "--junit", junit, "--html", html, "-q",
+			  NULL);
 	if (rc != PL_EXIT_LAB_ERROR)
 		fprintf(stderr, "patchlab run: exit %d\n%s", rc, out ? out : "");
 	assert_int_equal(rc, PL_EXIT_LAB_ERROR);
@@ -136,10 +149,174 @@ static void sweep_without_points(void **state)
 	free(db);
 }
 
+static size_t count_verdict(json_t *doc, const char *verdict)
+{
+	json_t *runs = json_object_get(doc, "runs"), *r;
+	size_t i, n = 0;
+
+	json_array_foreach(runs, i, r) {
+		const char *v = json_string_value(json_object_get(r, "verdict"));
+
+		if (v && strcmp(v, verdict) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* A copy of the rack's lab whose boards use board type `vmcu-exec` (the
+ * virtual MCU recovered by command: argv, a YAML list) from dir. */
+static char *exec_lab(struct e2e_ctx *c, const char *dir, const char *argv)
+{
+	char *src = pl_test_path(pl_test_source_path("boards"),
+				 "virtual-mcu.yaml");
+	char *type = pl_test_slurp(src), *lab = pl_test_slurp(c->rack.lab);
+	char *rec, *p, *path;
+	struct pl_strbuf sb = { 0 };
+
+	assert_non_null(type);
+	assert_non_null(lab);
+	/* the type: renamed, its recovery replaced */
+	p = strstr(type, "name: virtual-mcu");
+	assert_non_null(p);
+	rec = strstr(type, "\nrecovery:");
+	assert_non_null(rec);
+	*rec = '\0';
+	pl_strbuf_printf(&sb, "%.*sname: vmcu-exec%s\nrecovery:\n  method: exec\n"
+			 "  image: factory\n  command: %s\n  timeout: 20s\n",
+			 (int)(p - type), type, p + strlen("name: virtual-mcu"),
+			 argv);
+	path = pl_test_path(dir, "vmcu-exec.yaml");
+	write_file(path, sb.s);
+	free(path);
+	pl_strbuf_free(&sb);
+	/* the lab: the same boards, that type, found in dir */
+	pl_strbuf_printf(&sb, "lab: {name: exec, boards_path: [\"%s\"]}\n", dir);
+	p = strstr(lab, "boards:");
+	assert_non_null(p);
+	for (; *p; p++) {
+		if (strncmp(p, "type: virtual-mcu", 17) == 0) {
+			pl_strbuf_puts(&sb, "type: vmcu-exec");
+			p += 16;
+			continue;
+		}
+		pl_strbuf_printf(&sb, "%c", *p);
+	}
+	path = pl_test_path(dir, "lab.yaml");
+	write_file(path, sb.s);
+	pl_strbuf_free(&sb);
+	free(type);
+	free(lab);
+	free(src);
+	return path;
+}
+
+/* The suite: two cuts that brick a single-slot board, two clean runs. */
+static char *exec_suite(struct e2e_ctx *c, const char *dir)
+{
+	char *src = pl_test_source_path("scenarios/cut_flash_op.lua");
+	char *text = pl_test_slurp(src), *path, yaml[2048];
+
+	assert_non_null(text);
+	path = pl_test_path(dir, "cut_flash_op.lua");
+	write_file(path, text);
+	free(path);
+	free(text);
+	free(src);
+	path = pl_test_path(dir, "ok.lua");
+	write_file(path, "verdict.pass(\"nothing to do\")\n");
+	free(path);
+	snprintf(yaml, sizeof(yaml),
+		 "name: exec-recovery\n"
+		 "images:\n"
+		 "  golden: {path: \"%s/images/v1.0.0.img\", version: 1.0.0}\n"
+		 "  factory: \"%s/images/factory-single-slot.bin\"\n"
+		 "  new: {path: \"%s/images/v1.1.0.img\", version: 1.1.0}\n"
+		 "defaults: {run_timeout: 2m}\n"
+		 "runs:\n"
+		 "  - scenario: cut_flash_op.lua\n"
+		 "    params: {cut: {op: 40, phase: during, phi: 0.5}}\n"
+		 "    repeat: 2\n"
+		 "  - scenario: ok.lua\n"
+		 "    repeat: 2\n",
+		 c->rack.dir, c->rack.dir, c->rack.dir);
+	path = pl_test_path(dir, "suite.yaml");
+	write_file(path, yaml);
+	return path;
+}
+
+static json_t *run_exec(struct e2e_ctx *c, const char *tag, const char *argv,
+			int want_rc)
+{
+	char *dir = pl_test_path(c->rack.dir, tag);
+	char *lab, *suite, *json = pl_test_path(dir, "r.json");
+	char *db = pl_test_path(dir, "r.db"), *out = NULL;
+	json_error_t jerr;
+	json_t *doc;
+	int rc;
+
+	assert_int_equal(mkdir(dir, 0755), 0);
+	lab = exec_lab(c, dir, argv);
+	suite = exec_suite(c, dir);
+	rc = e2e_patchlab(NULL, &out, "run", suite, "--lab", lab, "--tag",
+			  "single-slot", "--db", db, "--out", dir, "--json",
+			  json, "-q", NULL);
+	if (rc != want_rc)
+		fprintf(stderr, "patchlab run: exit %d\n%s", rc, out ? out : "");
+	assert_int_equal(rc, want_rc);
+	free(out);
+	doc = json_load_file(json, 0, &jerr);
+	assert_non_null(doc);
+	free(dir);
+	free(lab);
+	free(suite);
+	free(json);
+	free(db);
+	return doc;
+}
+
+static void recovery_command_fails(void **state)
+{
+	json_t *doc = run_exec(*state, "exec-fails", "[\"false\"]",
+			       PL_EXIT_LAB_ERROR);
+
+	assert_string_equal(json_string_value(json_object_get(
+		json_object_get(doc, "gate"), "result")), "incomplete");
+	/* the lab could not recover the board: not a device verdict */
+	assert_non_null(run_with_reason(doc, "lab-error",
+					"recovery failed in the lab: command: "
+					"exit 1"));
+	assert_int_equal(count_verdict(doc, "bricked"), 0);
+	assert_int_equal(count_verdict(doc, "lab-error"), 1);
+	/* the board was set aside: the three runs after it did not run */
+	assert_int_equal(count_verdict(doc, "not-run"), 3);
+	assert_non_null(run_with_reason(doc, "not-run", "quarantined"));
+	json_decref(doc);
+}
+
+static void recovery_command_restores(void **state)
+{
+	json_t *doc = run_exec(*state, "exec-ok",
+			       "[dd, \"if=%{image}\", \"of=%{flash}\", "
+			       "conv=notrunc, status=none]",
+			       PL_EXIT_GATE_FAILED);
+
+	assert_string_equal(json_string_value(json_object_get(
+		json_object_get(doc, "gate"), "result")), "fail");
+	assert_int_equal(count_verdict(doc, "recovered"), 2);
+	assert_non_null(run_with_reason(doc, "recovered",
+					"restored through its recovery "
+					"command"));
+	assert_int_equal(count_verdict(doc, "pass"), 2);
+	assert_int_equal(count_verdict(doc, "not-run"), 0);
+	json_decref(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sweep_without_points),
+		cmocka_unit_test(recovery_command_fails),
+		cmocka_unit_test(recovery_command_restores),
 	};
 
 	return cmocka_run_group_tests_name("e2e_notrun", tests, setup,
