@@ -125,6 +125,8 @@ static int check_run(const struct pl_cli_args *a)
 	opts.image_overrides = images;
 	if (lab_path) {
 		rc = pl_lab_load(&lab, lab_path, &opts, d);
+		/* the suites checked with it see its vars as ${NAME} */
+		opts.lab = lab;
 		if (rc == 0)
 			printf("%s: ok (lab, %zu boards, %zu board types)\n", lab_path,
 			       lab->nboards, lab->ntypes);

@@ -293,6 +293,10 @@ struct pl_board_cfg {
 	const struct pl_fixture_cfg *fixture[PL_FIXTURE_NCLASSES];
 	const struct pl_value *vars;          /* MAP of scalars, or NULL */
 	const struct pl_value *lab_vars;      /* the lab's `vars:`, or NULL */
+	/* `images:` of the board: a suite image of the same name is this
+	 * file on this board (its own factory flash, say) */
+	const struct pl_image_cfg *images;
+	size_t nimages;
 	struct pl_srcpos pos;
 };
 

@@ -104,6 +104,10 @@ struct pl_run_spec {
 	const char *replay_db;           /* for the replay command: absolute */
 	const char *replay_lab;
 	const struct pl_image *recovery_image; /* NULL: no image to restore */
+	/* the board's own images: `images.NAME` is one of these before a
+	 * suite image of that name */
+	const struct pl_image *const *board_images;
+	size_t nboard_images;
 };
 
 /*
@@ -126,6 +130,12 @@ struct pl_run *pl_run_of(struct lua_State *L);
 /* ------------------------------------------------------------ the run */
 
 struct pl_board *pl_run_board(const struct pl_run *r);
+/* The board's own image called name (the lab's `images:`), or NULL. */
+const struct pl_image *pl_run_board_image(const struct pl_run *r,
+					  const char *name);
+/* The i-th of the board's own images, or NULL past the last. */
+const struct pl_image *pl_run_board_image_at(const struct pl_run *r,
+					     size_t i);
 const struct pl_board_cfg *pl_run_board_cfg(const struct pl_run *r);
 const struct pl_board_type *pl_run_type(const struct pl_run *r);
 size_t pl_run_index(const struct pl_run *r);

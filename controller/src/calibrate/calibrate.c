@@ -639,6 +639,7 @@ int pl_calib_run(const struct pl_calib_opts *o, struct pl_calib **out)
 		/* the entries are the same for every profile: load with the
 		 * first one's ${PROFILE} so its images resolve */
 		env.profile = c->profiles[0].name;
+		copts.lab = lab;
 		err = pl_suite_load(&suite, c->suite_path, &copts, diags);
 	}
 	if (err) {

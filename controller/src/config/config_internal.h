@@ -182,6 +182,13 @@ bool pl_cfg_enum(struct pl_cfg *c, const struct pl_value *map, const char *key,
 bool pl_cfg_str_list(struct pl_cfg *c, const struct pl_value *v,
 		     const char *what, const char *const **out, size_t *n);
 
+/* An `images:` map (NAME: PATH or {path, version}): ${VAR} expanded,
+ * relative to the file's directory, each a non-empty regular file; the
+ * --image overrides apply when with_overrides (suite.c). */
+void pl_cfg_images(struct pl_cfg *c, const struct pl_value *v,
+		   bool with_overrides, const struct pl_image_cfg **out,
+		   size_t *nout);
+
 /* A path relative to dir (or absolute), in the arena. */
 const char *pl_cfg_join(struct pl_cfg *c, const char *dir, const char *path);
 

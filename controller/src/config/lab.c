@@ -775,7 +775,8 @@ static void load_board(struct lab_load *l, const struct pl_value *bv,
 		       struct pl_board_cfg *b)
 {
 	static const char *const keys[] = { "id", "type", "tags", "power",
-					    "console", "probe", "vars", NULL };
+					    "console", "probe", "vars", "images",
+					    NULL };
 	struct pl_cfg *c = l->c;
 	const struct pl_value *tv;
 	const char *what = "board";
@@ -817,6 +818,8 @@ static void load_board(struct lab_load *l, const struct pl_value *bv,
 					       what);
 	b->vars = load_vars(c, bv, "vars");
 	b->lab_vars = l->lab->vars;
+	pl_cfg_images(c, pl_value_get(bv, "images"), false, &b->images,
+		      &b->nimages);
 }
 
 static void load_lab_section(struct lab_load *l, const struct pl_value *root)

@@ -91,11 +91,13 @@ static const char *override_for(const struct pl_config_opts *o, const char *name
 	return NULL;
 }
 
-static void load_images(struct pl_cfg *c, struct pl_suite *s,
-			const struct pl_value *root)
+/* An `images:` map (a suite's, or a board's in a lab: overrides only
+ * with_overrides) into *out, *nout. */
+void pl_cfg_images(struct pl_cfg *c, const struct pl_value *v,
+		   bool with_overrides, const struct pl_image_cfg **out,
+		   size_t *nout)
 {
 	static const char *const keys[] = { "path", "version", NULL };
-	const struct pl_value *v = pl_cfg_get(c, root, "images", false, "suite");
 	struct pl_image_cfg *img;
 	size_t n = 0;
 
@@ -138,7 +140,7 @@ static void load_images(struct pl_cfg *c, struct pl_suite *s,
 				   what, pl_value_kind_name(pv));
 			continue;
 		}
-		ov = override_for(c->opts, cur->name);
+		ov = with_overrides ? override_for(c->opts, cur->name) : NULL;
 		if (ov) {
 			char *ovwhat = pl_arena_printf(c->a, "--image %s=%s",
 						       cur->name, ov);
@@ -163,8 +165,15 @@ static void load_images(struct pl_cfg *c, struct pl_suite *s,
 		}
 		n++;
 	}
-	s->images = img;
-	s->nimages = n;
+	*out = img;
+	*nout = n;
+}
+
+static void load_images(struct pl_cfg *c, struct pl_suite *s,
+			const struct pl_value *root)
+{
+	pl_cfg_images(c, pl_cfg_get(c, root, "images", false, "suite"), true,
+		      &s->images, &s->nimages);
 }
 
 static void check_overrides(struct pl_cfg *c, const struct pl_value *root)

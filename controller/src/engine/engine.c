@@ -89,6 +89,16 @@ static const struct pl_image *find_image(struct pl_engine *e, const char *name)
 	return NULL;
 }
 
+/* The board's own image called name (lab `images:`), or NULL. */
+static const struct pl_image *board_image(const struct engine_board *eb,
+					  const char *name)
+{
+	for (size_t i = 0; name && i < eb->nimages; i++)
+		if (strcmp(eb->images[i]->name, name) == 0)
+			return eb->images[i];
+	return NULL;
+}
+
 static const char *image_under_test(struct pl_engine *e)
 {
 	const struct pl_image *img = find_image(e, "new");
@@ -196,7 +206,11 @@ static void start_run(struct pl_engine *e, size_t si, const char *not_run)
 	rs.console_log = log_path;
 	rs.replay_db = e->db_abs ? e->db_abs : e->db_used;
 	rs.replay_lab = e->lab_abs ? e->lab_abs : e->lab->file;
-	rs.recovery_image = find_image(e, t->recovery.image);
+	rs.recovery_image = board_image(eb, t->recovery.image);
+	if (!rs.recovery_image)
+		rs.recovery_image = find_image(e, t->recovery.image);
+	rs.board_images = (const struct pl_image *const *)eb->images;
+	rs.nboard_images = eb->nimages;
 	e->running++;
 	/* the run module sets eb->busy first thing; a run that ends at once
 	 * clears it again through on_run_ended() */
@@ -439,6 +453,7 @@ static int load_config(struct pl_engine *e)
 		return PL_EXIT_LAB_ERROR;
 	err = pl_lab_load(&e->lab, opts->lab_path ? opts->lab_path : "lab.yaml",
 			  &copts, diags);
+	copts.lab = e->lab; /* ${NAME}: the lab's vars, then the environment */
 	if (!err)
 		err = pl_suite_load(&e->suite, opts->suite_path, &copts, diags);
 	if (!err)
@@ -522,6 +537,29 @@ static int load_images(struct pl_engine *e)
 			return err;
 		}
 		e->nimages++;
+	}
+	/* each board's own images, for the boards the suite uses */
+	for (size_t b = 0; b < e->nboards; b++) {
+		struct engine_board *eb = &e->boards[b];
+
+		if (!eb->used || !eb->cfg->nimages)
+			continue;
+		eb->images = calloc(eb->cfg->nimages, sizeof(*eb->images));
+		if (!eb->images)
+			return -ENOMEM;
+		for (size_t i = 0; i < eb->cfg->nimages; i++) {
+			int err = pl_image_load(&eb->cfg->images[i],
+						&eb->images[eb->nimages]);
+
+			if (err) {
+				fprintf(stderr, "patchlab: %s: board %s: cannot "
+					"read image %s: %s\n", e->lab->file,
+					eb->cfg->id, eb->cfg->images[i].path,
+					pl_strerror(err));
+				return err;
+			}
+			eb->nimages++;
+		}
 	}
 	return 0;
 }
@@ -750,9 +788,13 @@ static unsigned teardown(struct pl_engine *e, bool loop_ready)
 	unsigned power_failed = 0;
 
 	pl_lua_host_free(e->host);
-	for (size_t i = 0; e->boards && i < e->nboards; i++)
+	for (size_t i = 0; e->boards && i < e->nboards; i++) {
 		if (pl_board_close(e->boards[i].board)) /* power off */
 			power_failed++;
+		for (size_t k = 0; k < e->boards[i].nimages; k++)
+			pl_image_free(e->boards[i].images[k]);
+		free(e->boards[i].images);
+	}
 	/* Released after the power is off: the next holder finds it safe. */
 	pl_leases_close(e->leases);
 	free(e->boards);

@@ -64,6 +64,8 @@ struct engine_board {
 	bool used;                /* some run of the suite selects it */
 	bool ready;               /* leased and opened, or failed: runs may go */
 	struct pl_run *busy;      /* the run using it */
+	struct pl_image **images; /* the board's own (lab `images:`), loaded */
+	size_t nimages;
 };
 
 struct pl_engine {

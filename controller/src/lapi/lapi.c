@@ -26,13 +26,19 @@ static void state_init(struct pl_run *r, void *state)
 	a->board = pl_run_board(r);
 	a->type = pl_run_type(r);
 	a->armed_ref = LUA_NOREF;
+	a->images_ref = LUA_NOREF;
 }
 
 /* The scenario ended: nothing it waited on may call back into it. */
 static void state_end(struct pl_run *r, void *state)
 {
 	struct lapi_run *a = state;
+	struct pl_lua_run *lrun = pl_run_lua(r);
 
+	if (a->images_ref != LUA_NOREF && lrun)
+		luaL_unref(pl_lua_run_stack(lrun), LUA_REGISTRYINDEX,
+			   a->images_ref);
+	a->images_ref = LUA_NOREF;
 	lapi_triggers_end(a);
 	pl_op_free(a->op);
 	a->op = NULL;
@@ -79,6 +85,54 @@ static int l_params_pairs(lua_State *L)
 
 	lua_getfield(L, LUA_REGISTRYINDEX, "patchlab.next");
 	lua_rawgeti(L, LUA_REGISTRYINDEX, pl_run_params_ref(a->run));
+	lua_pushnil(L);
+	return 3;
+}
+
+/* The run's image table: the suite's images, then the board's own under
+ * the same names (its factory flash, say), made once per run so an image
+ * is the same object at every look-up. Pushed on L. */
+static void push_run_images(lua_State *L, struct lapi_run *a)
+{
+	const struct pl_image *img;
+
+	if (a->images_ref != LUA_NOREF) {
+		lua_rawgeti(L, LUA_REGISTRYINDEX, a->images_ref);
+		return;
+	}
+	lua_newtable(L);
+	lua_getfield(L, LUA_REGISTRYINDEX, LAPI_IMAGES_MT ".suite");
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		lua_pushvalue(L, -2);
+		lua_insert(L, -2);
+		lua_rawset(L, -5);
+	}
+	lua_pop(L, 1);
+	for (size_t i = 0; (img = pl_run_board_image_at(a->run, i)); i++) {
+		lapi_push_image(L, (struct pl_image *)img);
+		lua_setfield(L, -2, img->name);
+	}
+	lua_pushvalue(L, -1);
+	a->images_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+static int l_images_index(lua_State *L)
+{
+	struct lapi_run *a = lapi_or_raise(L);
+
+	push_run_images(L, a);
+	lua_pushvalue(L, 2);
+	lua_rawget(L, -2);
+	return 1;
+}
+
+static int l_images_pairs(lua_State *L)
+{
+	struct lapi_run *a = lapi_or_raise(L);
+
+	lua_getfield(L, LUA_REGISTRYINDEX, "patchlab.next");
+	push_run_images(L, a);
 	lua_pushnil(L);
 	return 3;
 }
@@ -175,12 +229,23 @@ int pl_lapi_register(struct pl_lua_host *h, struct pl_image *const *images,
 	lapi_register_fault(h, L);
 	lapi_register_image(h, L);
 
+	/* the suite's images, hidden; `images` reads them through the run
+	 * (a board's own images come first) */
 	lua_createtable(L, 0, (int)nimages);
 	for (size_t i = 0; i < nimages; i++) {
 		lapi_push_image(L, images[i]);
 		lua_setfield(L, -2, images[i]->name);
 	}
-	pl_lua_readonly(L, -1);
+	lua_setfield(L, LUA_REGISTRYINDEX, LAPI_IMAGES_MT ".suite");
+	luaL_newmetatable(L, LAPI_IMAGES_MT);
+	lua_pushcfunction(L, l_images_index);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, l_images_pairs);
+	lua_setfield(L, -2, "__pairs");
+	lock_metatable(L);
+	lua_pop(L, 1);
+	lua_newuserdatauv(L, 0, 0);
+	luaL_setmetatable(L, LAPI_IMAGES_MT);
 	pl_lua_host_setglobal(h, "images");
 	return 0;
 }

@@ -37,6 +37,7 @@
 #define LAPI_CONSOLE_MT "patchlab.console"
 #define LAPI_PROBE_MT "patchlab.probe"
 #define LAPI_PARAMS_MT "patchlab.params"
+#define LAPI_IMAGES_MT "patchlab.images"
 
 /* What a board operation's result is turned into for the scenario. */
 enum lapi_op_kind { LAPI_OP_BOOT, LAPI_OP_VERSION, LAPI_OP_UPDATE, LAPI_OP_EXPECT };
@@ -74,6 +75,9 @@ struct lapi_run {
 	/* triggers, in the order armed; a trigger object holds its index */
 	struct lapi_trigger *triggers;
 	size_t ntriggers, captriggers;
+	/* `images` of this run: the suite's, the board's own over them;
+	 * made at first use (registry ref) */
+	int images_ref;
 };
 
 /* The run state of the calling coroutine; raises outside a run. */

@@ -44,6 +44,21 @@ struct pl_run *pl_run_of(lua_State *L)
 	return run ? pl_lua_run_user_data(run) : NULL;
 }
 
+const struct pl_image *pl_run_board_image(const struct pl_run *r,
+					  const char *name)
+{
+	for (size_t i = 0; name && i < r->nboard_images; i++)
+		if (strcmp(r->board_images[i]->name, name) == 0)
+			return r->board_images[i];
+	return NULL;
+}
+
+const struct pl_image *pl_run_board_image_at(const struct pl_run *r,
+					     size_t i)
+{
+	return i < r->nboard_images ? r->board_images[i] : NULL;
+}
+
 long pl_run_learned_ops(const struct pl_run *r)
 {
 	lua_State *S;
@@ -452,6 +467,8 @@ static struct pl_run *run_new(const struct pl_run_env *env,
 	r->store_id = -1;
 	r->has_cut = s->cut.phase != PL_CUT_NONE;
 	r->recovery_image = s->recovery_image;
+	r->board_images = s->board_images;
+	r->nboard_images = s->nboard_images;
 	r->params = json_incref(s->scenario_params ? s->scenario_params :
 				s->params);
 	if (!r->params)

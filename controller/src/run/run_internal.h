@@ -29,6 +29,8 @@ struct pl_run {
 	int64_t store_id;                 /* -1: not recorded */
 	bool has_cut;                     /* a sweep gave the cut point */
 	const struct pl_image *recovery_image;
+	const struct pl_image *const *board_images;
+	size_t nboard_images;
 
 	struct pl_lua_run *lrun;
 	json_t *params;                   /* given to the scenario */

@@ -18,7 +18,10 @@
  *       and the gate is incomplete, exit 2.
  *   recovery_command_restores: the same with a command that writes the
  *       factory flash file while the board is off (`dd`, as an external
- *       programmer or an SD mux would): each bricking cut ends
+ *       programmer or an SD mux would). The factory image is the board's
+ *       own (lab `images:`, its path through the lab's `vars:`), not the
+ *       suite's: the oracle's baseline and the recovery both get it.
+ *       Each bricking cut ends
  *       `recovered` through the command, the runs after it run and pass,
  *       exit 1 (a brick is a device failure).
  */
@@ -189,15 +192,28 @@ static char *exec_lab(struct e2e_ctx *c, const char *dir, const char *argv)
 	write_file(path, sb.s);
 	free(path);
 	pl_strbuf_free(&sb);
-	/* the lab: the same boards, that type, found in dir */
-	pl_strbuf_printf(&sb, "lab: {name: exec, boards_path: [\"%s\"]}\n", dir);
+	/* the lab: the same boards, that type, found in dir, each with its
+	 * own factory flash (the suite names none: the board's own image is
+	 * what recovery writes and what the oracle's baseline flashes) */
+	pl_strbuf_printf(&sb, "lab: {name: exec, boards_path: [\"%s\"]}\n"
+			 "vars: {RACK: \"%s\"}\n", dir, c->rack.dir);
 	p = strstr(lab, "boards:");
 	assert_non_null(p);
 	for (; *p; p++) {
+		const char *prof = "    vars:    {profile: ";
+
 		if (strncmp(p, "type: virtual-mcu", 17) == 0) {
 			pl_strbuf_puts(&sb, "type: vmcu-exec");
 			p += 16;
 			continue;
+		}
+		if (strncmp(p, prof, strlen(prof)) == 0) {
+			const char *q = p + strlen(prof);
+			size_t n = strcspn(q, ",}");
+
+			pl_strbuf_printf(&sb, "    images:  {factory: "
+					 "\"${RACK}/images/factory-%.*s.bin\"}\n",
+					 (int)n, q);
 		}
 		pl_strbuf_printf(&sb, "%c", *p);
 	}
@@ -229,7 +245,6 @@ static char *exec_suite(struct e2e_ctx *c, const char *dir)
 		 "name: exec-recovery\n"
 		 "images:\n"
 		 "  golden: {path: \"%s/images/v1.0.0.img\", version: 1.0.0}\n"
-		 "  factory: \"%s/images/factory-single-slot.bin\"\n"
 		 "  new: {path: \"%s/images/v1.1.0.img\", version: 1.1.0}\n"
 		 "defaults: {run_timeout: 2m}\n"
 		 "runs:\n"
@@ -238,7 +253,7 @@ static char *exec_suite(struct e2e_ctx *c, const char *dir)
 		 "    repeat: 2\n"
 		 "  - scenario: ok.lua\n"
 		 "    repeat: 2\n",
-		 c->rack.dir, c->rack.dir, c->rack.dir);
+		 c->rack.dir, c->rack.dir);
 	path = pl_test_path(dir, "suite.yaml");
 	write_file(path, yaml);
 	return path;
