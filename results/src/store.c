@@ -313,7 +313,7 @@ int pl_store_suite_begin(struct pl_store *st, const struct pl_suite_info *info,
 int pl_store_suite_end(struct pl_store *st, int64_t suite_id, const char *gate)
 {
 	if (!gate || (strcmp(gate, "pass") && strcmp(gate, "fail") &&
-		      strcmp(gate, "error")))
+		      strcmp(gate, "error") && strcmp(gate, "incomplete")))
 		return -EINVAL;
 	return st->ops->suite_end(st, suite_id, gate, pl_store_now(st));
 }

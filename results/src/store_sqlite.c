@@ -113,6 +113,67 @@ static const char *const migrations[] = {
 	"  END;",
 	/* 2 -> 3: the lab worker that ran a run (NULL for `patchlab run`) */
 	"ALTER TABLE runs ADD COLUMN worker TEXT;",
+	/* 3 -> 4: a run that could not run is stored as verdict 'not-run'
+	 * (with its reason), a suite that did not test everything as gate
+	 * 'incomplete'. SQLite cannot change a CHECK in place: both tables
+	 * are rebuilt under the migration's transaction, their indexes and
+	 * change triggers made again; sq_migrate() checks the foreign keys
+	 * once every row has its table again. */
+	"CREATE TABLE suites3 ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  file TEXT,"
+	"  started INTEGER NOT NULL,"
+	"  finished INTEGER,"
+	"  gate TEXT CHECK (gate IN ('pass','fail','error','incomplete')),"
+	"  seed INTEGER NOT NULL DEFAULT 0,"
+	"  cmdline TEXT);"
+	"INSERT INTO suites3 SELECT id, name, file, started, finished, gate,"
+	"  seed, cmdline FROM suites;"
+	"CREATE TABLE runs3 ("
+	"  id INTEGER PRIMARY KEY,"
+	"  suite_id INTEGER REFERENCES suites(id),"
+	"  board_id TEXT NOT NULL,"
+	"  board_type TEXT NOT NULL,"
+	"  image TEXT,"
+	"  scenario TEXT NOT NULL,"
+	"  params TEXT NOT NULL DEFAULT '{}',"
+	"  cut TEXT NOT NULL DEFAULT '{}',"
+	"  seed INTEGER NOT NULL DEFAULT 0,"
+	"  verdict TEXT CHECK (verdict IN ('pass','rolled-back','bricked',"
+	"    'recovered','fail','lab-error','not-run')),"
+	"  reason TEXT,"
+	"  started INTEGER NOT NULL,"
+	"  finished INTEGER,"
+	"  duration_ns INTEGER,"
+	"  console_log TEXT,"
+	"  replay TEXT,"
+	"  controller TEXT NOT NULL,"
+	"  controller_pid INTEGER NOT NULL,"
+	"  controller_host TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('open','closed')),"
+	"  worker TEXT,"
+	"  CHECK ((state = 'open') = (verdict IS NULL)));"
+	"INSERT INTO runs3 SELECT id, suite_id, board_id, board_type, image,"
+	"  scenario, params, cut, seed, verdict, reason, started, finished,"
+	"  duration_ns, console_log, replay, controller, controller_pid,"
+	"  controller_host, state, worker FROM runs;"
+	"DROP TABLE runs;"
+	"DROP TABLE suites;"
+	"ALTER TABLE suites3 RENAME TO suites;"
+	"ALTER TABLE runs3 RENAME TO runs;"
+	"CREATE INDEX runs_by_suite ON runs(suite_id);"
+	"CREATE INDEX runs_open ON runs(state) WHERE state = 'open';"
+	"CREATE TRIGGER changes_suite_new AFTER INSERT ON suites BEGIN"
+	"  INSERT INTO changes (kind, suite_id) VALUES ('suite', new.id); END;"
+	"CREATE TRIGGER changes_suite_set AFTER UPDATE ON suites BEGIN"
+	"  INSERT INTO changes (kind, suite_id) VALUES ('suite', new.id); END;"
+	"CREATE TRIGGER changes_run_new AFTER INSERT ON runs BEGIN"
+	"  INSERT INTO changes (kind, suite_id, run_id, board_id)"
+	"  VALUES ('run', new.suite_id, new.id, new.board_id); END;"
+	"CREATE TRIGGER changes_run_set AFTER UPDATE ON runs BEGIN"
+	"  INSERT INTO changes (kind, suite_id, run_id, board_id)"
+	"  VALUES ('run', new.suite_id, new.id, new.board_id); END;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -247,6 +308,24 @@ static int user_version(struct pl_store *st, int *v)
 	return rc;
 }
 
+/* 0 when no row refers to a missing one, else -EIO (logged). */
+static int foreign_keys_hold(struct pl_store *st)
+{
+	sqlite3_stmt *s;
+	int rc = prepare(st, "PRAGMA foreign_key_check", &s);
+
+	if (rc)
+		return rc;
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		pl_log(&st->log, PL_LOG_ERROR, "store %s: migration left a "
+		       "row of %s referring to a missing row", st->target,
+		       (const char *)sqlite3_column_text(s, 0));
+		rc = -EIO;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 /* Bring the schema to SCHEMA_VERSION. Another process may be migrating at
  * the same moment: the version is read again under the write lock. */
 static int sq_migrate(struct pl_store *st, int *from)
@@ -259,9 +338,16 @@ static int sq_migrate(struct pl_store *st, int *from)
 		*from = v;
 	if (rc || v >= SCHEMA_VERSION)
 		goto check_newer;
-	rc = begin(st);
+	/* A migration may rebuild a table others refer to (3 -> 4): the
+	 * references are checked once at the end instead, as SQLite's
+	 * documented procedure for a table rebuild says (the pragma is a
+	 * no-op inside a transaction, so it comes first). */
+	rc = exec(st, "PRAGMA foreign_keys = OFF");
 	if (rc)
 		return rc;
+	rc = begin(st);
+	if (rc)
+		goto fk_on;
 	rc = user_version(st, &v);
 	for (; rc == 0 && v < SCHEMA_VERSION; v++) {
 		rc = exec(st, migrations[v]);
@@ -275,11 +361,18 @@ static int sq_migrate(struct pl_store *st, int *from)
 			       "store %s: schema migrated to version %d",
 			       st->target, v + 1);
 	}
+	if (rc == 0)
+		rc = foreign_keys_hold(st);
 	if (rc) {
 		rollback(st);
-		return rc;
+		goto fk_on;
 	}
 	rc = commit(st);
+fk_on:
+	if (exec(st, "PRAGMA foreign_keys = ON") && rc == 0)
+		rc = -EIO;
+	if (rc)
+		return rc;
 check_newer:
 	if (rc == 0 && v > SCHEMA_VERSION) {
 		pl_log(&st->log, PL_LOG_ERROR, "store %s: schema version %d is "

@@ -824,7 +824,8 @@ static void load_board(struct lab_load *l, const struct pl_value *bv,
 
 static void load_lab_section(struct lab_load *l, const struct pl_value *root)
 {
-	static const char *const keys[] = { "name", "boards_path", NULL };
+	static const char *const keys[] = { "name", "boards_path", "vars",
+					    NULL };
 	struct pl_cfg *c = l->c;
 	const struct pl_value *v = pl_cfg_get(c, root, "lab", false, "");
 	const struct pl_value *bp;
@@ -836,6 +837,9 @@ static void load_lab_section(struct lab_load *l, const struct pl_value *root)
 	if (!v || !pl_cfg_expect_map(c, v, "lab"))
 		return;
 	pl_cfg_check_keys(c, v, keys, "lab");
+	/* first: the rest of the file may use them as ${NAME} */
+	l->lab->vars = load_vars(c, v, "vars");
+	c->vars = l->lab->vars;
 	l->lab->name = pl_cfg_str(c, v, "name", false, "lab", "");
 	if (!l->lab->name)
 		l->lab->name = "";
@@ -860,8 +864,7 @@ static void load_lab_section(struct lab_load *l, const struct pl_value *root)
 
 struct pl_lab *pl_lab_from_tree(struct pl_cfg *c, const struct pl_value *root)
 {
-	static const char *const keys[] = { "lab", "vars", "defaults", "boards",
-					    NULL };
+	static const char *const keys[] = { "lab", "defaults", "boards", NULL };
 	struct lab_load l = { .c = c };
 	const struct pl_value *boards;
 	struct pl_board_cfg *bv;
@@ -880,9 +883,6 @@ struct pl_lab *pl_lab_from_tree(struct pl_cfg *c, const struct pl_value *root)
 		return pl_cfg_oom(c);
 	l.lab->file = c->file;
 	pl_cfg_check_keys(c, root, keys, "lab file");
-	/* first: the rest of the file may use them as ${NAME} */
-	l.lab->vars = load_vars(c, root, "vars");
-	c->vars = l.lab->vars;
 	load_lab_section(&l, root);
 	load_defaults(&l, root);
 	boards = pl_cfg_get(c, root, "boards", true, "lab file");

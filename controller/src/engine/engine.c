@@ -65,9 +65,17 @@ static void on_run_ended(struct pl_run *r, void *ud)
 	if (o && o->run_ended)
 		o->run_ended(o->user_data, pl_run_store_id(r), eb->cfg->id, v,
 			     reason);
-	if (spec.learning)
+	if (spec.learning && (v == PL_VERDICT_NOT_RUN ||
+			      v == PL_VERDICT_LAB_ERROR)) {
+		char why[600];
+
+		snprintf(why, sizeof(why), "its learning pass ended %s (%s)",
+			 pl_verdict_name(v), reason);
+		pl_engine__sweep_unplanned(e, spec.sweep_group, why);
+	} else if (spec.learning) {
 		pl_engine__expand_sweep(e, spec.sweep_group,
 					pl_run_learned_ops(r));
+	}
 	e->counts[v]++;
 	e->done++;
 	e->running--;

@@ -113,6 +113,10 @@ int pl_engine__expand(struct pl_engine *e);
  * first points. */
 void pl_engine__expand_sweep(struct pl_engine *e, size_t swi, long ops);
 
+/* A sweep can plan no point (why): one not-run record says so. */
+void pl_engine__sweep_unplanned(struct pl_engine *e, size_t swi,
+				const char *why);
+
 /* A sweep point's run ended with v: tell its planner (more points). */
 void pl_engine__sweep_point_done(struct pl_engine *e, const struct run_spec *s,
 				 enum pl_verdict v);

@@ -236,7 +236,8 @@ static int queue_points(struct pl_engine *e, size_t swi,
 
 /* The sweep planned no point: one not-run record says so, so the suite
  * cannot pass on a sweep that cut nothing. */
-static void no_points(struct pl_engine *e, size_t swi, const char *why)
+void pl_engine__sweep_unplanned(struct pl_engine *e, size_t swi,
+				const char *why)
 {
 	struct sweep_state *sw = &e->sweeps[swi];
 	struct run_spec *s;
@@ -277,9 +278,10 @@ void pl_engine__expand_sweep(struct pl_engine *e, size_t swi, long ops)
 	sw->expanded = true;
 	pl_sweep_init(&sw->plan, cfg, ops, cfg->has_seed ? cfg->seed : e->opts->seed);
 	if (ops <= 0) {
-		no_points(e, swi, "the learning pass found no flash operation "
-			  "to cut (a board without a probe needs a console or "
-			  "time sweep)");
+		pl_engine__sweep_unplanned(e, swi, "the learning pass found "
+					   "no flash operation to cut (a board "
+					   "without a probe needs a console or "
+					   "time sweep)");
 		return;
 	}
 	for (size_t b = 0; b < e->nboards && sw->nb < 256; b++)
@@ -294,8 +296,9 @@ void pl_engine__expand_sweep(struct pl_engine *e, size_t swi, long ops)
 	n = pts.n;
 	if (n == 0) {
 		pl_sweep_points_free(&pts);
-		no_points(e, swi, "its plan has no point over the update's "
-			  "operations (phases, points)");
+		pl_engine__sweep_unplanned(e, swi, "its plan has no point "
+					   "over the update's operations "
+					   "(phases, points)");
 		return;
 	}
 	queue_points(e, swi, &pts);

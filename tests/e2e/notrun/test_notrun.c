@@ -195,8 +195,8 @@ static char *exec_lab(struct e2e_ctx *c, const char *dir, const char *argv)
 	/* the lab: the same boards, that type, found in dir, each with its
 	 * own factory flash (the suite names none: the board's own image is
 	 * what recovery writes and what the oracle's baseline flashes) */
-	pl_strbuf_printf(&sb, "lab: {name: exec, boards_path: [\"%s\"]}\n"
-			 "vars: {RACK: \"%s\"}\n", dir, c->rack.dir);
+	pl_strbuf_printf(&sb, "lab: {name: exec, boards_path: [\"%s\"], "
+			 "vars: {RACK: \"%s\"}}\n", dir, c->rack.dir);
 	p = strstr(lab, "boards:");
 	assert_non_null(p);
 	for (; *p; p++) {
