@@ -178,6 +178,31 @@ static int junit_problem(struct pl_strbuf *out, const struct pl_run_row *r,
 	return rc;
 }
 
+/* " 'erase sector' #3 +4.000 ms" of a run whose params.cut is aimed by
+ * console or time (a sweep over console or time). */
+static int aim_suffix(struct pl_strbuf *name, const struct pl_run_row *r)
+{
+	json_t *p = r->params_json ? json_loads(r->params_json, 0, NULL) : NULL;
+	json_t *cut = json_object_get(p, "cut");
+	const char *pat = json_string_value(json_object_get(cut, "pattern"));
+	json_t *nth = json_object_get(cut, "nth");
+	json_t *delay = json_object_get(cut, "delay_ms");
+	int rc = 0;
+
+	if (json_object_get(cut, "on")) {
+		if (pat)
+			rc = pl_strbuf_printf(name, " '%s'", pat);
+		if (!rc && json_is_integer(nth))
+			rc = pl_strbuf_printf(name, " #%lld",
+					      (long long)json_integer_value(nth));
+		if (!rc && json_is_number(delay))
+			rc = pl_strbuf_printf(name, " +%.3f ms",
+					      json_number_value(delay));
+	}
+	json_decref(p);
+	return rc;
+}
+
 static int junit_case(struct pl_strbuf *out, const struct pl_gate *g,
 		      const struct pl_run_row *r)
 {
@@ -186,7 +211,11 @@ static int junit_case(struct pl_strbuf *out, const struct pl_gate *g,
 	int rc;
 
 	rc = pl_cut_describe(&r->cut, &cut);
+	/* unique per run: the aim a sweep gave (console/time: its pattern,
+	 * nth and delay) and the run id */
 	rc = rc ? rc : pl_strbuf_printf(&name, "%s: %s", r->board_id, cut.s);
+	rc = rc ? rc : aim_suffix(&name, r);
+	rc = rc ? rc : pl_strbuf_printf(&name, " [run %lld]", (long long)r->id);
 	rc = rc ? rc : pl_strbuf_printf(&cls, "%s.%s.%s", pl_gate_suite(g)->name,
 				    r->scenario, r->board_type);
 	rc = rc ? rc : pl_strbuf_puts(out, "    <testcase");

@@ -9,15 +9,24 @@ function M.boot(opts)
   return board:wait_boot(opts)
 end
 
--- The board's baseline: the suite's `factory` image (a whole flash, see
--- `patchlab image factory`) programmed at the flash base through the probe,
--- as a production line leaves a board. No run depends on what the previous
--- run left behind.
+-- The board's baseline: its `factory` image (a whole flash, see `patchlab
+-- image factory`; the board's own from the lab, or the suite's) programmed
+-- at the flash base through the probe, as a production line leaves a board;
+-- on a board without a probe, restored by its type's recovery method (a
+-- vendor flasher, an SD mux: board:restore()). No run depends on what the
+-- previous run left behind. A board with neither is a lab problem (an
+-- error, so the run ends lab-error), never a device failure.
 function M.baseline()
   local p = board.probe
-  check(p ~= nil, "board %s has no probe: cannot restore its baseline", board.id)
   board:power_off()
-  p:flash(images.factory, board.flash.base)
+  if p then
+    p:flash(images.factory, board.flash.base)
+  elseif board:can_restore() then
+    board:restore()
+  else
+    error(string.format("board %s has no probe and its type no recovery "
+                        .. "method: its baseline cannot be restored", board.id), 0)
+  end
   local boot, why = M.boot()
   check(boot, "baseline did not boot: %s", why)
   check(boot.version == images.golden.version,

@@ -195,6 +195,10 @@ struct pl_board_type {
 		const struct pl_pattern *prompt;    /* shell ready for a command */
 		const struct pl_pattern *boot_ok;   /* captures version, slot */
 		const struct pl_pattern *boot_fail; /* captures reason */
+		const struct pl_pattern *settled;   /* the boot is committed:
+		                                     * after it, a cut cannot
+		                                     * undo the boot (NULL:
+		                                     * the type says none) */
 		const char *newline;               /* sent after a command: "\n" */
 	} console;
 	uint64_t boot_timeout_ms;
@@ -370,6 +374,7 @@ enum pl_sweep_over {
 	PL_SWEEP_TIME,
 	PL_SWEEP_BYTES,
 	PL_SWEEP_PROGRESS,
+	PL_SWEEP_CONSOLE,  /* a delay after the nth line matching pattern */
 };
 
 enum pl_sweep_phase {
@@ -394,6 +399,13 @@ struct pl_sweep_cfg {
 	uint64_t seed;
 	bool has_seed;
 	const struct pl_sweep_cfg *nested; /* cut again during recovery, or NULL */
+	/* over: console (pattern, nth) and time: the delay swept, in µs,
+	 * after the pattern's nth line or after the scenario arms the cut */
+	const char *pattern;        /* console: a POSIX ERE */
+	unsigned nth;               /* console: 1-based; default 1 */
+	uint64_t delay_lo_us, delay_hi_us;
+	uint64_t step_us;           /* exhaustive grid step; default 1 ms */
+	uint64_t resolution_us;     /* adaptive: edges to this; default 500 */
 	struct pl_srcpos pos;
 };
 

@@ -124,6 +124,23 @@ int pl_run_start(struct pl_run **out, const struct pl_run_env *env,
  * ...) and why. stop: the controller is stopping, so no recovery either. */
 void pl_run_cancel(struct pl_run *r, int code, const char *why, bool stop);
 
+/*
+ * Restore the board's image by its type's recovery method (the probe
+ * writes the recovery image; a command runs with the board off), without
+ * a verdict: what a scenario's baseline does on a board without a probe.
+ * cb gets 0 (restored; the board is off) or an error with the fixture
+ * that failed and why. -ENOTSUP when the type has no automatic method,
+ * -EBUSY while one is under way; else 0 and cb comes later, once.
+ */
+typedef void (*pl_run_restore_cb)(struct pl_run *r, int status,
+				  const char *fixture, const char *why,
+				  void *user_data);
+int pl_run_restore(struct pl_run *r, pl_run_restore_cb cb, void *user_data);
+/* Let go of a restore under way: cb never comes; a command is killed. */
+void pl_run_restore_cancel(struct pl_run *r);
+/* Can pl_run_restore() work for this run's board? */
+bool pl_run_can_restore(const struct pl_run *r);
+
 /* The run of the coroutine L runs in, or NULL outside any run. */
 struct pl_run *pl_run_of(struct lua_State *L);
 

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "patchlab/clock.h"
 #include "patchlab/error.h"
@@ -22,7 +24,11 @@ struct pl_trigger {
 	bool armed;
 	bool bp_set;
 	unsigned count;            /* matches or breakpoint hits seen */
-	uv_timer_t *timer;         /* time trigger, or console delay */
+	uv_timer_t *timer;         /* a breakpoint's resume delay */
+	/* A time trigger or a delay after an event fires at an instant, to
+	 * the µs: a timerfd (CLOCK_MONOTONIC, absolute, so never early) on
+	 * the loop; libuv's timers count whole ms from a cached time. */
+	struct precise *precise;
 	struct pl_linematch *match;
 	void (*cb)(struct pl_trigger *t, void *ud);
 	void *cb_ud;
@@ -35,6 +41,12 @@ struct pl_trigger {
 };
 
 static void destroy(struct pl_trigger *t);
+
+struct precise {
+	uv_poll_t poll;
+	int fd;
+	struct pl_trigger *t;
+};
 
 /* Drop one pending callback; true when t is gone and must not be touched. */
 static bool put(struct pl_trigger *t)
@@ -151,6 +163,9 @@ static void record(struct pl_trigger *t)
 			{ "delay_us", t->spec.delay_us },
 			{ "latency_ns", i->issued_ns > i->seen_ns ?
 					i->issued_ns - i->seen_ns : 0 },
+			/* requested delay_us; what it was, event to command */
+			{ "actual_delay_us", i->issued_ns > i->seen_ns ?
+					     (i->issued_ns - i->seen_ns) / 1000 : 0 },
 		};
 
 		for (size_t k = 0; k < sizeof(times) / sizeof(times[0]); k++)
@@ -178,12 +193,23 @@ static void on_power_done(struct pl_power *p, int status,
 		t->cb(t, t->cb_ud);
 }
 
+static void precise_stop(struct pl_trigger *t)
+{
+	struct itimerspec off = { 0 };
+
+	if (!t->precise)
+		return;
+	uv_poll_stop(&t->precise->poll);
+	timerfd_settime(t->precise->fd, 0, &off, NULL);
+}
+
 static void stop_watching(struct pl_trigger *t)
 {
 	t->armed = false;
 	pl_board_unlisten(&t->listener);
 	if (t->timer)
 		uv_timer_stop(t->timer);
+	precise_stop(t);
 }
 
 static void fire(struct pl_trigger *t, uint64_t seen_ns)
@@ -230,22 +256,53 @@ static void on_timer(uv_timer_t *timer)
 {
 	struct pl_trigger *t = timer->data;
 
-	if (t->info.kind == PL_TRIG_TIME)
-		t->info.seen_ns = pl_now_ns();
 	fire(t, t->info.seen_ns);
 }
 
-/* The event happened at seen_ns: fire now, or after the console delay. */
+static void on_precise(uv_poll_t *h, int status, int events)
+{
+	struct precise *p = h->data;
+	uint64_t n;
+
+	(void)events;
+	if (status == 0 && read(p->fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
+		return; /* not expired yet (a spurious wake-up) */
+	uv_poll_stop(h);
+	fire(p->t, p->t->info.seen_ns);
+}
+
+/* Fire at at_ns (pl_now_ns() clock). 0 or -errno. */
+static int precise_at(struct pl_trigger *t, uint64_t at_ns)
+{
+	struct itimerspec its = { 0 };
+
+	/* an instant already past expires at once: the next loop pass */
+	its.it_value.tv_sec = (time_t)(at_ns / 1000000000u);
+	its.it_value.tv_nsec = (long)(at_ns % 1000000000u);
+	if (timerfd_settime(t->precise->fd, TFD_TIMER_ABSTIME, &its, NULL))
+		return -errno;
+	return uv_poll_start(&t->precise->poll, UV_READABLE, on_precise);
+}
+
+/* The event happened at seen_ns: fire now, or once the delay after it
+ * has passed (never before: the delay is counted from seen_ns). */
 static void event_seen(struct pl_trigger *t, uint64_t seen_ns)
 {
+	int err;
+
 	if (t->spec.delay_us == 0) {
 		fire(t, seen_ns);
 		return;
 	}
 	t->info.seen_ns = seen_ns;
 	pl_board_unlisten(&t->listener);
-	/* libuv timers have millisecond resolution; round up. */
-	uv_timer_start(t->timer, on_timer, (t->spec.delay_us + 999) / 1000, 0);
+	err = precise_at(t, seen_ns + t->spec.delay_us * 1000u);
+	if (err) {
+		pl_log(pl_board_log(t->b), PL_LOG_ERROR, "trigger %s: cannot "
+		       "time its delay: %s", pl_trigger_kind_name(t->info.kind),
+		       pl_strerror(err));
+		fire(t, seen_ns);
+	}
 }
 
 /* ------------------------------------------------------------- listeners */
@@ -487,6 +544,27 @@ int pl_trigger_arm(struct pl_trigger **out, struct pl_board *b,
 	}
 	uv_timer_init(pl_board_loop(b), t->timer);
 	t->timer->data = t;
+	if (spec->kind == PL_TRIG_TIME || spec->delay_us) {
+		t->precise = calloc(1, sizeof(*t->precise));
+		if (!t->precise) {
+			destroy(t);
+			return -ENOMEM;
+		}
+		t->precise->fd = timerfd_create(CLOCK_MONOTONIC,
+						TFD_NONBLOCK | TFD_CLOEXEC);
+		if (t->precise->fd < 0) {
+			err = -errno;
+			free(t->precise);
+			t->precise = NULL;
+			*why = "no timerfd for its delay";
+			destroy(t);
+			return err;
+		}
+		t->precise->t = t;
+		uv_poll_init(pl_board_loop(b), &t->precise->poll,
+			     t->precise->fd);
+		t->precise->poll.data = t->precise;
+	}
 
 	t->listener.user_data = t;
 	switch (spec->kind) {
@@ -501,7 +579,15 @@ int pl_trigger_arm(struct pl_trigger **out, struct pl_board *b,
 		t->listener.stop = on_stop;
 		break;
 	case PL_TRIG_TIME:
-		uv_timer_start(t->timer, on_timer, t->info.value, 0);
+		/* the time is reached at arm + value; the delay, if any,
+		 * counts from there */
+		t->info.seen_ns = pl_now_ns() + t->info.value * 1000000u;
+		err = precise_at(t, t->info.seen_ns + spec->delay_us * 1000u);
+		if (err) {
+			*why = "cannot time it";
+			destroy(t);
+			return err;
+		}
 		break;
 	}
 	t->armed = true;
@@ -560,8 +646,18 @@ void pl_trigger_disarm(struct pl_trigger *t)
 	clear_bps(t, true);
 }
 
+static void on_precise_closed(uv_handle_t *h)
+{
+	struct precise *p = h->data;
+
+	close(p->fd);
+	free(p);
+}
+
 static void destroy(struct pl_trigger *t)
 {
+	if (t->precise)
+		uv_close((uv_handle_t *)&t->precise->poll, on_precise_closed);
 	if (t->timer)
 		uv_close((uv_handle_t *)t->timer, on_timer_closed);
 	pl_linematch_free(t->match);

@@ -143,7 +143,8 @@ static void load_console(struct pl_cfg *c, struct pl_board_type *t,
 			 const struct pl_value *root)
 {
 	static const char *const keys[] = { "banner", "prompt", "boot_ok",
-					    "boot_fail", "newline", NULL };
+					    "boot_fail", "settled", "newline",
+					    NULL };
 	const struct pl_value *v = pl_cfg_get(c, root, "console", true,
 					      "board type");
 
@@ -155,6 +156,8 @@ static void load_console(struct pl_cfg *c, struct pl_board_type *t,
 	t->console.boot_ok = load_pattern(c, v, "boot_ok", true, "console", ok_caps);
 	t->console.boot_fail = load_pattern(c, v, "boot_fail", false, "console",
 					    fail_caps);
+	t->console.settled = load_pattern(c, v, "settled", false, "console",
+					  no_caps);
 	t->console.newline = pl_cfg_str(c, v, "newline", false, "console", "\n");
 }
 

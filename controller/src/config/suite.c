@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <regex.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -313,19 +314,103 @@ static const char *scenario_path(struct pl_cfg *c, struct pl_suite *s,
 /* ---------------------------------------------------------------- sweeps */
 
 static const char *const over_words[] = { "flash_ops", "time", "bytes",
-					  "progress", NULL };
+					  "progress", "console", NULL };
 static const char *const strategy_words[] = { "exhaustive", "uniform",
 					      "adaptive", "random", NULL };
 static const char *const phase_words[] = { "before", "during", "after", NULL };
 
+/* A duration scalar with a unit ("0ms", "1.5ms", "2s"; a bare number is
+ * ms) in µs; false after an error at v. */
+static bool delay_us(struct pl_cfg *c, const struct pl_value *v,
+		     const char *what, uint64_t *out)
+{
+	char *end;
+	double x;
+
+	if (!v || v->kind != PL_VALUE_SCALAR || pl_value_is_null(v))
+		goto bad;
+	x = strtod(v->str, &end);
+	if (end == v->str || x < 0)
+		goto bad;
+	if (strcmp(end, "us") == 0)
+		x *= 1;
+	else if (*end == '\0' || strcmp(end, "ms") == 0)
+		x *= 1e3;
+	else if (strcmp(end, "s") == 0)
+		x *= 1e6;
+	else
+		goto bad;
+	if (x > 3600e6)
+		goto bad;
+	*out = (uint64_t)(x + 0.5);
+	return true;
+bad:
+	pl_cfg_err(c, v ? &v->pos : NULL, "%s: bad delay '%s' (expected a "
+		   "duration such as 0ms, 1.5ms, 250us or 2s, at most 1 h)",
+		   what, v && v->kind == PL_VALUE_SCALAR ? v->str : "?");
+	return false;
+}
+
+/* over: console | time: the delay window [lo, hi], its grid step and the
+ * adaptive resolution; console also its pattern and nth. */
+static void load_delay_sweep(struct pl_cfg *c, const struct pl_value *v,
+			     struct pl_sweep_cfg *sw, const char *what)
+{
+	const struct pl_value *d = pl_cfg_get(c, v, "delay", true, what);
+	uint64_t nth = 1;
+
+	sw->step_us = 1000;
+	sw->resolution_us = 500;
+	if (sw->over == PL_SWEEP_CONSOLE) {
+		regex_t re;
+
+		sw->pattern = pl_cfg_str(c, v, "pattern", true, what, NULL);
+		if (sw->pattern && regcomp(&re, sw->pattern,
+					   REG_EXTENDED | REG_NOSUB) != 0)
+			pl_cfg_err(c, &pl_value_get(v, "pattern")->pos,
+				   "%s: pattern is not a POSIX extended "
+				   "regular expression", what);
+		else if (sw->pattern)
+			regfree(&re);
+		pl_cfg_uint(c, v, "nth", false, what, 1, 1000000, &nth);
+	} else if (pl_value_get(v, "pattern") || pl_value_get(v, "nth")) {
+		pl_cfg_err(c, &v->pos, "%s: pattern and nth belong to a sweep "
+			   "over console, not over time", what);
+	}
+	sw->nth = (unsigned)nth;
+	if (d && (d->kind != PL_VALUE_LIST || d->n != 2)) {
+		pl_cfg_err(c, &d->pos, "%s: delay must be [FROM, TO], e.g. "
+			   "[0ms, 40ms]", what);
+	} else if (d && delay_us(c, d->items[0], what, &sw->delay_lo_us) &&
+		   delay_us(c, d->items[1], what, &sw->delay_hi_us) &&
+		   sw->delay_hi_us < sw->delay_lo_us) {
+		pl_cfg_err(c, &d->pos, "%s: delay [FROM, TO] with TO before "
+			   "FROM", what);
+	}
+	if (pl_value_get(v, "step") &&
+	    delay_us(c, pl_value_get(v, "step"), what, &sw->step_us) &&
+	    sw->step_us == 0)
+		pl_cfg_err(c, &pl_value_get(v, "step")->pos,
+			   "%s: step must be more than 0", what);
+	if (pl_value_get(v, "resolution") &&
+	    delay_us(c, pl_value_get(v, "resolution"), what,
+		     &sw->resolution_us) && sw->resolution_us == 0)
+		pl_cfg_err(c, &pl_value_get(v, "resolution")->pos,
+			   "%s: resolution must be more than 0", what);
+	if (pl_value_get(v, "phases"))
+		pl_cfg_err(c, &pl_value_get(v, "phases")->pos,
+			   "%s: phases belong to a sweep over flash_ops", what);
+}
+
 static const struct pl_sweep_cfg *load_sweep(struct pl_cfg *c,
 					     struct pl_suite *s,
 					     const struct pl_value *v,
-					     const char *what)
+					     const char *what, bool nested)
 {
 	static const char *const keys[] = { "scenario", "over", "phases",
 					    "points", "strategy", "seed",
-					    "nested", NULL };
+					    "nested", "pattern", "nth", "delay",
+					    "step", "resolution", NULL };
 	const struct pl_value *pv, *nv;
 	struct pl_sweep_cfg *sw;
 	size_t before = pl_cfg_errors(c);
@@ -397,8 +482,16 @@ static const struct pl_sweep_cfg *load_sweep(struct pl_cfg *c,
 
 		if (!nwhat)
 			return pl_cfg_oom(c);
-		sw->nested = load_sweep(c, s, nv, nwhat);
+		sw->nested = load_sweep(c, s, nv, nwhat, true);
 	}
+	if (!nested && (sw->over == PL_SWEEP_CONSOLE ||
+			       sw->over == PL_SWEEP_TIME))
+		load_delay_sweep(c, v, sw, what);
+	else if (!nested && sw->over != PL_SWEEP_FLASH_OPS)
+		pl_cfg_err(c, &pl_value_get(v, "over")->pos,
+			   "%s: a sweep over %s is not supported (flash_ops, "
+			   "console or time; bytes and progress are aims of "
+			   "fault.cut)", what, over_words[sw->over]);
 	return pl_cfg_errors(c) == before ? sw : NULL;
 }
 
@@ -523,7 +616,7 @@ static void load_run(struct pl_cfg *c, struct pl_suite *s,
 			pl_cfg_oom(c);
 			return;
 		}
-		r->sweep = load_sweep(c, s, sw, swhat);
+		r->sweep = load_sweep(c, s, sw, swhat, false);
 	}
 	r->budget = s->defaults;
 	load_budget(c, rv, what, &r->budget);

@@ -124,6 +124,13 @@ static void cut_point(const struct run_spec *s, struct pl_cut_point *cp)
 	cp->op_index = -1;
 	if (!s->cut)
 		return;
+	/* a sweep over console or time: aimed by what it names */
+	v = json_object_get(s->cut, "on");
+	if (v && json_is_string(v)) {
+		cp->phase = PL_CUT_DURING;
+		cp->aimed_by = json_string_value(v);
+		return;
+	}
 	v = json_object_get(s->cut, "phase");
 	if (v && json_is_string(v))
 		pl_cut_phase_parse(json_string_value(v), &cp->phase);
@@ -416,17 +423,54 @@ static void take_leases(struct pl_engine *e)
 	}
 }
 
+/* A run a dead controller left open: its board may still be powered,
+ * whether or not this suite uses it, so it is leased and opened (which
+ * switches it off) like the suite's own; its suite is closed below. */
 static int recover_cb(void *ud, int64_t run_id, const char *board_id,
 		      const char *controller)
 {
 	struct pl_engine *e = ud;
+	struct pl_run_row *row = NULL;
 
-	/* The boards were opened with their power off: nothing left to do
-	 * but say so. */
 	pl_log(&e->log, PL_LOG_WARN,
-	       "run %" PRId64 " on %s was left open by %s: closing it as lab-error",
-	       run_id, board_id, controller);
+	       "run %" PRId64 " on %s was left open by %s: closing it as "
+	       "lab-error, switching the board off", run_id, board_id,
+	       controller);
+	for (size_t i = 0; i < e->nboards; i++)
+		if (strcmp(e->boards[i].cfg->id, board_id) == 0)
+			e->boards[i].used = true;
+	if (pl_store_get_run(e->store, run_id, &row, NULL, NULL) == 0 &&
+	    row->suite_id > 0 && e->ndead < sizeof(e->dead_suites) /
+					  sizeof(e->dead_suites[0])) {
+		bool seen = false;
+
+		for (size_t i = 0; i < e->ndead; i++)
+			seen |= e->dead_suites[i] == row->suite_id;
+		if (!seen)
+			e->dead_suites[e->ndead++] = row->suite_id;
+	}
+	pl_store_run_free(row, NULL, 0);
 	return 0;
+}
+
+/* A suite whose controller died never got its gate: it is INCOMPLETE
+ * (its open runs were just closed as lab-error), never left open. */
+static void close_dead_suites(struct pl_engine *e)
+{
+	for (size_t i = 0; i < e->ndead; i++) {
+		struct pl_suite_row *row = NULL;
+
+		if (pl_store_get_suite(e->store, e->dead_suites[i], &row) ||
+		    row->gate) {
+			pl_store_suites_free(row, row ? 1 : 0);
+			continue;
+		}
+		pl_log(&e->log, PL_LOG_WARN, "suite %" PRId64 " (%s) was left "
+		       "open by a controller that died: closing it as "
+		       "incomplete", row->id, row->name);
+		pl_store_suite_end(e->store, row->id, "incomplete");
+		pl_store_suites_free(row, 1);
+	}
 }
 
 /* ----------------------------------------------------------------- setup */
@@ -509,6 +553,7 @@ static int open_boards(struct pl_engine *e)
 							     &e->lab->boards[i]);
 	}
 	pl_store_recover(e->store, recover_cb, e, NULL);
+	close_dead_suites(e);
 	err = pl_leases_open(&e->leases, &e->loop, e->store, 0);
 	if (err) {
 		fprintf(stderr, "patchlab: cannot take board leases: %s\n",
@@ -647,6 +692,11 @@ static void watch_signals(struct pl_engine *e)
 	e->sigint.data = e->sigterm.data = e;
 	uv_signal_start(&e->sigint, on_signal, SIGINT);
 	uv_signal_start(&e->sigterm, on_signal, SIGTERM);
+	/* a runaway script never returns to the loop: the signal also stops
+	 * it from the Lua count hook, within a bounded number of
+	 * instructions (patchlab/luahost.h) */
+	pl_lua_stop_on_signal(SIGINT);
+	pl_lua_stop_on_signal(SIGTERM);
 }
 
 /* Everything up to the first run. An exit code, 0 when ready to run. */

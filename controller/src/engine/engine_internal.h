@@ -51,6 +51,7 @@ struct sweep_state {
 	size_t run_index;
 	const char *board_type;
 	bool expanded;
+	bool delay;               /* over console or time: delay.c plans it */
 	size_t boards[256], nb, next_board;
 	struct pl_sweep plan;
 };
@@ -91,6 +92,8 @@ struct pl_engine {
 	struct sweep_state *sweeps;
 	size_t nsweeps;
 
+	int64_t dead_suites[64];  /* suites of runs left open by the dead */
+	size_t ndead;
 	size_t running, done;
 	unsigned long counts[PL_VERDICT_COUNT];
 	uint64_t started_ns;

@@ -121,6 +121,61 @@ static int expand_replay(struct pl_engine *e)
 	return 0;
 }
 
+static int queue_points(struct pl_engine *e, size_t swi,
+			struct pl_sweep_points *pts);
+
+/* Does board b run (selected, allowed) the run rc, and is it of type? */
+static bool sweep_board(struct pl_engine *e, const struct pl_run_cfg *rc,
+			size_t b, const char *type)
+{
+	return pl_run_selects(rc, e->boards[b].cfg) &&
+	       pl_engine__board_allowed(e->opts, e->boards[b].cfg) &&
+	       strcmp(e->boards[b].cfg->type->name, type) == 0;
+}
+
+/* A sweep over console or time, once per board type: no learning pass
+ * (the delay window is the suite's), its first points at once. */
+static int expand_delay_sweep(struct pl_engine *e, size_t r, size_t b)
+{
+	const struct pl_run_cfg *rc = &e->suite->runs[r];
+	const char *type = e->boards[b].cfg->type->name;
+	struct pl_sweep_points pts = { 0 };
+	struct sweep_state *sw;
+
+	for (size_t k = 0; k < e->nsweeps; k++)
+		if (e->sweeps[k].run_index == r &&
+		    strcmp(e->sweeps[k].board_type, type) == 0)
+			return 0;
+	sw = realloc(e->sweeps, (e->nsweeps + 1) * sizeof(*sw));
+	if (!sw)
+		return -ENOMEM;
+	e->sweeps = sw;
+	sw = &e->sweeps[e->nsweeps];
+	*sw = (struct sweep_state){ .rcfg = rc, .run_index = r,
+				    .board_type = type, .expanded = true,
+				    .delay = true };
+	for (size_t o = 0; o < e->nboards && sw->nb < 256; o++)
+		if (sweep_board(e, rc, o, type))
+			sw->boards[sw->nb++] = o;
+	pl_sweep_init(&sw->plan, rc->sweep, 0, rc->sweep->has_seed ?
+		      rc->sweep->seed : e->opts->seed ^ ((uint64_t)r << 24));
+	e->nsweeps++;
+	if (pl_delay_first(&sw->plan, &pts)) {
+		pl_sweep_points_free(&pts);
+		return -ENOMEM;
+	}
+	if (pts.n == 0) {
+		pl_sweep_points_free(&pts);
+		pl_engine__sweep_unplanned(e, e->nsweeps - 1,
+					   "its delay window has no point");
+		return 0;
+	}
+	pl_log(&e->log, PL_LOG_INFO, "sweep of %s on %s over %s: %zu points",
+	       rc->scenario, type, rc->sweep->over == PL_SWEEP_CONSOLE ?
+	       "console" : "time", pts.n);
+	return queue_points(e, e->nsweeps - 1, &pts);
+}
+
 int pl_engine__expand(struct pl_engine *e)
 {
 	uint64_t base = e->opts->seed;
@@ -135,6 +190,14 @@ int pl_engine__expand(struct pl_engine *e)
 			if (!pl_run_selects(rc, e->boards[b].cfg) ||
 			    !pl_engine__board_allowed(e->opts, e->boards[b].cfg))
 				continue;
+			if (rc->sweep && (rc->sweep->over == PL_SWEEP_CONSOLE ||
+					  rc->sweep->over == PL_SWEEP_TIME)) {
+				int err = expand_delay_sweep(e, r, b);
+
+				if (err)
+					return err;
+				continue;
+			}
 			if (rc->sweep) {
 				/* One learning pass per board type; the points
 				 * follow once it reports the update's ops. */
@@ -211,6 +274,20 @@ static int queue_point(struct pl_engine *e, size_t swi,
 	s->phase = (int)p->phase;
 	s->k = p->k;
 	s->phi = p->phi;
+	if (sw->delay) {
+		const struct pl_sweep_cfg *c = sw->rcfg->sweep;
+		double ms = (double)p->k / 1000.0;
+
+		s->repeat = 1;
+		s->seed = run_seed(sw->plan.seed ^ ((uint64_t)p->k << 8));
+		s->cut = c->over == PL_SWEEP_CONSOLE ?
+			json_pack("{s:s,s:s,s:I,s:f}", "on", "console",
+				  "pattern", c->pattern, "nth",
+				  (json_int_t)c->nth, "delay_ms", ms) :
+			json_pack("{s:s,s:I,s:f}", "on", "time", "after_ms",
+				  (json_int_t)0, "delay_ms", ms);
+		return s->cut ? 0 : -ENOMEM;
+	}
 	s->cut = json_pack("{s:s,s:I,s:s,s:f,s:I}", "on", "flash_op", "op",
 			   (json_int_t)p->k, "phase", phase_names[p->phase],
 			   "phi", p->phi, "ops", (json_int_t)sw->plan.ops);
@@ -315,23 +392,25 @@ void pl_engine__sweep_point_done(struct pl_engine *e, const struct run_spec *s,
 	struct pl_sweep_point p;
 	struct pl_sweep_points more = { 0 };
 	struct sweep_state *sw;
+	int fails;
 
 	if (s->sweep < 0)
 		return;
 	sw = &e->sweeps[s->sweep];
 	p = (struct pl_sweep_point){ (unsigned)s->phase, s->k, s->phi };
-	if (pl_sweep_done(&sw->plan, &p, v == PL_VERDICT_LAB_ERROR ||
-				       v == PL_VERDICT_NOT_RUN ? -1 :
-				       pl_verdict_is_failure(v) ? 1 : 0,
-			  &more) || e->stopping) {
+	fails = v == PL_VERDICT_LAB_ERROR || v == PL_VERDICT_NOT_RUN ? -1 :
+		pl_verdict_is_failure(v) ? 1 : 0;
+	if ((sw->delay ? pl_delay_done(&sw->plan, &p, fails, &more) :
+			 pl_sweep_done(&sw->plan, &p, fails, &more)) ||
+	    e->stopping) {
 		pl_sweep_points_free(&more);
 		return;
 	}
 	if (more.n)
 		pl_log(&e->log, PL_LOG_INFO,
 		       "sweep of %s on %s, %s: %zu more points around window edges",
-		       sw->rcfg->scenario, sw->board_type, phase_names[p.phase],
-		       more.n);
+		       sw->rcfg->scenario, sw->board_type,
+		       sw->delay ? "delay" : phase_names[p.phase], more.n);
 	queue_points(e, (size_t)s->sweep, &more);
 }
 

@@ -93,6 +93,13 @@ int pl_sweep_first(struct pl_sweep *s, struct pl_sweep_points *out);
 int pl_sweep_done(struct pl_sweep *s, const struct pl_sweep_point *p,
 		  int fails, struct pl_sweep_points *out);
 
+/* A sweep over console or time (delay.c): its first points, and the
+ * outcome of one (an adaptive sweep then bisects the window edges). The
+ * point's k is the delay in µs. 0 or -ENOMEM. */
+int pl_delay_first(struct pl_sweep *s, struct pl_sweep_points *out);
+int pl_delay_done(struct pl_sweep *s, const struct pl_sweep_point *p,
+		  int fails, struct pl_sweep_points *out);
+
 /* The phi a during cut at operation k gets when none is chosen: drawn
  * from the seed, in [0.05, 0.95). */
 double pl_sweep_phi(uint64_t seed, long k);

@@ -35,6 +35,7 @@ static void state_end(struct pl_run *r, void *state)
 	struct lapi_run *a = state;
 	struct pl_lua_run *lrun = pl_run_lua(r);
 
+	pl_run_restore_cancel(r);
 	if (a->images_ref != LUA_NOREF && lrun)
 		luaL_unref(pl_lua_run_stack(lrun), LUA_REGISTRYINDEX,
 			   a->images_ref);

@@ -76,7 +76,33 @@ static int push_result(lua_State *S, struct lapi_run *a,
 	case LAPI_OP_BOOT:
 		if (r->status)
 			return push_failure(S, r);
+		snprintf(a->last_boot, sizeof(a->last_boot), "%s", r->version);
 		push_boot(S, a, r);
+		return 1;
+	case LAPI_OP_SETTLE:
+		if (r->status) {
+			char why[400];
+
+			snprintf(why, sizeof(why), "booted %.63s but did not "
+				 "settle: %.255s", a->settle_boot.version,
+				 r->reason);
+			lua_pushnil(S);
+			lua_pushstring(S, why);
+			return 2;
+		}
+		/* settled: the boot is committed (the type says so) */
+		memcpy(a->committed, a->settle_boot.version,
+		       sizeof(a->committed));
+		push_boot(S, a, &a->settle_boot);
+		lua_pushboolean(S, 1);
+		lua_setfield(S, -2, "settled");
+		return 1;
+	case LAPI_OP_CONFIRM:
+		if (r->status)
+			return push_failure(S, r);
+		/* the image that booted last is now the permanent one */
+		memcpy(a->committed, a->last_boot, sizeof(a->committed));
+		push_match(S, a, r);
 		return 1;
 	case LAPI_OP_VERSION:
 		return r->status ? push_failure(S, r) : push_version(S, r);
@@ -106,6 +132,22 @@ void lapi_on_op_done(struct pl_op *op, const struct pl_op_result *r, void *ud)
 		snprintf(msg, sizeof(msg), "console fixture failed: %s", r->reason);
 		pl_op_free(op);
 		pl_lua_run_fail(run, -PL_EFIXTURE, msg);
+		return;
+	}
+	if (a->op_kind == LAPI_OP_BOOT && r->status == 0 && a->settle) {
+		int err;
+
+		/* booted: now the settled line, the boot kept meanwhile */
+		a->settle = false;
+		a->settle_boot = *r;
+		snprintf(a->last_boot, sizeof(a->last_boot), "%s", r->version);
+		pl_op_free(op);
+		a->op_kind = LAPI_OP_SETTLE;
+		err = pl_op_command(&a->op, a->board, a->type, NULL,
+				    a->type->console.settled->regex,
+				    a->settle_timeout_ms, lapi_on_op_done, a);
+		if (err)
+			pl_lua_run_fail(run, -PL_EFIXTURE, pl_strerror(err));
 		return;
 	}
 	n = push_result(pl_lua_run_stack(run), a, r);
@@ -142,15 +184,25 @@ static int l_wait_boot(lua_State *L)
 {
 	lua_Integer timeout = 0;
 	struct lapi_run *a;
+	bool settle = false;
 	int err;
 
 	if (lua_istable(L, 2)) {
 		lua_getfield(L, 2, "timeout");
 		timeout = luaL_optinteger(L, -1, 0);
-		lua_pop(L, 1);
+		lua_getfield(L, 2, "settled");
+		settle = lua_toboolean(L, -1);
+		lua_pop(L, 2);
 	}
 	luaL_argcheck(L, timeout >= 0, 2, "negative timeout");
 	a = lapi_or_raise(L);
+	if (settle && !a->type->console.settled)
+		return luaL_error(L, "wait_boot{settled = true}: board type %s "
+				  "names no console.settled pattern",
+				  a->type->name);
+	a->settle = settle;
+	a->settle_timeout_ms = timeout ? (uint64_t)timeout :
+			       a->type->boot_timeout_ms;
 	lapi_op_begin(L, a, "wait_boot", LAPI_OP_BOOT);
 	err = pl_op_wait_boot(&a->op, a->board, a->type, (uint64_t)timeout,
 			      lapi_on_op_done, a);
@@ -200,12 +252,68 @@ static int l_confirm(lua_State *L)
 	if (!a->type->confirm.command)
 		return luaL_error(L, "board type %s has no confirm command",
 				  a->type->name);
-	lapi_op_begin(L, a, "confirm", LAPI_OP_EXPECT);
+	lapi_op_begin(L, a, "confirm", LAPI_OP_CONFIRM);
 	err = pl_op_command(&a->op, a->board, a->type, a->type->confirm.command,
 			    a->type->confirm.pattern ?
 			    a->type->confirm.pattern->regex : NULL,
 			    0, lapi_on_op_done, a);
 	return lapi_op_wait(L, a, err);
+}
+
+static void on_restored(struct pl_run *r, int status, const char *fixture,
+			const char *why, void *ud)
+{
+	struct pl_lua_run *run = pl_run_lua(r);
+	char msg[400];
+
+	(void)ud;
+	if (status) {
+		/* the lab could not restore the board: not the device's fault */
+		snprintf(msg, sizeof(msg), "board:restore(): %s failed: %s",
+			 fixture, why);
+		pl_lua_run_fail(run, -PL_EFIXTURE, msg);
+		return;
+	}
+	lua_pushboolean(pl_lua_run_stack(run), 1);
+	pl_lua_run_resume(run, 1);
+}
+
+static void cancel_restore(void *ud)
+{
+	struct lapi_run *a = ud;
+
+	pl_run_restore_cancel(a->run);
+}
+
+/* board:restore() -> true: the board's image restored by its type's
+ * recovery method (a command, or the probe), the board off. A restore
+ * that fails is the lab's: the run ends lab-error. */
+static int l_restore(lua_State *L)
+{
+	struct lapi_run *a = lapi_or_raise(L);
+	int err;
+
+	if (!pl_run_can_restore(a->run))
+		return luaL_error(L, "board %s: board type %s has no recovery "
+				  "method that can restore it (recovery: "
+				  "probe with a probe and an image, or exec)",
+				  pl_run_board_cfg(a->run)->id, a->type->name);
+	pl_lua_wait_begin(pl_lua_wait_prepare(L), &(struct pl_lua_wait){
+		.what = "restore", .cancel = cancel_restore, .user_data = a });
+	err = pl_run_restore(a->run, on_restored, a);
+	if (err)
+		pl_lua_run_fail(pl_run_lua(a->run), -PL_EFIXTURE,
+				pl_strerror(err));
+	return pl_lua_wait_yield(L);
+}
+
+/* board:can_restore() -> whether board:restore() has a method to use */
+static int l_can_restore(lua_State *L)
+{
+	struct lapi_run *a = lapi_or_raise(L);
+
+	lua_pushboolean(L, pl_run_can_restore(a->run));
+	return 1;
 }
 
 /* board:region(name) -> {address=, offset=, size=} or nil */
@@ -247,6 +355,8 @@ const luaL_Reg lapi_board_methods[] = {
 	{ "region", l_region },
 	{ "register", l_register },
 	{ "confirm", l_confirm },
+	{ "restore", l_restore },
+	{ "can_restore", l_can_restore },
 	{ "power_on", lapi_power_on },
 	{ "power_off", lapi_power_off },
 	{ "power_cycle", lapi_power_cycle },

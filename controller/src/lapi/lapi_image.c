@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The lab API: image objects (`images.NAME`, img.name/.path/.version/.size)
- * and image.mutate{corrupt=, truncate=}. Suite images are borrowed from
+ * The lab API: image objects (`images.NAME`, img.name/.path/.version/.size,
+ * img.sha256/.crc32, img:read(offset, len), img:chunks(size)) and
+ * image.mutate{corrupt=, truncate=}. The bytes are what a Lua update module
+ * sends in its own dialect (base64 lines, a vendor protocol). Suite images are borrowed from
  * the engine and shared by every run: closing one changes nothing. A
  * mutation belongs to its object: closing it (or collecting it) frees it.
  */
@@ -9,7 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <zlib.h>
+
 #include "lapi_internal.h"
+
+/* One read of an image gives at most this much (a bigger one is a
+ * scenario's mistake: read it in chunks). */
+#define IMAGE_READ_MAX (16u << 20)
 
 struct image_obj {
 	struct pl_image *img;      /* NULL once a mutation was closed */
@@ -45,12 +54,99 @@ void lapi_push_image(lua_State *L, struct pl_image *img)
 	pl_lua_object_set_open(o);
 }
 
+/* img:read(offset, len): the bytes [offset, offset + len), clipped at the
+ * end of the image ("" at or past it); offset is 0-based. */
+static int l_image_read(lua_State *L)
+{
+	struct pl_image *img = lapi_check_image(L, 1);
+	lua_Integer off = luaL_checkinteger(L, 2);
+	lua_Integer len = luaL_checkinteger(L, 3);
+
+	luaL_argcheck(L, off >= 0, 2, "offset must be 0 or more");
+	luaL_argcheck(L, len >= 0 && len <= IMAGE_READ_MAX, 3,
+		      "len: 0 to 16 MiB (read a big image in chunks)");
+	if ((uint64_t)off >= img->len) {
+		lua_pushliteral(L, "");
+		return 1;
+	}
+	if ((uint64_t)len > img->len - (uint64_t)off)
+		len = (lua_Integer)(img->len - (uint64_t)off);
+	lua_pushlstring(L, (const char *)img->data + off, (size_t)len);
+	return 1;
+}
+
+/* The iterator of img:chunks(size): upvalues image object, size, next
+ * offset; returns offset, bytes until the end. */
+static int chunks_next(lua_State *L)
+{
+	struct pl_image *img = lapi_check_image(L, lua_upvalueindex(1));
+	lua_Integer size = lua_tointeger(L, lua_upvalueindex(2));
+	lua_Integer off = lua_tointeger(L, lua_upvalueindex(3));
+	size_t n;
+
+	if ((uint64_t)off >= img->len)
+		return 0;
+	n = img->len - (size_t)off < (size_t)size ? img->len - (size_t)off :
+						   (size_t)size;
+	lua_pushinteger(L, off + (lua_Integer)n);
+	lua_replace(L, lua_upvalueindex(3));
+	lua_pushinteger(L, off);
+	lua_pushlstring(L, (const char *)img->data + off, n);
+	return 2;
+}
+
+/* for offset, bytes in img:chunks(size) do ... end */
+static int l_image_chunks(lua_State *L)
+{
+	lapi_check_image(L, 1);
+	lua_Integer size = luaL_checkinteger(L, 2);
+
+	luaL_argcheck(L, size > 0 && size <= IMAGE_READ_MAX, 2,
+		      "size: 1 byte to 16 MiB");
+	lua_pushvalue(L, 1);
+	lua_pushinteger(L, size);
+	lua_pushinteger(L, 0);
+	lua_pushcclosure(L, chunks_next, 3);
+	return 1;
+}
+
+static void push_sha256(lua_State *L, const struct pl_image *img)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char out[2 * EVP_MAX_MD_SIZE];
+
+	if (!EVP_Digest(img->data, img->len, md, &mdlen, EVP_sha256(), NULL))
+		luaL_error(L, "image %s: sha256: libcrypto failed", img->name);
+	for (unsigned i = 0; i < mdlen; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	lua_pushlstring(L, out, 2 * (size_t)mdlen);
+}
+
+static const luaL_Reg image_methods[] = {
+	{ "read", l_image_read },
+	{ "chunks", l_image_chunks },
+	{ NULL, NULL },
+};
+
 static int l_image_index(lua_State *L)
 {
 	struct pl_image *img = lapi_check_image(L, 1);
 	const char *k = luaL_checkstring(L, 2);
 
-	if (strcmp(k, "name") == 0)
+	for (const luaL_Reg *m = image_methods; m->name; m++)
+		if (strcmp(k, m->name) == 0) {
+			lua_pushcfunction(L, m->func);
+			return 1;
+		}
+	if (strcmp(k, "sha256") == 0)
+		push_sha256(L, img);
+	else if (strcmp(k, "crc32") == 0)
+		lua_pushinteger(L, (lua_Integer)crc32_z(0, img->data, img->len));
+	else if (strcmp(k, "name") == 0)
 		lua_pushstring(L, img->name);
 	else if (strcmp(k, "path") == 0)
 		lua_pushstring(L, img->path);

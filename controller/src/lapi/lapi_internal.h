@@ -40,7 +40,8 @@
 #define LAPI_IMAGES_MT "patchlab.images"
 
 /* What a board operation's result is turned into for the scenario. */
-enum lapi_op_kind { LAPI_OP_BOOT, LAPI_OP_VERSION, LAPI_OP_UPDATE, LAPI_OP_EXPECT };
+enum lapi_op_kind { LAPI_OP_BOOT, LAPI_OP_VERSION, LAPI_OP_UPDATE, LAPI_OP_EXPECT,
+		   LAPI_OP_CONFIRM, LAPI_OP_SETTLE };
 
 enum lapi_power_op { LAPI_POWER_ON, LAPI_POWER_OFF, LAPI_POWER_CYCLE,
 		     LAPI_POWER_GLITCH };
@@ -78,6 +79,15 @@ struct lapi_run {
 	/* `images` of this run: the suite's, the board's own over them;
 	 * made at first use (registry ref) */
 	int images_ref;
+	/* what the run saw of the update: the version of the last boot, and
+	 * the version a confirm (or a settled boot) made permanent; "" none */
+	char last_boot[64];
+	char committed[64];
+	/* wait_boot{settled = true}: after the boot, wait for the type's
+	 * settled line; the boot's result is kept meanwhile */
+	bool settle;
+	uint64_t settle_timeout_ms;
+	struct pl_op_result settle_boot;
 };
 
 /* The run state of the calling coroutine; raises outside a run. */

@@ -54,12 +54,19 @@ static int l_verdict_bricked(lua_State *L)
  *
  *   boot == nil                              -> bricked
  *   boot.version == expect                   -> pass
+ *   boot.version == previous, after the new
+ *     image booted and was committed         -> fail (silent downgrade)
  *   boot.version == previous                 -> rolled-back
  *   otherwise                                -> fail (unexpected image)
+ *
+ * committed: the version the run saw made permanent (board:confirm() after
+ * its boot, or `committed =` given), or NULL. `rolled-back` means a failed
+ * update kept the old image; an update that completed, booted and was
+ * committed and then boots the old image was silently downgraded.
  */
 static enum pl_verdict judge(const char *version, const char *expect,
-			     const char *previous, const char *why,
-			     char *reason, size_t n)
+			     const char *previous, const char *committed,
+			     const char *why, char *reason, size_t n)
 {
 	if (!version) {
 		snprintf(reason, n, "%s", why);
@@ -68,6 +75,13 @@ static enum pl_verdict judge(const char *version, const char *expect,
 	if (expect && strcmp(version, expect) == 0) {
 		snprintf(reason, n, "booted %s", version);
 		return PL_VERDICT_PASS;
+	}
+	if (previous && strcmp(version, previous) == 0 && committed &&
+	    *committed && strcmp(committed, previous) != 0 &&
+	    (!expect || strcmp(committed, expect) == 0)) {
+		snprintf(reason, n, "silent downgrade: booted previous %s after "
+			 "%s had booted and been committed", version, committed);
+		return PL_VERDICT_FAIL;
 	}
 	if (previous && strcmp(version, previous) == 0) {
 		snprintf(reason, n, "booted previous %s", version);
@@ -81,12 +95,14 @@ static enum pl_verdict judge(const char *version, const char *expect,
 
 static int l_verdict_judge(lua_State *L)
 {
-	const char *expect, *previous, *version = NULL, *why;
+	const char *expect, *previous, *version = NULL, *why, *committed;
 	struct lapi_run *a;
 	enum pl_verdict v;
 	char reason[400];
 
 	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_getfield(L, 1, "committed");
+	committed = luaL_optstring(L, -1, NULL);
 	lua_getfield(L, 1, "expect");
 	expect = luaL_optstring(L, -1, NULL);
 	lua_getfield(L, 1, "previous");
@@ -99,7 +115,10 @@ static int l_verdict_judge(lua_State *L)
 		version = lua_tostring(L, -1);
 	}
 	a = undecided_or_raise(L);
-	v = judge(version, expect, previous, why, reason, sizeof(reason));
+	if (!committed && a->committed[0])
+		committed = a->committed;
+	v = judge(version, expect, previous, committed, why, reason,
+		  sizeof(reason));
 	pl_run_set_verdict(a->run, v, "%s", reason);
 	lua_pushstring(L, pl_verdict_name(v));
 	return 1;

@@ -93,6 +93,17 @@ static void boot_restored(struct pl_run *r)
 	}
 }
 
+/* The restore ended: its owner hears of it once. */
+static void restore_done(struct pl_run *r, int status, const char *fixture,
+			 const char *why)
+{
+	pl_run_restore_cb cb = r->restore_cb;
+
+	r->restore_cb = NULL;
+	if (cb)
+		cb(r, status, fixture, why, r->restore_ud);
+}
+
 static void on_recovery_flashed(struct pl_probe *p, int status,
 				const void *data, size_t len, void *ud)
 {
@@ -101,14 +112,10 @@ static void on_recovery_flashed(struct pl_probe *p, int status,
 	(void)p;
 	(void)data;
 	(void)len;
-	if (status) {
-		recovery_lab_fault(r, "probe write", pl_strerror(status));
-		return;
-	}
-	boot_restored(r);
+	restore_done(r, status, "probe write", status ? pl_strerror(status) : "");
 }
 
-static bool try_probe(struct pl_run *r)
+static int restore_probe(struct pl_run *r)
 {
 	const struct pl_board_type *t = r->type;
 	const struct pl_image *img = r->recovery_image;
@@ -116,16 +123,16 @@ static bool try_probe(struct pl_run *r)
 				    .cb = on_recovery_flashed, .user_data = r };
 
 	if (!pl_board_probe(r->board) || !t->recovery.image)
-		return false;
+		return -ENOTSUP;
 	if (!img) {
 		pl_log(pl_board_log(r->board), PL_LOG_WARN,
 		       "no suite image '%s' to recover with", t->recovery.image);
-		return false;
+		return -ENOTSUP;
 	}
 	req.addr = t->flash.base + (t->recovery.region ? t->recovery.region->offset : 0);
 	req.data = img->data;
 	req.len = img->len;
-	return pl_probe_submit(pl_board_probe(r->board), &req) == 0;
+	return pl_probe_submit(pl_board_probe(r->board), &req);
 }
 
 /* ------------------------------------------------------------- exec */
@@ -207,6 +214,12 @@ static void rexec_closed(uv_handle_t *h)
 
 	if (--x->open > 0)
 		return;
+	if (!r) {
+		/* its run let go of it (pl_run_restore_cancel) */
+		free(x);
+		return;
+	}
+	r->rexec = NULL;
 	if (x->timed_out)
 		snprintf(why, sizeof(why), "timed out after %llu ms (killed)",
 			 (unsigned long long)r->type->recovery.timeout_ms);
@@ -223,15 +236,9 @@ static void rexec_closed(uv_handle_t *h)
 			 x->tail);
 	}
 	free(x);
-	if (r->stopping && why[0]) {
-		recovery_lab_fault(r, "command", "the controller stopped");
-		return;
-	}
-	if (why[0]) {
-		recovery_lab_fault(r, "command", why);
-		return;
-	}
-	boot_restored(r);
+	if (r->stopping && why[0])
+		snprintf(why, sizeof(why), "the controller stopped");
+	restore_done(r, why[0] ? -PL_EFIXTURE : 0, "command", why);
 }
 
 static void rexec_close_all(struct rexec *x)
@@ -337,6 +344,7 @@ static int rexec_start(struct pl_run *r, char *why, size_t nwhy)
 	o.exit_cb = rexec_exit;
 	err = uv_spawn(r->env.loop, &x->proc, &o);
 	x->open = 3;
+	r->rexec = x;
 	if (err) {
 		/* reported like any failed command, once the handles that
 		 * were initialised are closed */
@@ -375,37 +383,90 @@ static void on_off_for_exec(struct pl_power *p, int status,
 	(void)p;
 	(void)t;
 	if (status) {
-		recovery_lab_fault(r, "power", pl_strerror(status));
+		restore_done(r, status, "power", pl_strerror(status));
 		return;
 	}
 	if (rexec_start(r, why, sizeof(why)))
-		recovery_lab_fault(r, "command", why);
+		restore_done(r, -PL_EFIXTURE, "command", why);
 }
 
-static bool try_exec(struct pl_run *r)
+int pl_run_restore(struct pl_run *r, pl_run_restore_cb cb, void *ud)
 {
-	int err = pl_board_set_power(r->board, false, on_off_for_exec, r);
+	int err;
 
-	if (err) {
-		recovery_lab_fault(r, "power", pl_strerror(err));
-		return true;
+	if (r->restore_cb)
+		return -EBUSY;
+	r->restore_cb = cb;
+	r->restore_ud = ud;
+	switch (r->type->recovery.method) {
+	case PL_RECOVERY_PROBE:
+		err = restore_probe(r);
+		break;
+	case PL_RECOVERY_EXEC:
+		err = pl_board_set_power(r->board, false, on_off_for_exec, r);
+		break;
+	default:
+		err = -ENOTSUP;
+		break;
 	}
-	return true;
+	if (err)
+		r->restore_cb = NULL;
+	return err;
+}
+
+void pl_run_restore_cancel(struct pl_run *r)
+{
+	struct rexec *x = r->rexec;
+
+	r->restore_cb = NULL;
+	if (!x)
+		return;
+	/* the child is killed and reaped without its run */
+	x->r = NULL;
+	r->rexec = NULL;
+	if (!x->exited)
+		uv_process_kill(&x->proc, SIGKILL);
+}
+
+bool pl_run_can_restore(const struct pl_run *r)
+{
+	const struct pl_board_type *t = r->type;
+
+	if (t->recovery.method == PL_RECOVERY_EXEC)
+		return true;
+	return t->recovery.method == PL_RECOVERY_PROBE && r->board &&
+	       pl_board_probe(r->board) && t->recovery.image &&
+	       r->recovery_image;
+}
+
+/* Recovery after a run: the image back, then a boot. */
+static void on_restored(struct pl_run *r, int status, const char *fixture,
+			const char *why, void *ud)
+{
+	(void)ud;
+	if (status) {
+		recovery_lab_fault(r, fixture, why);
+		return;
+	}
+	boot_restored(r);
 }
 
 bool pl_run__try_recovery(struct pl_run *r, void (*done)(struct pl_run *r))
 {
+	int err;
+
 	r->recovery_done = done;
-	switch (r->type->recovery.method) {
-	case PL_RECOVERY_PROBE:
-		return try_probe(r);
-	case PL_RECOVERY_EXEC:
-		return try_exec(r);
-	case PL_RECOVERY_MANUAL:
+	if (r->type->recovery.method == PL_RECOVERY_MANUAL) {
 		pl_board_quarantine(r->board, "set aside for manual recovery "
 				    "(recovery: manual): restore it by hand");
 		return false;
-	default:
-		return false;
 	}
+	err = pl_run_restore(r, on_restored, NULL);
+	if (err == -ENOTSUP)
+		return false;
+	if (err)
+		recovery_lab_fault(r, r->type->recovery.method ==
+				   PL_RECOVERY_PROBE ? "probe" : "power",
+				   pl_strerror(err));
+	return true;
 }

@@ -129,7 +129,9 @@ static void scenario_error(struct pl_run *r, const char *msg)
  *   -PL_ESCRIPT               no                        lab-error (scenario bug)
  *   -PL_EBUDGET               either                    lab-error
  *   -ETIMEDOUT                either                    lab-error
- *   -PL_EFIXTURE, cancelled   either                    lab-error
+ *   -PL_EFIXTURE              either                    lab-error, and
+ *                                                       the board set aside
+ *   -PL_ECANCELED             either                    lab-error
  *   any other code            yes                       kept
  *   any other code            no                        lab-error
  */
@@ -157,6 +159,20 @@ static void classify(struct pl_run *r)
 				   msg ? msg : "");
 		break;
 	case -PL_EFIXTURE:
+		pl_run_set_verdict(r, PL_VERDICT_LAB_ERROR, "%s",
+				   msg ? msg : pl_strerror(status));
+		/* a fixture that failed (console lost, relay silent, probe
+		 * gone, rack frozen) would make every later run on the board
+		 * fail the same way, or worse look like the device's fault:
+		 * the board is set aside; its later runs are not-run */
+		if (r->board && !r->stopping) {
+			char why[300];
+
+			snprintf(why, sizeof(why), "set aside after a lab "
+				 "fault: %.250s", r->reason);
+			pl_board_quarantine(r->board, why);
+		}
+		break;
 	case -PL_ECANCELED:
 		pl_run_set_verdict(r, PL_VERDICT_LAB_ERROR, "%s",
 				   msg ? msg : pl_strerror(status));
@@ -433,6 +449,9 @@ static int start_scenario(struct pl_run *r, const struct pl_run_spec *s)
 	/* armed before the scenario runs: its first instruction counts */
 	uv_update_time(r->env.loop);
 	uv_timer_start(r->timeout, on_run_timeout, timeout, 0);
+	/* the same deadline in the Lua count hook: a runaway script that
+	 * never returns to the loop is still stopped at run_timeout */
+	pl_lua_run_set_deadline(r->lrun, pl_now_ns() + timeout * 1000000u);
 	r->starting = true;
 	err = pl_lua_run_start(r->lrun);
 	r->starting = false;

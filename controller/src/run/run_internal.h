@@ -47,6 +47,9 @@ struct pl_run {
 	bool ended;                       /* the scenario's end was handled */
 	bool stopping;                    /* the controller stops: no recovery */
 	void (*recovery_done)(struct pl_run *r); /* recover.c's completion */
+	pl_run_restore_cb restore_cb;     /* a restore under way, or NULL */
+	struct rexec *rexec;              /* its command, while it runs */
+	void *restore_ud;
 };
 
 /* Restore a bricked board by its type's recovery method; true when a

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * /pl/e2e/aimsweep: cuts aimed by what a board says or by time, swept
+ * without a learning pass (issue 11 "Sweeps without a probe"), on a real
+ * virtual rack (the shipped release suite's images, the rack's own lab:
+ * nothing exported):
+ *
+ *   console_sweep: `sweep: {over: console, pattern: "erase sector", nth:
+ *       3, delay: [0ms, 12ms], strategy: uniform, points: 4}` on a good
+ *       board runs 4 points, each recorded with its aim (params.cut: on,
+ *       pattern, nth, delay_ms), cut aimed by console in the JSON, the
+ *       trigger's requested and actual delay in its event, and no actual
+ *       delay shorter than the requested one (a cut never fires early);
+ *       the gate passes (a good board survives every cut).
+ *   time_sweep: the same over time ([5ms, 50ms], exhaustive, step 15ms:
+ *       4 points), aimed by time.
+ *   silent_downgrade: a scenario that updates to 1.1.0, boots it,
+ *       confirms it, then restores the factory flash (1.0.0) behind the
+ *       device's back and boots: verdict.judge says fail, "silent
+ *       downgrade", never rolled-back; exit 1.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "e2e_util.h"
+#include "patchlab/exit.h"
+#include "pl_test.h"
+
+static int setup(void **state)
+{
+	return e2e_ctx_setup(state, "scenarios/suites/quick.yaml",
+			     "e2e-aimsweep", 1, "good");
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Updated, booted and confirmed 1.1.0; then the device quietly goes back
+ * to its old image (as a drained boot counter would) and boots it. */
+static const char downgrade_lua[] =
+	"local oracle = require(\"lib.oracle\")\n"
+	"local base = oracle.baseline()\n"
+	"local boot, why = oracle.update_and_reboot(images.new)\n"
+	"check(boot and boot.version == images.new.version, \"update: %s\", why)\n"
+	"check(board:confirm(), \"confirm failed\")\n"
+	"board:power_off()\n"
+	"board.probe:flash(images.factory, board.flash.base)\n"
+	"local again = oracle.boot()\n"
+	"verdict.judge{ boot = again, expect = images.new.version,\n"
+	"               previous = base.version }\n";
+
+static void link_in(const char *dir, const char *src, const char *name)
+{
+	char *from = pl_test_path(src, name), *to = pl_test_path(dir, name);
+
+	assert_int_equal(symlink(from, to), 0);
+	free(from);
+	free(to);
+}
+
+static void write_in(const char *dir, const char *name, const char *text)
+{
+	char *p = pl_test_path(dir, name);
+
+	write_file(p, text);
+	free(p);
+}
+
+/* A suite in DIR/suites/NAME.yaml over links to the shipped scenarios,
+ * run on the rack's lab with nothing exported; its JSON report. */
+static json_t *run_suite(struct e2e_ctx *c, const char *name,
+			 const char *runs, int want_rc)
+{
+	char *dir = pl_test_path(c->rack.dir, name);
+	char *sdir = pl_test_path(dir, "suites");
+	char *scen = pl_test_path(dir, "scenarios");
+	char *src = pl_test_source_path("scenarios");
+	char *suite = pl_test_path(sdir, "s.yaml");
+	char *json = pl_test_path(dir, "r.json");
+	char *out = NULL, yaml[4096];
+	json_error_t jerr;
+	json_t *doc;
+	int rc;
+
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(mkdir(sdir, 0755), 0);
+	assert_int_equal(mkdir(scen, 0755), 0);
+	link_in(scen, src, "lib");
+	link_in(scen, src, "cut_console.lua");
+	write_in(scen, "downgrade.lua", downgrade_lua);
+	snprintf(yaml, sizeof(yaml),
+		 "name: %s\n"
+		 "images:\n"
+		 "  golden: {path: \"${VRACK}/images/v1.0.0.img\", version: 1.0.0}\n"
+		 "  new: {path: \"${VRACK}/images/v1.1.0.img\", version: 1.1.0}\n"
+		 "defaults: {run_timeout: 2m}\n"
+		 "runs:\n%s", name, runs);
+	write_file(suite, yaml);
+	rc = e2e_patchlab(NULL, &out, "run", suite, "--lab", c->rack.lab,
+			  "--out", dir, "--json", json, "-q", NULL);
+	if (rc != want_rc)
+		fprintf(stderr, "patchlab run: exit %d\n%s", rc, out ? out : "");
+	assert_int_equal(rc, want_rc);
+	free(out);
+	doc = json_load_file(json, 0, &jerr);
+	assert_non_null(doc);
+	free(dir);
+	free(sdir);
+	free(scen);
+	free(src);
+	free(suite);
+	free(json);
+	return doc;
+}
+
+/* Every run is a sweep point aimed by `by`, with its aim in params.cut;
+ * the delays, in ms, into ms[] (sorted as run). Returns the count. */
+static size_t check_aims(json_t *doc, const char *by, double *ms, size_t max)
+{
+	json_t *runs = json_object_get(doc, "runs"), *r;
+	size_t i, n = 0;
+
+	json_array_foreach(runs, i, r) {
+		json_t *cut = json_object_get(json_object_get(r, "params"),
+					      "cut");
+		const char *aimed = json_string_value(json_object_get(
+			json_object_get(r, "cut"), "aimed_by"));
+
+		assert_non_null(cut);
+		assert_string_equal(json_string_value(json_object_get(cut, "on")),
+				    by);
+		assert_non_null(aimed);
+		assert_string_equal(aimed, by);
+		if (n < max)
+			ms[n] = json_number_value(json_object_get(cut,
+								  "delay_ms"));
+		n++;
+	}
+	return n;
+}
+
+static void console_sweep(void **state)
+{
+	double ms[16];
+	json_t *doc = run_suite(*state, "console",
+		"  - scenario: cut_console.lua\n"
+		"    sweep: {over: console, pattern: \"erase sector\", nth: 3,\n"
+		"            delay: [0ms, 12ms], strategy: uniform, points: 4}\n",
+		PL_EXIT_OK);
+	size_t n = check_aims(doc, "console", ms, 16);
+
+	assert_int_equal(n, 4);
+	/* 0, 4, 8, 12 ms */
+	for (size_t i = 0; i < n; i++) {
+		bool found = false;
+
+		for (size_t k = 0; k < 4; k++)
+			found |= ms[k] > 4.0 * (double)i - 0.01 &&
+				 ms[k] < 4.0 * (double)i + 0.01;
+		assert_true(found);
+	}
+	assert_string_equal(json_string_value(json_object_get(
+		json_object_get(doc, "gate"), "result")), "pass");
+	json_decref(doc);
+}
+
+static void time_sweep(void **state)
+{
+	double ms[16];
+	json_t *doc = run_suite(*state, "time",
+		"  - scenario: cut_console.lua\n"
+		"    sweep: {over: time, delay: [5ms, 50ms], step: 15ms}\n",
+		PL_EXIT_OK);
+	size_t n = check_aims(doc, "time", ms, 16);
+
+	assert_int_equal(n, 4); /* 5, 20, 35, 50 ms */
+	json_decref(doc);
+}
+
+static void silent_downgrade(void **state)
+{
+	struct e2e_ctx *c = *state;
+	json_t *doc, *r;
+	const char *why;
+
+	doc = run_suite(c, "downgrade",
+		"  - scenario: downgrade.lua\n", PL_EXIT_GATE_FAILED);
+	r = json_array_get(json_object_get(doc, "runs"), 0);
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "verdict")),
+			    "fail");
+	why = json_string_value(json_object_get(r, "reason"));
+	assert_non_null(why);
+	assert_non_null(strstr(why, "silent downgrade"));
+	json_decref(doc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(console_sweep),
+		cmocka_unit_test(time_sweep),
+		cmocka_unit_test(silent_downgrade),
+	};
+
+	return cmocka_run_group_tests_name("e2e_aimsweep", tests, setup,
+					   e2e_ctx_teardown);
+}
