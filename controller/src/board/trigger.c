@@ -46,7 +46,13 @@ struct precise {
 	uv_poll_t poll;
 	int fd;
 	struct pl_trigger *t;
+	uint64_t at_ns;        /* the instant to fire at */
 };
+
+/* The timerfd wakes the loop this long before the instant; the rest is
+ * waited out on the clock, so a wake-up late by less than this (a busy
+ * machine) still fires on time. */
+#define PRECISE_LEAD_NS 200000u
 
 /* Drop one pending callback; true when t is gone and must not be touched. */
 static bool put(struct pl_trigger *t)
@@ -268,6 +274,10 @@ static void on_precise(uv_poll_t *h, int status, int events)
 	if (status == 0 && read(p->fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
 		return; /* not expired yet (a spurious wake-up) */
 	uv_poll_stop(h);
+	/* at most PRECISE_LEAD_NS of spinning, only when the wake-up came
+	 * early enough: never fire before the instant */
+	while (pl_now_ns() < p->at_ns)
+		;
 	fire(p->t, p->t->info.seen_ns);
 }
 
@@ -275,10 +285,13 @@ static void on_precise(uv_poll_t *h, int status, int events)
 static int precise_at(struct pl_trigger *t, uint64_t at_ns)
 {
 	struct itimerspec its = { 0 };
+	uint64_t wake;
 
+	t->precise->at_ns = at_ns;
+	wake = at_ns > PRECISE_LEAD_NS ? at_ns - PRECISE_LEAD_NS : 1;
 	/* an instant already past expires at once: the next loop pass */
-	its.it_value.tv_sec = (time_t)(at_ns / 1000000000u);
-	its.it_value.tv_nsec = (long)(at_ns % 1000000000u);
+	its.it_value.tv_sec = (time_t)(wake / 1000000000u);
+	its.it_value.tv_nsec = (long)(wake % 1000000000u);
 	if (timerfd_settime(t->precise->fd, TFD_TIMER_ABSTIME, &its, NULL))
 		return -errno;
 	return uv_poll_start(&t->precise->poll, UV_READABLE, on_precise);

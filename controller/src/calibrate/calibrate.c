@@ -177,6 +177,8 @@ static const char *sweep_over_name(enum pl_sweep_over o)
 		return "bytes";
 	case PL_SWEEP_PROGRESS:
 		return "progress";
+	case PL_SWEEP_CONSOLE:
+		return "console";
 	}
 	return "?";
 }

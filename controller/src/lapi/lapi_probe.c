@@ -4,6 +4,7 @@
  * compare, monitor). Every call waits for the probe's answer; a probe that
  * fails is a fixture failure (lab-error), never a device verdict.
  */
+#include <errno.h>
 #include <stdio.h>
 
 #include "lapi_internal.h"
@@ -89,6 +90,15 @@ void lapi_on_probe_done(struct pl_probe *p, int status, const void *data,
 	    compare_verified(p, a, &status))
 		return;
 	a->probe_waiting = false;
+	if (status == -EBUSY) {
+		/* the probe refused a request the target's state does not
+		 * allow (flash while it runs): the scenario's order of calls,
+		 * not a fixture that failed */
+		snprintf(msg, sizeof(msg), "probe refused the request: %s "
+			 "(halt the target first)", pl_strerror(status));
+		pl_lua_run_fail(run, -PL_ESCRIPT, msg);
+		return;
+	}
 	if (status) {
 		snprintf(msg, sizeof(msg), "probe fixture failed: %s",
 			 pl_strerror(status));

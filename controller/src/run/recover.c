@@ -43,11 +43,14 @@ static void recovery_lab_fault(struct pl_run *r, const char *fixture,
 {
 	char q[300], was[200];
 
-	/* the reason is rewritten: read it first */
+	/* the reason is rewritten: read it first (set here, not through
+	 * run.c, which calls into this file) */
 	snprintf(was, sizeof(was), "%.199s", r->reason);
-	pl_run_set_verdict(r, PL_VERDICT_LAB_ERROR,
-			   "did not boot after the run (%s), and the recovery "
-			   "failed in the lab: %s: %s", was, fixture, why);
+	r->verdict = PL_VERDICT_LAB_ERROR;
+	r->verdict_set = true;
+	snprintf(r->reason, sizeof(r->reason), "did not boot after the run "
+		 "(%s), and the recovery failed in the lab: %s: %s", was,
+		 fixture, why);
 	snprintf(q, sizeof(q), "set aside: recovery %s failed: %s", fixture,
 		 why);
 	recovery_failed(r, q);

@@ -19,8 +19,9 @@
  *   recovery_command_restores: the same with a command that writes the
  *       factory flash file while the board is off (`dd`, as an external
  *       programmer or an SD mux would). The factory image is the board's
- *       own (lab `images:`, its path through the lab's `vars:`), not the
- *       suite's: the oracle's baseline and the recovery both get it.
+ *       own (the `images:` the rack's lab gives each board, its path
+ *       through the lab's `vars:`), not the suite's: the oracle's baseline
+ *       and the recovery both get it.
  *       Each bricking cut ends
  *       `recovered` through the command, the runs after it run and pass,
  *       exit 1 (a brick is a device failure).
@@ -196,24 +197,17 @@ static char *exec_lab(struct e2e_ctx *c, const char *dir, const char *argv)
 	 * own factory flash (the suite names none: the board's own image is
 	 * what recovery writes and what the oracle's baseline flashes) */
 	pl_strbuf_printf(&sb, "lab: {name: exec, boards_path: [\"%s\"], "
-			 "vars: {RACK: \"%s\"}}\n", dir, c->rack.dir);
+			 "vars: {VRACK: \"%s\"}}\n", dir, c->rack.dir);
 	p = strstr(lab, "boards:");
 	assert_non_null(p);
+	/* the rack's boards carry their own factory image already */
+	assert_non_null(strstr(p, "images:  {factory: \"${VRACK}/images/"
+				  "factory-single-slot.bin\"}"));
 	for (; *p; p++) {
-		const char *prof = "    vars:    {profile: ";
-
 		if (strncmp(p, "type: virtual-mcu", 17) == 0) {
 			pl_strbuf_puts(&sb, "type: vmcu-exec");
 			p += 16;
 			continue;
-		}
-		if (strncmp(p, prof, strlen(prof)) == 0) {
-			const char *q = p + strlen(prof);
-			size_t n = strcspn(q, ",}");
-
-			pl_strbuf_printf(&sb, "    images:  {factory: "
-					 "\"${RACK}/images/factory-%.*s.bin\"}\n",
-					 (int)n, q);
 		}
 		pl_strbuf_printf(&sb, "%c", *p);
 	}
