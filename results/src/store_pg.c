@@ -200,6 +200,16 @@ static const char *const migrations[] = {
 	"CREATE INDEX jobs_waiting ON jobs (board_id, priority DESC, queued, id)"
 	"  WHERE state = 'queued';"
 	"CREATE INDEX jobs_claimed ON jobs (worker) WHERE state = 'claimed';",
+	/* 4 -> 5: a run that could not run is stored as verdict 'not-run'
+	 * (with its reason), a suite that did not test everything as gate
+	 * 'incomplete' (the SQLite backend's 3 -> 4) */
+	"ALTER TABLE suites DROP CONSTRAINT suites_gate_check;"
+	"ALTER TABLE suites ADD CONSTRAINT suites_gate_check"
+	"  CHECK (gate IN ('pass','fail','error','incomplete'));"
+	"ALTER TABLE runs DROP CONSTRAINT runs_verdict_check;"
+	"ALTER TABLE runs ADD CONSTRAINT runs_verdict_check"
+	"  CHECK (verdict IN ('pass','rolled-back','bricked','recovered',"
+	"    'fail','lab-error','not-run'));",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
