@@ -778,6 +778,8 @@ static int remove_leftovers(const char *dir)
 			     strcmp(e->d_name + len - 8, ".console") == 0) ||
 			    (strncmp(e->d_name, "gw", 2) == 0 && len > 8 &&
 			     strcmp(e->d_name + len - 8, ".factory") == 0) ||
+			    (strncmp(e->d_name, "strap", 5) == 0 && len > 4 &&
+			     strcmp(e->d_name + len - 4, ".tty") == 0) ||
 			    (strncmp(e->d_name, "relay", 5) == 0 && len > 4 &&
 			     strcmp(e->d_name + len - 4, ".tty") == 0);
 		char *p;
@@ -1010,7 +1012,9 @@ const struct pl_cli_cmd pl_cmd_vrack_up = {
 		"\n"
 		"--family gateway makes embedded-Linux gateways gw0..gwN-1 instead\n"
 		"(docs/virtual-gateway.md): no GDB server, a factory programmer\n"
-		"pty DIR/gwI.factory each, images DIR/images/gw-*.img and\n"
+		"pty DIR/gwI.factory each, boot-mode straps on relays\n"
+		"DIR/strapK.tty (channel c holds gw(8K+c-1)'s strap), images\n"
+		"DIR/images/gw-*.img and\n"
 		"gw-factory.bin, and a lab.yaml with the variables VRACK, PATCHLAB,\n"
 		"PROFILE and FACTORY; `vrack profiles --family gateway` lists its\n"
 		"profiles. --no-recovery: the factory programmers never answer.\n"

@@ -435,9 +435,22 @@ static void gw_factory_flash_only_while_off_and_unbricks(void **state)
 	power(&s, false);
 	pl_vgw_set_bootmode(s.gw, true);
 	power(&s, true);
+	assert_true(pl_vgw_bootmode(s.gw));
 	assert_int_equal(pl_vgw_next_ns(s.gw), UINT64_MAX);
 	assert_int_equal(pl_vgw_factory_flash(s.gw, s.factory,
 					      PL_VGW_FLASH_SIZE), 0);
+	/* the strap is read at power-on only: released, the board stays in
+	 * boot mode until it is powered again; held while it runs, nothing
+	 * changes until the next power-on */
+	pl_vgw_set_bootmode(s.gw, false);
+	assert_true(pl_vgw_bootmode(s.gw));
+	power(&s, false);
+	assert_false(pl_vgw_bootmode(s.gw));
+	assert_string_equal(boot(&s, v, sizeof(v)), "1.0.0");
+	pl_vgw_set_bootmode(s.gw, true);
+	assert_false(pl_vgw_bootmode(s.gw));
+	assert_int_equal(pl_vgw_factory_flash(s.gw, s.factory,
+					      PL_VGW_FLASH_SIZE), -EBUSY);
 	sim_close(&s);
 }
 

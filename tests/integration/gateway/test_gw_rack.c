@@ -153,12 +153,11 @@ static char *factory_cmd(int fd, const char *cmd, unsigned timeout_ms)
 	return acc.s;
 }
 
-/* The relay and the programmer are two lines into the rack: ask the
- * programmer until it sees the power state the relay was told. */
-static void sync_power(int fac, bool on)
+/* The relays and the programmer are separate lines into the rack: ask
+ * the programmer's status until it shows want (deadline). */
+static void wait_status(int fac, const char *want)
 {
 	uint64_t deadline = pl_now_ns() + (uint64_t)T_MS * 1000000u;
-	const char *want = on ? "power=on" : "power=off";
 
 	for (;;) {
 		char *ans = factory_cmd(fac, "status\n", T_MS);
@@ -168,8 +167,13 @@ static void sync_power(int fac, bool on)
 		if (ok)
 			return;
 		if (pl_now_ns() >= deadline)
-			fail_msg("the programmer never saw %s", want);
+			fail_msg("the programmer never showed %s", want);
 	}
+}
+
+static void sync_power(int fac, bool on)
+{
+	wait_status(fac, on ? "power=on" : "power=off");
 }
 
 static uint8_t *slurp_img(struct rack *r, const char *name, size_t *len)
@@ -309,6 +313,28 @@ static void gw_rack_cut_bricks_env_in_place_and_factory_recovers(void **state)
 	power(r, 2, true);
 	expect(r, "gw: boot ok slot=A version=1.0.0");
 	expect(r, "gw: boot committed");
+	power(r, 2, false);
+	sync_power(fac, false);
+	/* the boot-mode strap on its relay: powered in boot mode, the board
+	 * says nothing and the programmer takes an image */
+	{
+		int strap = open_in(r, "strap0.tty");
+
+		assert_int_equal(vt_lcus(strap, 2, true), 0);
+		wait_status(fac, "strap=on");
+		power(r, 2, true);
+		wait_status(fac, "bootmode=on");
+		ans = factory_cmd(fac, cmd, T_MS);
+		assert_non_null(ans);
+		assert_string_equal(ans, "ok flashed 1048576 bytes");
+		free(ans);
+		power(r, 2, false);
+		assert_int_equal(vt_lcus(strap, 2, false), 0);
+		wait_status(fac, "power=off bootmode=off strap=off");
+		close(strap);
+	}
+	power(r, 2, true);
+	expect(r, "gw: boot ok slot=A version=1.0.0");
 	power(r, 2, false);
 	close(fac);
 	free(cmd);
