@@ -583,7 +583,7 @@ static int worker_run(const struct pl_cli_args *a)
 	err = pl_store_open(&w.st, w.db, NULL);
 	if (!err)
 		err = pl_store_worker_register(w.st, w.name, lab->file, reg,
-					       w.nslots);
+					       w.nslots, w.attempts);
 	if (err) {
 		fprintf(stderr, "patchlab worker: %s: %s\n", w.db,
 			pl_strerror(err));

@@ -199,7 +199,35 @@ static const char *const migrations[] = {
 	"  UNIQUE (suite_id, idx));"
 	"CREATE INDEX jobs_waiting ON jobs (board_id, priority DESC, queued, id)"
 	"  WHERE state = 'queued';"
-	"CREATE INDEX jobs_claimed ON jobs (worker) WHERE state = 'claimed';",
+	"CREATE INDEX jobs_claimed ON jobs (worker) WHERE state = 'claimed';"
+	/* A job's end in one round trip (pl_store_job_finish()): 0 done,
+	 * 1 the lease was gone (the run is deleted), 2 no such run. */
+	"CREATE FUNCTION patchlab_job_finish(j BIGINT, w TEXT, att INTEGER,"
+	"  r BIGINT, now BIGINT) RETURNS INTEGER LANGUAGE plpgsql AS $$"
+	"  DECLARE s BIGINT; own BIGINT;"
+	"  BEGIN"
+	"    SELECT suite_id INTO own FROM runs WHERE id = r;"
+	"    IF NOT FOUND THEN RETURN 2; END IF;"
+	"    SELECT suite_id INTO s FROM jobs WHERE id = j AND"
+	"      state = 'claimed' AND worker = w AND attempt = att AND"
+	"      expires > now FOR UPDATE;"
+	"    IF NOT FOUND THEN"
+	"      DELETE FROM events WHERE run_id = r;"
+	"      DELETE FROM runs WHERE id = r;"
+	"      s := NULL;"
+	"    ELSE"
+	"      UPDATE runs SET suite_id = s, worker = w WHERE id = r;"
+	"      UPDATE jobs SET state = 'done', run_id = r, expires = NULL"
+	"        WHERE id = j;"
+	"      PERFORM pg_notify('patchlab_queue', '');"
+	"    END IF;"
+	"    IF own IS DISTINCT FROM s THEN"
+	"      DELETE FROM suites x WHERE x.id = own AND NOT EXISTS (SELECT 1"
+	"        FROM runs WHERE suite_id = own) AND NOT EXISTS (SELECT 1"
+	"        FROM queue WHERE suite_id = own);"
+	"    END IF;"
+	"    RETURN CASE WHEN s IS NULL THEN 1 ELSE 0 END;"
+	"  END $$;",
 	/* 4 -> 5: a run that could not run is stored as verdict 'not-run'
 	 * (with its reason), a suite that did not test everything as gate
 	 * 'incomplete' (the SQLite backend's 3 -> 4) */
@@ -1313,9 +1341,65 @@ int pl_store_image_get(struct pl_store *st, const char *sha, void **data,
 
 /* ----------------------------------------------------------- workers */
 
+static int end_attempt(struct pl_store *st, int64_t job, const char *worker,
+		       const char *reason, bool requeue);
+
+struct expired {
+	int64_t id;
+	int attempt;
+	char *worker;
+};
+
+static void fill_expired(const PGresult *r, int i, void *row, bool *oom)
+{
+	struct expired *e = row;
+
+	e->id = val_i(r, i, 0);
+	e->attempt = (int)val_i(r, i, 1);
+	e->worker = val_dup(r, i, 2, oom);
+}
+
+static void expired_free(struct expired *e, size_t n)
+{
+	for (size_t i = 0; e && i < n; i++)
+		free(e[i].worker);
+	free(e);
+}
+
+/* Take back the jobs an earlier life of worker name holds; inside the
+ * caller's transaction. */
+static int take_back(struct pl_store *st, const char *name, int max_attempts)
+{
+	struct args a = { 0 };
+	struct expired *e = NULL;
+	size_t ne = 0;
+	void *r;
+	int rc;
+
+	arg_s(&a, name);
+	rc = query(st, "take back jobs", "SELECT id, attempt, worker FROM jobs "
+		   "WHERE state = 'claimed' AND worker = $1 ORDER BY id FOR "
+		   "UPDATE", &a, sizeof(*e), fill_expired, &r, &ne);
+	e = r;
+	for (size_t i = 0; rc == 0 && i < ne; i++) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "worker %s restarted during the run "
+			 "(attempt %d)", name, e[i].attempt);
+		rc = end_attempt(st, e[i].id, name, why,
+				 e[i].attempt < max_attempts);
+		if (rc == 0)
+			pl_log(&st->log, PL_LOG_WARN, "store %s: job %" PRId64
+			       ": %s", st->target, e[i].id, why);
+	}
+	expired_free(e, ne);
+	return rc;
+}
+
 int pl_store_worker_register(struct pl_store *st, const char *name,
 			     const char *lab,
-			     const struct pl_worker_board *boards, size_t n)
+			     const struct pl_worker_board *boards, size_t n,
+			     int max_attempts)
 {
 	int rc = need_pg(st);
 
@@ -1335,6 +1419,8 @@ int pl_store_worker_register(struct pl_store *st, const char *name,
 			 "CONFLICT (name) DO UPDATE SET lab = $2, seen = $3, "
 			 "online = true", &a);
 	}
+	if (rc == 0)
+		rc = take_back(st, name, max_attempts);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct args a = { 0 };
 		json_t *tags = json_array();
@@ -1725,80 +1811,33 @@ static int drop_run(struct pl_store *st, int64_t run, int64_t own_suite)
 int pl_store_job_finish(struct pl_store *st, int64_t job, const char *worker,
 			int attempt, int64_t run_id)
 {
-	int64_t suite = 0, own = 0;
+	struct args a = { 0 };
 	PGresult *r;
-	int rc = need_pg(st), held;
+	int rc = need_pg(st), res;
 
 	if (rc)
 		return rc;
-	rc = begin(st);
+	arg_i(&a, job);
+	arg_s(&a, worker);
+	arg_i(&a, attempt);
+	arg_i(&a, run_id);
+	arg_u(&a, pl_store_now(st));
+	/* one statement, one transaction, one round trip */
+	rc = run(st, "finish job", "SELECT patchlab_job_finish($1, $2, $3, "
+		 "$4, $5)", &a, PGRES_TUPLES_OK, &r);
 	if (rc)
 		return rc;
-	{
-		struct args a = { 0 };
-
-		arg_i(&a, run_id);
-		rc = run(st, "finish job", "SELECT suite_id FROM runs WHERE "
-			 "id = $1", &a, PGRES_TUPLES_OK, &r);
-		if (rc)
-			goto err_rollback;
-		if (PQntuples(r) == 1)
-			own = val_i(r, 0, 0);
-		else
-			rc = -ENOENT;
-		PQclear(r);
-		if (rc)
-			goto err_rollback;
-	}
-	held = job_held(st, job, worker, attempt, &suite);
-	if (held == -PL_ELEASED) {
-		/* taken back: the run is not this job's result */
-		rc = drop_run(st, run_id, own);
-		if (rc == 0)
-			rc = commit(st);
-		if (rc)
-			goto err_rollback;
+	res = (int)val_i(r, 0, 0);
+	PQclear(r);
+	if (res == 2)
+		return -ENOENT;
+	if (res == 1) {
 		pl_log(&st->log, PL_LOG_WARN, "store %s: job %" PRId64
 		       " is no longer %s's: its run %" PRId64 " is dropped",
 		       st->target, job, worker, run_id);
 		return -PL_ELEASED;
 	}
-	rc = held;
-	if (rc == 0) {
-		struct args a = { 0 };
-
-		arg_i(&a, run_id);
-		arg_i(&a, suite);
-		arg_s(&a, worker);
-		rc = cmd(st, "finish job", "UPDATE runs SET suite_id = $2, "
-			 "worker = $3 WHERE id = $1", &a);
-	}
-	if (rc == 0 && own != suite) {
-		struct args a = { 0 };
-
-		arg_i(&a, own);
-		rc = cmd(st, "finish job", "DELETE FROM suites WHERE id = $1 "
-			 "AND NOT EXISTS (SELECT 1 FROM runs WHERE suite_id = "
-			 "$1) AND NOT EXISTS (SELECT 1 FROM queue WHERE "
-			 "suite_id = $1)", &a);
-	}
-	if (rc == 0) {
-		struct args a = { 0 };
-
-		arg_i(&a, job);
-		arg_i(&a, run_id);
-		rc = cmd(st, "finish job", "UPDATE jobs SET state = 'done', "
-			 "run_id = $2, expires = NULL WHERE id = $1", &a);
-	}
-	if (rc == 0)
-		rc = cmd(st, "finish job", "NOTIFY patchlab_queue", NULL);
-	if (rc == 0)
-		rc = commit(st);
-	if (rc == 0)
-		return 0;
-err_rollback:
-	rollback(st);
-	return rc;
+	return 0;
 }
 
 /* Record a closed lab-error run for job (its suite, board, scenario) with
@@ -1895,28 +1934,6 @@ int pl_store_job_fail(struct pl_store *st, int64_t job, const char *worker,
 	if (rc)
 		rollback(st);
 	return rc;
-}
-
-struct expired {
-	int64_t id;
-	int attempt;
-	char *worker;
-};
-
-static void fill_expired(const PGresult *r, int i, void *row, bool *oom)
-{
-	struct expired *e = row;
-
-	e->id = val_i(r, i, 0);
-	e->attempt = (int)val_i(r, i, 1);
-	e->worker = val_dup(r, i, 2, oom);
-}
-
-static void expired_free(struct expired *e, size_t n)
-{
-	for (size_t i = 0; e && i < n; i++)
-		free(e[i].worker);
-	free(e);
 }
 
 int pl_store_reap(struct pl_store *st, int max_attempts, uint64_t stale_ms,

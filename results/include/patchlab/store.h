@@ -406,10 +406,13 @@ struct pl_worker_board {
 };
 
 /* Register (or re-register) worker name with its lab and boards; it is
- * online from now. */
+ * online from now. A worker name is one process at a time: the jobs an
+ * earlier life of name still holds are taken back (requeued while they
+ * had fewer than max_attempts, else recorded lab-error). */
 int pl_store_worker_register(struct pl_store *st, const char *name,
 			     const char *lab,
-			     const struct pl_worker_board *boards, size_t n);
+			     const struct pl_worker_board *boards, size_t n,
+			     int max_attempts);
 /* Mark worker name offline (it stopped); its boards take no jobs. */
 int pl_store_worker_offline(struct pl_store *st, const char *name);
 

@@ -56,9 +56,9 @@ static int setup(void **state)
 	f->a = open_as(f, "worker-a");
 	f->b = open_as(f, "worker-b");
 	assert_int_equal(pl_store_worker_register(f->a, "wa", "lab-a.yaml",
-						  wa, 2), 0);
+						  wa, 2, 2), 0);
 	assert_int_equal(pl_store_worker_register(f->b, "wb", "lab-b.yaml",
-						  wb, 1), 0);
+						  wb, 1, 2), 0);
 	*state = f;
 	return 0;
 }
@@ -272,6 +272,37 @@ static void expired_lease_requeues_and_the_late_result_is_dropped(
 	pl_store_runs_free(rows, n);
 }
 
+static void a_restarted_worker_gives_back_what_it_held(void **state)
+{
+	struct fx *f = *state;
+	struct pl_worker_board wa[] = { { "b1", "vboard", NULL } };
+	const char *b1[] = { "b1" };
+	struct pl_job_row *j, *again;
+	size_t n;
+	int64_t late;
+
+	submit(f, "b1", 1, 0, 0);
+	assert_int_equal(pl_store_claim(f->a, "wa", b1, 1, 60000, &j), 0);
+	/* its next life registers long before the lease would expire, and
+	 * does not renew what the dead one held: the job is queued again */
+	f->cap.warnings = 0;
+	assert_int_equal(pl_store_worker_register(f->b, "wa", "lab-a.yaml",
+						  wa, 1, 2), 0);
+	assert_int_equal(f->cap.warnings, 1);
+	assert_int_equal(pl_store_heartbeat(f->b, "wa", 60000, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(pl_store_claim(f->b, "wa", b1, 1, 60000, &again), 0);
+	assert_int_equal(again->id, j->id);
+	assert_int_equal(again->attempt, 2);
+	assert_non_null(strstr(again->reason, "restarted"));
+	/* the dead life's run process ends late: dropped */
+	late = engine_run(f->a, "b1", PL_VERDICT_PASS);
+	assert_int_equal(pl_store_job_finish(f->a, j->id, "wa", j->attempt,
+					     late), -PL_ELEASED);
+	pl_store_jobs_free(j, 1);
+	pl_store_jobs_free(again, 1);
+}
+
 static void queue_timeout_ends_waiting_jobs(void **state)
 {
 	struct fx *f = *state;
@@ -363,6 +394,7 @@ int main(void)
 		T(priority_then_age),
 		T(finished_run_lands_in_the_queued_suite),
 		T(expired_lease_requeues_and_the_late_result_is_dropped),
+		T(a_restarted_worker_gives_back_what_it_held),
 		T(queue_timeout_ends_waiting_jobs),
 		T(cancel_takes_the_waiting_jobs),
 		T(images_are_stored_once_per_content),

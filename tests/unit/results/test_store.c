@@ -390,6 +390,7 @@ static void schema_1_gets_the_change_sequence(void **state)
 		"ALTER TABLE runs DROP COLUMN worker;"
 		"PRAGMA user_version = 1",
 		"DROP TABLE jobs, queue, boards, workers, images;"
+		"DROP FUNCTION patchlab_job_finish;"
 		"DROP TABLE changes; DROP FUNCTION patchlab_change CASCADE;"
 		"DROP FUNCTION patchlab_suite_changed CASCADE;"
 		"DROP FUNCTION patchlab_run_changed CASCADE;"
