@@ -21,14 +21,16 @@ function M.boot(opts)
   return board:wait_boot(opts)
 end
 
--- The factory state: through the lab's recovery or probe when this
--- patchlab's oracle can (a board with neither is a lab problem there);
--- otherwise through the board itself: boot, and if it does not run the
--- golden version, install it and boot it. A board that does not boot at
--- all cannot be brought back from Lua: that raises (lab-error), it is not
--- the device's fault in this run.
+-- The factory state: through the board type's recovery (the factory
+-- programmer: board:restore()) or a probe, as the shipped oracle does;
+-- on a board with neither, through the board itself: boot, and if it does
+-- not run the golden version, install it and boot it. A board that does
+-- not boot at all cannot be brought back from Lua: that raises
+-- (lab-error), it is not the device's fault in this run.
 function M.baseline()
-  if board.probe or board.recover or board.recovery then return shipped.baseline() end
+  if board.probe or (board.can_restore and board:can_restore()) then
+    return shipped.baseline()
+  end
   board:power_off()
   local boot, why = M.boot()
   if not boot then
