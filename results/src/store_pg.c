@@ -196,6 +196,8 @@ static const char *const migrations[] = {
 	"  expires BIGINT,"
 	"  run_id BIGINT REFERENCES runs(id),"
 	"  reason TEXT,"
+	"  claimed BIGINT,"
+	"  ended BIGINT,"
 	"  UNIQUE (suite_id, idx));"
 	"CREATE INDEX jobs_waiting ON jobs (board_id, priority DESC, queued, id)"
 	"  WHERE state = 'queued';"
@@ -217,8 +219,8 @@ static const char *const migrations[] = {
 	"      s := NULL;"
 	"    ELSE"
 	"      UPDATE runs SET suite_id = s, worker = w WHERE id = r;"
-	"      UPDATE jobs SET state = 'done', run_id = r, expires = NULL"
-	"        WHERE id = j;"
+	"      UPDATE jobs SET state = 'done', run_id = r, expires = NULL,"
+	"        ended = now WHERE id = j;"
 	"      PERFORM pg_notify('patchlab_queue', '');"
 	"    END IF;"
 	"    IF own IS DISTINCT FROM s THEN"
@@ -1608,7 +1610,8 @@ err_rollback:
 #define JOB_COLS                                                          \
 	"j.id, j.suite_id, j.run_id, j.idx, j.priority, j.attempt, j.state, " \
 	"j.board_id, j.board_type, j.scenario, j.params, j.submitter, "      \
-	"j.worker, j.reason, s.file, q.images, j.seed, j.queued, j.expires"
+	"j.worker, j.reason, s.file, q.images, j.seed, j.queued, j.expires, " \
+	"j.claimed, j.ended"
 #define JOB_FROM                                                          \
 	" FROM jobs j JOIN queue q ON q.suite_id = j.suite_id "              \
 	"JOIN suites s ON s.id = j.suite_id "
@@ -1636,6 +1639,8 @@ static void fill_job(const PGresult *r, int i, void *row, bool *oom)
 	j->seed = val_u(r, i, 16);
 	j->queued_ns = val_u(r, i, 17);
 	j->expires_ns = val_u(r, i, 18);
+	j->claimed_ns = val_u(r, i, 19);
+	j->ended_ns = val_u(r, i, 20);
 }
 
 void pl_store_jobs_free(struct pl_job_row *rows, size_t n)
@@ -1708,7 +1713,8 @@ int pl_store_claim(struct pl_store *st, const char *worker,
 	 * board of a worker marked offline takes nothing; a suite past its
 	 * queue deadline neither (the reaper ends its jobs). */
 	rc = query(st, "claim", "WITH c AS (UPDATE jobs SET state = 'claimed', "
-		   "worker = $1, attempt = attempt + 1, expires = $2 "
+		   "worker = $1, attempt = attempt + 1, expires = $2, "
+		   "claimed = $4 "
 		   "WHERE id = (SELECT j.id FROM jobs j JOIN queue q ON "
 		   "q.suite_id = j.suite_id WHERE j.state = 'queued' AND "
 		   "j.board_id = ANY ($3::text[]) AND (q.deadline IS NULL OR "
@@ -1894,8 +1900,10 @@ static int end_attempt(struct pl_store *st, int64_t job, const char *worker,
 	arg_i(&a, job);
 	arg_i(&a, run_id);
 	arg_s(&a, reason);
+	arg_u(&a, pl_store_now(st));
 	return cmd(st, "end job", "UPDATE jobs SET state = 'done', run_id = "
-		   "$2, expires = NULL, reason = $3 WHERE id = $1", &a);
+		   "$2, expires = NULL, reason = $3, ended = $4 WHERE id = $1",
+		   &a);
 }
 
 int pl_store_job_fail(struct pl_store *st, int64_t job, const char *worker,

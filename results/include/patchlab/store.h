@@ -464,6 +464,7 @@ struct pl_job_row {
 	char *worker, *reason;  /* NULL when none */
 	char *suite_file, *images_json;
 	uint64_t seed, queued_ns, expires_ns;
+	uint64_t claimed_ns, ended_ns; /* the last claim, the end; 0: not yet */
 };
 void pl_store_jobs_free(struct pl_job_row *rows, size_t n);
 

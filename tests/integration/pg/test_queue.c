@@ -190,6 +190,9 @@ static void finished_run_lands_in_the_queued_suite(void **state)
 	assert_int_equal(n, 1);
 	assert_int_equal(jobs[0].state, PL_JOB_DONE);
 	assert_int_equal(jobs[0].run_id, run);
+	/* the claim and the end, for the benches' latencies */
+	assert_int_equal(jobs[0].claimed_ns, f->now);
+	assert_int_equal(jobs[0].ended_ns, f->now);
 	pl_store_jobs_free(jobs, n);
 	/* finishing twice: no longer held */
 	assert_int_equal(pl_store_job_finish(f->a, j->id, "wa", j->attempt,
