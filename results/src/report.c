@@ -189,7 +189,7 @@ static int aim_suffix(struct pl_strbuf *name, const struct pl_run_row *r)
 	json_t *delay = json_object_get(cut, "delay_ms");
 	int rc = 0;
 
-	if (json_object_get(cut, "on")) {
+	if (json_object_get(cut, "delay_ms")) {
 		if (pat)
 			rc = pl_strbuf_printf(name, " '%s'", pat);
 		if (!rc && json_is_integer(nth))

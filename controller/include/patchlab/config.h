@@ -219,6 +219,7 @@ struct pl_board_type {
 		uint64_t timeout_ms;
 		/* PL_UPDATE_LUA */
 		const char *lua_module;             /* "vendor.update" */
+		struct pl_srcpos lua_pos;           /* where it is named */
 	} update;
 	struct {
 		const char *command;                /* NULL when absent */

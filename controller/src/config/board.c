@@ -237,6 +237,8 @@ static void load_update(struct pl_cfg *c, struct pl_board_type *t,
 	}
 	t->update.method = PL_UPDATE_LUA;
 	t->update.lua_module = pl_cfg_str(c, v, "lua", true, "update", NULL);
+	if (pl_value_get(v, "lua"))
+		t->update.lua_pos = pl_value_get(v, "lua")->pos;
 	if (t->update.lua_module &&
 	    strspn(t->update.lua_module,
 		   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") !=

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "patchlab/datadir.h"
 #include "patchlab/error.h"
 #include "config_internal.h"
 
@@ -673,6 +674,89 @@ static void check_image_sizes(const struct pl_suite *s,
 	}
 }
 
+/* A board type's `update: {lua: MODULE}` must be a file the runs can
+ * require: under the suite's scenarios directory or patchlab's own
+ * scenario library (as the Lua host resolves it). */
+static void check_update_module(const struct pl_suite *s,
+				const struct pl_board_type *t,
+				struct pl_diags *diags)
+{
+	char rel[512], lib[4096] = "", path[4096];
+	struct stat st;
+	size_t n;
+
+	if (t->update.method != PL_UPDATE_LUA || !t->update.lua_module)
+		return;
+	n = (size_t)snprintf(rel, sizeof(rel), "%s", t->update.lua_module);
+	if (n >= sizeof(rel) - 4)
+		return;
+	for (char *p = rel; *p; p++)
+		if (*p == '.')
+			*p = '/';
+	strcat(rel, ".lua");
+	snprintf(path, sizeof(path), "%s/%s", s->scenarios_dir, rel);
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		return;
+	if (pl_data_path(lib, sizeof(lib), "scenarios") == 0) {
+		snprintf(path, sizeof(path), "%s/%s", lib, rel);
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			return;
+	}
+	pl_diags_add(diags, &t->update.lua_pos,
+		     "board type %s: update module '%s' not found (no %s in "
+		     "the suite's scenarios %s%s%s)", t->name,
+		     t->update.lua_module, rel, s->scenarios_dir,
+		     lib[0] ? " nor in " : "", lib[0] ? lib : "");
+}
+
+/* The index of the first run of s that selects board b. */
+static size_t first_run_of(const struct pl_suite *s, const struct pl_lab *lab,
+			   const struct pl_board_cfg *b)
+{
+	(void)lab;
+	for (size_t i = 0; i < s->nruns; i++)
+		if (pl_run_selects(&s->runs[i], b))
+			return i;
+	return SIZE_MAX;
+}
+
+static bool has_image(const struct pl_suite *s, const struct pl_board_cfg *b,
+		      const char *name)
+{
+	for (size_t i = 0; i < b->nimages; i++)
+		if (strcmp(b->images[i].name, name) == 0)
+			return true;
+	for (size_t i = 0; i < s->nimages; i++)
+		if (strcmp(s->images[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* What a board's recovery needs, for a board the suite runs on: a probe
+ * when it recovers through one, and the image it restores (the suite's or
+ * the board's own). Caught here, not as a lab-error on the first brick. */
+static void check_recovery(const struct pl_suite *s,
+			   const struct pl_board_cfg *b, struct pl_diags *diags)
+{
+	const struct pl_board_type *t = b->type;
+
+	if (!t)
+		return;
+	if (t->recovery.method == PL_RECOVERY_PROBE &&
+	    !b->fixture[PL_FIXTURE_PROBE])
+		pl_diags_add(diags, &b->pos, "board %s has no probe, but its "
+			     "type %s recovers through one (recovery: method: "
+			     "probe): give it a probe, or the type a recovery "
+			     "command (method: exec)", b->id, t->name);
+	if ((t->recovery.method == PL_RECOVERY_PROBE ||
+	     t->recovery.method == PL_RECOVERY_EXEC) && t->recovery.image &&
+	    !has_image(s, b, t->recovery.image))
+		pl_diags_add(diags, &b->pos, "board %s: its recovery restores "
+			     "image '%s', which neither the suite nor the board "
+			     "(images: in the lab) names", b->id,
+			     t->recovery.image);
+}
+
 int pl_suite_check_lab(const struct pl_suite *s, const struct pl_lab *lab,
 		       struct pl_diags *diags)
 {
@@ -705,6 +789,8 @@ int pl_suite_check_lab(const struct pl_suite *s, const struct pl_lab *lab,
 			if (!pl_run_selects(r, &lab->boards[j]))
 				continue;
 			hits++;
+			if (i == first_run_of(s, lab, &lab->boards[j]))
+				check_recovery(s, &lab->boards[j], diags);
 			check_image_sizes(s, lab->boards[j].type, diags, seen,
 					  &nseen);
 		}
@@ -712,6 +798,20 @@ int pl_suite_check_lab(const struct pl_suite *s, const struct pl_lab *lab,
 			pl_diags_add(diags, &r->on.pos,
 				     "run %zu selects no board of the lab '%s' (%s)",
 				     i + 1, lab->name, lab->file);
+	}
+	/* the update module of every board type a run uses */
+	nseen = 0;
+	for (size_t j = 0; j < lab->nboards; j++) {
+		const struct pl_board_type *t = lab->boards[j].type;
+		bool done = !t || first_run_of(s, lab, &lab->boards[j]) ==
+				   SIZE_MAX;
+
+		for (size_t k = 0; k < nseen && !done; k++)
+			done = seen[k] == t;
+		if (done || nseen >= lab->ntypes)
+			continue;
+		seen[nseen++] = t;
+		check_update_module(s, t, diags);
 	}
 	free(seen);
 	return pl_diags_total(diags) == before ? 0 : -PL_ECONFIG;

@@ -126,7 +126,9 @@ static void cut_point(const struct run_spec *s, struct pl_cut_point *cp)
 		return;
 	/* a sweep over console or time: aimed by what it names */
 	v = json_object_get(s->cut, "on");
-	if (v && json_is_string(v)) {
+	if (v && json_is_string(v) &&
+	    (strcmp(json_string_value(v), "console") == 0 ||
+	     strcmp(json_string_value(v), "time") == 0)) {
 		cp->phase = PL_CUT_DURING;
 		cp->aimed_by = json_string_value(v);
 		return;

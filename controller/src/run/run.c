@@ -234,6 +234,14 @@ static void on_board_event(void *ud, enum pl_board_event ev, uint64_t t_ns,
 
 	if (!r || !r->store || r->store_id < 0)
 		return;
+	/* a script's log lines are capped per run (a loop of log.info must
+	 * not grow the store without bound); the drop is noted at the end */
+	if (ev == PL_BEV_LOG && r->nlog >= PL_RUN_LOG_MAX) {
+		r->log_dropped++;
+		return;
+	}
+	if (ev == PL_BEV_LOG)
+		r->nlog++;
 	pl_store_run_event(r->store, r->store_id, t_ns, map[ev], json);
 }
 
@@ -269,6 +277,16 @@ static void finish(struct pl_run *r)
 	json_t *ev = verdict_event(r);
 
 	if (r->store && r->store_id >= 0) {
+		if (r->log_dropped) {
+			json_t *note = json_pack("{s:s,s:s,s:I}", "level",
+						 "warn", "msg", "log capped: "
+						 "later lines not stored",
+						 "dropped",
+						 (json_int_t)r->log_dropped);
+
+			pl_run_record(r, PL_EV_LOG, note);
+			json_decref(note);
+		}
 		pl_run_record(r, PL_EV_VERDICT, ev);
 		pl_store_run_end(r->store, r->store_id, r->verdict, r->reason);
 	}

@@ -15,6 +15,10 @@
 #include "patchlab/luahost.h"
 #include "patchlab/run.h"
 
+/* Log events (log.info/warn/error, scenario errors) stored per run; the
+ * rest are counted and noted once at the end. */
+#define PL_RUN_LOG_MAX 2000u
+
 struct pl_run {
 	struct pl_run_env env;            /* copied at start */
 	struct pl_store *store;           /* env.store */
@@ -38,6 +42,8 @@ struct pl_run {
 	void *api_state;                  /* the lab API's, env.api->state_size */
 	uv_timer_t *timeout;              /* the run timeout, nothing else */
 
+	unsigned nlog;                    /* log events stored */
+	unsigned long log_dropped;        /* and dropped past PL_RUN_LOG_MAX */
 	bool verdict_set;
 	enum pl_verdict verdict;
 	char reason[512];

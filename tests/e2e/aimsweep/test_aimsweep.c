@@ -18,6 +18,8 @@
  *       confirms it, then restores the factory flash (1.0.0) behind the
  *       device's back and boots: verdict.judge says fail, "silent
  *       downgrade", never rolled-back; exit 1.
+ *   log_is_capped: 5,000 log lines from one run: 2,000 stored and one
+ *       "log capped" note with the 3,000 dropped.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +101,8 @@ static json_t *run_suite(struct e2e_ctx *c, const char *name,
 	link_in(scen, src, "lib");
 	link_in(scen, src, "cut_console.lua");
 	write_in(scen, "downgrade.lua", downgrade_lua);
+	write_in(scen, "chatty.lua", "for i = 1, 5000 do log.info(\"line %d\", i) "
+		 "end\nverdict.pass(\"said a lot\")\n");
 	snprintf(yaml, sizeof(yaml),
 		 "name: %s\n"
 		 "images:\n"
@@ -206,12 +210,38 @@ static void silent_downgrade(void **state)
 	json_decref(doc);
 }
 
+/* 5,000 log lines from one run: 2,000 stored, then one note of the rest
+ * (issue 12: a run's log volume is capped, with a note). */
+static void log_is_capped(void **state)
+{
+	struct e2e_ctx *c = *state;
+	char *db = NULL;
+	sqlite3 *h;
+	json_t *doc = run_suite(c, "chatty", "  - scenario: chatty.lua\n",
+				PL_EXIT_OK);
+
+	json_decref(doc);
+	assert_true(asprintf(&db, "%s/chatty/patchlab.db", c->rack.dir) > 0);
+	h = e2e_db_open(db);
+	assert_non_null(h);
+	assert_int_equal(e2e_db_int(h, "SELECT count(*) FROM events WHERE "
+				    "kind = 'log' AND payload LIKE '%line %'",
+				    -1), 2000);
+	assert_int_equal(e2e_db_int(h, "SELECT json_extract(payload, "
+				    "'$.dropped') FROM events WHERE kind = "
+				    "'log' AND payload LIKE '%log capped%'",
+				    -1), 3000);
+	sqlite3_close(h);
+	free(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(console_sweep),
 		cmocka_unit_test(time_sweep),
 		cmocka_unit_test(silent_downgrade),
+		cmocka_unit_test(log_is_capped),
 	};
 
 	return cmocka_run_group_tests_name("e2e_aimsweep", tests, setup,

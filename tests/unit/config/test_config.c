@@ -331,7 +331,7 @@ static void suite_is_checked_against_a_lab_and_image_overrides(void **state)
 	const char *over[] = { NULL, NULL };
 	struct pl_config_opts o = { .getenv = test_env, .env_user_data = &e,
 				    .image_overrides = over };
-	char *scen, *img, *suite, *ov;
+	char *scen, *img, *suite, *ov, *vendor;
 	const struct pl_diag *dg;
 	struct pl_diags *d;
 	struct pl_lab *lab;
@@ -340,9 +340,14 @@ static void suite_is_checked_against_a_lab_and_image_overrides(void **state)
 	(void)state;
 	scen = write_file(dir, "s.lua", "return 1\n");
 	img = write_file(dir, "other.img", "x");
+	/* test-board's update module, where check looks for it */
+	vendor = pl_test_path(dir, "vendor");
+	assert_int_equal(mkdir(vendor, 0755), 0);
+	free(write_file(vendor, "update.lua", "return {}\n"));
+	free(vendor);
 	suite = write_file(dir, "suite.yaml",
 			   "name: x\n"
-			   "images: {fw: nope.img}\n"
+			   "images: {fw: nope.img, factory: other.img}\n"
 			   "runs:\n"
 			   "  - scenario: s.lua\n"
 			   "    on: {boards: [vb0, vb7]}\n"
@@ -441,7 +446,7 @@ static void images_must_be_regular_and_fit_the_flash(void **state)
 
 	suite = write_file(dir, "big.yaml",
 			   "name: x\n"
-			   "images: {big: big.img}\n"
+			   "images: {big: big.img, factory: s.lua}\n"
 			   "runs:\n"
 			   "  - scenario: s.lua\n"
 			   "    on: {boards: [vb0]}\n");
