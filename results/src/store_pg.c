@@ -4,8 +4,9 @@
  * spans hosts. Contracts are in store_internal.h (the ops) and
  * patchlab/store.h; set-up and roles in docs/lab-service.md.
  *
- * The tables are those of the SQLite backend, with the same schema version
- * numbers (store_sqlite.c), typed for PostgreSQL: times and seeds are BIGINT
+ * The tables are those of the SQLite backend (store_sqlite.c), with the
+ * same schema version numbers up to 3; PostgreSQL's 4 is the lab queue and
+ * its 5 is SQLite's 4 (not-run, incomplete), typed for PostgreSQL: times and seeds are BIGINT
  * (ns since the epoch fit until 2262; a seed past 2^63 is stored as its
  * two's complement and read back unchanged). The version lives in the
  * one-row table patchlab_schema.
@@ -54,8 +55,8 @@
 /* ------------------------------------------------------------ schema */
 
 /*
- * migrations[i] takes version i to i+1, as in store_sqlite.c (the same
- * numbers mean the same tables). Append only.
+ * migrations[i] takes version i to i+1. 1..3 are SQLite's (store_sqlite.c),
+ * 4 the lab queue (PostgreSQL only), 5 SQLite's 4. Append only.
  */
 static const char *const migrations[] = {
 	/* 0 -> 1: the first schema */

@@ -28,8 +28,8 @@
 /*
  * Migrations: migrations[i] takes user_version i to i+1. Append only; a
  * released entry never changes (databases in the field ran it). The
- * PostgreSQL backend keeps the same numbers for the same tables
- * (store_pg.c), and goes on alone past them with the lab service's queue.
+ * PostgreSQL backend (store_pg.c) has the same 1..3; its 4 is the lab
+ * service's queue, and its 5 is our 4.
  */
 static const char *const migrations[] = {
 	/* 0 -> 1: the first schema */
