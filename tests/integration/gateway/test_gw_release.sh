@@ -10,7 +10,8 @@
 #                      "downgrade"
 #   every profile      zero lab errors, no run missing
 # Skips (77) while the controller cannot load the suite (lab-level vars,
-# the board type's settled/recovery exec, console sweeps: issue 11).
+# the board type's settled/recovery exec, console sweeps: issue 11) or has
+# no `vrack factory` command for the recovery.
 set -euo pipefail
 : "${PATCHLAB:?}" "${PL_SOURCE_DIR:?}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/pl-gw-release-XXXXXX")
@@ -24,6 +25,11 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 command -v jq >/dev/null || { echo "SKIP: no jq"; exit 77; }
+# the board type's recovery runs `patchlab vrack factory`
+if ! "$PATCHLAB" vrack factory -h >/dev/null 2>&1; then
+	echo "SKIP: this patchlab has no \`vrack factory\` (controller/cli/commands.c)"
+	exit 77
+fi
 
 up() {
 	"$PATCHLAB" vrack up --dir "$T/rack-$1" --family gateway --boards 1 \
