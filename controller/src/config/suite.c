@@ -681,7 +681,7 @@ static void check_update_module(const struct pl_suite *s,
 				const struct pl_board_type *t,
 				struct pl_diags *diags)
 {
-	char rel[512], lib[4096] = "", path[4096];
+	char rel[512], lib[4096] = "", path[4096 + 512 + 2];
 	struct stat st;
 	size_t n;
 
