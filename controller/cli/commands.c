@@ -22,6 +22,7 @@ extern const struct pl_cli_cmd pl_cmd_vrack_serve;
 extern const struct pl_cli_cmd pl_cmd_vrack_status;
 extern const struct pl_cli_cmd pl_cmd_vrack_down;
 extern const struct pl_cli_cmd pl_cmd_vrack_profiles;
+extern const struct pl_cli_cmd pl_cmd_vrack_factory;
 extern const struct pl_cli_cmd pl_cmd_results;
 extern const struct pl_cli_cmd pl_cmd_report;
 extern const struct pl_cli_cmd pl_cmd_serve;
@@ -51,6 +52,7 @@ const struct pl_cli_cmd *const pl_cli_commands[] = {
 	&pl_cmd_vrack_status,
 	&pl_cmd_vrack_down,
 	&pl_cmd_vrack_profiles,
+	&pl_cmd_vrack_factory,
 	&pl_cmd_results,
 	&pl_cmd_report,
 	&pl_cmd_serve,
