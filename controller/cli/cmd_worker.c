@@ -21,8 +21,10 @@
  * claimed. A second signal stops the runs (their engines power the boards
  * off and record lab-error "controller stopped") and the worker ends.
  *
- * Debt: wake-up is by polling (--poll, default 500 ms); LISTEN
- * patchlab_queue on the connection's socket would claim at once.
+ * Waking: the worker LISTENs on patchlab_queue (every submit and job end
+ * notifies it) with the connection's socket on the loop, and claims at
+ * once; it also polls (--poll, default 500 ms), for the expired leases it
+ * reaps and for a connection that was reset (which drops the LISTEN).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -89,6 +91,8 @@ struct worker {
 	struct slot *slots;
 	size_t nslots, running;
 	uv_timer_t poll, beat;
+	uv_poll_t wake;       /* the store's socket: NOTIFY patchlab_queue */
+	bool listening;
 	uv_signal_t sigint, sigterm;
 	unsigned signals;
 	bool idle_exit;
@@ -429,7 +433,30 @@ static void on_poll(uv_timer_t *t)
 		uv_stop(&w->loop);
 		return;
 	}
+	/* notifications libpq read during these calls wake nobody: they
+	 * are drained here, and were answered by the claims just made */
+	if (w->listening) {
+		size_t n = 0;
+
+		pl_store_notified(w->st, &n);
+	}
 	uv_timer_start(&w->poll, on_poll, w->backoff_ms, 0);
+}
+
+/* A notification (a submit, a job's end): look at the queue now. */
+static void on_wake(uv_poll_t *h, int status, int events)
+{
+	struct worker *w = h->data;
+	size_t n = 0;
+
+	(void)events;
+	if (status < 0 || pl_store_notified(w->st, &n)) {
+		/* the connection broke: polling alone from here */
+		uv_poll_stop(h);
+		return;
+	}
+	if (n && !w->signals)
+		uv_timer_start(&w->poll, on_poll, 0, 0);
 }
 
 static void on_beat(uv_timer_t *t)
@@ -598,6 +625,16 @@ static int worker_run(const struct pl_cli_args *a)
 	uv_signal_init(&w.loop, &w.sigterm);
 	w.poll.data = w.beat.data = w.sigint.data = w.sigterm.data = &w;
 	w.backoff_ms = w.poll_ms;
+	{
+		int fd = -1;
+
+		if (pl_store_listen(w.st, "patchlab_queue", &fd) == 0 &&
+		    fd >= 0 && uv_poll_init(&w.loop, &w.wake, fd) == 0) {
+			w.wake.data = &w;
+			w.listening = true;
+			uv_poll_start(&w.wake, UV_READABLE, on_wake);
+		}
+	}
 	uv_timer_start(&w.poll, on_poll, 0, 0);
 	uv_timer_start(&w.beat, on_beat, w.lease_ms / 3, w.lease_ms / 3);
 	uv_signal_start(&w.sigint, on_signal, SIGINT);

@@ -2072,3 +2072,38 @@ int pl_store_cancel(struct pl_store *st, int64_t suite_id, size_t *n)
 		*n = (size_t)cnt;
 	return rc;
 }
+
+/* ------------------------------------------------------------ listen */
+
+int pl_store_listen(struct pl_store *st, const char *channel, int *fd)
+{
+	char sql[96];
+	int rc = need_pg(st);
+
+	if (rc)
+		return rc;
+	if (!channel || !*channel || strlen(channel) > 63 ||
+	    strspn(channel, "abcdefghijklmnopqrstuvwxyz_") != strlen(channel))
+		return -EINVAL;
+	snprintf(sql, sizeof(sql), "LISTEN %s", channel);
+	rc = cmd(st, "listen", sql, NULL);
+	if (rc == 0)
+		*fd = PQsocket(CONN(st));
+	return rc;
+}
+
+int pl_store_notified(struct pl_store *st, size_t *n)
+{
+	PGnotify *nt;
+
+	*n = 0;
+	if (st->ops != &pl_store_pg_ops)
+		return -ENOTSUP;
+	if (!PQconsumeInput(CONN(st)))
+		return pg_fail(st, "read notifications", NULL);
+	while ((nt = PQnotifies(CONN(st)))) {
+		(*n)++;
+		PQfreemem(nt);
+	}
+	return 0;
+}

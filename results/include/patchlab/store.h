@@ -511,6 +511,19 @@ int pl_store_job_fail(struct pl_store *st, int64_t job, const char *worker,
  */
 int pl_store_reap(struct pl_store *st, int max_attempts, uint64_t stale_ms,
 		  size_t *n);
+/*
+ * LISTEN on channel ("patchlab_queue": a submit, a job's end; or
+ * "patchlab_changes") on this store's connection; *fd gets the socket to
+ * watch for readability (the loop's, e.g. uv_poll). After it is readable,
+ * and after other calls on the store, pl_store_notified() says how many
+ * notifications came. A reconnect drops the LISTEN: keep a polling
+ * fallback. channel: [a-z_] only (-EINVAL).
+ */
+int pl_store_listen(struct pl_store *st, const char *channel, int *fd);
+/* Read what the server sent without blocking; *n gets the notifications
+ * that arrived since the last call (0 when none). */
+int pl_store_notified(struct pl_store *st, size_t *n);
+
 /* Jobs of suite_id (0: every job queued or claimed), in id order. */
 int pl_store_list_jobs(struct pl_store *st, int64_t suite_id,
 		       struct pl_job_row **rows, size_t *n);

@@ -9,6 +9,7 @@
  * injected: lease expiry needs no sleep.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -371,6 +372,30 @@ static void images_are_stored_once_per_content(void **state)
 	assert_int_equal(pl_store_image_get(f->b, "00", &back, &len), -ENOENT);
 }
 
+static void a_submit_wakes_a_listening_worker(void **state)
+{
+	struct fx *f = *state;
+	size_t n = 0, got = 0;
+	int fd = -1;
+
+	assert_int_equal(pl_store_listen(f->b, "patchlab_queue", &fd), 0);
+	assert_true(fd >= 0);
+	assert_int_equal(pl_store_listen(f->b, "no;way", &fd), -EINVAL);
+	assert_int_equal(pl_store_notified(f->b, &n), 0);
+	assert_int_equal(n, 0);
+	submit(f, "b3", 1, 0, 0);
+	/* the notification comes on the socket: wait for it, with a
+	 * deadline, as a worker's loop does */
+	while (got == 0) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		assert_int_equal(poll(&p, 1, 10000), 1);
+		assert_int_equal(pl_store_notified(f->b, &n), 0);
+		got += n;
+	}
+	assert_int_equal(got, 1);
+}
+
 static void boards_registered_by_workers_are_listed(void **state)
 {
 	struct fx *f = *state;
@@ -401,6 +426,7 @@ int main(void)
 		T(queue_timeout_ends_waiting_jobs),
 		T(cancel_takes_the_waiting_jobs),
 		T(images_are_stored_once_per_content),
+		T(a_submit_wakes_a_listening_worker),
 		T(boards_registered_by_workers_are_listed),
 #undef T
 	};
