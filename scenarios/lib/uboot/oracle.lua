@@ -1,8 +1,10 @@
 -- The oracle for QEMU + U-Boot boards (boards/qemu-uboot*.yaml), which have
 -- no probe: the baseline is written through U-Boot itself, as a factory
--- would provision a board over its console, and every judgement is made
--- from what U-Boot prints. Images (scenarios/suites/uboot.yaml, made by
--- tests/e2e/uboot/make-images):
+-- would provision a board over its console, or, on the -exec board types,
+-- by their recovery (the factory flash file written while QEMU is off);
+-- every judgement is made from what U-Boot prints. Images
+-- (scenarios/suites/uboot.yaml, made by tests/e2e/uboot/make-images; the
+-- factory flash files, images.factory per board, by scripts/uboot-lab):
 --   images.golden      the factory application, in slot A
 --   images.new         the update
 --   images.env         the A/B environment (mkenvimage -s 0x40000)
@@ -71,12 +73,23 @@ function M.holds(img, name)
 end
 
 -- The factory state, whatever the previous run left: the A/B environment
--- in every environment copy, images.golden in slot A (written unless it is
--- there already), slot B erased. Then a fresh boot must run slot A's
--- application with the factory version and a valid environment (checks:
--- device verdicts). Returns that boot (at the prompt).
+-- in every environment copy, images.golden in slot A, slot B erased. A board
+-- whose type can restore it (boards/qemu-uboot*-exec.yaml: the factory
+-- flash file written while QEMU is off, as an SD mux or an external
+-- programmer would) gets it through board:restore(); any other is
+-- provisioned through U-Boot over the console (images.golden written unless
+-- it is there already). Then a fresh boot must run slot A's application
+-- with the factory version and a valid environment (checks: device
+-- verdicts). Returns that boot (at the prompt).
 function M.baseline()
   board:power_off()
+  if board:can_restore() then
+    -- a restore that fails is the lab's: the run ends lab-error and the
+    -- board is set aside (board:restore() raises)
+    board:restore()
+    log.info("baseline: factory flash restored by %s's recovery", board.type)
+    return M.check_factory_boot()
+  end
   local b, why = M.boot()
   check(b, "baseline: U-Boot does not reach its prompt: %s", why)
   local envimg = M.redundant() and images.env_redund or images.env
@@ -99,8 +112,14 @@ function M.baseline()
   ok, why = sh.ok(string.format("erase 0x%08x +0x%x", rb.address, rb.size), 20000)
   lab_check(ok, "baseline: erase slot-b: %s", why)
 
+  return M.check_factory_boot()
+end
+
+-- Power on after a baseline: U-Boot at its prompt with a valid environment,
+-- slot A's factory application booted. Returns that boot.
+function M.check_factory_boot()
   board:power_off()
-  b, why = M.boot()
+  local b, why = M.boot()
   check(b, "baseline did not boot: %s", why)
   check(not b.bad_crc, "baseline: the provisioned environment has a bad CRC")
   check(b.slot == "A" and b.version == images.golden.version,
