@@ -322,10 +322,53 @@ static void after_run(struct pl_run *r)
 	finish(r);
 }
 
+/* The health check's answer: a probe that cannot read the board after a
+ * device verdict says the lab failed (a rack frozen, a probe gone), so
+ * the verdict is not the device's. */
+static void on_health(struct pl_probe *p, int status, const void *data,
+		      size_t len, void *ud)
+{
+	struct pl_run *r = ud;
+	char was[200], why[300];
+
+	(void)p;
+	(void)data;
+	(void)len;
+	if (status && status != -PL_ECANCELED) {
+		snprintf(was, sizeof(was), "%.199s", r->reason);
+		pl_run_set_verdict(r, PL_VERDICT_LAB_ERROR, "%s after the run, "
+				   "but the probe did not answer a health check "
+				   "(%s): the lab, not the device, failed",
+				   was, pl_strerror(status));
+		snprintf(why, sizeof(why), "set aside: probe health check "
+			 "failed: %s", pl_strerror(status));
+		pl_board_quarantine(r->board, why);
+	}
+	after_run(r);
+}
+
 static void on_probe_barrier(struct pl_probe *p, int status, const void *data,
 			     size_t len, void *ud)
 {
-	after_run(ud);
+	struct pl_run *r = ud;
+	struct pl_probe_req halt = { .op = PL_PROBE_HALT };
+	struct pl_probe_req read = { .op = PL_PROBE_READ, .len = 4,
+				     .cb = on_health, .user_data = r };
+
+	(void)status;
+	(void)data;
+	(void)len;
+	/* A device verdict from a lab that stopped answering would blame
+	 * the device: before it stands, the probe must read the board. */
+	if ((r->verdict == PL_VERDICT_FAIL ||
+	     r->verdict == PL_VERDICT_BRICKED) && !r->stopping &&
+	    r->type->flash.size) {
+		read.addr = r->type->flash.base;
+		pl_probe_submit(p, &halt);
+		if (pl_probe_submit(p, &read) == 0)
+			return;
+	}
+	after_run(r);
 }
 
 static void on_lua_done(struct pl_lua_run *run, void *ud)

@@ -16,6 +16,8 @@
  *   - `vrack up` again on the same directory keeps each board's flash
  *     file byte for byte, and every board boots from it
  *     (tests/data/e2e/scenarios/suites/boot.yaml, exit 0).
+ * Then the rack frozen (SIGSTOP) under a suite: the run in flight ends
+ * lab-error, never bricked (test_freeze_rack_mid_suite).
  * Every child is reaped (the killed rack too); the rack is powered off,
  * taken down and reaped. PL_KEEP_RACK=1 keeps the rack directory.
  */
@@ -277,11 +279,80 @@ static void test_rack_comes_back(void **state)
 	sqlite3_close(sdb);
 }
 
+/*
+ * The rack frozen (SIGSTOP) under a running suite, for longer than a boot
+ * and a probe request wait: the run in flight sees no boot and its
+ * recovery gets no answer from the probe. That is the lab's failure, not
+ * the device's (issue 12: it ended `bricked`, exit 1): the run ends
+ * lab-error, the board is set aside, the runs after it are not-run, the
+ * gate is stored `incomplete` and the controller exits 2. The rack is
+ * let go on (SIGCONT) once the controller is done.
+ */
+static void test_freeze_rack_mid_suite(void **state)
+{
+	struct ctx *c = *state;
+	struct e2e_proc p;
+	uv_loop_t loop;
+	uv_timer_t timer;
+	char *log;
+	int rc, code;
+
+	assert_true(c->rack.pid > 0); /* back up after the test above */
+	if (c->sdb) {
+		sqlite3_close(c->sdb);
+		c->sdb = NULL;
+	}
+	snprintf(c->out, sizeof(c->out), "%s/out-freeze", c->rack.dir);
+	snprintf(c->db, sizeof(c->db), "%s/out-freeze/patchlab.db",
+		 c->rack.dir);
+	snprintf(c->log, sizeof(c->log), "%s/run-freeze.log", c->rack.dir);
+	char *argv[] = { (char *)pl_test_patchlab(), "run", c->quick, "--lab",
+			 c->rack.lab, "--out", c->out, "-q", NULL };
+
+	uv_loop_init(&loop);
+	uv_timer_init(&loop, &timer);
+	uv_timer_start(&timer, tick, 5, 5);
+	assert_int_equal(e2e_spawn(&loop, &p, NULL, c->log, argv), 0);
+	rc = pl_test_loop_until(&loop, run_in_flight, c, WAIT_MS);
+	if (rc != 0) {
+		e2e_wait(&loop, &p, 1);
+		pl_test_loop_drain(&loop);
+		fail_msg("no run in the middle of an update within %u ms",
+			 WAIT_MS);
+	}
+	/* the lab freezes, and stays frozen until the controller is done */
+	assert_int_equal(kill(c->rack.pid, SIGSTOP), 0);
+	uv_timer_stop(&timer);
+	code = e2e_wait(&loop, &p, WAIT_MS);
+	assert_int_equal(kill(c->rack.pid, SIGCONT), 0);
+	pl_test_loop_drain(&loop);
+	log = pl_test_slurp(c->log);
+	fprintf(stderr, "freezerack: %d run(s) open at the freeze, controller "
+		"exit %d\n", c->nopen, code);
+	if (code != PL_EXIT_LAB_ERROR)
+		fprintf(stderr, "%s\n", log ? log : "");
+	free(log);
+	assert_int_equal(code, PL_EXIT_LAB_ERROR);
+	/* no device verdict came out of a frozen lab */
+	assert_int_equal(e2e_db_int(c->sdb, "SELECT count(*) FROM runs WHERE "
+				    "state <> 'closed'", -1), 0);
+	assert_int_equal(e2e_db_int(c->sdb, "SELECT count(*) FROM runs WHERE "
+				    "verdict IN ('bricked', 'recovered', "
+				    "'fail')", -1), 0);
+	assert_true(e2e_db_int(c->sdb, "SELECT count(*) FROM runs WHERE "
+			       "verdict = 'lab-error'", 0) >= 1);
+	assert_int_equal(e2e_db_int(c->sdb, "SELECT count(*) FROM suites "
+				    "WHERE gate = 'incomplete'", -1), 1);
+	sqlite3_close(c->sdb);
+	c->sdb = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kill_rack_mid_suite),
 		cmocka_unit_test(test_rack_comes_back),
+		cmocka_unit_test(test_freeze_rack_mid_suite),
 	};
 
 	return cmocka_run_group_tests_name("/pl/e2e/killrack", tests,
