@@ -43,6 +43,7 @@
 #define WAIT_POLL_MS 200
 #define REAP_ATTEMPTS 2
 #define WORKER_STALE_MS 60000
+#define MAX_FAILURES 12
 
 static const struct pl_cli_opt submit_options[] = {
 	{ "db", 0, "URL", "the lab service's store (postgresql://...)", false },
@@ -253,7 +254,8 @@ struct waiter {
 	size_t reported;      /* done jobs already shown */
 	unsigned char *shown; /* per job index */
 	size_t njobs;
-	int err;              /* a store error: stop waiting */
+	int err;              /* a store error that lasted: stop waiting */
+	unsigned failures;    /* store calls failed in a row */
 	bool timed_out, finished;
 	size_t counts[PL_JOB_STATE_COUNT];
 	uv_timer_t timer;
@@ -293,9 +295,14 @@ static void on_poll(uv_timer_t *t)
 	if (w->err == 0)
 		w->err = pl_store_list_jobs(w->st, w->suite, &j, &n);
 	if (w->err) {
-		uv_stop(t->loop);
+		/* the database restarting: each call waits for it a while
+		 * (the store's busy timeout); give up only when it stays
+		 * away */
+		if (++w->failures >= MAX_FAILURES)
+			uv_stop(t->loop);
 		return;
 	}
+	w->failures = 0;
 	memset(w->counts, 0, sizeof(w->counts));
 	for (size_t i = 0; i < n; i++) {
 		w->counts[j[i].state]++;

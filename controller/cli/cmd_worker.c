@@ -292,6 +292,11 @@ static int exec_job(const struct pl_cli_args *a, const char *db,
 	} else if (er.run_id) {
 		err = pl_store_job_finish(st, job->id, name, job->attempt,
 					  er.run_id);
+		/* the connection broke (a server restart): once more, on the
+		 * connection the store makes again */
+		if (err == -EIO)
+			err = pl_store_job_finish(st, job->id, name,
+						  job->attempt, er.run_id);
 		rc = err == 0 ? RUN_DONE : err == -PL_ELEASED ? RUN_LOST :
 							       PL_EXIT_LAB_ERROR;
 	} else {
@@ -343,8 +348,10 @@ static void on_run_exit(uv_process_t *p, int64_t status, int signum)
 				 "failed (exit %d)", w->name, (int)status);
 		fprintf(stderr, "patchlab worker: job %" PRId64 " on %s: %s\n",
 			s->job, s->board, why);
+		/* a lab problem (the database away, a crash): another
+		 * attempt may well run, as many as --attempts allows */
 		pl_store_job_fail(w->st, s->job, w->name, s->attempt, 0, why,
-				  signum != 0 && !w->signals, w->attempts);
+				  !w->signals, w->attempts);
 	}
 	p->data = s;
 	uv_close((uv_handle_t *)p, on_proc_closed);

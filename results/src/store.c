@@ -30,6 +30,21 @@
 /* Flush buffered events in their own transaction past this many. */
 #define EVENT_BATCH 512
 
+/*
+ * rc = call, made once more when it failed because the backend lost its
+ * connection (a PostgreSQL restart): the backend reconnects first, waiting
+ * up to busy_timeout_ms for the server, as SQLite waits for a busy file.
+ * Every write is one transaction, so the second call finds nothing half
+ * done. Debt: a connection lost between COMMIT and its answer makes a
+ * retried INSERT (suite, run begin) a second row.
+ */
+#define RETRY(st, rc, call)                                              \
+	do {                                                             \
+		(rc) = (call);                                           \
+		if ((rc) == -EIO && (st)->ops->lost && (st)->ops->lost(st)) \
+			(rc) = (call);                                   \
+	} while (0)
+
 /* ----------------------------------------------------------- helpers */
 
 uint64_t pl_store_now(const struct pl_store *st)
@@ -307,15 +322,22 @@ int pl_store_suite_begin(struct pl_store *st, const struct pl_suite_info *info,
 {
 	if (!info || !info->name)
 		return -EINVAL;
-	return st->ops->suite_begin(st, info, pl_store_now(st), suite_id);
+	int rc;
+
+	RETRY(st, rc, st->ops->suite_begin(st, info, pl_store_now(st),
+					     suite_id));
+	return rc;
 }
 
 int pl_store_suite_end(struct pl_store *st, int64_t suite_id, const char *gate)
 {
+	int rc;
+
 	if (!gate || (strcmp(gate, "pass") && strcmp(gate, "fail") &&
 		      strcmp(gate, "error") && strcmp(gate, "incomplete")))
 		return -EINVAL;
-	return st->ops->suite_end(st, suite_id, gate, pl_store_now(st));
+	RETRY(st, rc, st->ops->suite_end(st, suite_id, gate, pl_store_now(st)));
+	return rc;
 }
 
 /* -------------------------------------------------------------- runs */
@@ -367,8 +389,8 @@ int pl_store_run_begin(struct pl_store *st, const struct pl_run_info *info,
 	if (rc)
 		goto out_free;
 	st->nopen--;
-	rc = st->ops->run_begin(st, info, params, cut, pl_store_now(st),
-				run_id);
+	RETRY(st, rc, st->ops->run_begin(st, info, params, cut,
+					 pl_store_now(st), run_id));
 	if (rc == 0)
 		remember_open(st, *run_id);
 out_free:
@@ -471,7 +493,7 @@ static int flush_committed(struct pl_store *st)
 
 	if (st->nev == 0)
 		return 0;
-	rc = st->ops->write_events(st);
+	RETRY(st, rc, st->ops->write_events(st));
 	if (rc == 0)
 		drop_flushed(st);
 	return rc;
@@ -486,7 +508,8 @@ int pl_store_run_end(struct pl_store *st, int64_t run_id, enum pl_verdict v,
 	if ((unsigned)v >= PL_VERDICT_COUNT)
 		return -EINVAL;
 	/* On failure the events stay buffered: a retry writes them again. */
-	rc = st->ops->run_end(st, run_id, v, reason, pl_store_now(st));
+	RETRY(st, rc, st->ops->run_end(st, run_id, v, reason,
+				       pl_store_now(st)));
 	if (rc)
 		return rc;
 	drop_flushed(st);
@@ -556,8 +579,10 @@ int pl_store_recover(struct pl_store *st, pl_store_recover_fn cb,
 			if (rc)
 				break;
 		}
-		rc = st->ops->run_close(st, o[i].id, PL_VERDICT_LAB_ERROR,
-					"controller stopped", pl_store_now(st));
+		RETRY(st, rc, st->ops->run_close(st, o[i].id,
+						 PL_VERDICT_LAB_ERROR,
+						 "controller stopped",
+						 pl_store_now(st)));
 		if (rc == -EALREADY) {
 			/* another process recovered it meanwhile */
 			rc = 0;
@@ -645,8 +670,10 @@ int pl_store_list_runs(struct pl_store *st, const struct pl_run_filter *f,
 		       struct pl_run_row **rows, size_t *n)
 {
 	struct pl_store_run_query q = { .f = f };
+	int rc;
 
-	return st->ops->runs(st, &q, rows, n);
+	RETRY(st, rc, st->ops->runs(st, &q, rows, n));
+	return rc;
 }
 
 void pl_store_run_free(struct pl_run_row *run, struct pl_event_row *events,
@@ -816,7 +843,10 @@ enum pl_change_kind pl_store_change_kind_parse(const char *s)
 
 int pl_store_seq(struct pl_store *st, int64_t *seq)
 {
-	return st->ops->seq(st, seq);
+	int rc;
+
+	RETRY(st, rc, st->ops->seq(st, seq));
+	return rc;
 }
 
 void pl_store_changes_free(struct pl_change_row *rows, size_t n)
@@ -831,7 +861,10 @@ void pl_store_changes_free(struct pl_change_row *rows, size_t n)
 int pl_store_changes(struct pl_store *st, int64_t since, size_t max,
 		     struct pl_change_row **rows, size_t *n)
 {
+	int rc;
+
 	*rows = NULL;
 	*n = 0;
-	return st->ops->changes(st, since, max, rows, n);
+	RETRY(st, rc, st->ops->changes(st, since, max, rows, n));
+	return rc;
 }

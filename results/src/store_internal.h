@@ -133,6 +133,10 @@ struct pl_store_ops {
 	int (*seq)(struct pl_store *st, int64_t *seq);
 	int (*changes)(struct pl_store *st, int64_t since, size_t max,
 		       struct pl_change_row **rows, size_t *n);
+	/* true when the last call failed because the connection to the
+	 * server broke (the front end then makes the call once more; the
+	 * backend reconnects first). NULL: never (a file). */
+	bool (*lost)(struct pl_store *st);
 };
 
 extern const struct pl_store_ops pl_store_sqlite_ops;

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -315,15 +316,38 @@ static int pg_fail(struct pl_store *st, const char *what, const PGresult *r)
  * restarted, a proxy dropped it): one attempt, then the call fails. */
 static int ready(struct pl_store *st)
 {
+	unsigned waited = 0, step = 50;
+
+	/* a server that went away since the last call closed the socket:
+	 * reading what is pending finds that out before a statement fails
+	 * on it (and keeps any NOTIFY for pl_store_notified()) */
+	if (PQstatus(CONN(st)) == CONNECTION_OK &&
+	    PQtransactionStatus(CONN(st)) == PQTRANS_IDLE)
+		PQconsumeInput(CONN(st));
 	if (PQstatus(CONN(st)) == CONNECTION_OK)
 		return 0;
-	PQreset(CONN(st));
-	if (PQstatus(CONN(st)) == CONNECTION_OK) {
-		pl_log(&st->log, PL_LOG_WARN, "store %s: reconnected",
-		       st->target);
-		return 0;
+	/* a server restarting takes a second or two: wait for it up to the
+	 * store's busy timeout, as SQLite's busy handler waits for a file
+	 * (this call blocks, like every store call) */
+	for (;;) {
+		PQreset(CONN(st));
+		if (PQstatus(CONN(st)) == CONNECTION_OK) {
+			pl_log(&st->log, PL_LOG_WARN, "store %s: reconnected "
+			       "after %u ms", st->target, waited);
+			return 0;
+		}
+		if (waited >= st->busy_timeout_ms)
+			return pg_fail(st, "reconnect", NULL);
+		nanosleep(&(struct timespec){ .tv_nsec = step * 1000000L },
+			  NULL);
+		waited += step;
+		step = step * 2 > 1000 ? 1000 : step * 2;
 	}
-	return pg_fail(st, "reconnect", NULL);
+}
+
+static bool pg_lost(struct pl_store *st)
+{
+	return PQstatus(CONN(st)) != CONNECTION_OK;
 }
 
 /*
@@ -484,14 +508,14 @@ static int pg_open(struct pl_store *st, const char *uri)
 	if (!c)
 		return -ENOMEM;
 	st->be = c;
-	if (PQstatus(c) != CONNECTION_OK) {
-		int rc = pg_fail(st, "connect", NULL);
-
+	PQsetNoticeProcessor(c, notice, st);
+	/* a server restarting refuses for a moment: ready() waits for it as
+	 * it does for a connection that broke */
+	if (PQstatus(c) != CONNECTION_OK && ready(st)) {
 		PQfinish(c);
 		st->be = NULL;
-		return rc;
+		return -EIO;
 	}
-	PQsetNoticeProcessor(c, notice, st);
 	return 0;
 }
 
@@ -1216,6 +1240,7 @@ const struct pl_store_ops pl_store_pg_ops = {
 	.leases = pg_leases,
 	.seq = pg_seq,
 	.changes = pg_changes,
+	.lost = pg_lost,
 };
 
 /* ================================================================ queue */

@@ -18,7 +18,10 @@
  *     started again: the submitter still ends 0 with every run of the
  *     suite recorded exactly once;
  *   - a suite whose runs wait past --queue-timeout (its worker stopped
- *     with SIGSTOP): submit --wait exits 3, the runs end timed-out.
+ *     with SIGSTOP): submit --wait exits 3, the runs end timed-out;
+ *   - PostgreSQL restarted while a run is claimed: the worker, its run
+ *     processes and the waiting submitter reconnect, the submitter ends
+ *     0, every run of the suite is there once.
  *
  * Every wait is on an event with a deadline (a process exit, the store
  * polled on a timer), never a sleep. Every child is reaped.
@@ -483,6 +486,59 @@ static void runs_waiting_past_the_queue_timeout_exit_3(void **state)
 	pl_test_loop_drain(&loop);
 }
 
+static void database_restart_mid_suite_loses_nothing(void **state)
+{
+	struct ctx *c = *state;
+	struct e2e_proc w = { 0 }, sub = { 0 };
+	struct seen seen = { .want_online = 2 };
+	struct claimed cl = { .worker = "wr" };
+	struct pl_run_filter f = { 0 };
+	struct pl_run_row *runs = NULL;
+	char log[4200];
+	char *argv[] = { (char *)pl_test_patchlab(), "submit", c->suite,
+			 "--db", c->url, "--wait", "--timeout", "4m", NULL };
+	size_t n = 0;
+	uv_loop_t loop;
+	uv_timer_t tick;
+
+	assert_int_equal(pl_store_open(&seen.st, c->url, NULL), 0);
+	cl.st = seen.st;
+	uv_loop_init(&loop);
+	uv_timer_init(&loop, &tick);
+	uv_timer_start(&tick, on_tick, 50, 50);
+	assert_int_equal(start_worker(c, &loop, &w, "wr", "vb0,vb1"), 0);
+	assert_int_equal(pl_test_loop_until(&loop, boards_online, &seen,
+					    READY_DEADLINE_MS), 0);
+	cl.after = newest_suite(seen.st);
+	snprintf(log, sizeof(log), "%s/submit-restart.log", c->rack.dir);
+	assert_int_equal(e2e_spawn(&loop, &sub, NULL, log, argv), 0);
+	assert_int_equal(pl_test_loop_until(&loop, suite_queued, &cl,
+					    READY_DEADLINE_MS), 0);
+	assert_int_equal(pl_test_loop_until(&loop, job_claimed, &cl,
+					    READY_DEADLINE_MS), 0);
+	/* every connection cut while the worker's runs are in flight */
+	assert_int_equal(pl_test_pg_restart(), 0);
+	if (e2e_wait(&loop, &sub, E2E_RUN_DEADLINE_MS) != 0) {
+		print_file(log);
+		print_file(w.out_path);
+		fail_msg("submit --wait across a restart: exit %d", sub.code);
+	}
+	f.suite_id = cl.suite;
+	assert_int_equal(pl_store_list_runs(seen.st, &f, &runs, &n), 0);
+	assert_int_equal(n, 2); /* one per board: none lost, none twice */
+	assert_string_not_equal(runs[0].board_id, runs[1].board_id);
+	for (size_t i = 0; i < n; i++) {
+		assert_false(runs[i].open);
+		assert_string_equal(runs[i].worker, "wr");
+	}
+	pl_store_runs_free(runs, n);
+	uv_process_kill(&w.h, SIGTERM);
+	assert_int_equal(e2e_wait(&loop, &w, E2E_RUN_DEADLINE_MS), 0);
+	pl_store_close(seen.st);
+	uv_close((uv_handle_t *)&tick, NULL);
+	pl_test_loop_drain(&loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -490,6 +546,7 @@ int main(void)
 			suite_spread_over_two_workers_matches_one_host),
 		cmocka_unit_test(killed_worker_loses_no_run),
 		cmocka_unit_test(runs_waiting_past_the_queue_timeout_exit_3),
+		cmocka_unit_test(database_restart_mid_suite_loses_nothing),
 	};
 
 	/* the lab service is PostgreSQL's: this program always runs on it */

@@ -29,6 +29,8 @@ static struct {
 	int port;
 	unsigned dbs;
 	bool up;
+	char user[64];  /* the server's user when we are root, else "" */
+	char opts[256]; /* the server's options */
 } srv;
 
 bool pl_test_store_is_pg(void)
@@ -192,7 +194,28 @@ void pl_test_store_init(void)
 	if (rc != 0)
 		fail_with_log("pg_ctl start", err);
 	free(err);
+	snprintf(srv.user, sizeof(srv.user), "%s", user ? user : "");
+	snprintf(srv.opts, sizeof(srv.opts), "%s", opts);
 	srv.up = true;
+}
+
+int pl_test_pg_restart(void)
+{
+	char data[96], log[96], *err = NULL;
+	int rc;
+
+	snprintf(data, sizeof(data), "%s/data", srv.dir);
+	snprintf(log, sizeof(log), "%s/log", srv.dir);
+	/* -w: pg_ctl waits (with its deadline, -t) until it accepts */
+	rc = run_as(srv.user[0] ? srv.user : NULL,
+		    (char *[]){ PG_BIN "/pg_ctl", "-D", data, "-l", log, "-o",
+				srv.opts, "-m", "fast", "-w", "-t", "100",
+				"restart", NULL }, &err);
+	if (rc != 0)
+		fprintf(stderr, "postgresql: pg_ctl restart: exit %d: %s\n", rc,
+			err ? err : "");
+	free(err);
+	return rc == 0 ? 0 : -1;
 }
 
 const char *pl_test_pg_socket_dir(void)

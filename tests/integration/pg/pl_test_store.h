@@ -36,6 +36,10 @@ char *pl_test_store_target(const char *dir, const char *name);
 const char *pl_test_pg_socket_dir(void);
 int pl_test_pg_port(void);
 
+/* Restart the server (pg_ctl restart -m fast: every connection is cut)
+ * and wait until it accepts connections again. 0 or -1 (printed). */
+int pl_test_pg_restart(void);
+
 /* Run SQL directly on target, the statement for its backend. 0 or -EIO
  * (the engine's message printed). */
 int pl_test_store_exec(const char *target, const char *sqlite_sql,
