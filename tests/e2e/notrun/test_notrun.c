@@ -171,8 +171,8 @@ static size_t count_verdict(json_t *doc, const char *verdict)
  * virtual MCU recovered by command: argv, a YAML list) from dir. */
 static char *exec_lab(struct e2e_ctx *c, const char *dir, const char *argv)
 {
-	char *src = pl_test_path(pl_test_source_path("boards"),
-				 "virtual-mcu.yaml");
+	char *bdir = pl_test_source_path("boards");
+	char *src = pl_test_path(bdir, "virtual-mcu.yaml");
 	char *type = pl_test_slurp(src), *lab = pl_test_slurp(c->rack.lab);
 	char *rec, *p, *path;
 	struct pl_strbuf sb = { 0 };
@@ -217,6 +217,7 @@ static char *exec_lab(struct e2e_ctx *c, const char *dir, const char *argv)
 	free(type);
 	free(lab);
 	free(src);
+	free(bdir);
 	return path;
 }
 
