@@ -70,26 +70,6 @@ const struct pl_run_api pl_lapi_run_api = {
 
 /* -------------------------------------------------------------- proxies */
 
-static int l_params_index(lua_State *L)
-{
-	struct lapi_run *a = lapi_or_raise(L);
-
-	lua_rawgeti(L, LUA_REGISTRYINDEX, pl_run_params_ref(a->run));
-	lua_pushvalue(L, 2);
-	lua_gettable(L, -2);
-	return 1;
-}
-
-static int l_params_pairs(lua_State *L)
-{
-	struct lapi_run *a = lapi_or_raise(L);
-
-	lua_getfield(L, LUA_REGISTRYINDEX, "patchlab.next");
-	lua_rawgeti(L, LUA_REGISTRYINDEX, pl_run_params_ref(a->run));
-	lua_pushnil(L);
-	return 3;
-}
-
 /* The run's image table: the suite's images, then the board's own under
  * the same names (its factory flash, say), made once per run so an image
  * is the same object at every look-up. Pushed on L. */
@@ -118,22 +98,32 @@ static void push_run_images(lua_State *L, struct lapi_run *a)
 	a->images_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-static int l_images_index(lua_State *L)
+/* The table a per-run proxy reads: the run's params (upvalue 1 false) or
+ * its images (true). Pushed on L. */
+static void push_run_table(lua_State *L, struct lapi_run *a)
+{
+	if (lua_toboolean(L, lua_upvalueindex(1)))
+		push_run_images(L, a);
+	else
+		lua_rawgeti(L, LUA_REGISTRYINDEX, pl_run_params_ref(a->run));
+}
+
+static int l_proxy_index(lua_State *L)
 {
 	struct lapi_run *a = lapi_or_raise(L);
 
-	push_run_images(L, a);
+	push_run_table(L, a);
 	lua_pushvalue(L, 2);
-	lua_rawget(L, -2);
+	lua_gettable(L, -2);
 	return 1;
 }
 
-static int l_images_pairs(lua_State *L)
+static int l_proxy_pairs(lua_State *L)
 {
 	struct lapi_run *a = lapi_or_raise(L);
 
 	lua_getfield(L, LUA_REGISTRYINDEX, "patchlab.next");
-	push_run_images(L, a);
+	push_run_table(L, a);
 	lua_pushnil(L);
 	return 3;
 }
@@ -186,18 +176,23 @@ static void set_instance_global(struct pl_lua_host *h, lua_State *L,
 	pl_lua_host_setglobal(h, name);
 }
 
-static void register_params(struct pl_lua_host *h, lua_State *L)
+/* A global that reads a table of the calling run (params, images): a
+ * userdata with a locked metatable, so no run sees another's. */
+static void register_run_proxy(struct pl_lua_host *h, lua_State *L,
+			       const char *mt, bool images, const char *name)
 {
-	luaL_newmetatable(L, LAPI_PARAMS_MT);
-	lua_pushcfunction(L, l_params_index);
+	luaL_newmetatable(L, mt);
+	lua_pushboolean(L, images);
+	lua_pushcclosure(L, l_proxy_index, 1);
 	lua_setfield(L, -2, "__index");
-	lua_pushcfunction(L, l_params_pairs);
+	lua_pushboolean(L, images);
+	lua_pushcclosure(L, l_proxy_pairs, 1);
 	lua_setfield(L, -2, "__pairs");
 	lock_metatable(L);
 	lua_pop(L, 1);
 	lua_newuserdatauv(L, 0, 0);
-	luaL_setmetatable(L, LAPI_PARAMS_MT);
-	pl_lua_host_setglobal(h, "params");
+	luaL_setmetatable(L, mt);
+	pl_lua_host_setglobal(h, name);
 }
 
 /* Private references to library functions the API calls, taken from fresh
@@ -224,7 +219,7 @@ int pl_lapi_register(struct pl_lua_host *h, struct pl_image *const *images,
 	make_proxy(L, LAPI_CONSOLE_MT, lapi_console_methods, NULL);
 	make_proxy(L, LAPI_PROBE_MT, lapi_probe_methods, NULL);
 	set_instance_global(h, L, LAPI_BOARD_MT, "board");
-	register_params(h, L);
+	register_run_proxy(h, L, LAPI_PARAMS_MT, false, "params");
 	lapi_register_verdict(h, L);
 	lapi_register_globals(h, L);
 	lapi_register_fault(h, L);
@@ -238,15 +233,6 @@ int pl_lapi_register(struct pl_lua_host *h, struct pl_image *const *images,
 		lua_setfield(L, -2, images[i]->name);
 	}
 	lua_setfield(L, LUA_REGISTRYINDEX, LAPI_IMAGES_MT ".suite");
-	luaL_newmetatable(L, LAPI_IMAGES_MT);
-	lua_pushcfunction(L, l_images_index);
-	lua_setfield(L, -2, "__index");
-	lua_pushcfunction(L, l_images_pairs);
-	lua_setfield(L, -2, "__pairs");
-	lock_metatable(L);
-	lua_pop(L, 1);
-	lua_newuserdatauv(L, 0, 0);
-	luaL_setmetatable(L, LAPI_IMAGES_MT);
-	pl_lua_host_setglobal(h, "images");
+	register_run_proxy(h, L, LAPI_IMAGES_MT, true, "images");
 	return 0;
 }

@@ -32,62 +32,10 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "bench_util.h"
+
 #define MIN_CUTS 1000
 
-extern char **environ;
-
-static int run(char *const argv[])
-{
-	pid_t pid;
-	int st;
-
-	if (posix_spawn(&pid, argv[0], NULL, NULL, argv, environ) != 0) {
-		fprintf(stderr, "bench: cannot start %s: %s\n", argv[0],
-			strerror(errno));
-		return -1;
-	}
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* The q-quantile (nearest rank) of sorted v[n], in microseconds. */
-static double q_us(const int64_t *v, size_t n, double q)
-{
-	size_t k = (size_t)(q * (double)n + 0.999999);
-
-	if (k < 1)
-		k = 1;
-	if (k > n)
-		k = n;
-	return (double)v[k - 1] / 1000.0;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static json_t *stats(const char *what, int64_t *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_i64);
-	printf("  %-16s median %9.1f us   p99 %9.1f us   max %9.1f us\n", what,
-	       q_us(v, n, 0.5), q_us(v, n, 0.99), q_us(v, n, 1.0));
-	return json_pack("{s:f,s:f,s:f,s:f}", "median_us", q_us(v, n, 0.5),
-			 "p99_us", q_us(v, n, 0.99), "max_us", q_us(v, n, 1.0),
-			 "min_us", q_us(v, n, 0.0));
-}
 
 int main(void)
 {
@@ -133,7 +81,7 @@ int main(void)
 		char *argv[] = { (char *)pl, "vrack", "up", "--dir", dir,
 				 "--boards", nbs, "--profile", profiles,
 				 "--speed", "20", NULL };
-		if (run(argv) != 0) {
+		if (bench_run(argv) != 0) {
 			fprintf(stderr, "bench: vrack up failed\n");
 			goto out;
 		}
@@ -143,13 +91,13 @@ int main(void)
 	printf("bench_trigger_latency: %d good boards, speed x20, %s\n",
 	       boards, suite);
 	fflush(stdout);
-	t0 = now_s();
+	t0 = bench_now_s();
 	{
 		char *argv[] = { (char *)pl, "run", suite, "--lab", lab,
 				 "--out", out, "--seed", "1", "-q", NULL };
-		rc = run(argv);
+		rc = bench_run(argv);
 	}
-	wall = now_s() - t0;
+	wall = bench_now_s() - t0;
 	if (rc != 0) {
 		fprintf(stderr, "bench: the suite exited %d\n", rc);
 		goto out;
@@ -206,8 +154,8 @@ int main(void)
 	j = json_pack("{s:s,s:i,s:i,s:i,s:f,s:o,s:o,s:s}",
 		      "bench", "trigger_latency", "boards", boards, "speed",
 		      20, "cuts", (json_int_t)n, "wall_s", wall,
-		      "issued_minus_seen", stats("issued - seen", seen_issued, n),
-		      "done_minus_seen", stats("done - seen", seen_done, n),
+		      "issued_minus_seen", bench_stats("issued - seen", seen_issued, n),
+		      "done_minus_seen", bench_stats("done - seen", seen_done, n),
 		      "trigger", "console \"erase sector\", nth {1, 3}");
 	json_object_set_new(j, "nproc", json_integer(sysconf(_SC_NPROCESSORS_ONLN)));
 	if (json_dump_file(j, jpath, JSON_INDENT(2)) != 0) {
@@ -228,7 +176,7 @@ out:
 				 NULL };
 		int st;
 
-		if (run(argv) != 0)
+		if (bench_run(argv) != 0)
 			status = 1;
 		/* the rack daemon, re-parented to us */
 		while (waitpid(-1, &st, 0) > 0 || errno == EINTR)
@@ -239,7 +187,7 @@ out:
 	} else {
 		char *argv[] = { "/bin/rm", "-rf", dir, NULL };
 
-		run(argv);
+		bench_run(argv);
 	}
 	return status;
 }

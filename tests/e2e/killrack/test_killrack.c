@@ -119,6 +119,29 @@ static void tick(uv_timer_t *t)
 	(void)t; /* wakes the loop so run_in_flight is checked again */
 }
 
+/* Start quick.yaml in a child controller (out, log: c's) and wait, on
+ * the store with a deadline, until a run is in the middle of an update. */
+static void start_until_in_flight(struct ctx *c, uv_loop_t *loop,
+				  uv_timer_t *timer, struct e2e_proc *p)
+{
+	char *argv[] = { (char *)pl_test_patchlab(), "run", c->quick, "--lab",
+			 c->rack.lab, "--out", c->out, "-q", NULL };
+	char *log;
+
+	uv_loop_init(loop);
+	uv_timer_init(loop, timer);
+	uv_timer_start(timer, tick, 5, 5);
+	assert_int_equal(e2e_spawn(loop, p, NULL, c->log, argv), 0);
+	if (pl_test_loop_until(loop, run_in_flight, c, WAIT_MS) == 0)
+		return;
+	e2e_wait(loop, p, 1);
+	pl_test_loop_drain(loop);
+	log = pl_test_slurp(c->log);
+	fprintf(stderr, "%s\n", log ? log : "");
+	free(log);
+	fail_msg("no run in the middle of an update within %u ms", WAIT_MS);
+}
+
 static int64_t realtime_ns(void)
 {
 	struct timespec ts;
@@ -142,29 +165,13 @@ static void test_kill_rack_mid_suite(void **state)
 	uv_loop_t loop;
 	uv_timer_t timer;
 	char sql[256], *log;
-	int rc, code;
+	int code;
 	int64_t kill_ns;
 
 	snprintf(c->out, sizeof(c->out), "%s/out", c->rack.dir);
 	snprintf(c->db, sizeof(c->db), "%s/out/patchlab.db", c->rack.dir);
 	snprintf(c->log, sizeof(c->log), "%s/run.log", c->rack.dir);
-	char *argv[] = { (char *)pl_test_patchlab(), "run", c->quick, "--lab",
-			 c->rack.lab, "--out", c->out, "-q", NULL };
-
-	uv_loop_init(&loop);
-	uv_timer_init(&loop, &timer);
-	uv_timer_start(&timer, tick, 5, 5);
-	assert_int_equal(e2e_spawn(&loop, &p, NULL, c->log, argv), 0);
-	rc = pl_test_loop_until(&loop, run_in_flight, c, WAIT_MS);
-	if (rc != 0) {
-		e2e_wait(&loop, &p, 1);
-		pl_test_loop_drain(&loop);
-		log = pl_test_slurp(c->log);
-		fprintf(stderr, "%s\n", log ? log : "");
-		free(log);
-		fail_msg("no run in the middle of an update within %u ms",
-			 WAIT_MS);
-	}
+	start_until_in_flight(c, &loop, &timer, &p);
 	/* the lab dies */
 	assert_true(c->rack.pid > 0);
 	assert_int_equal(kill(c->rack.pid, SIGKILL), 0);
@@ -295,7 +302,7 @@ static void test_freeze_rack_mid_suite(void **state)
 	uv_loop_t loop;
 	uv_timer_t timer;
 	char *log;
-	int rc, code;
+	int code;
 
 	assert_true(c->rack.pid > 0); /* back up after the test above */
 	if (c->sdb) {
@@ -306,20 +313,7 @@ static void test_freeze_rack_mid_suite(void **state)
 	snprintf(c->db, sizeof(c->db), "%s/out-freeze/patchlab.db",
 		 c->rack.dir);
 	snprintf(c->log, sizeof(c->log), "%s/run-freeze.log", c->rack.dir);
-	char *argv[] = { (char *)pl_test_patchlab(), "run", c->quick, "--lab",
-			 c->rack.lab, "--out", c->out, "-q", NULL };
-
-	uv_loop_init(&loop);
-	uv_timer_init(&loop, &timer);
-	uv_timer_start(&timer, tick, 5, 5);
-	assert_int_equal(e2e_spawn(&loop, &p, NULL, c->log, argv), 0);
-	rc = pl_test_loop_until(&loop, run_in_flight, c, WAIT_MS);
-	if (rc != 0) {
-		e2e_wait(&loop, &p, 1);
-		pl_test_loop_drain(&loop);
-		fail_msg("no run in the middle of an update within %u ms",
-			 WAIT_MS);
-	}
+	start_until_in_flight(c, &loop, &timer, &p);
 	/* the lab freezes, and stays frozen until the controller is done */
 	assert_int_equal(kill(c->rack.pid, SIGSTOP), 0);
 	uv_timer_stop(&timer);
