@@ -1,7 +1,10 @@
 -- A power cut during U-Boot's `saveenv` (QEMU + U-Boot boards, no probe),
 -- aimed by what saveenv prints: "Saving Environment to Flash...",
 -- "Erasing Flash...", "Writing to Flash... done", "OK", plus a delay.
--- params: pattern (a console regex, default "Writing"), delay_ms (default 0).
+-- params: pattern (a console regex, default "Writing"), delay_ms (default 0);
+-- or, from a sweep over console or time (scenarios/suites/uboot-windows.yaml),
+-- params.cut = {on = "console", pattern, nth, delay_ms} or {on = "time",
+-- after_ms, delay_ms}, armed as it is when saveenv is typed.
 --
 -- Before the cut the environment holds pltest=old (saved into both copies
 -- on the redundant variant); the cut saveenv writes pltest=new. After the
@@ -20,9 +23,11 @@ end
 local ok, why = sh.ok("setenv pltest new")
 check(ok, "setenv: %s", why)
 
-local pattern = params.pattern or "Writing"
-local delay = params.delay_ms or 0
-local t = fault.cut({ on = "console", pattern = pattern, delay_ms = delay })
+local aim = params.cut or { on = "console", pattern = params.pattern or "Writing",
+                            delay_ms = params.delay_ms or 0 }
+local pattern = aim.pattern or aim.on
+local delay = math.ceil(aim.delay_ms or 0)
+local t = fault.cut(aim)
 local st, swhy = sh.run("saveenv", 20000)
 log.info("saveenv: %s", st and ("finished, status " .. st) or swhy)
 local fired = ub.await_cut(t, delay + 2000)

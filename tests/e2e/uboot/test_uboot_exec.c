@@ -21,6 +21,10 @@
  *     a valid slot, and the gate failing the single copy only (exit 1).
  *     And the baseline really went through the restore: every run has
  *     the restore's command event and no run typed `loadx` at U-Boot.
+ *   saveenv_window_by_console_sweep: scenarios/suites/uboot-windows.yaml,
+ *     an adaptive sweep over the delay after "Saving Environment", finds
+ *     the band of cuts that lose the single copy's environment, its edges
+ *     bounded to 1 ms, in at most 30 runs; the redundant copy none.
  *   failing_recovery_is_lab_error: the same lab with the -exec types'
  *     recovery command replaced by `false` (a board types directory first
  *     on the lab's boards_path): each board's first run is a lab-error
@@ -317,6 +321,83 @@ static void exec_lab_same_verdicts(void **state)
 	free(db);
 }
 
+/* scenarios/suites/uboot-windows.yaml on the same lab: an adaptive sweep
+ * over the delay after "Saving Environment" finds where a cut loses the
+ * single copy's environment, with no probe: at least one lost, every edge
+ * (neighbouring delays whose verdicts differ) bounded to the sweep's 1 ms
+ * resolution, in at most 30 runs (a 1 ms grid over 0..150 ms is 151), the
+ * last delay (150 ms, after saveenv's write) keeping the new value; the
+ * redundant copy never lost, so no edge and only the coarse pass (10). The
+ * cut at 0 ms is not asserted: a console line that reaches us late on a
+ * loaded host moves it into the erase. */
+static double delay_of(json_t *r)
+{
+	json_t *d = json_object_get(json_object_get(json_object_get(r, "params"),
+						    "cut"), "delay_ms");
+
+	assert_true(json_is_number(d));
+	return json_number_value(d);
+}
+
+static int by_delay(const void *a, const void *b)
+{
+	double x = delay_of(*(json_t *const *)a), y = delay_of(*(json_t *const *)b);
+
+	return x < y ? -1 : x > y;
+}
+
+static void saveenv_window_by_console_sweep(void **state)
+{
+	struct ctx *c = *state;
+	char *suite = pl_test_source_path("scenarios/suites/uboot-windows.yaml");
+	char *keep = c->suite;
+	json_t *res, *runs, *r, *single[64];
+	size_t i, ns = 0, nr = 0;
+	unsigned lost = 0, edges = 0;
+	int rc;
+
+	c->suite = suite;
+	rc = run_suite(c, c->lab, "windows", &res);
+	c->suite = keep;
+	assert_int_equal(rc, 1);
+	runs = json_object_get(res, "runs");
+	json_array_foreach(runs, i, r) {
+		const char *v = jstr(r, "verdict"), *why = jstr(r, "reason");
+		bool is_single = !strcmp(jstr(r, "board_type"), "qemu-uboot-exec");
+
+		fprintf(stderr, "run %lld %s +%.3f ms: %s (%s)\n",
+			(long long)json_integer_value(json_object_get(r, "id")),
+			jstr(r, "board"), delay_of(r), v, why);
+		assert_true(expect_verdict("uboot_cut_saveenv.lua", is_single,
+					   v, why, &lost));
+		if (is_single) {
+			assert_true(ns < 64);
+			single[ns++] = r;
+		} else {
+			nr++;
+		}
+	}
+	assert_true(lost >= 1);
+	assert_int_equal(nr, 10);
+	assert_true(ns <= 30);
+	qsort(single, ns, sizeof(single[0]), by_delay);
+	for (i = 1; i < ns; i++) {
+		if (!strcmp(jstr(single[i - 1], "verdict"),
+			    jstr(single[i], "verdict")))
+			continue;
+		edges++;
+		fprintf(stderr, "edge between +%.3f and +%.3f ms\n",
+			delay_of(single[i - 1]), delay_of(single[i]));
+		assert_true(delay_of(single[i]) - delay_of(single[i - 1]) <= 1.0001);
+	}
+	assert_true(edges >= 1);
+	assert_true(delay_of(single[ns - 1]) > 149.9);
+	assert_string_equal(jstr(single[ns - 1], "reason"),
+			    "environment kept: pltest=new");
+	json_decref(res);
+	free(suite);
+}
+
 /* The -exec board types with `command: [false]`, in DIR/false-boards; the
  * lab names that directory first. Returns the lab's path. */
 static char *false_recovery_lab(struct ctx *c)
@@ -463,6 +544,7 @@ int main(void)
 				"setpriv", "dd" };
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(exec_lab_same_verdicts),
+		cmocka_unit_test(saveenv_window_by_console_sweep),
 		cmocka_unit_test(failing_recovery_is_lab_error),
 	};
 	char *why = NULL;
