@@ -4,8 +4,9 @@
  * four boards, one per firmware profile (good, single-slot, trailer-first,
  * torn-trailer), speed x20.
  *
- * One controller per profile, all four at once (--tag PROFILE, PROFILE in
- * the environment for the factory image, --json): the `good` board and the
+ * One controller per profile, all four at once (--tag PROFILE, --json),
+ * with VRACK and PROFILE removed from their environment: the rack's lab
+ * names the images' directory and each board's factory image: the `good` board and the
  * trailer-first and torn-trailer boards run scenarios/suites/release.yaml;
  * the single-slot board runs scenarios/suites/quick.yaml, because on it
  * nearly every one of release's 210 cuts bricks the board and each brick
@@ -97,21 +98,21 @@ static double now_s(void)
 static void run_all(struct ctx *c)
 {
 	struct e2e_proc p[NPROF];
-	char env[NPROF][64];
 	uv_loop_t loop;
 	double t0 = now_s();
 
 	uv_loop_init(&loop);
 	for (int i = 0; i < NPROF; i++) {
-		snprintf(env[i], sizeof(env[i]), "PROFILE=%s", profiles[i]);
 		snprintf(c->json[i], sizeof(c->json[i]), "%s/%s.json",
 			 c->rack.dir, profiles[i]);
 		snprintf(c->outdir[i], sizeof(c->outdir[i]), "%s/out-%s",
 			 c->rack.dir, profiles[i]);
 		snprintf(c->log[i], sizeof(c->log[i]), "%s/run-%s.log",
 			 c->rack.dir, profiles[i]);
-		char *argv[] = { "/usr/bin/env", env[i],
-				 (char *)pl_test_patchlab(), "run",
+		/* nothing exported: the rack's lab carries VRACK and each
+		 * board's own factory image (issue 10) */
+		char *argv[] = { "/usr/bin/env", "-u", "VRACK", "-u",
+				 "PROFILE", (char *)pl_test_patchlab(), "run",
 				 c->suite[i], "--lab", c->rack.lab, "--tag",
 				 (char *)profiles[i], "--out", c->outdir[i],
 				 "--json", c->json[i], "--seed", "7", "-q",
