@@ -381,7 +381,7 @@ static json_t *run_json(const struct pl_run_row *r)
 	pl_iso8601(r->started_ns, ts);
 	return json_pack(
 		"{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:s, s:o, "
-		"s:s, s:f, s:o, s:o}",
+		"s:s, s:f, s:o, s:o, s:o}",
 		"id", (json_int_t)r->id, "board", json_text(r->board_id),
 		"board_type", json_text(r->board_type), "image",
 		json_text(r->image), "scenario",
@@ -393,7 +393,10 @@ static json_t *run_json(const struct pl_run_row *r)
 		json_text(r->reason), "started", ts, "duration_s",
 		(double)r->duration_ns / 1e9, "console_log",
 		json_text(r->console_log), "replay",
-		json_text(r->replay));
+		json_text(r->replay),
+		/* the lab worker that ran it (patchlab worker); null for
+		 * patchlab run */
+		"worker", json_text(r->worker));
 }
 
 int pl_report_json(const struct pl_gate *g, struct pl_strbuf *out)

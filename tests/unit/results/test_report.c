@@ -172,6 +172,9 @@ static void json_carries_every_run_field(void **state)
 					"replay")), "--only board2"));
 		assert_non_null(json_string_value(json_object_get(r,
 					"reason")));
+		/* recorded by `run`, not by a lab worker: present, null */
+		assert_non_null(json_object_get(r, "worker"));
+		assert_true(json_is_null(json_object_get(r, "worker")));
 	}
 	json_decref(root);
 	pl_strbuf_free(&sb);
