@@ -12,6 +12,7 @@
 #ifndef PATCHLAB_UPDATE_H
 #define PATCHLAB_UPDATE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "patchlab/board.h"
@@ -29,6 +30,8 @@ struct pl_op_result {
 	char slot[16];
 	char state[24];      /* version: the "state" capture, if any */
 	uint64_t t_ns;       /* when the deciding line was read */
+	bool settled;        /* boot: the type's settled line came before
+	                      * the prompt */
 	uint64_t bytes;      /* update: bytes acknowledged */
 	char line[512];      /* the line that decided (command, boot) */
 	unsigned ngroups;    /* command: capture groups of the pattern */

@@ -46,6 +46,9 @@ struct pl_op {
 	 * operation is done: the next command is then typed at a prompt and
 	 * its answer starts a line of its own. */
 	struct pl_linematch *m_prompt;
+	/* a boot: the type's settled line, seen between the boot line and
+	 * the prompt (res.settled) */
+	struct pl_linematch *m_settled;
 	bool await_prompt;
 	int ok_status;
 	char ok_reason[256];
@@ -278,6 +281,16 @@ static void feed_prompt(struct pl_op *op, const uint8_t *buf, size_t len,
 	struct pl_linematch_hit hit;
 	size_t used, off = 0;
 
+	/* the settled line comes between the boot line and the prompt:
+	 * these bytes follow the boot line */
+	if (op->m_settled && !op->res.settled) {
+		for (size_t o = 0, u; o < len; o += u)
+			if (pl_linematch_feed(op->m_settled, buf + o, len - o,
+					      t_ns, &u, &hit))
+				op->res.settled = true;
+			else
+				break;
+	}
 	while (!op->finished && off < len) {
 		if (op->kind == OP_BOOT) {
 			/* the matchers keep their own line state: feed the
@@ -335,6 +348,7 @@ static bool feed_lines(struct pl_op *op, const uint8_t *buf, size_t len,
 				capture(op->p_ok, "state", &hit, op->res.state,
 					sizeof(op->res.state));
 				op->res.t_ns = t_ns;
+				op->res.settled = false; /* a boot (again) */
 				if (op->kind == OP_UPDATE) {
 					op->done_line = true;
 					if (op->sender_done) {
@@ -486,7 +500,8 @@ int pl_op_wait_boot(struct pl_op **out, struct pl_board *b,
 	op->p_ok = type->console.boot_ok;
 	op->p_fail = type->console.boot_fail;
 	if (matcher(&op->m_ok, op->p_ok) || matcher(&op->m_fail, op->p_fail) ||
-	    matcher(&op->m_prompt, type->console.prompt)) {
+	    matcher(&op->m_prompt, type->console.prompt) ||
+	    matcher(&op->m_settled, type->console.settled)) {
 		pl_op_free(op);
 		return -ENOMEM;
 	}
@@ -646,6 +661,7 @@ void pl_op_free(struct pl_op *op)
 	pl_linematch_free(op->m_start);
 	pl_linematch_free(op->m_progress);
 	pl_linematch_free(op->m_prompt);
+	pl_linematch_free(op->m_settled);
 	free(op->data);
 	free(op);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lapi_internal.h"
+#include "patchlab/clock.h"
 #include "patchlab/error.h"
 
 /* ------------------------------------------------------ operation waits */
@@ -78,6 +79,10 @@ static int push_result(lua_State *S, struct lapi_run *a,
 			return push_failure(S, r);
 		snprintf(a->last_boot, sizeof(a->last_boot), "%s", r->version);
 		push_boot(S, a, r);
+		if (r->settled) {
+			lua_pushboolean(S, 1);
+			lua_setfield(S, -2, "settled");
+		}
 		return 1;
 	case LAPI_OP_SETTLE:
 		if (r->status) {
@@ -134,7 +139,12 @@ void lapi_on_op_done(struct pl_op *op, const struct pl_op_result *r, void *ud)
 		pl_lua_run_fail(run, -PL_EFIXTURE, msg);
 		return;
 	}
-	if (a->op_kind == LAPI_OP_BOOT && r->status == 0 && a->settle) {
+	if (a->op_kind == LAPI_OP_BOOT && r->status == 0 && r->settled) {
+		/* the settled line came before the prompt: the board says
+		 * this boot is committed, asked or not */
+		a->settle = false;
+		memcpy(a->committed, r->version, sizeof(a->committed));
+	} else if (a->op_kind == LAPI_OP_BOOT && r->status == 0 && a->settle) {
 		int err;
 
 		/* booted: now the settled line, the boot kept meanwhile */
@@ -307,6 +317,20 @@ static int l_restore(lua_State *L)
 	return pl_lua_wait_yield(L);
 }
 
+/* board:transfer_progress(bytes): a Lua update module reports how many
+ * bytes of the image the board acknowledged, as the built-in transfers
+ * do: a fault.cut{on = "bytes", offset = N} fires here, the cut leaving
+ * before this returns. */
+static int l_transfer_progress(lua_State *L)
+{
+	struct lapi_run *a = lapi_or_raise(L);
+	lua_Integer n = luaL_checkinteger(L, 2);
+
+	luaL_argcheck(L, n >= 0, 2, "bytes acknowledged: 0 or more");
+	pl_board_transfer_progress(a->board, (uint64_t)n, pl_now_ns());
+	return 0;
+}
+
 /* board:can_restore() -> whether board:restore() has a method to use */
 static int l_can_restore(lua_State *L)
 {
@@ -357,6 +381,7 @@ const luaL_Reg lapi_board_methods[] = {
 	{ "confirm", l_confirm },
 	{ "restore", l_restore },
 	{ "can_restore", l_can_restore },
+	{ "transfer_progress", l_transfer_progress },
 	{ "power_on", lapi_power_on },
 	{ "power_off", lapi_power_off },
 	{ "power_cycle", lapi_power_cycle },
