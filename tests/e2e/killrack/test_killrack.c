@@ -17,7 +17,10 @@
  *     file byte for byte, and every board boots from it
  *     (tests/data/e2e/scenarios/suites/boot.yaml, exit 0).
  * Then the rack frozen (SIGSTOP) under a suite: the run in flight ends
- * lab-error, never bricked (test_freeze_rack_mid_suite).
+ * lab-error, never bricked (test_freeze_rack_mid_suite); and the
+ * controller SIGKILLed: the next one switches off a board it does not use
+ * and closes the killed suite incomplete
+ * (test_killed_controller_is_cleaned_up).
  * Every child is reaped (the killed rack too); the rack is powered off,
  * taken down and reaped. PL_KEEP_RACK=1 keeps the rack directory.
  */
@@ -26,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "e2e_util.h"
@@ -341,12 +346,101 @@ static void test_freeze_rack_mid_suite(void **state)
 	c->sdb = NULL;
 }
 
+/* "vb0 profile=good power=on ..." of `vrack status`: is board id on? */
+static int board_power(struct ctx *c, const char *id)
+{
+	char *out = NULL, key[64];
+	const char *line;
+	int on = -1;
+
+	assert_int_equal(e2e_patchlab(NULL, &out, "vrack", "status", "--dir",
+				      c->rack.dir, NULL), 0);
+	snprintf(key, sizeof(key), "%s profile=", id);
+	line = out ? strstr(out, key) : NULL;
+	if (line) {
+		const char *p = strstr(line, " power=");
+
+		if (p)
+			on = strncmp(p + 7, "on", 2) == 0;
+	}
+	free(out);
+	return on;
+}
+
+/*
+ * The controller SIGKILLed under a suite (the rack stays up): its boards
+ * may stay powered, its suite open. The next controller on the same store,
+ * running only on vb1, switches vb0 off too (a board of the lab left
+ * powered by a dead controller, though this suite does not use it),
+ * closes the killed runs lab-error and the killed suite `incomplete`
+ * (issue 12 item 5).
+ */
+static void test_killed_controller_is_cleaned_up(void **state)
+{
+	struct ctx *c = *state;
+	struct e2e_proc p;
+	uv_loop_t loop;
+	uv_timer_t timer;
+	char *dir = NULL, *suite = NULL, *link = NULL, *src, *txt = NULL;
+	FILE *f;
+	int rc;
+
+	snprintf(c->out, sizeof(c->out), "%s/out-killctl", c->rack.dir);
+	snprintf(c->db, sizeof(c->db), "%s/out-killctl/patchlab.db",
+		 c->rack.dir);
+	snprintf(c->log, sizeof(c->log), "%s/run-killctl.log", c->rack.dir);
+	start_until_in_flight(c, &loop, &timer, &p);
+	assert_int_equal(kill(p.h.pid, SIGKILL), 0);
+	uv_timer_stop(&timer);
+	assert_int_equal(e2e_wait(&loop, &p, WAIT_MS), 128 + SIGKILL);
+	pl_test_loop_drain(&loop);
+	/* a run was in the middle of an update on each board: both on */
+	assert_int_equal(board_power(c, "vb0"), 1);
+
+	/* the next controller, on vb1 only, same store */
+	assert_true(asprintf(&dir, "%s/vb1only", c->rack.dir) > 0);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	src = pl_test_source_path("tests/data/e2e/scenarios/boot_only.lua");
+	assert_true(asprintf(&link, "%s/boot_only.lua", dir) > 0);
+	assert_int_equal(symlink(src, link), 0);
+	assert_true(asprintf(&suite, "%s/vb1.yaml", dir) > 0);
+	f = fopen(suite, "w");
+	assert_non_null(f);
+	fputs("name: vb1-only\nruns:\n  - scenario: boot_only.lua\n"
+	      "    on: {boards: [vb1]}\n", f);
+	assert_int_equal(fclose(f), 0);
+	rc = e2e_patchlab(NULL, &txt, "run", suite, "--lab", c->rack.lab,
+			  "--out", c->out, "-q", NULL);
+	if (rc != PL_EXIT_OK)
+		fprintf(stderr, "%s\n", txt ? txt : "");
+	free(txt);
+	assert_int_equal(rc, PL_EXIT_OK);
+	/* vb0, not in this suite, was switched off */
+	assert_int_equal(board_power(c, "vb0"), 0);
+	/* the killed suite is closed incomplete; its runs closed */
+	if (!c->sdb)
+		c->sdb = e2e_db_open(c->db);
+	assert_non_null(c->sdb);
+	assert_int_equal(e2e_db_int(c->sdb, "SELECT count(*) FROM suites "
+				    "WHERE name = 'quick' AND gate = "
+				    "'incomplete'", -1), 1);
+	assert_int_equal(e2e_db_int(c->sdb, "SELECT count(*) FROM runs "
+				    "WHERE state = 'open'", -1), 0);
+	sqlite3_close(c->sdb);
+	c->sdb = NULL;
+	free(src);
+	free(link);
+	free(suite);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kill_rack_mid_suite),
 		cmocka_unit_test(test_rack_comes_back),
 		cmocka_unit_test(test_freeze_rack_mid_suite),
+		cmocka_unit_test(test_killed_controller_is_cleaned_up),
 	};
 
 	return cmocka_run_group_tests_name("/pl/e2e/killrack", tests,
