@@ -42,7 +42,7 @@ mkdir -p "$repo/boards" "$repo/scenarios/suites"
 sed 's/^name: virtual-mcu$/name: lab-mcu/' \
 	"$T/moved/share/patchlab/boards/virtual-mcu.yaml" > "$repo/boards/lab-mcu.yaml"
 sed -e 's/type: virtual-mcu/type: lab-mcu/' \
-    -e 's/^lab: {name: vrack}$/lab: {name: labrepo, boards_path: [boards]}/' \
+    -e 's/^  name: vrack$/  name: labrepo\n  boards_path: [boards]/' \
 	"$T/rack/lab.yaml" > "$repo/lab.yaml"
 grep -q 'boards_path: \[boards\]' "$repo/lab.yaml" || fail "lab.yaml not rewritten"
 cat > "$repo/scenarios/own_update.lua" <<'LUA'
