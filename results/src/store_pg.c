@@ -533,6 +533,15 @@ static int read_version(struct pl_store *st, int *v)
 
 	*v = 0;
 	r = PQexec(CONN(st), "SELECT to_regclass('patchlab_schema') IS NULL");
+	if ((!r || PQresultStatus(r) != PGRES_TUPLES_OK) && pg_lost(st)) {
+		/* the server went away between connecting and this first
+		 * statement (a restart): wait for it as ready() does, once */
+		PQclear(r);
+		r = NULL;
+		if (ready(st) == 0)
+			r = PQexec(CONN(st), "SELECT to_regclass("
+				   "'patchlab_schema') IS NULL");
+	}
 	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
 		rc = pg_fail(st, "read schema version", r);
 		PQclear(r);
