@@ -53,8 +53,10 @@ void pl_linematch_reset(struct pl_linematch *m)
 	m->line[0] = '\0';
 }
 
+/* complete: the line ended (or was cut at its maximum); else it may still
+ * grow. */
 static bool check(struct pl_linematch *m, uint64_t t_ns,
-		  struct pl_linematch_hit *hit)
+		  struct pl_linematch_hit *hit, bool complete)
 {
 	char num[32];
 
@@ -63,6 +65,14 @@ static bool check(struct pl_linematch *m, uint64_t t_ns,
 	m->line[m->len] = '\0';
 	if (regexec(m->re, m->line, PL_LINEMATCH_MAX_GROUPS, hit->groups, 0))
 		return false;
+	/* A capture that runs to the end of a line still arriving could
+	 * still grow ("BOOT FAILED: no" of "... no bootable slot", "2.1"
+	 * of "2.1.10"): wait for the line's end before reporting it. */
+	for (size_t g = 1; !complete && g <= m->re->re_nsub &&
+	     g < PL_LINEMATCH_MAX_GROUPS; g++)
+		if (hit->groups[g].rm_so >= 0 &&
+		    hit->groups[g].rm_eo == (regoff_t)m->len)
+			return false;
 	m->matched = true;
 	hit->text = m->line;
 	hit->len = m->len;
@@ -88,7 +98,7 @@ bool pl_linematch_feed(struct pl_linematch *m, const uint8_t *buf, size_t len,
 
 		if (c == '\n' || c == '\r') {
 			/* The line ends: a last check, then a new line. */
-			bool hit_now = check(m, t_ns, hit);
+			bool hit_now = check(m, t_ns, hit, true);
 
 			if (hit_now) {
 				*used = i; /* the newline starts the next call */
@@ -103,7 +113,7 @@ bool pl_linematch_feed(struct pl_linematch *m, const uint8_t *buf, size_t len,
 		if ((c < 0x20 && c != '\t') || c == 0x7f)
 			continue;
 		if (m->len == PL_LINEMATCH_MAX_LINE) {
-			if (check(m, t_ns, hit)) {
+			if (check(m, t_ns, hit, true)) {
 				*used = i;
 				return true;
 			}
@@ -112,7 +122,7 @@ bool pl_linematch_feed(struct pl_linematch *m, const uint8_t *buf, size_t len,
 		m->line[m->len++] = (char)c;
 	}
 	*used = len;
-	return check(m, t_ns, hit);
+	return check(m, t_ns, hit, false);
 }
 
 bool pl_linematch_group(const struct pl_linematch_hit *hit, unsigned g,

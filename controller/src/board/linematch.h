@@ -6,8 +6,11 @@
  *
  * A line is checked when new bytes of it arrive, not only when it ends, so
  * a pattern matches in the very chunk that completed it (a prompt has no
- * newline; a trigger on "erase sector 12" fires before the line ends). A
- * line matches at most once. The timestamp of a hit is the read time of
+ * newline; a trigger on "erase sector 12" fires before the line ends),
+ * except when a capture group reaches the end of what has arrived: it
+ * could still grow ("BOOT FAILED: no" of "... no bootable slot"), so that
+ * match waits for the line's end (a prompt pattern must therefore have no
+ * capture that ends the line). A line matches at most once. The timestamp of a hit is the read time of
  * the chunk that completed the match. Lines longer than 4 KiB are cut
  * there (the tail is matched as a new line). Control bytes other than tab
  * (an XMODEM ACK between two lines, a NUL) are left out of lines.

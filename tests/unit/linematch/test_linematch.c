@@ -150,6 +150,37 @@ static void captures_and_the_first_as_a_number(void **state)
 	pl_linematch_free(m);
 }
 
+/* A line split across reads: a capture that reaches the end of what has
+ * arrived could still grow, so the hit waits for the line's end and
+ * carries the whole reason (a CI host under load split "BOOT FAILED: no
+ * bootable slot" after "no"). A capture that ends before the end of the
+ * arrived bytes is reported at once. */
+static void a_capture_at_the_end_of_a_partial_line_waits(void **state)
+{
+	struct pl_linematch *m = new_or_fail("^BOOT FAILED: (.*)$");
+	struct pl_linematch *v = new_or_fail("version ([0-9.]+) slot");
+	struct pl_linematch_hit hit;
+	const char *a = "BOOT FAILED: no", *b = " bootable slot\n";
+	const char *c = "app: version 1.1.0 slot B run";
+	char g[64];
+	size_t used;
+
+	(void)state;
+	assert_false(pl_linematch_feed(m, (const uint8_t *)a, strlen(a), 1,
+				       &used, &hit));
+	assert_true(pl_linematch_feed(m, (const uint8_t *)b, strlen(b), 2,
+				      &used, &hit));
+	assert_true(pl_linematch_group(&hit, 1, g, sizeof(g)));
+	assert_string_equal(g, "no bootable slot");
+	assert_int_equal(hit.t_ns, 2);
+	assert_true(pl_linematch_feed(v, (const uint8_t *)c, strlen(c), 3,
+				      &used, &hit));
+	assert_true(pl_linematch_group(&hit, 1, g, sizeof(g)));
+	assert_string_equal(g, "1.1.0");
+	pl_linematch_free(m);
+	pl_linematch_free(v);
+}
+
 static void no_capture_means_no_number(void **state)
 {
 	struct pl_linematch *m = new_or_fail("booted");
@@ -219,6 +250,7 @@ int main(void)
 		cmocka_unit_test(control_bytes_are_not_part_of_a_line),
 		cmocka_unit_test(a_tab_stays_in_the_line),
 		cmocka_unit_test(captures_and_the_first_as_a_number),
+		cmocka_unit_test(a_capture_at_the_end_of_a_partial_line_waits),
 		cmocka_unit_test(no_capture_means_no_number),
 		cmocka_unit_test(a_long_line_is_cut_at_4_kib),
 		cmocka_unit_test(reset_forgets_the_partial_line),
