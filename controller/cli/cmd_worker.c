@@ -89,6 +89,7 @@ struct worker {
 	const char *db, *lab_path, *name, *out;
 	char exe[PATH_MAX];
 	struct slot *slots;
+	int64_t *beat_jobs;   /* per slot: the heartbeat's list */
 	size_t nslots, running;
 	uv_timer_t poll, beat;
 	uv_poll_t wake;       /* the store's socket: NOTIFY patchlab_queue */
@@ -290,13 +291,10 @@ static int exec_job(const struct pl_cli_args *a, const char *db,
 				  reason, true, attempts);
 		rc = RUN_LOST;
 	} else if (er.run_id) {
+		/* a connection broken by a server restart: the store sends
+		 * it once more, and a repeated end is harmless */
 		err = pl_store_job_finish(st, job->id, name, job->attempt,
 					  er.run_id);
-		/* the connection broke (a server restart): once more, on the
-		 * connection the store makes again */
-		if (err == -EIO)
-			err = pl_store_job_finish(st, job->id, name,
-						  job->attempt, er.run_id);
 		rc = err == 0 ? RUN_DONE : err == -PL_ELEASED ? RUN_LOST :
 							       PL_EXIT_LAB_ERROR;
 	} else {
@@ -469,9 +467,15 @@ static void on_wake(uv_poll_t *h, int status, int events)
 static void on_beat(uv_timer_t *t)
 {
 	struct worker *w = t->data;
-	size_t held = 0;
+	size_t held = 0, n = 0;
 
-	if (pl_store_heartbeat(w->st, w->name, w->lease_ms, &held))
+	/* the jobs of the run processes alive: what the store holds for
+	 * this worker beyond them has no run to end it */
+	for (size_t i = 0; i < w->nslots; i++)
+		if (w->slots[i].busy)
+			w->beat_jobs[n++] = w->slots[i].job;
+	if (pl_store_heartbeat(w->st, w->name, w->lease_ms, w->beat_jobs, n,
+			       &held))
 		fprintf(stderr, "patchlab worker %s: heartbeat failed; retrying\n",
 			w->name);
 }
@@ -508,8 +512,9 @@ static int pick_boards(struct worker *w, const struct pl_lab *lab,
 	const char *only = pl_cli_opt(w->a, "boards");
 
 	w->slots = calloc(lab->nboards + 1, sizeof(*w->slots));
+	w->beat_jobs = calloc(lab->nboards + 1, sizeof(*w->beat_jobs));
 	*reg = calloc(lab->nboards + 1, sizeof(**reg));
-	if (!w->slots || !*reg)
+	if (!w->slots || !w->beat_jobs || !*reg)
 		return PL_EXIT_LAB_ERROR;
 	for (size_t i = 0; i < lab->nboards; i++) {
 		const struct pl_board_cfg *b = &lab->boards[i];
@@ -661,6 +666,7 @@ out_free:
 	pl_store_close(w.st);
 	free(reg);
 	free(w.slots);
+	free(w.beat_jobs);
 	pl_lab_free(lab);
 	return rc;
 }

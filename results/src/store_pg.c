@@ -242,6 +242,39 @@ static const char *const migrations[] = {
 	"ALTER TABLE runs ADD CONSTRAINT runs_verdict_check"
 	"  CHECK (verdict IN ('pass','rolled-back','bricked','recovered',"
 	"    'fail','lab-error','not-run'));",
+	/* 5 -> 6: a job's end is idempotent. A worker whose connection broke
+	 * after the server committed the end asks again: the job is already
+	 * done with this run, which must be kept, not dropped as late. */
+	"CREATE OR REPLACE FUNCTION patchlab_job_finish(j BIGINT, w TEXT,"
+	"  att INTEGER, r BIGINT, now BIGINT) RETURNS INTEGER"
+	"  LANGUAGE plpgsql AS $$"
+	"  DECLARE s BIGINT; own BIGINT;"
+	"  BEGIN"
+	"    SELECT suite_id INTO own FROM runs WHERE id = r;"
+	"    IF NOT FOUND THEN RETURN 2; END IF;"
+	"    PERFORM 1 FROM jobs WHERE id = j AND state = 'done' AND"
+	"      run_id = r AND worker = w AND attempt = att;"
+	"    IF FOUND THEN RETURN 0; END IF;"
+	"    SELECT suite_id INTO s FROM jobs WHERE id = j AND"
+	"      state = 'claimed' AND worker = w AND attempt = att AND"
+	"      expires > now FOR UPDATE;"
+	"    IF NOT FOUND THEN"
+	"      DELETE FROM events WHERE run_id = r;"
+	"      DELETE FROM runs WHERE id = r;"
+	"      s := NULL;"
+	"    ELSE"
+	"      UPDATE runs SET suite_id = s, worker = w WHERE id = r;"
+	"      UPDATE jobs SET state = 'done', run_id = r, expires = NULL,"
+	"        ended = now WHERE id = j;"
+	"      PERFORM pg_notify('patchlab_queue', '');"
+	"    END IF;"
+	"    IF own IS DISTINCT FROM s THEN"
+	"      DELETE FROM suites x WHERE x.id = own AND NOT EXISTS (SELECT 1"
+	"        FROM runs WHERE suite_id = own) AND NOT EXISTS (SELECT 1"
+	"        FROM queue WHERE suite_id = own);"
+	"    END IF;"
+	"    RETURN CASE WHEN s IS NULL THEN 1 ELSE 0 END;"
+	"  END $$;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -359,6 +392,8 @@ static int run(struct pl_store *st, const char *what, const char *sql,
 	       struct args *a, ExecStatusType want, PGresult **out)
 {
 	PGresult *r;
+	bool alone;
+	int gone = 0;
 
 	if (out)
 		*out = NULL;
@@ -366,14 +401,35 @@ static int run(struct pl_store *st, const char *what, const char *sql,
 		args_release(a);
 		return -ENOMEM;
 	}
-	/* no parameters: the simple protocol, which takes several
-	 * statements at once (the migrations) */
-	r = a ? PQexecParams(CONN(st), sql, a->n, NULL, a->v, NULL, NULL, 0) :
-		PQexec(CONN(st), sql);
+	/* outside a transaction a statement stands alone (or is BEGIN):
+	 * when the connection broke under it -- a restarting server closes
+	 * every connection, most often before the statement ran, else
+	 * rolling back what it had not committed -- it is sent once more on
+	 * a new connection (the statements that change the queue are safe
+	 * to repeat: a job's end is idempotent). Inside a transaction the
+	 * caller's whole transaction failed instead. */
+	alone = PQtransactionStatus(CONN(st)) == PQTRANS_IDLE;
+	for (int tries = 0;; tries++) {
+		/* no parameters: the simple protocol, which takes several
+		 * statements at once (the migrations) */
+		r = a ? PQexecParams(CONN(st), sql, a->n, NULL, a->v, NULL,
+				     NULL, 0) :
+			PQexec(CONN(st), sql);
+		if (!alone || tries > 0 || !r ||
+		    PQresultStatus(r) == want || !pg_lost(st))
+			break;
+		pl_log(&st->log, PL_LOG_WARN, "store %s: %s: the connection "
+		       "broke; once more on a new one", st->target, what);
+		PQclear(r);
+		r = NULL;
+		gone = ready(st);
+		if (gone)
+			break;
+	}
 	if (a)
 		args_release(a);
 	if (!r)
-		return -ENOMEM;
+		return gone ? gone : -ENOMEM;
 	if (PQresultStatus(r) != want) {
 		int rc = pg_fail(st, what, r);
 
@@ -1769,15 +1825,38 @@ int pl_store_claim(struct pl_store *st, const char *worker,
 	return rc;
 }
 
+/* jobs as a PostgreSQL array literal, "{1,2}"; NULL when out of memory */
+static char *id_array(const int64_t *jobs, size_t njobs)
+{
+	size_t cap = 3 + njobs * 21, len = 1;
+	char *s = malloc(cap);
+
+	if (!s)
+		return NULL;
+	s[0] = '{';
+	for (size_t i = 0; i < njobs; i++)
+		len += (size_t)snprintf(s + len, cap - len, "%s%" PRId64,
+					i ? "," : "", jobs[i]);
+	snprintf(s + len, cap - len, "}");
+	return s;
+}
+
 int pl_store_heartbeat(struct pl_store *st, const char *worker,
-		       uint64_t ttl_ms, size_t *n)
+		       uint64_t ttl_ms, const int64_t *jobs, size_t njobs,
+		       size_t *n)
 {
 	uint64_t now = pl_store_now(st);
-	long held = 0;
+	long held = 0, lost = 0;
+	char *ids;
 	int rc = need_pg(st);
 
+	if (n)
+		*n = 0;
 	if (rc)
 		return rc;
+	ids = id_array(jobs, njobs);
+	if (!ids)
+		return -ENOMEM;
 	{
 		struct args a = { 0 };
 
@@ -1792,12 +1871,33 @@ int pl_store_heartbeat(struct pl_store *st, const char *worker,
 		arg_s(&a, worker);
 		arg_u(&a, now + ttl_ms * 1000000u);
 		arg_u(&a, now);
+		arg_s(&a, ids);
 		/* a lease that already expired stays expired: the reaper
 		 * may have given the job to someone else */
 		rc = cmd_count(st, "renew job leases", "UPDATE jobs SET "
 			       "expires = $2 WHERE state = 'claimed' AND "
-			       "worker = $1 AND expires > $3", &a, &held);
+			       "worker = $1 AND expires > $3 AND "
+			       "id = ANY($4::BIGINT[])", &a, &held);
 	}
+	if (rc == 0) {
+		struct args a = { 0 };
+
+		arg_s(&a, worker);
+		arg_u(&a, now);
+		arg_s(&a, ids);
+		/* held by the store for worker, unknown to worker: no run
+		 * process will ever end it */
+		rc = cmd_count(st, "end unknown leases", "UPDATE jobs SET "
+			       "expires = $2 WHERE state = 'claimed' AND "
+			       "worker = $1 AND expires > $2 AND "
+			       "NOT (id = ANY($3::BIGINT[]))", &a, &lost);
+		if (rc == 0 && lost)
+			pl_log(&st->log, PL_LOG_WARN, "store %s: %ld job(s) "
+			       "claimed for worker %s that it is not running "
+			       "(an answer lost with a connection): their "
+			       "leases end now", st->target, lost, worker);
+	}
+	free(ids);
 	if (n)
 		*n = rc ? 0 : (size_t)held;
 	return rc;

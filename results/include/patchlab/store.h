@@ -477,10 +477,17 @@ void pl_store_jobs_free(struct pl_job_row *rows, size_t n);
 int pl_store_claim(struct pl_store *st, const char *worker,
 		   const char *const *boards, size_t nboards, uint64_t ttl_ms,
 		   struct pl_job_row **job);
-/* Renew the leases of every job worker holds, and its heartbeat. *n (may
- * be NULL) gets how many it still holds. */
+/*
+ * Worker's heartbeat: renew the leases of the jobs it runs (jobs, njobs).
+ * A job the store has claimed for worker that is not among them -- a claim
+ * whose answer a broken connection lost, a run whose end never reached the
+ * store -- has its lease ended now, so the next pl_store_reap() gives it
+ * back (or ends it lab-error) instead of worker holding it forever. *n (may
+ * be NULL) gets how many of jobs it still holds.
+ */
 int pl_store_heartbeat(struct pl_store *st, const char *worker,
-		       uint64_t ttl_ms, size_t *n);
+		       uint64_t ttl_ms, const int64_t *jobs, size_t njobs,
+		       size_t *n);
 /*
  * Worker's attempt of job recorded run_id (under a suite of its own, as
  * the engine does): in one transaction, if the job is still worker's with

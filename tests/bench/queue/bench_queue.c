@@ -148,7 +148,7 @@ static json_t *one_worker(const char *url, size_t n)
 		pl_store_jobs_free(j, 1);
 		/* a poll: the reap and the heartbeat a worker does */
 		pl_store_reap(st, 2, 180000, NULL);
-		pl_store_heartbeat(st, "w-one", 30000, NULL);
+		pl_store_heartbeat(st, "w-one", 30000, NULL, 0, NULL);
 		poll[i] = pl_now_ns() - t4;
 		sub[i] = t1 - t0;
 		claim[i] = t2 - t1;

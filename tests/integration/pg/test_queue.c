@@ -195,7 +195,13 @@ static void finished_run_lands_in_the_queued_suite(void **state)
 	assert_int_equal(jobs[0].claimed_ns, f->now);
 	assert_int_equal(jobs[0].ended_ns, f->now);
 	pl_store_jobs_free(jobs, n);
-	/* finishing twice: no longer held */
+	/* the same end asked again (its answer lost with a connection):
+	 * the run stays the job's */
+	assert_int_equal(pl_store_job_finish(f->a, j->id, "wa", j->attempt,
+					     run), 0);
+	assert_int_equal(pl_store_get_run(f->b, run, &rows, NULL, NULL), 0);
+	pl_store_run_free(rows, NULL, 0);
+	/* another run for a job already done: no longer held */
 	assert_int_equal(pl_store_job_finish(f->a, j->id, "wa", j->attempt,
 					     engine_run(f->a, "b1",
 							PL_VERDICT_PASS)),
@@ -217,7 +223,8 @@ static void expired_lease_requeues_and_the_late_result_is_dropped(
 	assert_int_equal(pl_store_claim(f->a, "wa", b1, 1, 1000, &j1), 0);
 	/* a heartbeat within the lease keeps it */
 	f->now += 800 * MS;
-	assert_int_equal(pl_store_heartbeat(f->a, "wa", 1000, &n), 0);
+	assert_int_equal(pl_store_heartbeat(f->a, "wa", 1000, &j1->id, 1, &n),
+			 0);
 	assert_int_equal(n, 1);
 	f->now += 800 * MS;
 	assert_int_equal(pl_store_reap(f->b, 2, 0, &reaped), 0);
@@ -230,7 +237,8 @@ static void expired_lease_requeues_and_the_late_result_is_dropped(
 	assert_int_equal(f->cap.warnings, 1);
 	assert_non_null(strstr(f->cap.last, "wa"));
 	/* a late heartbeat does not revive an expired lease */
-	assert_int_equal(pl_store_heartbeat(f->a, "wa", 1000, &n), 0);
+	assert_int_equal(pl_store_heartbeat(f->a, "wa", 1000, &j1->id, 1, &n),
+			 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(pl_store_claim(f->b, "wb", b1, 1, 1000, &j2), 0);
 	assert_int_equal(j2->id, j1->id);
@@ -293,7 +301,8 @@ static void a_restarted_worker_gives_back_what_it_held(void **state)
 	assert_int_equal(pl_store_worker_register(f->b, "wa", "lab-a.yaml",
 						  wa, 1, 2), 0);
 	assert_int_equal(f->cap.warnings, 1);
-	assert_int_equal(pl_store_heartbeat(f->b, "wa", 60000, &n), 0);
+	assert_int_equal(pl_store_heartbeat(f->b, "wa", 60000, NULL, 0, &n),
+			 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(pl_store_claim(f->b, "wa", b1, 1, 60000, &again), 0);
 	assert_int_equal(again->id, j->id);
@@ -305,6 +314,39 @@ static void a_restarted_worker_gives_back_what_it_held(void **state)
 					     late), -PL_ELEASED);
 	pl_store_jobs_free(j, 1);
 	pl_store_jobs_free(again, 1);
+}
+
+static void a_claim_the_worker_never_heard_of_is_given_back(void **state)
+{
+	struct fx *f = *state;
+	const char *b1[] = { "b1" }, *b2[] = { "b2" };
+	struct pl_job_row *lost, *run, *again;
+	size_t n, reaped;
+
+	submit(f, "b1", 1, 0, 0);
+	submit(f, "b2", 1, 0, 0);
+	/* the store claimed both for wa; wa heard of the second only (the
+	 * answer to the first was lost with its connection) */
+	assert_int_equal(pl_store_claim(f->a, "wa", b1, 1, 60000, &lost), 0);
+	assert_int_equal(pl_store_claim(f->a, "wa", b2, 1, 60000, &run), 0);
+	f->cap.warnings = 0;
+	assert_int_equal(pl_store_heartbeat(f->a, "wa", 60000, &run->id, 1,
+					    &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(f->cap.warnings, 1);
+	assert_non_null(strstr(f->cap.last, "not running"));
+	/* long before its lease would have ended, the unknown one is
+	 * queued again; the one wa runs is not touched */
+	assert_int_equal(pl_store_reap(f->b, 2, 0, &reaped), 0);
+	assert_int_equal(reaped, 1);
+	assert_int_equal(pl_store_claim(f->b, "wa", b1, 1, 60000, &again), 0);
+	assert_int_equal(again->id, lost->id);
+	assert_int_equal(again->attempt, 2);
+	pl_store_jobs_free(again, 1);
+	assert_int_equal(pl_store_claim(f->b, "wa", b2, 1, 60000, &again),
+			 -ENOENT);
+	pl_store_jobs_free(lost, 1);
+	pl_store_jobs_free(run, 1);
 }
 
 static void queue_timeout_ends_waiting_jobs(void **state)
@@ -423,6 +465,7 @@ int main(void)
 		T(finished_run_lands_in_the_queued_suite),
 		T(expired_lease_requeues_and_the_late_result_is_dropped),
 		T(a_restarted_worker_gives_back_what_it_held),
+		T(a_claim_the_worker_never_heard_of_is_given_back),
 		T(queue_timeout_ends_waiting_jobs),
 		T(cancel_takes_the_waiting_jobs),
 		T(images_are_stored_once_per_content),
