@@ -39,7 +39,7 @@
  * (a check scans the heap: after each one the sweep would take minutes),
  * so a leak is pinned to the last LEAK_EVERY allocations swept; and at
  * exit. Without ASan there is no leak check. */
-#define LEAK_EVERY 64
+#define LEAK_EVERY 256
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
 #define LEAKED(n) ((n) % LEAK_EVERY == 0 && \
