@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * patchlab boards: the boards of a lab with their type and tags, who holds
- * each one's lease (and until when), and the verdict of its latest run in
- * the result store. Reads only: a missing store shows no leases or runs.
+ * each one's lease (and until when), the verdict of its latest run in the
+ * result store, and its quarantine (patchlab/store.h). Reads only, but for
+ * --release ID, which releases a board's quarantine once a person has
+ * restored it. A missing store shows no leases or runs.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,10 +19,13 @@
 #include "patchlab/exit.h"
 #include "patchlab/store.h"
 #include "patchlab/strbuf.h"
+#include "patchlab/text.h"
 
 static const struct pl_cli_opt boards_options[] = {
 	{ "lab", 'l', "LAB", "lab inventory (default lab.yaml)", false },
 	{ "db", 0, "FILE", "result store (default runs/patchlab.db)", false },
+	{ "release", 0, "ID", "release board ID's quarantine (it was restored)",
+	  false },
 	{ NULL },
 };
 
@@ -60,11 +65,60 @@ static void last_text(struct pl_store *st, const char *board,
 	pl_store_runs_free(rows, n);
 }
 
+/* "-", "device: bricked and no recovery (run 12)" */
+static void quarantine_text(const struct pl_quarantine_row *q,
+			    struct pl_strbuf *out)
+{
+	char *why;
+
+	if (!q) {
+		pl_strbuf_puts(out, "-");
+		return;
+	}
+	why = pl_term_dup(q->reason ? q->reason : "");
+	pl_strbuf_printf(out, "%s: %s", pl_quarantine_kind_name(q->kind),
+			 why ? why : "?");
+	if (q->run_id)
+		pl_strbuf_printf(out, " (run %" PRId64 ")", q->run_id);
+	free(why);
+}
+
+/* --release ID: an exit code. */
+static int release(struct pl_store *st, const struct pl_lab *lab,
+		   const char *db, const char *id)
+{
+	bool known = false;
+	int err;
+
+	for (size_t i = 0; i < lab->nboards; i++)
+		known |= strcmp(lab->boards[i].id, id) == 0;
+	if (!known) {
+		fprintf(stderr, "patchlab boards: --release: %s is no board of "
+			"%s\n", id, lab->file);
+		return PL_EXIT_USAGE;
+	}
+	err = st ? pl_store_quarantine_release(st, id) : -ENOENT;
+	if (err == -ENOENT) {
+		printf("board %s was not quarantined in %s\n", id, db);
+		return PL_EXIT_OK;
+	}
+	if (err) {
+		fprintf(stderr, "patchlab boards: %s: %s\n", db,
+			pl_strerror(err));
+		return PL_EXIT_LAB_ERROR;
+	}
+	printf("board %s: quarantine released; the next suite runs on it\n",
+	       id);
+	return PL_EXIT_OK;
+}
+
 static int run_boards(const struct pl_cli_args *a)
 {
 	const char *lab_path = pl_cli_opt(a, "lab");
 	const char *db = pl_cli_opt(a, "db");
 	struct pl_lease_row *leases = NULL;
+	struct pl_quarantine_row *quar = NULL;
+	size_t nquar = 0;
 	struct pl_diags *diags = NULL;
 	struct pl_store *st = NULL;
 	struct pl_lab *lab = NULL;
@@ -92,6 +146,8 @@ static int run_boards(const struct pl_cli_args *a)
 		err = pl_store_open(&st, db, NULL);
 		if (!err)
 			err = pl_store_list_leases(st, &leases, &nleases);
+		if (!err)
+			err = pl_store_list_quarantine(st, &quar, &nquar);
 		if (err) {
 			fprintf(stderr, "patchlab boards: result store %s: %s\n",
 				db, pl_strerror(err));
@@ -103,11 +159,16 @@ static int run_boards(const struct pl_cli_args *a)
 		fprintf(stderr, "patchlab boards: no result store at %s: no "
 			"leases or runs to show\n", db);
 	}
-	printf("%-12s %-16s %-24s %-48s %s\n", "board", "type", "tags",
-	       "lease", "last run");
+	if (pl_cli_opt(a, "release")) {
+		rc = release(st, lab, db, pl_cli_opt(a, "release"));
+		goto out;
+	}
+	printf("%-12s %-16s %-24s %-48s %-20s %s\n", "board", "type", "tags",
+	       "lease", "last run", "quarantine");
 	for (size_t i = 0; i < lab->nboards; i++) {
 		const struct pl_board_cfg *b = &lab->boards[i];
-		struct pl_strbuf tags = { 0 }, lease = { 0 }, last = { 0 };
+		struct pl_strbuf tags = { 0 }, lease = { 0 }, last = { 0 },
+				 q = { 0 };
 
 		for (size_t k = 0; k < b->ntags; k++)
 			pl_strbuf_printf(&tags, "%s%s", k ? "," : "", b->tags[k]);
@@ -115,15 +176,20 @@ static int run_boards(const struct pl_cli_args *a)
 			pl_strbuf_puts(&tags, "-");
 		lease_text(pl_lease_rows_find(leases, nleases, b->id), now, &lease);
 		last_text(st, b->id, &last);
-		printf("%-12s %-16s %-24s %-48s %s\n", b->id,
+		quarantine_text(pl_quarantine_rows_find(quar, nquar, b->id),
+				&q);
+		printf("%-12s %-16s %-24s %-48s %-20s %s\n", b->id,
 		       b->type ? b->type->name : "?", tags.s ? tags.s : "",
-		       lease.s ? lease.s : "", last.s ? last.s : "");
+		       lease.s ? lease.s : "", last.s ? last.s : "",
+		       q.s ? q.s : "");
+		pl_strbuf_free(&q);
 		pl_strbuf_free(&tags);
 		pl_strbuf_free(&lease);
 		pl_strbuf_free(&last);
 	}
 out:
 	pl_store_leases_free(leases, nleases);
+	pl_store_quarantine_free(quar, nquar);
 	pl_store_close(st);
 	pl_lab_free(lab);
 	pl_diags_free(diags);
@@ -133,12 +199,17 @@ out:
 const struct pl_cli_cmd pl_cmd_boards = {
 	.name = "boards",
 	.run = run_boards,
-	.help = "list a lab's boards with their lease holder and last verdict",
+	.help = "list a lab's boards: lease holder, last verdict, quarantine",
 	.usage = "",
 	.min_args = 0,
 	.max_args = 0,
 	.phase = PL_CLI_OFFLINE,
 	.options = boards_options,
-	.details = "Exit codes: 0 listed, 2 the result store could not be "
-		   "read, 64 usage,\n65 bad lab file.",
+	.details = "A quarantined board (kind device: bricked with no way "
+		   "back, or a manual\nrecovery; kind lab: a fixture failed) "
+		   "is not run on by later suites\n(their runs are not-run) "
+		   "until released: --release ID once it is restored.\nA lab "
+		   "quarantine is released by the next suite that opens the "
+		   "board.\n\nExit codes: 0 listed or released, 2 the result "
+		   "store could not be read,\n64 usage, 65 bad lab file.",
 };

@@ -822,6 +822,69 @@ int pl_store_list_leases(struct pl_store *st, struct pl_lease_row **rows,
 	return st->ops->leases(st, rows, n);
 }
 
+/* -------------------------------------------------------- quarantine */
+
+static const char *const quarantine_kind_names[] = { "device", "lab" };
+
+const char *pl_quarantine_kind_name(enum pl_quarantine_kind k)
+{
+	return (unsigned)k < 2 ? quarantine_kind_names[k] : "?";
+}
+
+int pl_quarantine_kind_parse(const char *s, enum pl_quarantine_kind *k)
+{
+	for (unsigned i = 0; s && i < 2; i++)
+		if (strcmp(s, quarantine_kind_names[i]) == 0) {
+			*k = (enum pl_quarantine_kind)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int pl_store_quarantine(struct pl_store *st, const char *board,
+			enum pl_quarantine_kind kind, const char *reason,
+			int64_t run_id)
+{
+	if (!board || !reason || (unsigned)kind > PL_QUARANTINE_LAB)
+		return -EINVAL;
+	return st->ops->quarantine_set(st, board,
+				       pl_quarantine_kind_name(kind), reason,
+				       run_id, pl_store_now(st));
+}
+
+int pl_store_quarantine_release(struct pl_store *st, const char *board)
+{
+	return board ? st->ops->quarantine_release(st, board) : -EINVAL;
+}
+
+int pl_store_list_quarantine(struct pl_store *st,
+			     struct pl_quarantine_row **rows, size_t *n)
+{
+	return st->ops->quarantines(st, rows, n);
+}
+
+void pl_store_quarantine_free(struct pl_quarantine_row *rows, size_t n)
+{
+	if (!rows)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(rows[i].board_id);
+		free(rows[i].reason);
+		free(rows[i].holder);
+	}
+	free(rows);
+}
+
+const struct pl_quarantine_row *
+pl_quarantine_rows_find(const struct pl_quarantine_row *rows, size_t n,
+			const char *board)
+{
+	for (size_t i = 0; board && i < n; i++)
+		if (rows[i].board_id && strcmp(rows[i].board_id, board) == 0)
+			return &rows[i];
+	return NULL;
+}
+
 /* ----------------------------------------------------------- changes */
 
 static const char *const change_kind_names[PL_CHANGE_COUNT] = {

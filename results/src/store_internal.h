@@ -130,6 +130,12 @@ struct pl_store_ops {
 			    bool release);
 	int (*leases)(struct pl_store *st, struct pl_lease_row **rows,
 		      size_t *n);
+	int (*quarantine_set)(struct pl_store *st, const char *board,
+			      const char *kind, const char *reason,
+			      int64_t run_id, uint64_t now);
+	int (*quarantine_release)(struct pl_store *st, const char *board);
+	int (*quarantines)(struct pl_store *st,
+			   struct pl_quarantine_row **rows, size_t *n);
 	int (*seq)(struct pl_store *st, int64_t *seq);
 	int (*changes)(struct pl_store *st, int64_t since, size_t max,
 		       struct pl_change_row **rows, size_t *n);

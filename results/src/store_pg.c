@@ -275,6 +275,19 @@ static const char *const migrations[] = {
 	"    END IF;"
 	"    RETURN CASE WHEN s IS NULL THEN 1 ELSE 0 END;"
 	"  END $$;",
+	/* 6 -> 7: boards set aside, kept until released (patchlab/store.h,
+	 * "quarantine"), seen by every worker; setting or releasing one is
+	 * a change of the board */
+	"CREATE TABLE quarantine ("
+	"  board_id TEXT PRIMARY KEY,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('device','lab')),"
+	"  reason TEXT NOT NULL,"
+	"  holder TEXT,"
+	"  run_id BIGINT,"
+	"  since BIGINT NOT NULL);"
+	"CREATE TRIGGER changes_quarantine AFTER INSERT OR UPDATE OR DELETE"
+	"  ON quarantine FOR EACH ROW EXECUTE FUNCTION"
+	"  patchlab_lease_changed();",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -1228,6 +1241,79 @@ static int pg_leases(struct pl_store *st, struct pl_lease_row **rows,
 	return rc;
 }
 
+/* -------------------------------------------------------- quarantine */
+
+static int pg_quarantine_set(struct pl_store *st, const char *board,
+			     const char *kind, const char *reason,
+			     int64_t run_id, uint64_t now)
+{
+	struct args a = { 0 };
+	int rc = ready(st);
+
+	if (rc)
+		return rc;
+	arg_s(&a, board);
+	arg_s(&a, kind);
+	arg_s(&a, reason);
+	arg_s(&a, st->holder);
+	if (run_id)
+		arg_i(&a, run_id);
+	else
+		a.v[a.n++] = NULL;
+	arg_u(&a, now);
+	return cmd(st, "quarantine", "INSERT INTO quarantine (board_id, kind, "
+		   "reason, holder, run_id, since) VALUES ($1, $2, $3, $4, "
+		   "$5, $6) ON CONFLICT (board_id) DO UPDATE SET kind = "
+		   "excluded.kind, reason = excluded.reason, holder = "
+		   "excluded.holder, run_id = excluded.run_id, since = "
+		   "excluded.since", &a);
+}
+
+static int pg_quarantine_release(struct pl_store *st, const char *board)
+{
+	struct args a = { 0 };
+	long n = 0;
+	int rc = ready(st);
+
+	if (rc)
+		return rc;
+	arg_s(&a, board);
+	rc = cmd_count(st, "release quarantine", "DELETE FROM quarantine "
+		       "WHERE board_id = $1", &a, &n);
+	return rc ? rc : n ? 0 : -ENOENT;
+}
+
+static void fill_quarantine(const PGresult *r, int i, void *row, bool *oom)
+{
+	struct pl_quarantine_row *q = row;
+
+	q->board_id = val_dup(r, i, 0, oom);
+	if (pl_quarantine_kind_parse(val_s(r, i, 1), &q->kind))
+		q->kind = PL_QUARANTINE_DEVICE;
+	q->reason = val_dup(r, i, 2, oom);
+	q->holder = val_dup(r, i, 3, oom);
+	q->run_id = val_i(r, i, 4);
+	q->since_ns = val_u(r, i, 5);
+}
+
+static int pg_quarantines(struct pl_store *st,
+			  struct pl_quarantine_row **rows, size_t *n)
+{
+	void *r;
+	int rc = query(st, "list quarantine", "SELECT board_id, kind, reason, "
+		       "holder, run_id, since FROM quarantine ORDER BY "
+		       "board_id", NULL, sizeof(**rows), fill_quarantine, &r,
+		       n);
+
+	*rows = r;
+	if (rc) {
+		pl_store_quarantine_free(*rows, *n);
+		*rows = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
 /* ----------------------------------------------------------- changes */
 
 static int pg_seq(struct pl_store *st, int64_t *seq)
@@ -1303,6 +1389,9 @@ const struct pl_store_ops pl_store_pg_ops = {
 	.lease_take = pg_lease_take,
 	.lease_change = pg_lease_change,
 	.leases = pg_leases,
+	.quarantine_set = pg_quarantine_set,
+	.quarantine_release = pg_quarantine_release,
+	.quarantines = pg_quarantines,
 	.seq = pg_seq,
 	.changes = pg_changes,
 	.lost = pg_lost,

@@ -174,6 +174,24 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER changes_run_set AFTER UPDATE ON runs BEGIN"
 	"  INSERT INTO changes (kind, suite_id, run_id, board_id)"
 	"  VALUES ('run', new.suite_id, new.id, new.board_id); END;",
+	/* 4 -> 5: boards set aside, kept until released (patchlab/store.h,
+	 * "quarantine"); setting or releasing one is a change of the board */
+	"CREATE TABLE quarantine ("
+	"  board_id TEXT PRIMARY KEY,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('device','lab')),"
+	"  reason TEXT NOT NULL,"
+	"  holder TEXT,"
+	"  run_id INTEGER,"
+	"  since INTEGER NOT NULL);"
+	"CREATE TRIGGER changes_quarantine_new AFTER INSERT ON quarantine BEGIN"
+	"  INSERT INTO changes (kind, board_id) VALUES ('lease', new.board_id);"
+	"  END;"
+	"CREATE TRIGGER changes_quarantine_set AFTER UPDATE ON quarantine BEGIN"
+	"  INSERT INTO changes (kind, board_id) VALUES ('lease', new.board_id);"
+	"  END;"
+	"CREATE TRIGGER changes_quarantine_gone AFTER DELETE ON quarantine"
+	"  BEGIN INSERT INTO changes (kind, board_id)"
+	"  VALUES ('lease', old.board_id); END;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -1029,6 +1047,90 @@ static int sq_leases(struct pl_store *st, struct pl_lease_row **rows,
 	return rc;
 }
 
+/* -------------------------------------------------------- quarantine */
+
+static int sq_quarantine_set(struct pl_store *st, const char *board,
+			     const char *kind, const char *reason,
+			     int64_t run_id, uint64_t now)
+{
+	sqlite3_stmt *s;
+	int rc = prepare(st, "INSERT INTO quarantine (board_id, kind, reason, "
+			 "holder, run_id, since) VALUES (?, ?, ?, ?, ?, ?) "
+			 "ON CONFLICT (board_id) DO UPDATE SET kind = "
+			 "excluded.kind, reason = excluded.reason, holder = "
+			 "excluded.holder, run_id = excluded.run_id, since = "
+			 "excluded.since", &s);
+
+	if (rc)
+		return rc;
+	bind_text(s, 1, board);
+	bind_text(s, 2, kind);
+	bind_text(s, 3, reason);
+	bind_text(s, 4, st->holder);
+	if (run_id)
+		sqlite3_bind_int64(s, 5, run_id);
+	else
+		sqlite3_bind_null(s, 5);
+	sqlite3_bind_int64(s, 6, (sqlite3_int64)now);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = db_error(st, "quarantine");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int sq_quarantine_release(struct pl_store *st, const char *board)
+{
+	sqlite3_stmt *s;
+	int rc = prepare(st, "DELETE FROM quarantine WHERE board_id = ?", &s);
+
+	if (rc)
+		return rc;
+	bind_text(s, 1, board);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = db_error(st, "release quarantine");
+	else if (sqlite3_changes(DB(st)) == 0)
+		rc = -ENOENT;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static void fill_quarantine(sqlite3_stmt *s, void *row, bool *oom)
+{
+	struct pl_quarantine_row *q = row;
+	const unsigned char *kind = sqlite3_column_text(s, 1);
+
+	q->board_id = col_dup(s, 0, oom);
+	if (pl_quarantine_kind_parse((const char *)kind, &q->kind))
+		q->kind = PL_QUARANTINE_DEVICE;
+	q->reason = col_dup(s, 2, oom);
+	q->holder = col_dup(s, 3, oom);
+	q->run_id = sqlite3_column_int64(s, 4);
+	q->since_ns = col_u64(s, 5);
+}
+
+static int sq_quarantines(struct pl_store *st,
+			  struct pl_quarantine_row **rows, size_t *n)
+{
+	sqlite3_stmt *s;
+	void *r;
+	int rc = prepare(st, "SELECT board_id, kind, reason, holder, run_id, "
+			 "since FROM quarantine ORDER BY board_id", &s);
+
+	*rows = NULL;
+	*n = 0;
+	if (rc)
+		return rc;
+	rc = collect(st, s, sizeof(**rows), fill_quarantine, &r, n);
+	sqlite3_finalize(s);
+	*rows = r;
+	if (rc) {
+		pl_store_quarantine_free(*rows, *n);
+		*rows = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
 /* ----------------------------------------------------------- changes */
 
 static int sq_seq(struct pl_store *st, int64_t *seq)
@@ -1103,6 +1205,9 @@ const struct pl_store_ops pl_store_sqlite_ops = {
 	.lease_take = sq_lease_take,
 	.lease_change = sq_lease_change,
 	.leases = sq_leases,
+	.quarantine_set = sq_quarantine_set,
+	.quarantine_release = sq_quarantine_release,
+	.quarantines = sq_quarantines,
 	.seq = sq_seq,
 	.changes = sq_changes,
 };

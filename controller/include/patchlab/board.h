@@ -127,8 +127,13 @@ void pl_board_transfer_progress(struct pl_board *b, uint64_t acked,
 /* Log the console to path for the current run (NULL: stop). */
 int pl_board_console_log(struct pl_board *b, const char *path);
 
-/* A board that cannot be restored is quarantined for the rest of the suite. */
+/* A board that cannot be restored is quarantined for the rest of the suite
+ * (a device outcome); a board whose fixtures failed is set aside (a lab
+ * fault, never a verdict on the device). Both keep its later runs from
+ * running; the engine keeps them in the store (patchlab/store.h). */
 void pl_board_quarantine(struct pl_board *b, const char *why);
+void pl_board_set_aside(struct pl_board *b, const char *why);
 const char *pl_board_quarantined(const struct pl_board *b); /* NULL if not */
+bool pl_board_set_aside_for_lab(const struct pl_board *b); /* a lab fault */
 
 #endif

@@ -19,6 +19,7 @@ struct pl_board {
 	char *id;
 	char *type;
 	char *quarantine;
+	bool quarantine_lab;  /* set aside for a lab fault */
 	struct pl_log log;
 	char *log_ctx;
 	struct pl_fixture_ctx fctx;
@@ -311,17 +312,33 @@ int pl_board_console_log(struct pl_board *b, const char *path)
 	return pl_console_set_log(b->console, path);
 }
 
-void pl_board_quarantine(struct pl_board *b, const char *why)
+static void quarantine(struct pl_board *b, bool lab, const char *why)
 {
 	free(b->quarantine);
 	b->quarantine = strdup(why ? why : "quarantined");
-	pl_log(&b->log, PL_LOG_WARN, "quarantined for the rest of the suite: %s",
-	       b->quarantine);
+	b->quarantine_lab = lab;
+	pl_log(&b->log, PL_LOG_WARN, "%s: %s", lab ? "set aside (a lab fault)" :
+	       "quarantined", b->quarantine ? b->quarantine : "?");
+}
+
+void pl_board_quarantine(struct pl_board *b, const char *why)
+{
+	quarantine(b, false, why);
+}
+
+void pl_board_set_aside(struct pl_board *b, const char *why)
+{
+	quarantine(b, true, why);
 }
 
 const char *pl_board_quarantined(const struct pl_board *b)
 {
 	return b->quarantine;
+}
+
+bool pl_board_set_aside_for_lab(const struct pl_board *b)
+{
+	return b->quarantine && b->quarantine_lab;
 }
 
 int pl_board_open(struct pl_board **out, uv_loop_t *loop,

@@ -50,6 +50,66 @@ static void show_progress(struct pl_engine *e)
 
 /* The run module's ended() hook: count the verdict, feed the sweep,
  * free the board for the next run. */
+/* ------------------------------------------------------------ quarantine */
+
+/* A quarantine the run just set is kept in the store, for later suites,
+ * other workers and `patchlab boards` (not a lost lease: that is ours). */
+static void keep_quarantine(struct pl_engine *e, struct engine_board *eb,
+			    int64_t run_id)
+{
+	const char *why = eb->board ? pl_board_quarantined(eb->board) : NULL;
+	int err;
+
+	if (!why || eb->quarantine_kept || eb->lease_error[0])
+		return;
+	eb->quarantine_kept = true;
+	err = pl_store_quarantine(e->store, eb->cfg->id,
+				  pl_board_set_aside_for_lab(eb->board) ?
+					  PL_QUARANTINE_LAB :
+					  PL_QUARANTINE_DEVICE,
+				  why, run_id);
+	if (err)
+		pl_log(&e->log, PL_LOG_ERROR, "board %s: its quarantine could "
+		       "not be stored (%s): later suites will not know of it",
+		       eb->cfg->id, pl_strerror(err));
+}
+
+/*
+ * A board the store has set aside, now opened: a device quarantine holds
+ * until a person releases it (its runs are not-run); a lab one is released,
+ * since its fixtures answered again (opening the board switches its power
+ * off over the relay and opens its console and probe).
+ */
+static void apply_stored_quarantine(struct pl_engine *e,
+				    struct engine_board *eb)
+{
+	const struct pl_quarantine_row *q =
+		pl_quarantine_rows_find(e->quarantine, e->nquarantine,
+					eb->cfg->id);
+	char why[700], run[32] = "";
+
+	if (!q)
+		return;
+	if (q->kind == PL_QUARANTINE_LAB) {
+		int err = pl_store_quarantine_release(e->store, eb->cfg->id);
+
+		pl_log(&e->log, PL_LOG_WARN, "board %s: set aside by an "
+		       "earlier suite (%s); its fixtures answer again: %s",
+		       eb->cfg->id, q->reason ? q->reason : "?",
+		       err ? "but the store kept the mark" :
+			     "back in service");
+		return;
+	}
+	if (q->run_id)
+		snprintf(run, sizeof(run), ", run %" PRId64, q->run_id);
+	snprintf(why, sizeof(why), "%s (quarantined by %s%s); release it with "
+		 "`patchlab boards --release %s` once the board is restored",
+		 q->reason ? q->reason : "?", q->holder ? q->holder : "?", run,
+		 eb->cfg->id);
+	pl_board_quarantine(eb->board, why);
+	eb->quarantine_kept = true;
+}
+
 static void on_run_ended(struct pl_run *r, void *ud)
 {
 	struct pl_engine *e = ud;
@@ -76,6 +136,7 @@ static void on_run_ended(struct pl_run *r, void *ud)
 		pl_engine__expand_sweep(e, spec.sweep_group,
 					pl_run_learned_ops(r));
 	}
+	keep_quarantine(e, eb, pl_run_store_id(r));
 	e->counts[v]++;
 	e->done++;
 	e->running--;
@@ -380,6 +441,8 @@ static void on_leased(struct pl_leases *l, const char *board_id, int status,
 	}
 	if (pl_board_open(&eb->board, &e->loop, eb->cfg, &e->log, &why))
 		eb->open_error = why;
+	else
+		apply_stored_quarantine(e, eb);
 	schedule(e);
 }
 
@@ -398,7 +461,7 @@ static void on_lease_lost(struct pl_leases *l, const char *board_id,
 		pl_log(&e->log, PL_LOG_ERROR, "board %s: %s: stopping its runs",
 		       board_id, eb->lease_error);
 		if (eb->board)
-			pl_board_quarantine(eb->board, eb->lease_error);
+			pl_board_set_aside(eb->board, eb->lease_error);
 		if (eb->busy)
 			pl_run_cancel(eb->busy, -PL_EFIXTURE, eb->lease_error,
 				      false);
@@ -556,6 +619,15 @@ static int open_boards(struct pl_engine *e)
 	}
 	pl_store_recover(e->store, recover_cb, e, NULL);
 	close_dead_suites(e);
+	/* boards set aside by earlier suites (on_leased applies them): a
+	 * store that cannot say which must not have them driven */
+	err = pl_store_list_quarantine(e->store, &e->quarantine,
+				       &e->nquarantine);
+	if (err) {
+		fprintf(stderr, "patchlab: cannot read the quarantined boards "
+			"of %s: %s\n", e->db_used, pl_strerror(err));
+		return err;
+	}
 	err = pl_leases_open(&e->leases, &e->loop, e->store, 0);
 	if (err) {
 		fprintf(stderr, "patchlab: cannot take board leases: %s\n",
@@ -858,6 +930,7 @@ static unsigned teardown(struct pl_engine *e, bool loop_ready)
 	/* Released after the power is off: the next holder finds it safe. */
 	pl_leases_close(e->leases);
 	free(e->boards);
+	pl_store_quarantine_free(e->quarantine, e->nquarantine);
 	for (size_t i = 0; i < e->nimages; i++)
 		pl_image_free(e->images[i]);
 	free(e->images);

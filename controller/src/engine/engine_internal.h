@@ -65,6 +65,7 @@ struct engine_board {
 	bool used;                /* some run of the suite selects it */
 	bool ready;               /* leased and opened, or failed: runs may go */
 	struct pl_run *busy;      /* the run using it */
+	bool quarantine_kept;     /* its quarantine is the store's already */
 	struct pl_image **images; /* the board's own (lab `images:`), loaded */
 	size_t nimages;
 };
@@ -92,6 +93,8 @@ struct pl_engine {
 	struct sweep_state *sweeps;
 	size_t nsweeps;
 
+	struct pl_quarantine_row *quarantine; /* the store's, at start */
+	size_t nquarantine;
 	int64_t dead_suites[64];  /* suites of runs left open by the dead */
 	size_t ndead;
 	size_t running, done;

@@ -29,10 +29,14 @@
 #include "patchlab/strbuf.h"
 #include "patchlab/update.h"
 
-/* The image restored, and the board quarantined, as a device outcome. */
-static void recovery_failed(struct pl_run *r, const char *why)
+/* The image not restored: the board quarantined (a device outcome) or, lab
+ * true, set aside (the lab failed); its power off. */
+static void recovery_failed(struct pl_run *r, bool lab, const char *why)
 {
-	pl_board_quarantine(r->board, why);
+	if (lab)
+		pl_board_set_aside(r->board, why);
+	else
+		pl_board_quarantine(r->board, why);
 	pl_board_set_power(r->board, false, NULL, NULL);
 	r->recovery_done(r);
 }
@@ -53,7 +57,7 @@ static void recovery_lab_fault(struct pl_run *r, const char *fixture,
 		 fixture, why);
 	snprintf(q, sizeof(q), "set aside: recovery %s failed: %s", fixture,
 		 why);
-	recovery_failed(r, q);
+	recovery_failed(r, true, q);
 }
 
 static void on_recovery_boot(struct pl_op *op, const struct pl_op_result *res,
@@ -69,7 +73,7 @@ static void on_recovery_boot(struct pl_op *op, const struct pl_op_result *res,
 		snprintf(why, sizeof(why), "recovery image did not boot: %s",
 			 res->reason);
 		pl_op_free(op);
-		recovery_failed(r, why);
+		recovery_failed(r, false, why);
 		return;
 	}
 	l = strlen(r->reason);

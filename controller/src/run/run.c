@@ -170,7 +170,7 @@ static void classify(struct pl_run *r)
 
 			snprintf(why, sizeof(why), "set aside after a lab "
 				 "fault: %.250s", r->reason);
-			pl_board_quarantine(r->board, why);
+			pl_board_set_aside(r->board, why);
 		}
 		break;
 	case -PL_ECANCELED:
@@ -342,7 +342,7 @@ static void on_health(struct pl_probe *p, int status, const void *data,
 				   was, pl_strerror(status));
 		snprintf(why, sizeof(why), "set aside: probe health check "
 			 "failed: %s", pl_strerror(status));
-		pl_board_quarantine(r->board, why);
+		pl_board_set_aside(r->board, why);
 	}
 	after_run(r);
 }

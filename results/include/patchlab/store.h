@@ -337,6 +337,53 @@ void pl_store_leases_free(struct pl_lease_row *rows, size_t n);
 const struct pl_lease_row *pl_lease_rows_find(const struct pl_lease_row *rows,
 					      size_t n, const char *board);
 
+/* -------------------------------------------------------- quarantine */
+
+/*
+ * A board set aside. Kind "device": a device outcome that needs a person (a
+ * brick with no way back, a manual recovery). Kind "lab": a lab fault (a
+ * fixture that failed, a recovery that failed in the lab, a probe that
+ * failed its health check) -- never a verdict on the device. Kept in the
+ * store, so that every later suite, every worker of a lab service and
+ * `patchlab boards` see it until it is released: by hand (`patchlab boards
+ * --release ID`, serve's POST /api/boards/ID/release-quarantine) or, for
+ * kind "lab", by a later suite whose health check of the board passes.
+ * Setting or releasing one is a change of the board (PL_CHANGE_LEASE).
+ */
+enum pl_quarantine_kind {
+	PL_QUARANTINE_DEVICE,
+	PL_QUARANTINE_LAB,
+};
+
+struct pl_quarantine_row {
+	char *board_id;
+	enum pl_quarantine_kind kind;
+	char *reason;
+	char *holder;     /* who set it (pl_store_holder() of its store) */
+	int64_t run_id;   /* the run that set it; 0 if none */
+	uint64_t since_ns;
+};
+
+/* "device", "lab"; and back (-EINVAL). */
+const char *pl_quarantine_kind_name(enum pl_quarantine_kind k);
+int pl_quarantine_kind_parse(const char *s, enum pl_quarantine_kind *k);
+
+/* Quarantine board (replacing what it had) for reason, set by run_id (0:
+ * none). */
+int pl_store_quarantine(struct pl_store *st, const char *board,
+			enum pl_quarantine_kind kind, const char *reason,
+			int64_t run_id);
+/* Release board's quarantine; -ENOENT when it had none. */
+int pl_store_quarantine_release(struct pl_store *st, const char *board);
+/* Every quarantined board. Free with pl_store_quarantine_free(). */
+int pl_store_list_quarantine(struct pl_store *st,
+			     struct pl_quarantine_row **rows, size_t *n);
+void pl_store_quarantine_free(struct pl_quarantine_row *rows, size_t n);
+/* The row of board in rows, or NULL. */
+const struct pl_quarantine_row *
+pl_quarantine_rows_find(const struct pl_quarantine_row *rows, size_t n,
+			const char *board);
+
 /* ----------------------------------------------------------- changes */
 
 /*
@@ -349,7 +396,8 @@ const struct pl_lease_row *pl_lease_rows_find(const struct pl_lease_row *rows,
 enum pl_change_kind {
 	PL_CHANGE_SUITE, /* suite_id began or ended */
 	PL_CHANGE_RUN,   /* run_id (of suite_id, on board_id) began or changed */
-	PL_CHANGE_LEASE, /* board_id's lease taken, handed over or released */
+	PL_CHANGE_LEASE, /* board_id's lease taken, handed over or released,
+			  * or its quarantine set or released */
 	PL_CHANGE_COUNT
 };
 

@@ -25,6 +25,9 @@
  *       Each bricking cut ends
  *       `recovered` through the command, the runs after it run and pass,
  *       exit 1 (a brick is a device failure).
+ *   quarantine_outlives_the_suite: a quarantine is kept in the store
+ *       until released (by hand for a device one, by the next suite whose
+ *       fixtures answer for a lab one); `patchlab boards` shows it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,8 +171,8 @@ static size_t count_verdict(json_t *doc, const char *verdict)
 }
 
 /* A copy of the rack's lab whose boards use board type `vmcu-exec` (the
- * virtual MCU recovered by command: argv, a YAML list) from dir. */
-static char *exec_lab(struct e2e_ctx *c, const char *dir, const char *argv)
+ * virtual MCU with the recovery block rec, YAML) from dir. */
+static char *recovery_lab(struct e2e_ctx *c, const char *dir, const char *rec_yaml)
 {
 	char *bdir = pl_test_source_path("boards");
 	char *src = pl_test_path(bdir, "virtual-mcu.yaml");
@@ -185,10 +188,9 @@ static char *exec_lab(struct e2e_ctx *c, const char *dir, const char *argv)
 	rec = strstr(type, "\nrecovery:");
 	assert_non_null(rec);
 	*rec = '\0';
-	pl_strbuf_printf(&sb, "%.*sname: vmcu-exec%s\nrecovery:\n  method: exec\n"
-			 "  image: factory\n  command: %s\n  timeout: 20s\n",
+	pl_strbuf_printf(&sb, "%.*sname: vmcu-exec%s\nrecovery:\n%s",
 			 (int)(p - type), type, p + strlen("name: virtual-mcu"),
-			 argv);
+			 rec_yaml);
 	path = pl_test_path(dir, "vmcu-exec.yaml");
 	write_file(path, sb.s);
 	free(path);
@@ -219,6 +221,16 @@ static char *exec_lab(struct e2e_ctx *c, const char *dir, const char *argv)
 	free(src);
 	free(bdir);
 	return path;
+}
+
+/* recovery_lab() recovered by command: argv, a YAML list. */
+static char *exec_lab(struct e2e_ctx *c, const char *dir, const char *argv)
+{
+	char rec[512];
+
+	snprintf(rec, sizeof(rec), "  method: exec\n  image: factory\n"
+		 "  command: %s\n  timeout: 20s\n", argv);
+	return recovery_lab(c, dir, rec);
 }
 
 /* The suite: two cuts that brick a single-slot board, two clean runs. */
@@ -321,12 +333,142 @@ static void recovery_command_restores(void **state)
 	json_decref(doc);
 }
 
+/* `patchlab run SUITE --lab LAB --db DB` (single-slot board) with its
+ * JSON in dir/NAME.json; *err (may be NULL) gets its output. */
+static json_t *run_on(const char *dir, const char *name, const char *lab,
+		      const char *suite, const char *db, int want_rc,
+		      char **err)
+{
+	char file[64], *json, *out = NULL;
+	json_error_t jerr;
+	json_t *doc;
+	int rc;
+
+	snprintf(file, sizeof(file), "%s.json", name);
+	json = pl_test_path(dir, file);
+	rc = e2e_patchlab(NULL, &out, "run", suite, "--lab", lab, "--tag",
+			  "single-slot", "--db", db, "--out", dir, "--json",
+			  json, NULL);
+	if (rc != want_rc)
+		fprintf(stderr, "patchlab run (%s): exit %d\n%s", name, rc,
+			out ? out : "");
+	assert_int_equal(rc, want_rc);
+	doc = json_load_file(json, 0, &jerr);
+	assert_non_null(doc);
+	if (err)
+		*err = out;
+	else
+		free(out);
+	free(json);
+	return doc;
+}
+
+/* `patchlab boards --lab LAB --db DB [--release ID]`: its output. */
+static char *boards(const char *lab, const char *db, const char *release,
+		    int want_rc)
+{
+	char *out = NULL;
+	int rc = release ?
+		e2e_patchlab(NULL, &out, "boards", "--lab", lab, "--db", db,
+			     "--release", release, NULL) :
+		e2e_patchlab(NULL, &out, "boards", "--lab", lab, "--db", db,
+			     NULL);
+
+	if (rc != want_rc)
+		fprintf(stderr, "patchlab boards: exit %d\n%s", rc,
+			out ? out : "");
+	assert_int_equal(rc, want_rc);
+	return out;
+}
+
+static const char *first_board(json_t *doc)
+{
+	return json_string_value(json_object_get(
+		json_array_get(json_object_get(doc, "runs"), 0), "board"));
+}
+
+/*
+ * A quarantine outlives its suite. A brick that needs a person (`method:
+ * manual`) quarantines the board in the store: `patchlab boards` shows it,
+ * the next suite runs nothing on it (every run not-run saying how to
+ * release it, exit 2), `patchlab boards --release` releases it, and the
+ * suite after that runs. A lab fault (a recovery command that fails) sets
+ * the board aside in the store too; the next suite, whose fixtures answer,
+ * takes it back into service by itself and runs.
+ */
+static void quarantine_outlives_the_suite(void **state)
+{
+	struct e2e_ctx *c = *state;
+	char *dir = pl_test_path(c->rack.dir, "kept");
+	char *db = pl_test_path(dir, "kept.db"), *lab, *suite, *out, *err;
+	char board[32];
+	json_t *doc;
+
+	assert_int_equal(mkdir(dir, 0755), 0);
+	lab = recovery_lab(c, dir, "  method: manual\n");
+	suite = exec_suite(c, dir);
+	/* the brick: a device failure, then nothing more on the board */
+	doc = run_on(dir, "first", lab, suite, db, PL_EXIT_GATE_FAILED, NULL);
+	assert_int_equal(count_verdict(doc, "bricked"), 1);
+	assert_int_equal(count_verdict(doc, "not-run"), 3);
+	snprintf(board, sizeof(board), "%s", first_board(doc));
+	json_decref(doc);
+	out = boards(lab, db, NULL, PL_EXIT_OK);
+	if (!strstr(out, "device: bricked and no recovery (run "))
+		fail_msg("patchlab boards:\n%s", out);
+	free(out);
+	/* a later suite: not one run on it, and it says how to go on */
+	doc = run_on(dir, "second", lab, suite, db, PL_EXIT_LAB_ERROR, NULL);
+	assert_int_equal(count_verdict(doc, "not-run"), 4);
+	assert_non_null(run_with_reason(doc, "not-run",
+					"patchlab boards --release"));
+	json_decref(doc);
+	/* released by hand: a name not in the lab is refused */
+	free(boards(lab, db, "no-such-board", PL_EXIT_USAGE));
+	out = boards(lab, db, board, PL_EXIT_OK);
+	assert_non_null(strstr(out, "quarantine released"));
+	free(out);
+	doc = run_on(dir, "third", lab, suite, db, PL_EXIT_GATE_FAILED, NULL);
+	assert_int_equal(count_verdict(doc, "bricked"), 1);
+	assert_int_equal(count_verdict(doc, "not-run"), 3);
+	json_decref(doc);
+	free(boards(lab, db, board, PL_EXIT_OK));
+	free(lab);
+	/* a lab fault: set aside in the store, then back by itself */
+	lab = exec_lab(c, dir, "[\"false\"]");
+	doc = run_on(dir, "lab-fault", lab, suite, db, PL_EXIT_LAB_ERROR, NULL);
+	assert_int_equal(count_verdict(doc, "lab-error"), 1);
+	json_decref(doc);
+	out = boards(lab, db, NULL, PL_EXIT_OK);
+	assert_non_null(strstr(out, "lab: set aside: recovery command "
+				    "failed"));
+	free(out);
+	free(lab);
+	lab = exec_lab(c, dir, "[dd, \"if=%{image}\", \"of=%{flash}\", "
+		       "conv=notrunc, status=none]");
+	doc = run_on(dir, "back", lab, suite, db, PL_EXIT_GATE_FAILED, &err);
+	assert_non_null(strstr(err, "back in service"));
+	assert_int_equal(count_verdict(doc, "recovered"), 2);
+	assert_int_equal(count_verdict(doc, "pass"), 2);
+	assert_int_equal(count_verdict(doc, "not-run"), 0);
+	json_decref(doc);
+	out = boards(lab, db, NULL, PL_EXIT_OK);
+	assert_null(strstr(out, "set aside"));
+	free(out);
+	free(err);
+	free(lab);
+	free(suite);
+	free(db);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sweep_without_points),
 		cmocka_unit_test(recovery_command_fails),
 		cmocka_unit_test(recovery_command_restores),
+		cmocka_unit_test(quarantine_outlives_the_suite),
 	};
 
 	return cmocka_run_group_tests_name("e2e_notrun", tests, setup,

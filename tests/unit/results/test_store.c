@@ -302,6 +302,72 @@ static void lease_is_exclusive_until_it_expires(void **state)
 	pl_store_close(b);
 }
 
+static void quarantine_is_kept_until_released(void **state)
+{
+	struct fx *f = *state;
+	struct pl_store *b = open_store(f, "ctl-B");
+	struct pl_quarantine_row *q;
+	struct pl_change_row *c;
+	const struct pl_quarantine_row *one;
+	int64_t seq0;
+	size_t n;
+
+	assert_int_equal(pl_store_seq(b, &seq0), 0);
+	assert_int_equal(pl_store_quarantine(f->st, "board2",
+					     PL_QUARANTINE_DEVICE,
+					     "bricked and no recovery", 7), 0);
+	assert_int_equal(pl_store_quarantine(f->st, "board1", PL_QUARANTINE_LAB,
+					     "console lost", 0), 0);
+	/* another process sees both, by board */
+	assert_int_equal(pl_store_list_quarantine(b, &q, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(q[0].board_id, "board1");
+	assert_int_equal(q[0].kind, PL_QUARANTINE_LAB);
+	assert_int_equal(q[0].run_id, 0);
+	one = pl_quarantine_rows_find(q, n, "board2");
+	assert_non_null(one);
+	assert_int_equal(one->kind, PL_QUARANTINE_DEVICE);
+	assert_string_equal(one->reason, "bricked and no recovery");
+	assert_string_equal(one->holder, "ctl-A");
+	assert_int_equal(one->run_id, 7);
+	assert_int_equal(one->since_ns, f->now);
+	assert_null(pl_quarantine_rows_find(q, n, "board3"));
+	pl_store_quarantine_free(q, n);
+	/* set again: replaced, not doubled */
+	f->now += 1000;
+	assert_int_equal(pl_store_quarantine(b, "board1", PL_QUARANTINE_DEVICE,
+					     "recovery: manual", 9), 0);
+	assert_int_equal(pl_store_list_quarantine(f->st, &q, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(q[0].kind, PL_QUARANTINE_DEVICE);
+	assert_string_equal(q[0].holder, "ctl-B");
+	assert_int_equal(q[0].since_ns, f->now);
+	pl_store_quarantine_free(q, n);
+	/* released by anyone, once */
+	assert_int_equal(pl_store_quarantine_release(b, "board2"), 0);
+	assert_int_equal(pl_store_quarantine_release(b, "board2"), -ENOENT);
+	assert_int_equal(pl_store_list_quarantine(f->st, &q, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(q[0].board_id, "board1");
+	pl_store_quarantine_free(q, n);
+	/* each is a change of its board: set, set, replaced, released */
+	assert_int_equal(pl_store_changes(f->st, seq0, 0, &c, &n), 0);
+	assert_int_equal(n, 4);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(c[i].kind, PL_CHANGE_LEASE);
+	assert_string_equal(c[3].board_id, "board2");
+	pl_store_changes_free(c, n);
+	{
+		enum pl_quarantine_kind k;
+
+		assert_int_equal(pl_quarantine_kind_parse("lab", &k), 0);
+		assert_int_equal(k, PL_QUARANTINE_LAB);
+		assert_int_equal(pl_quarantine_kind_parse("bricked", &k),
+				 -EINVAL);
+	}
+	pl_store_close(b);
+}
+
 static void every_change_gets_the_next_sequence_number(void **state)
 {
 	struct fx *f = *state;
@@ -383,13 +449,14 @@ static void schema_1_gets_the_change_sequence(void **state)
 	assert_int_equal(pl_store_suite_begin(f->st, &si, &suite), 0);
 	pl_store_close(f->st);
 	assert_int_equal(pl_test_store_exec(f->path,
+		"DROP TABLE quarantine;"
 		"DROP TRIGGER changes_suite_new; DROP TRIGGER changes_suite_set;"
 		"DROP TRIGGER changes_run_new; DROP TRIGGER changes_run_set;"
 		"DROP TRIGGER changes_lease_new; DROP TRIGGER changes_lease_set;"
 		"DROP TRIGGER changes_lease_gone; DROP TABLE changes;"
 		"ALTER TABLE runs DROP COLUMN worker;"
 		"PRAGMA user_version = 1",
-		"DROP TABLE jobs, queue, boards, workers, images;"
+		"DROP TABLE quarantine, jobs, queue, boards, workers, images;"
 		"DROP FUNCTION patchlab_job_finish;"
 		"DROP TABLE changes; DROP FUNCTION patchlab_change CASCADE;"
 		"DROP FUNCTION patchlab_suite_changed CASCADE;"
@@ -462,6 +529,7 @@ int main(void)
 		T(misuse_gets_the_right_error_kind),
 		T(runs_are_listed_by_filter),
 		T(lease_is_exclusive_until_it_expires),
+		T(quarantine_is_kept_until_released),
 		T(every_change_gets_the_next_sequence_number),
 		T(schema_1_gets_the_change_sequence),
 		T(schema_is_versioned_and_newer_is_refused),
