@@ -288,6 +288,13 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER changes_quarantine AFTER INSERT OR UPDATE OR DELETE"
 	"  ON quarantine FOR EACH ROW EXECUTE FUNCTION"
 	"  patchlab_lease_changed();",
+	/* 7 -> 8: round-robin between submitters (pl_store_claim()): each
+	 * claim stamps its submitter with the next turn; among the jobs of
+	 * one priority the submitter served longest ago goes first */
+	"CREATE SEQUENCE patchlab_turn;"
+	"CREATE TABLE submitters ("
+	"  name TEXT PRIMARY KEY,"
+	"  served BIGINT NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -1891,15 +1898,22 @@ int pl_store_claim(struct pl_store *st, const char *worker,
 	/* One statement, so the claim commits on its own: the row is locked
 	 * from the SELECT to the commit, and SKIP LOCKED passes it by. A
 	 * board of a worker marked offline takes nothing; a suite past its
-	 * queue deadline neither (the reaper ends its jobs). */
+	 * queue deadline neither (the reaper ends its jobs). Priority first;
+	 * within one priority, round-robin between submitters (the one
+	 * served longest ago, or never), then age. */
 	rc = query(st, "claim", "WITH c AS (UPDATE jobs SET state = 'claimed', "
 		   "worker = $1, attempt = attempt + 1, expires = $2, "
 		   "claimed = $4 "
 		   "WHERE id = (SELECT j.id FROM jobs j JOIN queue q ON "
-		   "q.suite_id = j.suite_id WHERE j.state = 'queued' AND "
+		   "q.suite_id = j.suite_id LEFT JOIN submitters t ON "
+		   "t.name = j.submitter WHERE j.state = 'queued' AND "
 		   "j.board_id = ANY ($3::text[]) AND (q.deadline IS NULL OR "
-		   "q.deadline > $4) ORDER BY j.priority DESC, j.queued, j.id "
-		   "LIMIT 1 FOR UPDATE OF j SKIP LOCKED) RETURNING *) "
+		   "q.deadline > $4) ORDER BY j.priority DESC, "
+		   "coalesce(t.served, 0), j.queued, j.id "
+		   "LIMIT 1 FOR UPDATE OF j SKIP LOCKED) RETURNING *), "
+		   "turn AS (INSERT INTO submitters (name, served) SELECT "
+		   "submitter, nextval('patchlab_turn') FROM c ON CONFLICT "
+		   "(name) DO UPDATE SET served = excluded.served) "
 		   "SELECT " JOB_COLS " FROM c j JOIN queue q ON q.suite_id = "
 		   "j.suite_id JOIN suites s ON s.id = j.suite_id", &a,
 		   sizeof(**job), fill_job, &r, &n);

@@ -100,6 +100,23 @@ static int64_t submit(struct fx *f, const char *board, size_t n, int p,
 	return suite;
 }
 
+/* One job on board b1 queued by submitter who, priority p; the suite id. */
+static int64_t submit_as(struct fx *f, const char *who, int p)
+{
+	struct pl_job_info job = {
+		.board_id = "b1", .board_type = "vboard",
+		.scenario = "scenarios/cut.lua", .params_json = "{}",
+		.seed = 1 };
+	struct pl_submit_info si = {
+		.suite = { .name = "release", .file = "/src/suite.yaml" },
+		.priority = p, .images_json = "{}", .submitter = who,
+	};
+	int64_t suite = 0;
+
+	assert_int_equal(pl_store_submit(f->a, &si, &job, 1, &suite), 0);
+	return suite;
+}
+
 /* What a worker's engine does: a run under a suite of its own. */
 static int64_t engine_run(struct pl_store *st, const char *board,
 			  enum pl_verdict v)
@@ -159,6 +176,39 @@ static void priority_then_age(void **state)
 	assert_int_equal(pl_store_claim(f->a, "wa", b1, 1, 1000, &j), 0);
 	assert_int_equal(j->suite_id, low);
 	pl_store_jobs_free(j, 1);
+}
+
+/* Three suites of submitter "ci-a" queued before two of "ci-b", all on one
+ * board, one priority: the claims take turns between the submitters, not
+ * ci-a's three first; a higher priority still goes before any turn. */
+static void submitters_take_turns_within_a_priority(void **state)
+{
+	struct fx *f = *state;
+	const char *b1[] = { "b1" };
+	/* after ci-a's urgent one, ci-b's turn */
+	const char *want[] = { "ci-b", "ci-a", "ci-b", "ci-a", "ci-a" };
+	struct pl_job_row *j;
+	int64_t urgent;
+
+	for (int i = 0; i < 3; i++) {
+		submit_as(f, "ci-a", 0);
+		f->now += MS;
+	}
+	for (int i = 0; i < 2; i++) {
+		submit_as(f, "ci-b", 0);
+		f->now += MS;
+	}
+	urgent = submit_as(f, "ci-a", 5);
+	assert_int_equal(pl_store_claim(f->a, "wa", b1, 1, 1000, &j), 0);
+	assert_int_equal(j->suite_id, urgent);
+	pl_store_jobs_free(j, 1);
+	for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++) {
+		assert_int_equal(pl_store_claim(i % 2 ? f->b : f->a, "wa", b1,
+						1, 1000, &j), 0);
+		assert_string_equal(j->submitter, want[i]);
+		pl_store_jobs_free(j, 1);
+	}
+	assert_int_equal(pl_store_claim(f->a, "wa", b1, 1, 1000, &j), -ENOENT);
 }
 
 static void finished_run_lands_in_the_queued_suite(void **state)
@@ -462,6 +512,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 		T(a_claimed_job_goes_to_no_other_worker),
 		T(priority_then_age),
+		T(submitters_take_turns_within_a_priority),
 		T(finished_run_lands_in_the_queued_suite),
 		T(expired_lease_requeues_and_the_late_result_is_dropped),
 		T(a_restarted_worker_gives_back_what_it_held),

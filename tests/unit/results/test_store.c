@@ -456,7 +456,8 @@ static void schema_1_gets_the_change_sequence(void **state)
 		"DROP TRIGGER changes_lease_gone; DROP TABLE changes;"
 		"ALTER TABLE runs DROP COLUMN worker;"
 		"PRAGMA user_version = 1",
-		"DROP TABLE quarantine, jobs, queue, boards, workers, images;"
+		"DROP TABLE submitters, quarantine, jobs, queue, boards, workers, "
+		"images; DROP SEQUENCE patchlab_turn;"
 		"DROP FUNCTION patchlab_job_finish;"
 		"DROP TABLE changes; DROP FUNCTION patchlab_change CASCADE;"
 		"DROP FUNCTION patchlab_suite_changed CASCADE;"
