@@ -57,9 +57,10 @@ struct pl_board_listener {
 	void (*power)(struct pl_board_listener *l, bool on, uint64_t t_ns);
 	/* The console was lost (gone = true) or came back. */
 	void (*console)(struct pl_board_listener *l, bool gone, int status);
-	/* An image transfer has had `acked` bytes acknowledged. */
+	/* An image transfer has had `acked` bytes of total (0: unknown)
+	 * acknowledged. */
 	void (*transfer)(struct pl_board_listener *l, uint64_t acked,
-			 uint64_t t_ns);
+			 uint64_t total, uint64_t t_ns);
 	/* The probe reports the target halted by itself at pc. */
 	void (*stop)(struct pl_board_listener *l, uint64_t pc, unsigned hits,
 		     uint64_t t_ns);
@@ -119,10 +120,11 @@ int pl_board_set_power(struct pl_board *b, bool on, pl_power_cb cb,
 int pl_board_glitch(struct pl_board *b, unsigned ms, pl_power_cb cb,
 		    void *user_data);
 
-/* The update transport reports transfer progress (from the callback that
- * read the acknowledgement), so byte triggers fire in that same callback. */
+/* The update transport reports transfer progress, acked bytes of total (0:
+ * unknown), from the callback that read the acknowledgement, so byte and
+ * progress triggers fire in that same callback. */
 void pl_board_transfer_progress(struct pl_board *b, uint64_t acked,
-				uint64_t t_ns);
+				uint64_t total, uint64_t t_ns);
 
 /* Log the console to path for the current run (NULL: stop). */
 int pl_board_console_log(struct pl_board *b, const char *path);

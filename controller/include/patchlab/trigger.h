@@ -98,11 +98,6 @@ struct pl_trigger;
 int pl_trigger_arm(struct pl_trigger **out, struct pl_board *b,
 		   const struct pl_trigger_spec *spec, const char **why);
 
-/* Bytes trigger input: the transfer in progress has acked this many bytes.
- * Called by the update transport from the callback that read the ACK. */
-void pl_trigger_transfer_progress(struct pl_board *b, uint64_t acked,
-				  uint64_t t_ns);
-
 /*
  * Stop watching (a fired trigger keeps its info). Idempotent. A breakpoint
  * trigger that has not fired halts the target and removes its breakpoints

@@ -144,6 +144,7 @@ struct dispatch {
 	bool flag;
 	int status;
 	uint64_t value;   /* acked bytes, or the stop pc */
+	uint64_t total;   /* a transfer's size, 0 if unknown */
 	unsigned hits;
 };
 
@@ -174,7 +175,7 @@ static void dispatch(struct pl_board *b, const struct dispatch *d)
 			break;
 		case DISPATCH_TRANSFER:
 			if (l->transfer)
-				l->transfer(l, d->value, d->t_ns);
+				l->transfer(l, d->value, d->total, d->t_ns);
 			break;
 		case DISPATCH_STOP:
 			if (l->stop)
@@ -208,10 +209,10 @@ static void on_console_event(struct pl_console *c, enum pl_console_event ev,
 }
 
 void pl_board_transfer_progress(struct pl_board *b, uint64_t acked,
-				uint64_t t_ns)
+				uint64_t total, uint64_t t_ns)
 {
 	struct dispatch d = { .kind = DISPATCH_TRANSFER, .value = acked,
-			      .t_ns = t_ns };
+			      .total = total, .t_ns = t_ns };
 
 	dispatch(b, &d);
 }

@@ -347,14 +347,31 @@ static void on_data(struct pl_board_listener *l, const uint8_t *buf,
 }
 
 static void on_transfer(struct pl_board_listener *l, uint64_t acked,
-			uint64_t t_ns)
+			uint64_t total, uint64_t t_ns)
 {
 	struct pl_trigger *t = l->user_data;
 
+	(void)total;
 	if (!t->armed || acked < t->info.value)
 		return;
 	snprintf(t->info.detail, sizeof(t->info.detail), "acked %" PRIu64,
 		 acked);
+	event_seen(t, t_ns);
+}
+
+/* A progress trigger with no console pattern: the percent of the image the
+ * transfer reports acknowledged (a transfer of unknown size never fires
+ * it). */
+static void on_transfer_percent(struct pl_board_listener *l, uint64_t acked,
+				uint64_t total, uint64_t t_ns)
+{
+	struct pl_trigger *t = l->user_data;
+
+	if (!t->armed || total == 0 || acked > total ||
+	    acked * 100u < t->info.value * total)
+		return;
+	snprintf(t->info.detail, sizeof(t->info.detail), "acked %" PRIu64
+		 " of %" PRIu64 " bytes", acked, total);
 	event_seen(t, t_ns);
 }
 
@@ -513,9 +530,9 @@ int pl_trigger_arm(struct pl_trigger **out, struct pl_board *b,
 
 	*out = NULL;
 	*why = NULL;
-	if ((spec->kind == PL_TRIG_CONSOLE || spec->kind == PL_TRIG_PROGRESS) &&
+	if (spec->kind == PL_TRIG_CONSOLE &&
 	    (!spec->pattern || !*spec->pattern)) {
-		*why = "a console or progress trigger needs a pattern";
+		*why = "a console trigger needs a pattern";
 		return -EINVAL;
 	}
 	if (spec->kind == PL_TRIG_BREAKPOINT && !pl_board_probe(b)) {
@@ -582,8 +599,14 @@ int pl_trigger_arm(struct pl_trigger **out, struct pl_board *b,
 	t->listener.user_data = t;
 	switch (spec->kind) {
 	case PL_TRIG_CONSOLE:
-	case PL_TRIG_PROGRESS:
 		t->listener.data = on_data;
+		break;
+	case PL_TRIG_PROGRESS:
+		/* the board's progress lines, else the transfer's own count */
+		if (t->match)
+			t->listener.data = on_data;
+		else
+			t->listener.transfer = on_transfer_percent;
 		break;
 	case PL_TRIG_BYTES:
 		t->listener.transfer = on_transfer;

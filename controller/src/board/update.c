@@ -196,7 +196,7 @@ static void x_progress(uint64_t acked, void *ud)
 	struct pl_op *op = ud;
 
 	op->res.bytes = acked;
-	pl_board_transfer_progress(op->b, acked, pl_now_ns());
+	pl_board_transfer_progress(op->b, acked, op->len, pl_now_ns());
 }
 
 static void x_done(int status, void *ud)

@@ -317,17 +317,21 @@ static int l_restore(lua_State *L)
 	return pl_lua_wait_yield(L);
 }
 
-/* board:transfer_progress(bytes): a Lua update module reports how many
- * bytes of the image the board acknowledged, as the built-in transfers
- * do: a fault.cut{on = "bytes", offset = N} fires here, the cut leaving
- * before this returns. */
+/* board:transfer_progress(bytes[, total]): a Lua update module reports how
+ * many bytes of the image (of total) the board acknowledged, as the
+ * built-in transfers do: a fault.cut{on = "bytes", offset = N} fires here,
+ * and with total a fault.cut{on = "progress", percent = P} on a board type
+ * without progress lines, the cut leaving before this returns. */
 static int l_transfer_progress(lua_State *L)
 {
 	struct lapi_run *a = lapi_or_raise(L);
 	lua_Integer n = luaL_checkinteger(L, 2);
+	lua_Integer total = luaL_optinteger(L, 3, 0);
 
 	luaL_argcheck(L, n >= 0, 2, "bytes acknowledged: 0 or more");
-	pl_board_transfer_progress(a->board, (uint64_t)n, pl_now_ns());
+	luaL_argcheck(L, total >= 0, 3, "the image's size: 0 or more");
+	pl_board_transfer_progress(a->board, (uint64_t)n, (uint64_t)total,
+				   pl_now_ns());
 	return 0;
 }
 

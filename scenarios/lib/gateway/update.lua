@@ -16,7 +16,8 @@
 --
 -- Each line waits for its answer, so the transfer goes at the board's pace
 -- and nothing piles up. Each acknowledged byte count goes to
--- board:transfer_progress(), so fault.cut{on = "bytes", offset = N} cuts
+-- board:transfer_progress(), so fault.cut{on = "bytes", offset = N} (and
+-- {on = "progress", percent = P}) cuts
 -- this transfer as it does the built-in XMODEM one. The image's bytes come from img:read(offset, len)
 -- (img.sha256 when the image object has it, else codec.sha256 over the
 -- bytes read).
@@ -87,8 +88,9 @@ function M.update(img, opts)
     off = off + n
     m, why = answer("ack " .. off .. " of [0-9]+ bytes", 10000)
     if not m then return false, why end
-    -- what the board acknowledged: fault.cut{on = "bytes"} fires on it
-    board:transfer_progress(off)
+    -- what the board acknowledged, of the image's size: fault.cut{on =
+    -- "bytes"} and fault.cut{on = "progress"} fire on it
+    board:transfer_progress(off, size)
     if opts.on_chunk then
       local stop = opts.on_chunk(off, size)
       if stop ~= nil then return false, stop end

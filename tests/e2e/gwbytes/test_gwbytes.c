@@ -8,7 +8,10 @@
  * board:transfer_progress). The trigger fires in the transfer, the update
  * reports the power cut, and the run's trigger event says bytes: issue 11
  * ("a Lua update module that sends an image as base64 lines with a
- * bytes-triggered cut"). The suite runs with nothing exported.
+ * bytes-triggered cut"). The suite runs with nothing exported. The same
+ * with fault.cut{on = "progress", percent = 50}: the gateway prints no
+ * progress lines, so the trigger reads the share of the image the module
+ * reports acknowledged.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,37 +87,48 @@ static void write_file(const char *path, const char *text)
 	assert_int_equal(fclose(f), 0);
 }
 
-static void bytes_cut_in_a_lua_transfer(void **state)
+/* A suite of one run on the rack's board, outside the project tree: the
+ * scenario arms aim (Lua), runs lib.gateway.update and passes when the
+ * trigger cut the transfer. Its trigger events matching sql_where, in
+ * NAME.db, are counted into *events; the run's reason is returned. */
+static char *aimed_cut(struct ctx *c, const char *name, const char *aim,
+		       const char *sql_where, long *events)
 {
-	struct ctx *c = *state;
-	char *repo = pl_test_path(c->dir, "labrepo");
-	char *scen = pl_test_path(repo, "bytes.lua");
-	char *suite = pl_test_path(repo, "bytes.yaml");
-	char *json = pl_test_path(c->dir, "bytes.json");
-	char *out = NULL, *db = pl_test_path(c->dir, "bytes.db");
+	char file[64], sql[512], scen_text[1024], suite_text[512];
+	char *repo = pl_test_path(c->dir, name);
+	char *scen = pl_test_path(repo, "cut.lua");
+	char *suite = pl_test_path(repo, "suite.yaml");
+	char *json, *db, *out = NULL, *reason;
 	json_error_t jerr;
 	json_t *doc, *r;
 	sqlite3 *h;
 	int rc;
 
+	snprintf(file, sizeof(file), "%s.json", name);
+	json = pl_test_path(c->dir, file);
+	snprintf(file, sizeof(file), "%s.db", name);
+	db = pl_test_path(c->dir, file);
 	assert_int_equal(mkdir(repo, 0755), 0);
-	write_file(scen,
-		   "board:power_off()\n"
-		   "board:power_on()\n"
-		   "local boot, why = board:wait_boot{ settled = true }\n"
-		   "check(boot and boot.settled, \"no settled boot: %s\", why)\n"
-		   "local t = fault.cut{ on = \"bytes\", offset = 4096 }\n"
-		   "local ok, err = require(\"lib.gateway.update\").update(images.new)\n"
-		   "check(t:fired(), \"the bytes trigger did not fire\")\n"
-		   "check(not ok, \"the update went through a power cut\")\n"
-		   "verdict.pass(\"cut at %s: %s\", t:info().detail, err)\n");
-	write_file(suite,
-		   "name: gw-bytes\n"
-		   "images:\n"
-		   "  new: {path: \"${VRACK}/images/gw-2.1.0.img\", version: 2.1.0}\n"
-		   "  factory: \"${VRACK}/images/gw-factory.bin\"\n"
-		   "runs:\n"
-		   "  - scenario: bytes.lua\n");
+	snprintf(scen_text, sizeof(scen_text),
+		 "board:power_off()\n"
+		 "board:power_on()\n"
+		 "local boot, why = board:wait_boot{ settled = true }\n"
+		 "check(boot and boot.settled, \"no settled boot: %%s\", why)\n"
+		 "local t = fault.cut%s\n"
+		 "local ok, err = require(\"lib.gateway.update\").update(images.new)\n"
+		 "check(t:fired(), \"the trigger did not fire\")\n"
+		 "check(not ok, \"the update went through a power cut\")\n"
+		 "verdict.pass(\"cut at %%s: %%s\", t:info().detail, err)\n",
+		 aim);
+	write_file(scen, scen_text);
+	snprintf(suite_text, sizeof(suite_text),
+		 "name: gw-%s\n"
+		 "images:\n"
+		 "  new: {path: \"${VRACK}/images/gw-2.1.0.img\", version: 2.1.0}\n"
+		 "  factory: \"${VRACK}/images/gw-factory.bin\"\n"
+		 "runs:\n"
+		 "  - scenario: cut.lua\n", name);
+	write_file(suite, suite_text);
 	{
 		char *argv[] = { "/usr/bin/env", "-u", "VRACK", "-u", "PROFILE",
 				 (char *)pl_test_patchlab(), "run", suite,
@@ -132,26 +146,62 @@ static void bytes_cut_in_a_lua_transfer(void **state)
 	r = json_array_get(json_object_get(doc, "runs"), 0);
 	assert_string_equal(json_string_value(json_object_get(r, "verdict")),
 			    "pass");
+	reason = strdup(json_string_value(json_object_get(r, "reason")));
+	assert_non_null(reason);
 	json_decref(doc);
-	/* the trigger event: aimed by bytes, fired at or past the offset */
 	h = e2e_db_open(db);
 	assert_non_null(h);
-	assert_int_equal(e2e_db_int(h, "SELECT count(*) FROM events WHERE "
-				    "kind = 'trigger' AND json_extract(payload, "
-				    "'$.kind') = 'bytes' AND json_extract("
-				    "payload, '$.value') >= 4096", -1), 1);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM events WHERE kind = "
+		 "'trigger' AND %s", sql_where);
+	*events = e2e_db_int(h, sql, -1);
 	sqlite3_close(h);
 	free(repo);
 	free(scen);
 	free(suite);
 	free(json);
 	free(db);
+	return reason;
+}
+
+static void bytes_cut_in_a_lua_transfer(void **state)
+{
+	long n = 0;
+
+	/* aimed by bytes, fired at or past the offset */
+	free(aimed_cut(*state, "bytes", "{ on = \"bytes\", offset = 4096 }",
+		       "json_extract(payload, '$.kind') = 'bytes' AND "
+		       "json_extract(payload, '$.value') >= 4096", &n));
+	assert_int_equal(n, 1);
+}
+
+/* The gateway prints no progress lines: a progress cut fires on the share
+ * of the image the module reports acknowledged (transfer_progress's
+ * total), at or past half of it. */
+static void progress_cut_in_a_lua_transfer(void **state)
+{
+	long n = 0;
+
+	unsigned long acked = 0, total = 0;
+	char *why = aimed_cut(*state, "progress",
+			      "{ on = \"progress\", percent = 50 }",
+			      "json_extract(payload, '$.kind') = 'progress' AND "
+			      "json_extract(payload, '$.value') = 50", &n);
+
+	assert_int_equal(n, 1);
+	/* the scenario's reason names what fired it: t:info().detail */
+	if (sscanf(why, "cut at acked %lu of %lu bytes", &acked, &total) != 2)
+		fail_msg("reason: %s", why);
+	assert_true(total > 0);
+	assert_true(2 * acked >= total);
+	assert_true(acked <= total);
+	free(why);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(bytes_cut_in_a_lua_transfer),
+		cmocka_unit_test(progress_cut_in_a_lua_transfer),
 	};
 
 	return cmocka_run_group_tests_name("e2e_gwbytes", tests, setup,
