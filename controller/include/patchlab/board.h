@@ -126,6 +126,24 @@ int pl_board_glitch(struct pl_board *b, unsigned ms, pl_power_cb cb,
 void pl_board_transfer_progress(struct pl_board *b, uint64_t acked,
 				uint64_t total, uint64_t t_ns);
 
+/*
+ * A boot's commit (the type's console.settled line). pl_board_unsettled():
+ * since the last power-on the board announced a boot (boot_ok) and its
+ * settled line has not come yet -- a power-off now would undo the commit.
+ * pl_board_wait_settled() calls cb once the settled line comes (settled
+ * true), or when timeout_ms pass, the power goes off, the wait is
+ * cancelled or the board closes (settled false); waited_ns is how long it
+ * waited. -EALREADY when nothing is unsettled (cb is not called), -EBUSY
+ * while another wait runs. Types without a settled line are never
+ * unsettled.
+ */
+typedef void (*pl_board_settled_cb)(struct pl_board *b, bool settled,
+				    uint64_t waited_ns, void *user_data);
+bool pl_board_unsettled(const struct pl_board *b);
+int pl_board_wait_settled(struct pl_board *b, uint64_t timeout_ms,
+			  pl_board_settled_cb cb, void *user_data);
+void pl_board_wait_settled_cancel(struct pl_board *b);
+
 /* Log the console to path for the current run (NULL: stop). */
 int pl_board_console_log(struct pl_board *b, const char *path);
 

@@ -13,6 +13,7 @@
 #include "patchlab/clock.h"
 #include "patchlab/config.h"
 #include "patchlab/error.h"
+#include "settle.h"
 
 struct pl_board {
 	uv_loop_t *loop;
@@ -29,6 +30,7 @@ struct pl_board {
 	struct pl_probe *probe;
 
 	struct pl_board_listener *listeners;
+	struct pl_board_settle *settle; /* NULL: the type has no settled line */
 	pl_board_event_fn event_fn;
 	void *event_ud;
 };
@@ -342,6 +344,23 @@ bool pl_board_set_aside_for_lab(const struct pl_board *b)
 	return b->quarantine && b->quarantine_lab;
 }
 
+bool pl_board_unsettled(const struct pl_board *b)
+{
+	return pl_board__settle_pending(b->settle);
+}
+
+int pl_board_wait_settled(struct pl_board *b, uint64_t timeout_ms,
+			  pl_board_settled_cb cb, void *user_data)
+{
+	return pl_board__settle_wait(b->settle, b->loop, timeout_ms, cb,
+				     user_data);
+}
+
+void pl_board_wait_settled_cancel(struct pl_board *b)
+{
+	pl_board__settle_cancel(b->settle);
+}
+
 int pl_board_open(struct pl_board **out, uv_loop_t *loop,
 		  const struct pl_board_cfg *cfg, const struct pl_log *log,
 		  const char **why)
@@ -389,6 +408,11 @@ int pl_board_open(struct pl_board **out, uv_loop_t *loop,
 			*why = "console";
 			goto err_close;
 		}
+		err = pl_board__settle_open(&b->settle, b, cfg->type);
+		if (err) {
+			*why = "console";
+			goto err_close;
+		}
 	}
 	if (pr) {
 		err = pl_probe_open(&b->probe, &b->fctx, pr->driver->name,
@@ -415,6 +439,7 @@ int pl_board_close(struct pl_board *b)
 
 	if (!b)
 		return 0;
+	pl_board__settle_close(b->settle);
 	/* Listeners belong to runs that have ended; forget them. */
 	while (b->listeners)
 		pl_board_unlisten(b->listeners);

@@ -310,7 +310,7 @@ static void finish(struct pl_run *r)
 	free(r);
 }
 
-static void after_run(struct pl_run *r)
+static void power_off_and_judge(struct pl_run *r)
 {
 	/* Power off, whatever happened. */
 	pl_board_set_power(r->board, false, NULL, NULL);
@@ -320,6 +320,46 @@ static void after_run(struct pl_run *r)
 	if (r->verdict == PL_VERDICT_BRICKED)
 		pl_board_quarantine(r->board, "bricked and no recovery");
 	finish(r);
+}
+
+/* The settled line came (or not) after the scenario ended: say so, then
+ * the power goes. */
+static void on_settled(struct pl_board *b, bool settled, uint64_t waited_ns,
+		       void *ud)
+{
+	struct pl_run *r = ud;
+	json_t *note;
+
+	(void)b;
+	r->settling = false;
+	note = json_pack("{s:s,s:s,s:I,s:b}", "level", settled ? "info" :
+			 "warn", "msg", settled ?
+			 "end of run: the lab's power-off waited for the boot "
+			 "to settle" :
+			 "end of run: the lab's power-off came before the "
+			 "boot settled (the commit may be undone)",
+			 "waited_us", (json_int_t)(waited_ns / 1000u),
+			 "settled", settled);
+	pl_run_record(r, PL_EV_LOG, note);
+	json_decref(note);
+	power_off_and_judge(r);
+}
+
+/* The scenario is done. A boot the board announced but has not committed
+ * yet (its type's settled line) is let settle first, up to the type's
+ * boot timeout, so that the lab's own power-off does not undo it; a
+ * controller that stops does not wait. */
+static void after_run(struct pl_run *r)
+{
+	uint64_t wait_ms = r->type->boot_timeout_ms ? r->type->boot_timeout_ms :
+						       10000u;
+
+	if (!r->stopping && pl_board_unsettled(r->board) &&
+	    pl_board_wait_settled(r->board, wait_ms, on_settled, r) == 0) {
+		r->settling = true;
+		return;
+	}
+	power_off_and_judge(r);
 }
 
 /* The health check's answer: a probe that cannot read the board after a
@@ -415,6 +455,9 @@ void pl_run_cancel(struct pl_run *r, int code, const char *why, bool stop)
 {
 	if (stop)
 		r->stopping = true;
+	/* a stop does not wait for a boot to settle: the power goes now */
+	if (stop && r->settling)
+		pl_board_wait_settled_cancel(r->board);
 	if (r->lrun)
 		pl_lua_run_cancel(r->lrun, code, why);
 }

@@ -197,11 +197,62 @@ static void progress_cut_in_a_lua_transfer(void **state)
 	free(why);
 }
 
+/* A scenario that ends right after the boot line, before the board
+ * commits the boot: the lab's own power-off waits for the settled line
+ * ("gw: boot committed", 20 ms later) and says so in the run's log. */
+static void end_of_run_waits_for_the_settled_line(void **state)
+{
+	struct ctx *c = *state;
+	char *repo = pl_test_path(c->dir, "settle");
+	char *scen = pl_test_path(repo, "early.lua");
+	char *suite = pl_test_path(repo, "suite.yaml");
+	char *db = pl_test_path(c->dir, "settle.db"), *out = NULL;
+	sqlite3 *h;
+	int rc;
+
+	assert_int_equal(mkdir(repo, 0755), 0);
+	write_file(scen,
+		   "board:power_off()\n"
+		   "board:power_on()\n"
+		   "local m = board.console:expect(\"^gw: boot ok\", "
+		   "{timeout = 5000})\n"
+		   "check(m, \"no boot line\")\n"
+		   "verdict.pass(\"booted: %s\", m.text)\n");
+	write_file(suite,
+		   "name: gw-settle\n"
+		   "images:\n"
+		   "  new: {path: \"${VRACK}/images/gw-2.1.0.img\", version: 2.1.0}\n"
+		   "  factory: \"${VRACK}/images/gw-factory.bin\"\n"
+		   "runs:\n"
+		   "  - scenario: early.lua\n");
+	rc = e2e_patchlab(NULL, &out, "run", suite, "--lab", c->lab, "--db",
+			  db, "--out", c->dir, "-q", NULL);
+	if (rc != PL_EXIT_OK)
+		fprintf(stderr, "patchlab run: exit %d\n%s", rc, out ? out : "");
+	free(out);
+	assert_int_equal(rc, PL_EXIT_OK);
+	h = e2e_db_open(db);
+	assert_non_null(h);
+	assert_int_equal(e2e_db_int(h, "SELECT count(*) FROM events WHERE "
+				    "kind = 'log' AND json_extract(payload, "
+				    "'$.settled') = 1 AND json_extract(payload, "
+				    "'$.msg') LIKE '%waited for the boot to "
+				    "settle%'", -1), 1);
+	/* (settled: the line came while the power was on -- the lab's
+	 * power-off ends the wait with settled = 0) */
+	sqlite3_close(h);
+	free(repo);
+	free(scen);
+	free(suite);
+	free(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(bytes_cut_in_a_lua_transfer),
 		cmocka_unit_test(progress_cut_in_a_lua_transfer),
+		cmocka_unit_test(end_of_run_waits_for_the_settled_line),
 	};
 
 	return cmocka_run_group_tests_name("e2e_gwbytes", tests, setup,
