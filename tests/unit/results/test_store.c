@@ -459,6 +459,7 @@ static void schema_1_gets_the_change_sequence(void **state)
 		"DROP TABLE submitters, quarantine, jobs, queue, boards, workers, "
 		"images; DROP SEQUENCE patchlab_turn;"
 		"DROP FUNCTION patchlab_job_finish;"
+		"DROP FUNCTION patchlab_job_finish_once;"
 		"DROP TABLE changes; DROP FUNCTION patchlab_change CASCADE;"
 		"DROP FUNCTION patchlab_suite_changed CASCADE;"
 		"DROP FUNCTION patchlab_run_changed CASCADE;"
