@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "patchlab/config.h"
+#include "patchlab/error.h"
 #include "patchlab/exit.h"
 #include "patchlab/strbuf.h"
 
@@ -81,3 +83,34 @@ int pl_cli_usage_error(const struct pl_cli_cmd *cmd, const char *fmt, ...)
 	return PL_EXIT_USAGE;
 }
 
+
+/* The diagnostics of a load, printed; err as an exit code. */
+static int loaded(struct pl_diags *d, int err)
+{
+	if (err)
+		pl_diags_print(d, stderr);
+	pl_diags_free(d);
+	if (err)
+		return err == -PL_ECONFIG ? PL_EXIT_CONFIG : PL_EXIT_LAB_ERROR;
+	return 0;
+}
+
+int pl_cli_load_lab(const char *path, const struct pl_config_opts *o,
+		    struct pl_lab **lab)
+{
+	struct pl_diags *d = NULL;
+
+	if (pl_diags_new(&d))
+		return PL_EXIT_LAB_ERROR;
+	return loaded(d, pl_lab_load(lab, path, o, d));
+}
+
+int pl_cli_load_suite(const char *path, const struct pl_config_opts *o,
+		      struct pl_suite **s)
+{
+	struct pl_diags *d = NULL;
+
+	if (pl_diags_new(&d))
+		return PL_EXIT_LAB_ERROR;
+	return loaded(d, pl_suite_load(s, path, o, d));
+}

@@ -68,6 +68,16 @@ bool pl_cli_flag(const struct pl_cli_args *a, const char *name);
 /* Print "usage: patchlab NAME [options] USAGE" and the options to f. */
 void pl_cli_print_usage(const struct pl_cli_cmd *cmd, void *file);
 
+/* Load a lab or a suite, printing what is wrong with it (FILE:LINE:COL):
+ * 0, or the exit code to end with (65 bad configuration, 2 otherwise). */
+struct pl_config_opts;
+struct pl_lab;
+struct pl_suite;
+int pl_cli_load_lab(const char *path, const struct pl_config_opts *o,
+		    struct pl_lab **lab);
+int pl_cli_load_suite(const char *path, const struct pl_config_opts *o,
+		      struct pl_suite **s);
+
 /* Report a usage error for cmd on stderr and return PL_EXIT_USAGE. */
 int pl_cli_usage_error(const struct pl_cli_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

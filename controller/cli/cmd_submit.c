@@ -443,24 +443,6 @@ static int parse_opts(const struct pl_cli_args *a, const char ***images,
 	return 0;
 }
 
-static int load_suite(const char *path, const char *const *images,
-		      struct pl_suite **s)
-{
-	struct pl_config_opts copts = { .image_overrides = images };
-	struct pl_diags *d = NULL;
-	int err;
-
-	if (pl_diags_new(&d))
-		return PL_EXIT_LAB_ERROR;
-	err = pl_suite_load(s, path, &copts, d);
-	if (err)
-		pl_diags_print(d, stderr);
-	pl_diags_free(d);
-	if (err)
-		return err == -PL_ECONFIG ? PL_EXIT_CONFIG : PL_EXIT_LAB_ERROR;
-	return 0;
-}
-
 static int submit_run(const struct pl_cli_args *a)
 {
 	const char *db = pl_cli_opt(a, "db");
@@ -486,7 +468,8 @@ static int submit_run(const struct pl_cli_args *a)
 			&qtimeout_ms);
 	if (rc)
 		goto out_free;
-	rc = load_suite(a->argv[0], images, &suite);
+	rc = pl_cli_load_suite(a->argv[0], &(struct pl_config_opts){
+				      .image_overrides = images }, &suite);
 	if (rc)
 		goto out_free;
 	rc = PL_EXIT_LAB_ERROR;

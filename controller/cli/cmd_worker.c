@@ -541,23 +541,6 @@ static int pick_boards(struct worker *w, const struct pl_lab *lab,
 	return 0;
 }
 
-static int load_lab(const char *path, struct pl_lab **lab)
-{
-	struct pl_config_opts copts = { 0 };
-	struct pl_diags *d = NULL;
-	int err;
-
-	if (pl_diags_new(&d))
-		return PL_EXIT_LAB_ERROR;
-	err = pl_lab_load(lab, path, &copts, d);
-	if (err)
-		pl_diags_print(d, stderr);
-	pl_diags_free(d);
-	if (err)
-		return err == -PL_ECONFIG ? PL_EXIT_CONFIG : PL_EXIT_LAB_ERROR;
-	return 0;
-}
-
 static int parse_numbers(struct worker *w)
 {
 	const char *v;
@@ -612,7 +595,7 @@ static int worker_run(const struct pl_cli_args *a)
 	if (len <= 0)
 		return PL_EXIT_LAB_ERROR;
 	w.exe[len] = '\0';
-	rc = load_lab(w.lab_path, &lab);
+	rc = pl_cli_load_lab(w.lab_path, &(struct pl_config_opts){ 0 }, &lab);
 	if (rc)
 		return rc;
 	rc = pick_boards(&w, lab, &reg);
