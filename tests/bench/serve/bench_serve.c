@@ -25,11 +25,15 @@
  * holds each round's {"alone", "with_clients"} figures as
  * bench_trigger_latency writes them, and the server's CPU. The clients
  * join once the suite has begun (its store is made then): the line "(with
- * clients: ...)" says after how long. Not a test: it asserts nothing.
+ * clients: ...)" says after how long. PL_BENCH_SERVE_PIN=1 puts the trigger
+ * bench on CPU 0 and the server and clients on CPU 1 (pin_to()). Not a
+ * test: it asserts nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <glob.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -138,6 +142,39 @@ static FILE *open_out(int argc, char **argv, char **outp)
 	return *outp ? fopen(*outp, "w") : NULL;
 }
 
+/*
+ * PL_BENCH_SERVE_PIN=1: the trigger bench (its rack and controller) on
+ * CPU 0, the server and the clients (this process) on CPU 1, so the
+ * server's effect on the controller is seen apart from sharing a core.
+ * Every thread of pid (0: this process) on cpu; 0 or -errno.
+ */
+static int pin_to(int pid, int cpu)
+{
+	char path[64];
+	cpu_set_t set;
+	struct dirent *e;
+	DIR *d;
+	int rc = 0;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	snprintf(path, sizeof(path), "/proc/%d/task", pid ? pid : getpid());
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' &&
+		    sched_setaffinity(atoi(e->d_name), sizeof(set), &set) < 0)
+			rc = -errno;
+	closedir(d);
+	return rc;
+}
+
+static bool pinned(void)
+{
+	return getenv("PL_BENCH_SERVE_PIN") != NULL;
+}
+
 /* bench_trigger_latency with TMPDIR=tmp and PL_BENCH_OUT=out; its pid.
  * keep: it leaves its directory (a server still has its store open; ours
  * is removed at the end). */
@@ -149,6 +186,8 @@ static int spawn_trigger(const char *tmp, const char *out, bool keep)
 		int null = open("/dev/null", O_WRONLY);
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (pinned() && pin_to(0, 0))
+			_exit(126);
 		setenv("TMPDIR", tmp, 1);
 		setenv("PL_BENCH_OUT", out, 1);
 		if (keep)
@@ -237,6 +276,10 @@ static double trigger_with_clients(const char *dir, int round,
 		goto out_reap;
 	}
 	globfree(&g);
+	if (pinned() && (pin_to(srv.pid, 1) || pin_to(0, 1))) {
+		fprintf(stderr, "bench_serve: cannot pin to CPU 1\n");
+		goto out_stop;
+	}
 	for (int64_t end = serve_now_ms() + 60000; !suite;) {
 		char *body = NULL;
 		int status;
@@ -518,6 +561,9 @@ int main(int argc, char **argv)
 		printf("  active (1 run / 0.5 s, every client refetches the "
 		       "suite) %.1f %% of a core\n", sd.active_pct);
 	}
+	if (trig_on && pinned())
+		printf("pinned: the trigger bench on CPU 0, the server and "
+		       "the clients on CPU 1\n");
 	if (trig_on) {
 		printf("trigger latency (console line seen -> power command "
 		       "issued), bench_trigger_latency alone and with the "
@@ -560,8 +606,9 @@ int main(int argc, char **argv)
 				"  \"active_pct_core\": %.2f,\n", sd.idle0,
 				sd.idle_n, sd.lat_med, sd.lat_p99, sd.lat_max,
 				sd.nlat, sd.active_pct);
-		fprintf(f, "  \"trigger_issued_minus_seen_rounds\": %s,\n"
-			"  \"nproc\": %ld\n}\n", rj,
+		fprintf(f, "  \"trigger_pinned\": %s,\n"
+			"  \"trigger_issued_minus_seen_rounds\": %s,\n"
+			"  \"nproc\": %ld\n}\n", pinned() ? "true" : "false", rj,
 			sysconf(_SC_NPROCESSORS_ONLN));
 		fclose(f);
 		printf("  written to %s\n", outp);
