@@ -26,6 +26,7 @@
 #include <uv.h>
 
 #include "cli.h"
+#include "run_output.h"
 #include "patchlab/clock.h"
 #include "patchlab/config.h"
 #include "patchlab/error.h"
@@ -34,7 +35,6 @@
 #include "patchlab/gate.h"
 #include "patchlab/report.h"
 #include "patchlab/store.h"
-#include "patchlab/text.h"
 #include "patchlab/value_json.h"
 
 #define EXIT_TIMED_OUT 3
@@ -58,7 +58,9 @@ static const struct pl_cli_opt submit_options[] = {
 	{ "json", 0, "FILE", "with --wait: write the machine-readable result", false },
 	{ "junit", 0, "FILE", "with --wait: write JUnit XML for CI", false },
 	{ "html", 0, "FILE", "with --wait: write the HTML report", false },
-	{ "quiet", 'q', NULL, "no line per finished run", false },
+	{ "quiet", 'q', NULL, "with --wait: no progress line", false },
+	{ "verbose", 'v', NULL, "with --wait: a line per failing run, the "
+	  "verdict table", false },
 	{ NULL },
 };
 
@@ -250,10 +252,12 @@ struct waiter {
 	struct pl_store *st;
 	int64_t suite;
 	uint64_t deadline_ns; /* 0: none */
-	bool quiet;
-	size_t reported;      /* done jobs already shown */
-	unsigned char *shown; /* per job index */
-	size_t njobs;
+	uint64_t start_ns;    /* when the wait began: progress's elapsed */
+	/* the view `run` shows (run_output.c): progress, -v lines, gate */
+	const struct pl_engine_output *out;
+	unsigned char *shown; /* per job index: counted in progress */
+	size_t njobs, ended, shown_ended;
+	unsigned long verdicts[PL_VERDICT_COUNT];
 	int err;              /* a store error that lasted: stop waiting */
 	unsigned failures;    /* store calls failed in a row */
 	bool timed_out, finished;
@@ -261,27 +265,33 @@ struct waiter {
 	uv_timer_t timer;
 };
 
-static void show_done(struct waiter *w, const struct pl_job_row *j)
+/* Count a job that ended (done, cancelled or timed out) once, by its run's
+ * verdict; a job that ended without a run counts as not run, as `run`
+ * counts a run it could not run. A run the store cannot read now is
+ * counted at the next poll. */
+static void count_ended(struct waiter *w, const struct pl_job_row *j)
 {
 	struct pl_run_row *run = NULL;
+	enum pl_verdict v = PL_VERDICT_NOT_RUN;
+	int err = -ENOENT;
 
-	if (w->quiet || j->index < 1 || (size_t)j->index > w->njobs ||
+	if (j->index < 1 || (size_t)j->index > w->njobs ||
 	    w->shown[j->index - 1])
 		return;
+	if (j->state == PL_JOB_DONE && j->run_id)
+		err = pl_store_get_run(w->st, j->run_id, &run, NULL, NULL);
+	if (err && err != -ENOENT)
+		return;
 	w->shown[j->index - 1] = 1;
-	if (j->run_id && pl_store_get_run(w->st, j->run_id, &run, NULL,
-					  NULL) == 0) {
-		char *board = pl_term_dup(run->board_id);
-		char *why = pl_term_dup(run->reason ? run->reason : "");
-
-		fprintf(stderr, "run %" PRId64 " on %s: %s%s%s (worker %s)\n",
-			run->id, board ? board : "?",
-			pl_verdict_name(run->verdict), why && *why ? ": " : "",
-			why ? why : "", run->worker ? run->worker : "-");
-		free(board);
-		free(why);
+	w->ended++;
+	if (run) {
+		v = run->verdict;
+		if (w->out->run_ended)
+			w->out->run_ended(w->out->user_data, run->id,
+					  run->board_id, v, run->reason);
 		pl_store_run_free(run, NULL, 0);
 	}
+	w->verdicts[v]++;
 }
 
 static void on_poll(uv_timer_t *t)
@@ -306,10 +316,20 @@ static void on_poll(uv_timer_t *t)
 	memset(w->counts, 0, sizeof(w->counts));
 	for (size_t i = 0; i < n; i++) {
 		w->counts[j[i].state]++;
-		if (j[i].state == PL_JOB_DONE)
-			show_done(w, &j[i]);
+		if (j[i].state != PL_JOB_QUEUED && j[i].state != PL_JOB_CLAIMED)
+			count_ended(w, &j[i]);
 	}
 	pl_store_jobs_free(j, n);
+	if (w->ended != w->shown_ended && w->out->progress) {
+		struct pl_engine_progress p = {
+			.done = w->ended, .total = w->njobs,
+			.counts = w->verdicts,
+			.elapsed_ns = pl_now_ns() - w->start_ns,
+		};
+
+		w->shown_ended = w->ended;
+		w->out->progress(w->out->user_data, &p);
+	}
 	if (w->counts[PL_JOB_QUEUED] + w->counts[PL_JOB_CLAIMED] == 0) {
 		w->finished = true;
 		uv_stop(t->loop);
@@ -340,9 +360,11 @@ static int wait_suite(struct waiter *w)
 	return w->err;
 }
 
-/* The gate of the finished suite, stored, and the reports. An exit code. */
+/* The gate of the finished suite, stored and shown as `run` shows it, and
+ * the reports. An exit code. */
 static int conclude(const struct pl_cli_args *a, struct pl_store *st,
-		    const struct pl_suite *s, int64_t suite)
+		    const struct pl_suite *s, int64_t suite,
+		    const struct pl_engine_output *out)
 {
 	static const struct {
 		const char *opt;
@@ -365,6 +387,8 @@ static int conclude(const struct pl_cli_args *a, struct pl_store *st,
 		enum pl_gate_result r = pl_gate_result(g);
 
 		pl_store_suite_end(st, suite, pl_gate_result_name(r));
+		if (out->gate)
+			out->gate(out->user_data, g);
 		printf("suite %" PRId64 ": gate %s: %s\n", suite,
 		       pl_gate_result_name(r), pl_gate_why(g));
 		rc = r == PL_GATE_PASS ? PL_EXIT_OK :
@@ -386,6 +410,8 @@ static int conclude(const struct pl_cli_args *a, struct pl_store *st,
 				"report %s: %s\n", reports[i].opt, path,
 				pl_strerror(err));
 			rc = PL_EXIT_LAB_ERROR;
+		} else if (out->report) {
+			out->report(out->user_data, reports[i].opt, path);
 		}
 	}
 	return rc;
@@ -454,6 +480,7 @@ static int submit_run(const struct pl_cli_args *a)
 	struct pl_store *st = NULL;
 	struct plan plan = { 0 };
 	struct waiter w = { 0 };
+	struct pl_cli_run_output out;
 	uint64_t seed = pl_wall_ns() % 1000000007u, timeout_ms = 0,
 		 qtimeout_ms = 0;
 	size_t nboards = 0;
@@ -516,12 +543,17 @@ static int submit_run(const struct pl_cli_args *a)
 		rc = PL_EXIT_OK;
 		goto out_free;
 	}
+	pl_cli_run_output_init(&out, pl_cli_flag(a, "quiet"),
+			       pl_cli_flag(a, "verbose"));
 	w.st = st;
 	w.suite = suite_id;
 	w.njobs = plan.n;
-	w.quiet = pl_cli_flag(a, "quiet");
+	w.out = &out.out;
+	w.start_ns = pl_now_ns();
 	w.deadline_ns = timeout_ms ? pl_now_ns() + timeout_ms * 1000000u : 0;
 	err = wait_suite(&w);
+	if ((err || w.timed_out) && out.tty && !out.quiet && w.shown_ended)
+		fputc('\n', stderr); /* end the live progress line */
 	if (err) {
 		fprintf(stderr, "patchlab submit: lost the lab service while "
 			"waiting: %s\n", pl_strerror(err));
@@ -535,7 +567,7 @@ static int submit_run(const struct pl_cli_args *a)
 			"with %zu runs waiting and %zu running\n", suite_id,
 			w.counts[PL_JOB_QUEUED], w.counts[PL_JOB_CLAIMED]);
 	}
-	rc = conclude(a, st, suite, suite_id);
+	rc = conclude(a, st, suite, suite_id, &out.out);
 	if (w.timed_out || w.counts[PL_JOB_TIMED_OUT]) {
 		if (w.counts[PL_JOB_TIMED_OUT])
 			fprintf(stderr, "patchlab submit: %zu runs were still "

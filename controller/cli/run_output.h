@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What `run`, `replay` and `calibrate` show while a suite runs and when it
- * ends (struct pl_engine_output), to read at a glance:
+ * ends (struct pl_engine_output), to read at a glance; `submit --wait`
+ * calls the same hooks as it follows a queued suite:
  *
  *   while it runs  one live progress line on stderr (a terminal), or a
  *                  plain line at most every PROGRESS_PLAIN_S seconds

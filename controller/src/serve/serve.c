@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -565,6 +566,91 @@ static enum MHD_Result release_lease(struct pl_serve *s,
 	return send_api(c, rc, rc ? NULL : j);
 }
 
+/*
+ * Cancel suite id's waiting runs. A suite queued in the lab service
+ * (PostgreSQL store) is cancelled with the store's own cancel, the one
+ * `patchlab cancel` calls: queued runs end cancelled, claimed ones finish.
+ * Any other suite belongs to the `patchlab run` that runs it, which only
+ * its own process can stop: 409, naming the controllers of its open runs.
+ */
+static enum MHD_Result cancel_suite(struct pl_serve *s,
+				    struct MHD_Connection *c, int64_t id)
+{
+	struct pl_store *st = thread_store(s);
+	struct pl_run_filter f = { .suite_id = id, .open_only = true };
+	struct pl_suite_row *suite = NULL;
+	struct pl_job_row *jobs = NULL;
+	struct pl_run_row *runs = NULL;
+	size_t n = 0, njobs = 0, nruns = 0, running = 0;
+	json_t *j = NULL, *ctl = NULL;
+	bool ended;
+	char msg[384];
+	int rc;
+
+	if (!st)
+		return send_api(c, -EIO, NULL);
+	rc = pl_store_get_suite(st, id, &suite);
+	if (rc)
+		return send_api(c, rc, NULL);
+	ended = suite->gate != NULL;
+	pl_store_suites_free(suite, 1);
+	rc = -ENOENT;
+	if (strcmp(pl_store_backend(st), "postgresql") == 0)
+		rc = pl_store_cancel(st, id, &n);
+	if (rc == 0) {
+		pl_log(&s->log, PL_LOG_WARN, "suite %" PRId64 ": %zu waiting "
+		       "runs cancelled through the web API", id, n);
+		rc = pl_store_list_jobs(st, id, &jobs, &njobs);
+		for (size_t i = 0; rc == 0 && i < njobs; i++)
+			running += jobs[i].state == PL_JOB_CLAIMED;
+		pl_store_jobs_free(jobs, njobs);
+		j = rc ? NULL : json_pack("{s:I,s:I,s:I}", "suite_id",
+					  (json_int_t)id, "cancelled",
+					  (json_int_t)n, "running",
+					  (json_int_t)running);
+		return send_api(c, rc ? rc : j ? 0 : -ENOMEM, j);
+	}
+	if (rc != -ENOENT)
+		return send_api(c, rc, NULL);
+	if (ended) {
+		snprintf(msg, sizeof(msg), "suite %" PRId64 " has ended: "
+			 "nothing to cancel", id);
+		return send_error(c, MHD_HTTP_CONFLICT, msg);
+	}
+	rc = pl_store_list_runs(st, &f, &runs, &nruns);
+	if (rc)
+		return send_api(c, rc, NULL);
+	ctl = json_array();
+	for (size_t i = 0; ctl && i < nruns; i++) {
+		json_t *e = json_pack("{s:i,s:o}", "pid",
+				      runs[i].controller_pid, "host",
+				      pl_serve_jstr(runs[i].controller_host));
+		bool dup = false;
+		size_t k;
+		json_t *o;
+
+		json_array_foreach(ctl, k, o)
+			dup = dup || json_equal(o, e);
+		if (!e || (!dup && json_array_append(ctl, e)))
+			rc = -ENOMEM;
+		json_decref(e);
+	}
+	pl_store_runs_free(runs, nruns);
+	snprintf(msg, sizeof(msg), "suite %" PRId64 " is not in the lab "
+		 "service's queue: it is run by `patchlab run`, which stops "
+		 "on SIGTERM to its controller on its host (its running "
+		 "scenarios end lab-error, the runs not begun are recorded "
+		 "not-run)", id);
+	j = ctl ? json_pack("{s:s,s:I,s:O}", "error", msg, "suite_id",
+			    (json_int_t)id, "controllers", ctl) : NULL;
+	json_decref(ctl);
+	if (rc || !j) {
+		json_decref(j);
+		return send_api(c, -ENOMEM, NULL);
+	}
+	return send_json(c, MHD_HTTP_CONFLICT, j);
+}
+
 static enum MHD_Result route_post(struct pl_serve *s,
 				  struct MHD_Connection *c, const char *url)
 {
@@ -581,10 +667,18 @@ static enum MHD_Result route_post(struct pl_serve *s,
 		return send_error(c, MHD_HTTP_UNAUTHORIZED, "a write action "
 				  "needs 'Authorization: Bearer TOKEN'");
 	if ((t = strrchr(url, '/')) && strncmp(url, "/api/suites/", 12) == 0 &&
-	    strcmp(t, "/cancel") == 0)
-		return send_error(c, MHD_HTTP_NOT_IMPLEMENTED, "cancelling a "
-				  "suite needs the lab service's queue; not "
-				  "implemented yet");
+	    strcmp(t, "/cancel") == 0) {
+		char idtext[24];
+		int64_t id;
+
+		if (t <= url + 12 || t - (url + 12) >= (ptrdiff_t)sizeof(idtext))
+			return send_error(c, MHD_HTTP_NOT_FOUND, "no such suite");
+		snprintf(idtext, sizeof(idtext), "%.*s", (int)(t - url - 12),
+			 url + 12);
+		if (!parse_id(idtext, &id))
+			return send_error(c, MHD_HTTP_NOT_FOUND, "no such suite");
+		return cancel_suite(s, c, id);
+	}
 	if (strncmp(url, "/api/boards/", 12) != 0 || !t || t <= url + 12)
 		return send_error(c, MHD_HTTP_NOT_FOUND, "no such action");
 	n = (size_t)(t - (url + 12));

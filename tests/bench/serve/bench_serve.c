@@ -11,17 +11,29 @@
  *             to the event at each client (median, p99, max), and the
  *             server's CPU while all clients refetch the suite each time;
  *   trigger   the controller's console-trigger latency (bench_trigger_
- *             latency, a real suite on a virtual rack) alone, then again
- *             with the server and CLIENTS clients following that suite live
- *             (each refetches the suite at most once a second, as a page
- *             that coalesces): is it unchanged? PL_BENCH_SERVE_QUICK=1
- *             skips this part (it takes minutes).
+ *             latency, a real suite on a virtual rack: console line seen
+ *             -> power command issued, median / p99 / max) alone, then
+ *             again with `patchlab serve` on the same store and CLIENTS
+ *             clients following that suite live (each refetches the suite
+ *             at most once a second, as a page that coalesces): is it
+ *             unchanged? PL_BENCH_SERVE_ROUNDS (default 3) rounds of the
+ *             pair, alternating, so the machine's own spread shows next to
+ *             any difference. PL_BENCH_SERVE_QUICK=1 skips this part (about
+ *             a minute a round); PL_BENCH_SERVE_TRIGGER_ONLY=1 runs only it.
  * Prints the figures and writes $PL_BENCH_OUT/serve.json (default
- * $PL_SOURCE_DIR/runs/bench/serve.json). Not a test: it asserts nothing.
+ * $PL_SOURCE_DIR/runs/bench/serve.json): "trigger_issued_minus_seen_rounds"
+ * holds each round's {"alone", "with_clients"} figures as
+ * bench_trigger_latency writes them, and the server's CPU. The clients
+ * join once the suite has begun (its store is made then): the line "(with
+ * clients: ...)" says after how long. PL_BENCH_SERVE_PIN=1 puts the trigger
+ * bench on CPU 0 and the server and clients on CPU 1 (pin_to()). Not a
+ * test: it asserts nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <glob.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -130,6 +142,39 @@ static FILE *open_out(int argc, char **argv, char **outp)
 	return *outp ? fopen(*outp, "w") : NULL;
 }
 
+/*
+ * PL_BENCH_SERVE_PIN=1: the trigger bench (its rack and controller) on
+ * CPU 0, the server and the clients (this process) on CPU 1, so the
+ * server's effect on the controller is seen apart from sharing a core.
+ * Every thread of pid (0: this process) on cpu; 0 or -errno.
+ */
+static int pin_to(int pid, int cpu)
+{
+	char path[64];
+	cpu_set_t set;
+	struct dirent *e;
+	DIR *d;
+	int rc = 0;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	snprintf(path, sizeof(path), "/proc/%d/task", pid ? pid : getpid());
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' &&
+		    sched_setaffinity(atoi(e->d_name), sizeof(set), &set) < 0)
+			rc = -errno;
+	closedir(d);
+	return rc;
+}
+
+static bool pinned(void)
+{
+	return getenv("PL_BENCH_SERVE_PIN") != NULL;
+}
+
 /* bench_trigger_latency with TMPDIR=tmp and PL_BENCH_OUT=out; its pid.
  * keep: it leaves its directory (a server still has its store open; ours
  * is removed at the end). */
@@ -141,6 +186,8 @@ static int spawn_trigger(const char *tmp, const char *out, bool keep)
 		int null = open("/dev/null", O_WRONLY);
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (pinned() && pin_to(0, 0))
+			_exit(126);
 		setenv("TMPDIR", tmp, 1);
 		setenv("PL_BENCH_OUT", out, 1);
 		if (keep)
@@ -184,8 +231,8 @@ static int wait_exit(int pid)
  * The trigger bench while CLIENTS pages follow its suite. Returns the
  * server's CPU (% of a core) over the suite, or -1.
  */
-static double trigger_with_clients(const char *dir, size_t nclients,
-				   json_t **figures)
+static double trigger_with_clients(const char *dir, int round,
+				   size_t nclients, json_t **figures)
 {
 	char *tmp = NULL, *out = NULL, *pattern = NULL, path[64], since[32];
 	struct sse_conn *cl = calloc(nclients, sizeof(*cl));
@@ -194,19 +241,20 @@ static double trigger_with_clients(const char *dir, size_t nclients,
 	struct serve_proc srv = { 0 };
 	long long suite = 0, events = 0, fetches = 0;
 	double pct = -1, secs;
-	uint64_t t0ns;
+	uint64_t t0ns, spawned;
 	long long t0;
 	glob_t g;
 	int pid, reaped = 0, wst = 0;
 
 	*figures = NULL;
 	if (!cl || !fetched || !dirty ||
-	    asprintf(&tmp, "%s/tb", dir) < 0 ||
-	    asprintf(&out, "%s/ob", dir) < 0 ||
+	    asprintf(&tmp, "%s/tb%d", dir, round) < 0 ||
+	    asprintf(&out, "%s/ob%d", dir, round) < 0 ||
 	    asprintf(&pattern, "%s/*/out/patchlab.db", tmp) < 0)
 		return -1;
 	mkdir(tmp, 0755);
 	mkdir(out, 0755);
+	spawned = pl_now_ns();
 	pid = spawn_trigger(tmp, out, true);
 	if (pid < 0)
 		return -1;
@@ -228,6 +276,10 @@ static double trigger_with_clients(const char *dir, size_t nclients,
 		goto out_reap;
 	}
 	globfree(&g);
+	if (pinned() && (pin_to(srv.pid, 1) || pin_to(0, 1))) {
+		fprintf(stderr, "bench_serve: cannot pin to CPU 1\n");
+		goto out_stop;
+	}
 	for (int64_t end = serve_now_ms() + 60000; !suite;) {
 		char *body = NULL;
 		int status;
@@ -293,7 +345,9 @@ static double trigger_with_clients(const char *dir, size_t nclients,
 	secs = (double)(pl_now_ns() - t0ns) / 1e9;
 	pct = pct_of_core(cpu_ticks(srv.pid) - t0, secs);
 	printf("  (with clients: %lld events and %lld suite fetches in "
-	       "%.0f s)\n", events, fetches, secs);
+	       "%.1f s, every client following from %.1f s after the bench "
+	       "started)\n", events, fetches, secs,
+	       (double)(t0ns - spawned) / 1e9);
 out_stop:
 	for (size_t i = 0; i < nclients; i++)
 		if (cl[i].buf)
@@ -314,36 +368,28 @@ out_reap:
 	return pct;
 }
 
-int main(int argc, char **argv)
+/* The server side: CPU idle without and with the clients, commit -> event
+ * latency and CPU while every client refetches. */
+struct side {
+	double idle0, idle_n, active_pct, lat_med, lat_p99, lat_max;
+	size_t nlat;
+};
+
+/* 0, or 2 (printed) when the server or a client failed. */
+static int serve_side(const char *dir, size_t nclients, struct side *out)
 {
-	size_t nclients = argc > 1 ? (size_t)atoi(argv[1]) : 50;
-	char *dir = pl_test_tmpdir("bench-serve"), *db, path[64], since[32],
-	     *outp = NULL, *ta = NULL, *tw = NULL;
+	char *db = pl_test_path(dir, "p.db"), path[64], since[32];
 	struct pl_suite_info si = { .name = "bench suite" };
-	struct sse_conn *cl = calloc(nclients ? nclients : 1, sizeof(*cl));
+	struct sse_conn *cl = calloc(nclients, sizeof(*cl));
 	double *lat = calloc(nclients * ACTIVE_RUNS + 1, sizeof(*lat));
-	double idle0, idle_n, active_pct, active_s, wall0, trig_pct = -1;
-	json_t *trig_alone = NULL, *trig_with = NULL;
-	size_t nlat = 0;
+	double active_s;
 	struct serve_proc srv;
 	struct pl_store *st;
-	struct rlimit rl;
 	long long t0, t1;
 	int64_t suite, id, seq;
-	FILE *f;
+	size_t nlat = 0;
 
-	if (!getenv("PATCHLAB"))
-		setenv("PATCHLAB", PL_BENCH_PATCHLAB, 1);
-	if (!cl || !lat || nclients == 0) {
-		fprintf(stderr, "bench_serve: bad client count\n");
-		return 2;
-	}
-	getrlimit(RLIMIT_NOFILE, &rl);
-	rl.rlim_cur = rl.rlim_max;
-	setrlimit(RLIMIT_NOFILE, &rl);
-	wall0 = (double)pl_now_ns();
-	db = pl_test_path(dir, "p.db");
-	if (pl_store_open(&st, db, NULL) ||
+	if (!cl || !lat || pl_store_open(&st, db, NULL) ||
 	    pl_store_suite_begin(st, &si, &suite)) {
 		fprintf(stderr, "bench_serve: cannot write %s\n", db);
 		return 2;
@@ -362,7 +408,7 @@ int main(int argc, char **argv)
 	/* idle, nobody connected */
 	t0 = cpu_ticks(srv.pid);
 	wait_s(IDLE_S / 2.0);
-	idle0 = pct_of_core(cpu_ticks(srv.pid) - t0, IDLE_S / 2.0);
+	out->idle0 = pct_of_core(cpu_ticks(srv.pid) - t0, IDLE_S / 2.0);
 
 	/* the clients arrive: the page's fetch, then its event stream */
 	pl_store_seq(st, &seq);
@@ -376,7 +422,7 @@ int main(int argc, char **argv)
 	wait_s(1); /* let the connection threads settle */
 	t0 = cpu_ticks(srv.pid);
 	wait_s(IDLE_S);
-	idle_n = pct_of_core(cpu_ticks(srv.pid) - t0, IDLE_S);
+	out->idle_n = pct_of_core(cpu_ticks(srv.pid) - t0, IDLE_S);
 
 	/* active: runs stored 0.5 s apart, every client refetches */
 	t0 = cpu_ticks(srv.pid);
@@ -420,94 +466,157 @@ int main(int argc, char **argv)
 		active_s = (double)(pl_now_ns() - a0) / 1e9;
 	}
 	t1 = cpu_ticks(srv.pid);
-	active_pct = pct_of_core(t1 - t0, active_s);
+	out->active_pct = pct_of_core(t1 - t0, active_s);
 	qsort(lat, nlat, sizeof(*lat), cmp_d);
+	out->nlat = nlat;
+	out->lat_med = lat[nlat / 2];
+	out->lat_p99 = lat[(size_t)((double)nlat * 0.99)];
+	out->lat_max = lat[nlat - 1];
 
 	for (size_t i = 0; i < nclients; i++)
 		sse_close(&cl[i]);
 	serve_stop(&srv, false);
 	pl_store_close(st);
+	free(db);
+	free(cl);
+	free(lat);
+	return 0;
+}
 
-	printf("serve: %zu SSE clients on one suite of %d runs\n", nclients,
-	       SUITE_RUNS);
-	printf("  idle, no client        %6.2f %% of a core\n", idle0);
-	printf("  idle, %3zu clients      %6.2f %% of a core (target < 5 %%)\n",
-	       nclients, idle_n);
-	printf("  commit -> event        median %.1f ms, p99 %.1f ms, max "
-	       "%.1f ms (%zu deliveries)\n", lat[nlat / 2],
-	       lat[(size_t)((double)nlat * 0.99)], lat[nlat - 1], nlat);
-	printf("  active (1 run / 0.5 s, every client refetches the suite) "
-	       "%.1f %% of a core\n", active_pct);
+/* bench_trigger_latency alone, in dir/a<round>: its figures or NULL. */
+static json_t *trigger_alone(const char *dir, int round)
+{
+	char *oa = NULL, *tdir = NULL;
+	json_t *alone = NULL;
+	int pid;
+
+	if (asprintf(&oa, "%s/oa%d", dir, round) > 0 &&
+	    asprintf(&tdir, "%s/ta%d", dir, round) > 0) {
+		mkdir(oa, 0755);
+		mkdir(tdir, 0755);
+		pid = spawn_trigger(tdir, oa, false);
+		if (pid > 0 && wait_exit(pid) == 0)
+			alone = trigger_figures(oa);
+	}
+	free(oa);
+	free(tdir);
+	return alone;
+}
+
+static void print_figures(const char *what, json_t *f)
+{
+	if (!f) {
+		printf("  %-28s (failed)\n", what);
+		return;
+	}
+	printf("  %-28s median %6.1f us  p99 %7.1f us  max %8.1f us\n", what,
+	       json_number_value(json_object_get(f, "median_us")),
+	       json_number_value(json_object_get(f, "p99_us")),
+	       json_number_value(json_object_get(f, "max_us")));
+}
+
+/*
+ * main: the server side (unless PL_BENCH_SERVE_TRIGGER_ONLY=1), then
+ * PL_BENCH_SERVE_ROUNDS (default 3) rounds of the trigger bench alone and
+ * with the server and its clients, alternating, so the machine's own noise
+ * shows next to any difference (unless PL_BENCH_SERVE_QUICK=1).
+ */
+int main(int argc, char **argv)
+{
+	size_t nclients = argc > 1 ? (size_t)atoi(argv[1]) : 50;
+	const char *rs = getenv("PL_BENCH_SERVE_ROUNDS");
+	int rounds = rs ? atoi(rs) : 3;
+	bool side_on = !getenv("PL_BENCH_SERVE_TRIGGER_ONLY");
+	bool trig_on = !getenv("PL_BENCH_SERVE_QUICK");
+	char *dir = pl_test_tmpdir("bench-serve"), *outp = NULL, *rj = NULL;
+	struct side sd = { 0 };
+	json_t *rlist = json_array();
+	double wall0;
+	struct rlimit rl;
+	FILE *f;
+
+	if (!getenv("PATCHLAB"))
+		setenv("PATCHLAB", PL_BENCH_PATCHLAB, 1);
+	if (nclients == 0 || nclients > 10000 || rounds < 1 || rounds > 20 ||
+	    !rlist) {
+		fprintf(stderr, "bench_serve: bad client count or rounds\n");
+		return 2;
+	}
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	wall0 = (double)pl_now_ns();
+	if (side_on) {
+		if (serve_side(dir, nclients, &sd))
+			return 2;
+		printf("serve: %zu SSE clients on one suite of %d runs\n",
+		       nclients, SUITE_RUNS);
+		printf("  idle, no client        %6.2f %% of a core\n",
+		       sd.idle0);
+		printf("  idle, %3zu clients      %6.2f %% of a core (target "
+		       "< 5 %%)\n", nclients, sd.idle_n);
+		printf("  commit -> event        median %.1f ms, p99 %.1f ms, "
+		       "max %.1f ms (%zu deliveries)\n", sd.lat_med,
+		       sd.lat_p99, sd.lat_max, sd.nlat);
+		printf("  active (1 run / 0.5 s, every client refetches the "
+		       "suite) %.1f %% of a core\n", sd.active_pct);
+	}
+	if (trig_on && pinned())
+		printf("pinned: the trigger bench on CPU 0, the server and "
+		       "the clients on CPU 1\n");
+	if (trig_on) {
+		printf("trigger latency (console line seen -> power command "
+		       "issued), bench_trigger_latency alone and with the "
+		       "server and %zu clients following its suite, %d "
+		       "round%s:\n", nclients, rounds, rounds > 1 ? "s" : "");
+		fflush(stdout);
+	}
+	for (int r = 0; trig_on && r < rounds; r++) {
+		json_t *alone = trigger_alone(dir, r), *with = NULL, *o;
+		double pct = trigger_with_clients(dir, r, nclients, &with);
+		char what[64];
+
+		snprintf(what, sizeof(what), "round %d, alone", r + 1);
+		print_figures(what, alone);
+		snprintf(what, sizeof(what), "round %d, %zu clients", r + 1,
+			 nclients);
+		print_figures(what, with);
+		printf("  %-28s server %.1f %% of a core\n", "", pct);
+		fflush(stdout);
+		o = json_pack("{s:o,s:o,s:f}", "alone",
+			      alone ? alone : json_null(), "with_clients",
+			      with ? with : json_null(), "server_pct_core",
+			      pct);
+		if (!o || json_array_append_new(rlist, o))
+			return 2;
+	}
 	printf("  bench wall             %.1f s\n",
 	       ((double)pl_now_ns() - wall0) / 1e9);
-	if (!getenv("PL_BENCH_SERVE_QUICK")) {
-		char *oa = NULL, *tdir = NULL;
-		json_t *alone = NULL;
-		int pid;
-
-		printf("  trigger latency, bench_trigger_latency alone ...\n");
-		fflush(stdout);
-		if (asprintf(&oa, "%s/oa", dir) > 0 &&
-		    asprintf(&tdir, "%s/ta", dir) > 0) {
-			mkdir(oa, 0755);
-			mkdir(tdir, 0755);
-			pid = spawn_trigger(tdir, oa, false);
-			if (pid > 0 && wait_exit(pid) == 0)
-				alone = trigger_figures(oa);
-		}
-		free(oa);
-		free(tdir);
-		printf("  ... and with the server and %zu clients on its suite"
-		       "\n", nclients);
-		fflush(stdout);
-		trig_pct = trigger_with_clients(dir, nclients, &trig_with);
-		trig_alone = alone;
-		{
-			char *a = alone ? json_dumps(alone, JSON_COMPACT) : NULL;
-			char *w = trig_with ? json_dumps(trig_with,
-							 JSON_COMPACT) : NULL;
-
-			printf("  issued - seen, alone        %s\n",
-			       a ? a : "(failed)");
-			printf("  issued - seen, %3zu clients  %s\n", nclients,
-			       w ? w : "(failed)");
-			printf("  server CPU during that suite %.1f %% of a "
-			       "core\n", trig_pct);
-			free(a);
-			free(w);
-		}
-	}
 	f = open_out(argc, argv, &outp);
-	ta = trig_alone ? json_dumps(trig_alone, JSON_COMPACT) : NULL;
-	tw = trig_with ? json_dumps(trig_with, JSON_COMPACT) : NULL;
-	if (f) {
+	rj = json_dumps(rlist, JSON_COMPACT | JSON_REAL_PRECISION(6));
+	if (f && rj) {
 		fprintf(f, "{\n  \"bench\": \"serve\",\n  \"clients\": %zu,\n"
-			"  \"suite_runs\": %d,\n  \"poll_ms\": 250,\n"
-			"  \"idle_no_client_pct_core\": %.3f,\n"
-			"  \"idle_clients_pct_core\": %.3f,\n"
-			"  \"event_latency_ms\": {\"median\": %.2f, \"p99\": "
-			"%.2f, \"max\": %.2f, \"n\": %zu},\n"
-			"  \"active_pct_core\": %.2f,\n"
-			"  \"trigger_issued_minus_seen_alone\": %s,\n"
-			"  \"trigger_issued_minus_seen_with_clients\": %s,\n"
-			"  \"trigger_suite_server_pct_core\": %.2f,\n"
-			"  \"nproc\": %ld\n}\n",
-			nclients, SUITE_RUNS, idle0, idle_n, lat[nlat / 2],
-			lat[(size_t)((double)nlat * 0.99)], lat[nlat - 1],
-			nlat, active_pct, ta ? ta : "null", tw ? tw : "null",
-			trig_pct, sysconf(_SC_NPROCESSORS_ONLN));
+			"  \"suite_runs\": %d,\n  \"poll_ms\": 250,\n",
+			nclients, SUITE_RUNS);
+		if (side_on)
+			fprintf(f, "  \"idle_no_client_pct_core\": %.3f,\n"
+				"  \"idle_clients_pct_core\": %.3f,\n"
+				"  \"event_latency_ms\": {\"median\": %.2f, "
+				"\"p99\": %.2f, \"max\": %.2f, \"n\": %zu},\n"
+				"  \"active_pct_core\": %.2f,\n", sd.idle0,
+				sd.idle_n, sd.lat_med, sd.lat_p99, sd.lat_max,
+				sd.nlat, sd.active_pct);
+		fprintf(f, "  \"trigger_pinned\": %s,\n"
+			"  \"trigger_issued_minus_seen_rounds\": %s,\n"
+			"  \"nproc\": %ld\n}\n", pinned() ? "true" : "false", rj,
+			sysconf(_SC_NPROCESSORS_ONLN));
 		fclose(f);
 		printf("  written to %s\n", outp);
 	}
 	free(outp);
-	free(ta);
-	free(tw);
-	json_decref(trig_alone);
-	json_decref(trig_with);
+	free(rj);
+	json_decref(rlist);
 	pl_test_rmrf(dir);
 	free(dir);
-	free(db);
-	free(cl);
-	free(lat);
 	return 0;
 }

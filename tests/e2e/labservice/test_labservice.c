@@ -12,6 +12,9 @@
  *     serves its board (the `worker` of each run);
  *   - the verdicts are those of `patchlab run` of the same suite on the
  *     same rack from one host, and so is the exit code;
+ *   - without a terminal, submit --wait shows `run`'s plain progress lines
+ *     (runs done/total) at `run`'s bounded rate, no line per run, and
+ *     `run`'s table at the end;
  *   - a resubmission stores no image twice;
  *   - SIGTERM drains each worker: exit 0, its boards offline;
  *   - a worker killed with SIGKILL while its runs are claimed, then
@@ -32,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -174,6 +178,40 @@ static json_t *verdicts_of(const char *json_path)
 	return out;
 }
 
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * What submit --wait showed without a terminal: `run`'s plain progress
+ * lines ("[done/total] pass ..."), at a bounded rate (run_output.c: one
+ * at most every 10 s, and the last) over wall_s seconds, ending with
+ * every run; no line per run without -v; then the table `run` prints.
+ */
+static void shows_progress_like_run(const char *out, double wall_s)
+{
+	char last[32];
+	size_t lines = 0;
+
+	for (const char *l = out; l; l = strchr(l, '\n')) {
+		unsigned done, total;
+		char pass[5];
+
+		l += *l == '\n';
+		lines += sscanf(l, "[%u/%u] %4s", &done, &total, pass) == 3 &&
+			 strcmp(pass, "pass") == 0;
+	}
+	snprintf(last, sizeof(last), "[%d/%d] pass ", BOARDS, BOARDS);
+	if (!strstr(out, last) || lines < 1 || lines > 2 + wall_s / 10 ||
+	    strstr(out, "(worker ") || !strstr(out, "update_clean"))
+		fail_msg("submit --wait output (%zu progress lines in %.0f s):"
+			 "\n%s", lines, wall_s, out);
+}
+
 static void suite_spread_over_two_workers_matches_one_host(void **state)
 {
 	struct ctx *c = *state;
@@ -188,6 +226,7 @@ static void suite_spread_over_two_workers_matches_one_host(void **state)
 	uv_loop_t loop;
 	uv_timer_t tick;
 	int rc1, rc2, rc_one;
+	double wall;
 
 	/* one host, as today */
 	snprintf(one, sizeof(one), "%s/one.json", c->rack.dir);
@@ -222,6 +261,7 @@ static void suite_spread_over_two_workers_matches_one_host(void **state)
 
 	/* the lab service, from a third process */
 	snprintf(spread, sizeof(spread), "%s/spread.json", c->rack.dir);
+	wall = mono_s();
 	rc2 = e2e_patchlab(NULL, &out, "submit", c->suite, "--db", c->url,
 			   "--wait", "--timeout", "4m", "--json", spread,
 			   "--seed", "7", NULL);
@@ -231,7 +271,9 @@ static void suite_spread_over_two_workers_matches_one_host(void **state)
 		fail_msg("submit --wait: exit %d, run: %d\n%s", rc2, rc_one,
 			 out ? out : "");
 	}
+	wall = mono_s() - wall;
 	assert_int_equal(sscanf(out, "suite %lld queued", &suite), 1);
+	shows_progress_like_run(out, wall);
 	free(out);
 	out = NULL;
 

@@ -3,16 +3,20 @@
  * /pl/serve/api: the real `patchlab serve` on a store written through the
  * store API (as a controller writes it): the JSON of /api/, the event
  * stream of /events (Last-Event-ID, new runs, a server killed and started
- * again with no change lost), the write actions' token, the Host check.
+ * again with no change lost), the write actions' token and cancel, the
+ * Host check. On SQLite, and as integration_serve_api_pg on a PostgreSQL
+ * server the test starts (where a suite can be queued and cancelled).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "pl_test.h"
+#include "pl_test_store.h"
 #include "serve_test.h"
 
 /* A board id, reason and console line a hostile board could produce. */
@@ -47,7 +51,7 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	f->dir = pl_test_tmpdir("serve-api");
-	f->db = pl_test_path(f->dir, "p.db");
+	f->db = pl_test_store_target(f->dir, "p.db");
 	f->lab = pl_test_path(f->dir, "lab.yaml");
 	f->token = pl_test_path(f->dir, "token");
 	f->console = pl_test_path(f->dir, "nasty.console");
@@ -279,9 +283,6 @@ static void write_actions_need_the_token(void **state)
 	assert_int_equal(pl_store_list_leases(f->st, &l, &n), 0);
 	assert_int_equal(n, 1); /* still held */
 	pl_store_leases_free(l, n);
-	assert_int_equal(status_of(f, "POST", "/api/suites/1/cancel",
-				   "Authorization: Bearer s3cret-token\r\n"),
-			 501);
 	assert_int_equal(status_of(f, "POST",
 				   "/api/boards/vb0/release-quarantine",
 				   "Authorization: Bearer s3cret-token\r\n"),
@@ -295,6 +296,147 @@ static void write_actions_need_the_token(void **state)
 	assert_int_equal(status_of(f, "POST", "/api/boards/vb0/release-lease",
 				   "Authorization: Bearer s3cret-token\r\n"),
 			 404);
+}
+
+/* POST path with the token: the status and the body's JSON. */
+static json_t *post_json(struct fx *f, const char *path, int *status)
+{
+	char *body;
+	json_t *j;
+
+	assert_int_equal(http_req(&f->srv, "POST", path,
+				  "Authorization: Bearer s3cret-token\r\n",
+				  status, &body), 0);
+	j = json_loads(body, 0, NULL);
+	if (!j)
+		fprintf(stderr, "POST %s: %d %s\n", path, *status, body);
+	assert_non_null(j);
+	free(body);
+	return j;
+}
+
+/* The states of suite's jobs: *queued, *claimed, *cancelled. */
+static void job_states(struct fx *f, int64_t suite, size_t *queued,
+		       size_t *claimed, size_t *cancelled)
+{
+	struct pl_job_row *j;
+	size_t n;
+
+	*queued = *claimed = *cancelled = 0;
+	assert_int_equal(pl_store_list_jobs(f->st, suite, &j, &n), 0);
+	for (size_t i = 0; i < n; i++) {
+		*queued += j[i].state == PL_JOB_QUEUED;
+		*claimed += j[i].state == PL_JOB_CLAIMED;
+		*cancelled += j[i].state == PL_JOB_CANCELLED;
+	}
+	pl_store_jobs_free(j, n);
+}
+
+static void cancel_a_suite(void **state)
+{
+	struct fx *f = *state;
+	struct pl_suite_info si = { .name = "by patchlab run", .seed = 2 };
+	struct pl_run_info ri = {
+		.board_id = "vb1", .board_type = "virtual-mcu",
+		.scenario = "cut_swap",
+	};
+	struct pl_run_filter open = { .open_only = true };
+	struct pl_run_row *runs;
+	int64_t local, run;
+	json_t *j, *ctl;
+	char path[64];
+	size_t n;
+	int status;
+
+	assert_int_equal(status_of(f, "POST", "/api/suites/1/cancel", NULL),
+			 401);
+	assert_int_equal(status_of(f, "POST", "/api/suites/999/cancel",
+				   "Authorization: Bearer s3cret-token\r\n"),
+			 404);
+	assert_int_equal(status_of(f, "POST", "/api/suites/x/cancel",
+				   "Authorization: Bearer s3cret-token\r\n"),
+			 404);
+	assert_int_equal(status_of(f, "POST", "/api/suites//cancel",
+				   "Authorization: Bearer s3cret-token\r\n"),
+			 404);
+
+	/* a suite a controller runs itself (`patchlab run`), one run open:
+	 * 409, naming the controller to stop; its run stays open */
+	assert_int_equal(pl_store_suite_begin(f->st, &si, &local), 0);
+	ri.suite_id = local;
+	assert_int_equal(pl_store_run_begin(f->st, &ri, &run), 0);
+	snprintf(path, sizeof(path), "/api/suites/%lld/cancel",
+		 (long long)local);
+	j = post_json(f, path, &status);
+	assert_int_equal(status, 409);
+	assert_non_null(strstr(sget(j, "error"), "SIGTERM"));
+	ctl = json_object_get(j, "controllers");
+	assert_int_equal(json_array_size(ctl), 1);
+	assert_int_equal(json_integer_value(json_object_get(
+		json_array_get(ctl, 0), "pid")), getpid());
+	json_decref(j);
+	open.suite_id = local;
+	assert_int_equal(pl_store_list_runs(f->st, &open, &runs, &n), 0);
+	assert_int_equal(n, 1);
+	pl_store_runs_free(runs, n);
+	/* ended: nothing to cancel */
+	assert_int_equal(pl_store_run_end(f->st, run, PL_VERDICT_PASS, NULL),
+			 0);
+	assert_int_equal(pl_store_suite_end(f->st, local, "pass"), 0);
+	j = post_json(f, path, &status);
+	assert_int_equal(status, 409);
+	assert_non_null(strstr(sget(j, "error"), "has ended"));
+	json_decref(j);
+
+	if (pl_test_store_is_pg()) {
+		/* queued in the lab service: three runs, one already claimed
+		 * by a worker; the two waiting are cancelled, the claimed one
+		 * runs on */
+		struct pl_worker_board wb[] = { { "vb0", "virtual-mcu",
+						  NULL } };
+		struct pl_job_info jobs[3];
+		struct pl_submit_info sub = {
+			.suite = { .name = "queued", .file = "/s.yaml" },
+		};
+		struct pl_job_row *claimed;
+		size_t q, c, x;
+		int64_t queued;
+
+		for (size_t i = 0; i < 3; i++)
+			jobs[i] = (struct pl_job_info){
+				.board_id = "vb0", .board_type = "virtual-mcu",
+				.scenario = "scenarios/cut.lua", .seed = i };
+		assert_int_equal(pl_store_worker_register(f->st, "w1", "lab",
+							  wb, 1, 2), 0);
+		assert_int_equal(pl_store_submit(f->st, &sub, jobs, 3,
+						 &queued), 0);
+		assert_int_equal(pl_store_claim(f->st, "w1",
+						(const char *[]){ "vb0" }, 1,
+						600000, &claimed), 0);
+		pl_store_jobs_free(claimed, 1);
+		snprintf(path, sizeof(path), "/api/suites/%lld/cancel",
+			 (long long)queued);
+		j = post_json(f, path, &status);
+		assert_int_equal(status, 200);
+		assert_int_equal(json_integer_value(json_object_get(
+			j, "cancelled")), 2);
+		assert_int_equal(json_integer_value(json_object_get(
+			j, "running")), 1);
+		json_decref(j);
+		job_states(f, queued, &q, &c, &x);
+		assert_int_equal(q, 0);
+		assert_int_equal(c, 1);
+		assert_int_equal(x, 2);
+		/* again: nothing left waiting */
+		j = post_json(f, path, &status);
+		assert_int_equal(status, 200);
+		assert_int_equal(json_integer_value(json_object_get(
+			j, "cancelled")), 0);
+		json_decref(j);
+		job_states(f, queued, &q, &c, &x);
+		assert_int_equal(c, 1);
+		assert_int_equal(x, 2);
+	}
 }
 
 /* The store's change sequence numbers after since, in order. */
@@ -479,9 +621,11 @@ int main(void)
 		cmocka_unit_test(changes_poll_from_since),
 		cmocka_unit_test(console_tail_follows_an_open_run),
 		cmocka_unit_test(write_actions_need_the_token),
+		cmocka_unit_test(cancel_a_suite),
 		cmocka_unit_test(events_resume_and_survive_a_restart),
 	};
 
+	pl_test_store_init();
 	return cmocka_run_group_tests_name("/pl/serve/api", tests, setup,
 					   teardown);
 }
