@@ -566,6 +566,32 @@ static enum MHD_Result release_lease(struct pl_serve *s,
 	return send_api(c, rc, rc ? NULL : j);
 }
 
+/* A person restored board: its quarantine (kept in the store) ends, as
+ * `patchlab boards --release` ends it. 404 when it had none. */
+static enum MHD_Result release_quarantine(struct pl_serve *s,
+					  struct MHD_Connection *c,
+					  const char *board)
+{
+	struct pl_store *st = thread_store(s);
+	json_t *j = NULL;
+	int rc;
+
+	if (!st)
+		return send_api(c, -EIO, NULL);
+	rc = pl_store_quarantine_release(st, board);
+	if (rc == 0) {
+		pl_log(&s->log, PL_LOG_WARN, "quarantine of %s released "
+		       "through the web API", board);
+		j = json_object();
+		if (!j || json_object_set_new(j, "released",
+					      pl_serve_jstr(board))) {
+			json_decref(j);
+			rc = -ENOMEM;
+		}
+	}
+	return send_api(c, rc, rc ? NULL : j);
+}
+
 /*
  * Cancel suite id's waiting runs. A suite queued in the lab service
  * (PostgreSQL store) is cancelled with the store's own cancel, the one
@@ -690,8 +716,7 @@ static enum MHD_Result route_post(struct pl_serve *s,
 	else if (strcmp(t, "/release-lease") == 0)
 		ret = release_lease(s, c, board);
 	else if (strcmp(t, "/release-quarantine") == 0)
-		ret = send_error(c, MHD_HTTP_NOT_IMPLEMENTED, "the store does "
-				 "not keep quarantines yet; not implemented");
+		ret = release_quarantine(s, c, board);
 	else
 		ret = send_error(c, MHD_HTTP_NOT_FOUND, "no such action");
 	free(board);

@@ -197,9 +197,29 @@ static int doc(int64_t seq, const char *key, json_t *value, json_t **out)
 
 /* --------------------------------------------------------------- lab */
 
+/* {"kind", "reason", "holder", "run_id", "since_ns"} of a quarantine */
+static json_t *quarantine_json(const struct pl_quarantine_row *q)
+{
+	json_t *o = json_object();
+	bool oom = !o;
+
+	put_str(o, "kind", pl_quarantine_kind_name(q->kind), &oom);
+	put_str(o, "reason", q->reason, &oom);
+	put_str(o, "holder", q->holder, &oom);
+	put(o, "run_id", q->run_id ? json_integer(q->run_id) : json_null(),
+	    &oom);
+	put_int(o, "since_ns", (int64_t)q->since_ns, &oom);
+	if (oom) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 static json_t *board_json(struct pl_store *st, const char *id,
 			  const struct pl_board_cfg *b,
-			  const struct pl_lease_row *lease, uint64_t now,
+			  const struct pl_lease_row *lease,
+			  const struct pl_quarantine_row *q, uint64_t now,
 			  int *rc)
 {
 	struct pl_run_row *last = NULL;
@@ -220,10 +240,10 @@ static json_t *board_json(struct pl_store *st, const char *id,
 			oom = true;
 	put(o, "tags", tags, &oom);
 	put(o, "in_lab", json_boolean(b != NULL), &oom);
-	/* The store keeps neither power state nor quarantine yet (issue 14
-	 * puts quarantine in the store): null says "unknown", not "off". */
+	/* The store keeps no power state: null says "unknown", not "off".
+	 * Quarantine: null when the board is not quarantined. */
 	put(o, "power", json_null(), &oom);
-	put(o, "quarantine", json_null(), &oom);
+	put(o, "quarantine", q ? quarantine_json(q) : json_null(), &oom);
 	put(o, "lease", lease ? lease_json(lease, now) : json_null(), &oom);
 	err = pl_store_board_last_run(st, id, &last);
 	if (err == 0)
@@ -246,7 +266,8 @@ int pl_serve_api_lab(struct pl_store *st, const struct pl_lab *lab,
 		     json_t **out)
 {
 	struct pl_lease_row *leases = NULL;
-	size_t nleases = 0;
+	struct pl_quarantine_row *quar = NULL;
+	size_t nleases = 0, nquar = 0;
 	json_t *boards = json_array(), *o;
 	uint64_t now = pl_store_now(st);
 	bool oom = !boards;
@@ -258,12 +279,17 @@ int pl_serve_api_lab(struct pl_store *st, const struct pl_lab *lab,
 	if (rc)
 		goto out_free;
 	rc = pl_store_list_leases(st, &leases, &nleases);
+	if (rc == 0)
+		rc = pl_store_list_quarantine(st, &quar, &nquar);
 	if (rc)
 		goto out_free;
 	for (size_t i = 0; lab && i < lab->nboards && !oom && rc == 0; i++) {
 		const struct pl_board_cfg *b = &lab->boards[i];
-		json_t *j = board_json(st, b->id, b, pl_lease_rows_find(leases, nleases,
-							      b->id), now, &rc);
+		json_t *j = board_json(st, b->id, b,
+				       pl_lease_rows_find(leases, nleases, b->id),
+				       pl_quarantine_rows_find(quar, nquar,
+							       b->id),
+				       now, &rc);
 
 		if (j && json_array_append_new(boards, j))
 			oom = true;
@@ -278,8 +304,10 @@ int pl_serve_api_lab(struct pl_store *st, const struct pl_lab *lab,
 					leases[i].board_id) == 0;
 		if (known)
 			continue;
-		j = board_json(st, leases[i].board_id, NULL, &leases[i], now,
-			       &rc);
+		j = board_json(st, leases[i].board_id, NULL, &leases[i],
+			       pl_quarantine_rows_find(quar, nquar,
+						       leases[i].board_id),
+			       now, &rc);
 		if (j && json_array_append_new(boards, j))
 			oom = true;
 	}
@@ -300,6 +328,7 @@ int pl_serve_api_lab(struct pl_store *st, const struct pl_lab *lab,
 out_free:
 	json_decref(boards);
 	pl_store_leases_free(leases, nleases);
+	pl_store_quarantine_free(quar, nquar);
 	return rc ? rc : oom ? -ENOMEM : 0;
 }
 
@@ -309,8 +338,9 @@ int pl_serve_api_board(struct pl_store *st, const struct pl_lab *lab,
 	struct pl_run_filter f = { .board_id = board };
 	const struct pl_board_cfg *b = NULL;
 	struct pl_lease_row *leases = NULL;
+	struct pl_quarantine_row *quar = NULL;
 	struct pl_run_row *runs = NULL;
-	size_t nleases = 0, nruns = 0;
+	size_t nleases = 0, nruns = 0, nquar = 0;
 	json_t *o = NULL, *list = NULL;
 	bool oom = false;
 	int64_t seq = 0;
@@ -324,14 +354,17 @@ int pl_serve_api_board(struct pl_store *st, const struct pl_lab *lab,
 		if (strcmp(lab->boards[i].id, board) == 0)
 			b = &lab->boards[i];
 	rc = pl_store_list_leases(st, &leases, &nleases);
+	rc = rc ? rc : pl_store_list_quarantine(st, &quar, &nquar);
 	rc = rc ? rc : pl_store_list_runs(st, &f, &runs, &nruns);
 	if (rc)
 		goto out_free;
-	if (!b && nruns == 0 && !pl_lease_rows_find(leases, nleases, board)) {
+	if (!b && nruns == 0 && !pl_lease_rows_find(leases, nleases, board) &&
+	    !pl_quarantine_rows_find(quar, nquar, board)) {
 		rc = -ENOENT;
 		goto out_free;
 	}
 	o = board_json(st, board, b, pl_lease_rows_find(leases, nleases, board),
+		       pl_quarantine_rows_find(quar, nquar, board),
 		       pl_store_now(st), &rc);
 	if (!o)
 		goto out_free;
@@ -355,6 +388,7 @@ out_free:
 	json_decref(list);
 	pl_store_runs_free(runs, nruns);
 	pl_store_leases_free(leases, nleases);
+	pl_store_quarantine_free(quar, nquar);
 	return rc;
 }
 

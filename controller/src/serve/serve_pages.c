@@ -95,6 +95,8 @@ static const char common_js[] =
 	"for(const c of j.changes)onChange(c);if(j.seq>PL.last)PL.last=j.seq;"
 	"if(j.more)continue;}catch(e){live('offline');}"
 	"await new Promise(ok=>setTimeout(ok,1000));}}\n"
+	"function quar(q){return q===null?'-':q.kind+': '+q.reason+"
+	"(q.run_id?' (run '+q.run_id+')':'');}\n"
 	"function start(urls,render,relevant){PL.urls=urls;PL.render=render;"
 	"PL.relevant=relevant;refresh();}\n";
 
@@ -108,7 +110,7 @@ static const char lab_js[] =
 	"'unknown':b.power),el('td',{cls:'text'},!b.lease?'free':"
 	"b.lease.expired?'free (lease of '+b.lease.holder+' expired)':"
 	"b.lease.holder+', until '+when(b.lease.expires_ns)),"
-	"el('td',{cls:'text'},b.quarantine===null?'-':b.quarantine),"
+	"el('td',{cls:'text'},quar(b.quarantine)),"
 	"el('td',null,b.last_run?badge(verdictOf(b.last_run)):'-',' ',"
 	"b.last_run?link('/runs/'+b.last_run.id,'#'+b.last_run.id):'')))));"
 	"app.append(el('h2',null,'Suites'));"
@@ -183,8 +185,8 @@ static const char board_js[] =
 	"const b=d.board;app.append(el('h2',null,'Board ',b.id));"
 	"const dl=el('dl',{id:'board-fields'});for(const [k,v] of [['type',"
 	"b.type],['in lab',b.in_lab?'yes':'no'],['power',b.power===null?"
-	"'unknown':b.power],['quarantine',b.quarantine===null?'-':"
-	"b.quarantine],['lease',!b.lease?'free':b.lease.holder+(b.lease"
+	"'unknown':b.power],['quarantine',quar(b.quarantine)],"
+	"['lease',!b.lease?'free':b.lease.holder+(b.lease"
 	".expired?' (expired ':' (until ')+when(b.lease.expires_ns)+')']])"
 	"dl.append(el('dt',null,k),el('dd',{id:'board-'+k.replace(' ','-')},"
 	"v));app.append(dl);"

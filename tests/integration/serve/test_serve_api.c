@@ -283,10 +283,41 @@ static void write_actions_need_the_token(void **state)
 	assert_int_equal(pl_store_list_leases(f->st, &l, &n), 0);
 	assert_int_equal(n, 1); /* still held */
 	pl_store_leases_free(l, n);
+	/* a quarantine kept in the store: shown, released by a person */
+	assert_int_equal(pl_store_quarantine(f->st, "vb1", PL_QUARANTINE_DEVICE,
+					     "bricked and no recovery",
+					     f->bricked_run), 0);
+	{
+		json_t *j = get_json(f, "/api/lab"), *q;
+
+		q = json_object_get(json_array_get(json_object_get(j, "boards"),
+						   1), "quarantine");
+		assert_string_equal(sget(q, "kind"), "device");
+		assert_string_equal(sget(q, "reason"),
+				    "bricked and no recovery");
+		assert_int_equal(json_integer_value(json_object_get(q,
+								    "run_id")),
+				 f->bricked_run);
+		json_decref(j);
+	}
 	assert_int_equal(status_of(f, "POST",
-				   "/api/boards/vb0/release-quarantine",
+				   "/api/boards/vb1/release-quarantine", NULL),
+			 401);
+	assert_int_equal(status_of(f, "POST",
+				   "/api/boards/vb1/release-quarantine",
 				   "Authorization: Bearer s3cret-token\r\n"),
-			 501);
+			 200);
+	{
+		struct pl_quarantine_row *q;
+
+		assert_int_equal(pl_store_list_quarantine(f->st, &q, &n), 0);
+		assert_int_equal(n, 0);
+		pl_store_quarantine_free(q, n);
+	}
+	assert_int_equal(status_of(f, "POST",
+				   "/api/boards/vb1/release-quarantine",
+				   "Authorization: Bearer s3cret-token\r\n"),
+			 404);
 	assert_int_equal(status_of(f, "POST", "/api/boards/vb0/release-lease",
 				   "Authorization: Bearer s3cret-token\r\n"),
 			 200);
