@@ -444,6 +444,10 @@ struct pl_suite {
 	const char *name;
 	const char *file;
 	const char *scenarios_dir;
+	/* `scenario_path:`: more directories scenarios and `require`d
+	 * modules are found in, after scenarios_dir (resolved against the
+	 * suite's directory, ${VAR}-expanded). NULL-terminated; never NULL. */
+	const char *const *scenario_path;
 	const struct pl_image_cfg *images;
 	size_t nimages;
 	const struct pl_run_cfg *runs;
@@ -456,7 +460,7 @@ struct pl_suite {
 /*
  * Load a suite. Image paths are ${VAR}-expanded, resolved against the suite's
  * directory, overridden by opts->image_overrides, and must exist; scenario
- * files must exist under the scenarios directory. On success *out must be
+ * files must exist under the scenarios directory or a scenario_path one. On success *out must be
  * freed with pl_suite_free(). Returns 0, -PL_ECONFIG or -ENOMEM.
  */
 int pl_suite_load(struct pl_suite **out, const char *path,

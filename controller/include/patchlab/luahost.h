@@ -169,6 +169,13 @@ struct pl_lua_host_config {
 	 * names. NULL or missing: none. Copied.
 	 */
 	const char *library_root;
+	/*
+	 * More directories `require` looks in, after the scenarios root and
+	 * before the library (a suite's scenario_path). Same rules; each is
+	 * named by its path in chunk names. NULL-terminated, or NULL: none.
+	 * A directory that is not there is an error. Copied.
+	 */
+	const char *const *module_path;
 	size_t host_mem_limit;    /* all runs + host; 0: 256 MiB */
 	size_t run_mem_limit;     /* default per run; 0: 32 MiB */
 	uint64_t run_instr_limit; /* default per run; 0: 200 million */

@@ -126,11 +126,28 @@ static int inside_dir(const char *path, const char *dir)
 	return rc;
 }
 
+/* The directories scenarios are looked for in: the scenarios directory,
+ * then scenario_path's. dirs has room for PL_SCEN_DIRS_MAX + 1. */
+#define PL_SCEN_DIRS_MAX 16
+
+static size_t scen_dirs(const struct pl_suite *s, const char **dirs)
+{
+	size_t n = 0;
+
+	dirs[n++] = s->scenarios_dir;
+	for (size_t i = 0; s->scenario_path && s->scenario_path[i] &&
+			   n < PL_SCEN_DIRS_MAX; i++)
+		dirs[n++] = s->scenario_path[i];
+	dirs[n] = NULL;
+	return n;
+}
+
 static const char *scenario_path(struct pl_cfg *c, struct pl_suite *s,
 				 const struct pl_value *map, const char *what)
 {
 	const struct pl_value *v = pl_cfg_get(c, map, "scenario", true, what);
-	const char *p, *full;
+	const char *dirs[PL_SCEN_DIRS_MAX + 1], *p, *full = NULL, *dir = NULL;
+	size_t nd;
 	int in;
 
 	if (!v)
@@ -143,15 +160,21 @@ static const char *scenario_path(struct pl_cfg *c, struct pl_suite *s,
 	p = pl_cfg_expand(c, v);
 	if (!p)
 		return NULL;
-	full = pl_cfg_join(c, s->scenarios_dir, p);
-	if (!full)
-		return NULL;
-	if (!is_file(full)) {
-		pl_cfg_err(c, &v->pos, "scenario '%s' does not exist (looked for %s)",
-			   p, full);
+	nd = scen_dirs(s, dirs);
+	for (size_t i = 0; i < nd && !dir; i++) {
+		full = pl_cfg_join(c, dirs[i], p);
+		if (!full)
+			return NULL;
+		if (is_file(full))
+			dir = dirs[i];
+	}
+	if (!dir) {
+		pl_cfg_err(c, &v->pos, "scenario '%s' does not exist (looked for "
+			   "it in %s%s)", p, s->scenarios_dir,
+			   nd > 1 ? " and the suite's scenario_path" : "");
 		return NULL;
 	}
-	in = inside_dir(full, s->scenarios_dir);
+	in = inside_dir(full, dir);
 	if (in == -ENOMEM)
 		return pl_cfg_oom(c);
 	if (in < 0) {
@@ -162,10 +185,50 @@ static const char *scenario_path(struct pl_cfg *c, struct pl_suite *s,
 	if (!in) {
 		pl_cfg_err(c, &v->pos,
 			   "scenario '%s' is outside the scenarios directory %s (the sandbox only loads modules from there)",
-			   p, s->scenarios_dir);
+			   p, dir);
 		return NULL;
 	}
 	return full;
+}
+
+/* scenario_path: [DIR, ...], each a directory (relative to the suite's). */
+static void load_scenario_path(struct pl_cfg *c, struct pl_suite *s,
+			       const struct pl_value *root)
+{
+	const struct pl_value *v = pl_value_get(root, "scenario_path");
+	static const char *const none[] = { NULL };
+	const char *const *items;
+	const char **out;
+	size_t n = 0;
+	struct stat st;
+
+	s->scenario_path = none;
+	if (!pl_cfg_str_list(c, v, "scenario_path", &items, &n) || !n)
+		return;
+	if (n >= PL_SCEN_DIRS_MAX) {
+		pl_cfg_err(c, &v->pos, "scenario_path: at most %d directories",
+			   PL_SCEN_DIRS_MAX - 1);
+		return;
+	}
+	out = pl_arena_alloc(c->a, (n + 1) * sizeof(*out));
+	if (!out) {
+		pl_cfg_oom(c);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct pl_value *item = v->kind == PL_VALUE_LIST ?
+						      v->items[i] : v;
+		const char *e = pl_cfg_expand(c, item);
+
+		out[i] = e ? pl_cfg_join(c, c->dir, e) : NULL;
+		if (!out[i])
+			return;
+		if (stat(out[i], &st) != 0 || !S_ISDIR(st.st_mode))
+			pl_cfg_err(c, &item->pos, "scenario_path: %s is not a "
+				   "directory", out[i]);
+	}
+	out[n] = NULL;
+	s->scenario_path = out;
 }
 
 /* ---------------------------------------------------------------- sweeps */
@@ -525,7 +588,7 @@ static const char *default_scenarios_dir(struct pl_cfg *c)
 struct pl_suite *pl_suite_from_tree(struct pl_cfg *c, const struct pl_value *root)
 {
 	static const char *const keys[] = { "name", "images", "runs", "gate",
-					    "defaults", NULL };
+					    "defaults", "scenario_path", NULL };
 	static const char *const budget_keys[] = { "run_timeout", "instructions",
 						   "memory", NULL };
 	const struct pl_value *runs, *dv;
@@ -548,6 +611,7 @@ struct pl_suite *pl_suite_from_tree(struct pl_cfg *c, const struct pl_value *roo
 	if (!s->scenarios_dir)
 		return pl_cfg_oom(c);
 	pl_cfg_check_keys(c, root, keys, "suite");
+	load_scenario_path(c, s, root);
 	s->name = pl_cfg_str(c, root, "name", true, "suite", NULL);
 	dv = pl_cfg_get(c, root, "defaults", false, "suite");
 	if (dv && pl_cfg_expect_map(c, dv, "defaults")) {
@@ -694,9 +758,16 @@ static void check_update_module(const struct pl_suite *s,
 		if (*p == '.')
 			*p = '/';
 	strcat(rel, ".lua");
-	snprintf(path, sizeof(path), "%s/%s", s->scenarios_dir, rel);
-	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-		return;
+	{
+		const char *dirs[PL_SCEN_DIRS_MAX + 1];
+		size_t nd = scen_dirs(s, dirs);
+
+		for (size_t i = 0; i < nd; i++) {
+			snprintf(path, sizeof(path), "%s/%s", dirs[i], rel);
+			if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+				return;
+		}
+	}
 	if (pl_data_path(lib, sizeof(lib), "scenarios") == 0) {
 		snprintf(path, sizeof(path), "%s/%s", lib, rel);
 		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))

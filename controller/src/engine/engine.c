@@ -701,6 +701,7 @@ static int open_host(struct pl_engine *e)
 	if (!e->scen_root)
 		return -ENOMEM;
 	hc.scenarios_root = e->scen_root;
+	hc.module_path = e->suite->scenario_path;
 	hc.root_display = "scenarios";
 	/* lib.* from patchlab's own scenario library when the suite's
 	 * scenarios have none (a lab repository of its own) */

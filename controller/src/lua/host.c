@@ -29,6 +29,47 @@ static int host_panic(lua_State *L)
 	abort();
 }
 
+static void free_module_path(struct pl_lua_host *h)
+{
+	for (size_t i = 0; h->path_roots && h->path_roots[i]; i++)
+		free(h->path_roots[i]);
+	for (size_t i = 0; h->path_display && h->path_display[i]; i++)
+		free(h->path_display[i]);
+	free(h->path_roots);
+	free(h->path_display);
+	h->path_roots = h->path_display = NULL;
+}
+
+/* The scenario_path directories, as realpaths (and as given). 0, -ENOMEM,
+ * or -EINVAL (logged) for one that is not a directory. */
+static int copy_module_path(struct pl_lua_host *h, const char *const *dirs)
+{
+	size_t n = 0;
+	struct stat st;
+
+	while (dirs && dirs[n])
+		n++;
+	if (!n)
+		return 0;
+	h->path_roots = calloc(n + 1, sizeof(*h->path_roots));
+	h->path_display = calloc(n + 1, sizeof(*h->path_display));
+	if (!h->path_roots || !h->path_display)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		h->path_display[i] = strdup(dirs[i]);
+		h->path_roots[i] = realpath(dirs[i], NULL);
+		if (!h->path_display[i])
+			return -ENOMEM;
+		if (!h->path_roots[i] || stat(h->path_roots[i], &st) ||
+		    !S_ISDIR(st.st_mode)) {
+			pl_log(&h->log, PL_LOG_ERROR, "scenario_path %s is not "
+			       "a directory", dirs[i]);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int pl_lua_host_open(struct pl_lua_host **out,
 		     const struct pl_lua_host_config *cfg)
 {
@@ -66,6 +107,10 @@ int pl_lua_host_open(struct pl_lua_host **out,
 			goto err_free_host;
 		}
 	}
+	rc = copy_module_path(h, cfg->module_path);
+	if (rc)
+		goto err_free_host;
+	rc = -ENOMEM;
 	/* a shipped library that is not there is no error: none is used */
 	if (cfg->library_root)
 		h->lib_root = realpath(cfg->library_root, NULL);
@@ -87,6 +132,7 @@ int pl_lua_host_open(struct pl_lua_host **out,
 err_close_state:
 	lua_close(h->L);
 err_free_host:
+	free_module_path(h);
 	free(h->accts);
 	free(h->root);
 	free(h->lib_root);
@@ -114,6 +160,7 @@ void pl_lua_host_free(struct pl_lua_host *h)
 	while (h->runs)
 		pl_lua_run_free(h->runs);
 	lua_close(h->L);
+	free_module_path(h);
 	free(h->accts);
 	free(h->root);
 	free(h->lib_root);

@@ -29,6 +29,8 @@ struct pl_lua_host {
 	char *root;         /* realpath of the scenarios root, or NULL */
 	char *root_display;
 	char *lib_root;     /* realpath of the library root, or NULL */
+	char **path_roots;  /* realpaths of module_path, NULL-terminated */
+	char **path_display;/* as given, for chunk names */
 	size_t host_mem_limit;
 	size_t run_mem_limit;
 	uint64_t run_instr_limit;

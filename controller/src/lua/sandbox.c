@@ -459,6 +459,14 @@ static bool push_module_path(lua_State *L, const char *root,
 	return true;
 }
 
+static bool push_path_roots(lua_State *L, const struct pl_lua_host *h)
+{
+	for (size_t i = 0; h->path_roots && h->path_roots[i]; i++)
+		if (push_module_path(L, h->path_roots[i], h->path_display[i]))
+			return true;
+	return false;
+}
+
 static int l_require(lua_State *L)
 {
 	struct pl_lua_run *run = run_or_raise(L);
@@ -474,18 +482,20 @@ static int l_require(lua_State *L)
 	if (!module_name_ok(name))
 		return luaL_error(L, "module '%s' not found: a module name is "
 				     "dotted words ('lib.util')", name);
-	if (!h->root && !h->lib_root)
+	if (!h->root && !h->lib_root && !h->path_roots)
 		return luaL_error(L, "module '%s' not found: no scenarios root",
 				  name);
 	/* <root>/a/b.lua, and "@<display>/a/b.lua" as its chunk name; then
-	 * the same in the library root */
+	 * the same in each scenario_path directory and the library root */
 	lua_pushstring(L, name);
 	luaL_gsub(L, name, ".", "/");
 	lua_remove(L, -2); /* 3: a/b */
 	if (!push_module_path(L, h->root, h->root_display) &&
+	    !push_path_roots(L, h) &&
 	    !push_module_path(L, h->lib_root, "patchlab"))
-		return luaL_error(L, "module '%s' not found under %s%s", name,
+		return luaL_error(L, "module '%s' not found under %s%s%s", name,
 				  h->root_display,
+				  h->path_roots ? ", the scenario_path" : "",
 				  h->lib_root ? " or patchlab's library" : "");
 	st = pl_lua__load_file(L, lua_tostring(L, 4), lua_tostring(L, 5), &err);
 	if (st != LUA_OK)

@@ -462,6 +462,87 @@ static void quarantine_outlives_the_suite(void **state)
 	free(dir);
 }
 
+/*
+ * scenario_path: a lab repository keeps its suites, its scenarios and its
+ * shared Lua modules in directories of its own. The suite names them in
+ * scenario_path; its scenario is found in the first, `require` finds a
+ * module in the second (and lib.oracle in patchlab's library); a suite
+ * whose scenario is in none of them is refused naming the scenario_path.
+ */
+static void scenario_path_finds_scenarios_and_modules(void **state)
+{
+	struct e2e_ctx *c = *state;
+	char *repo = pl_test_path(c->rack.dir, "labrepo2"), *d, *p, *json;
+	char *db = pl_test_path(repo, "r.db"), *out = NULL, yaml[1024];
+	json_error_t jerr;
+	json_t *doc;
+	int rc;
+
+	assert_int_equal(mkdir(repo, 0755), 0);
+	for (const char *sub = "suites\0tests\0shared\0shared/helpers\0";
+	     *sub; sub += strlen(sub) + 1) {
+		d = pl_test_path(repo, sub);
+		assert_int_equal(mkdir(d, 0755), 0);
+		free(d);
+	}
+	d = pl_test_path(repo, "tests");
+	p = pl_test_path(d, "hello.lua");
+	write_file(p, "local say = require(\"helpers.say\")\n"
+		      "local oracle = require(\"lib.oracle\")\n"
+		      "check(type(oracle.baseline) == \"function\", "
+		      "\"no lib.oracle\")\n"
+		      "verdict.pass(say.msg())\n");
+	free(p);
+	free(d);
+	d = pl_test_path(repo, "shared/helpers");
+	p = pl_test_path(d, "say.lua");
+	write_file(p, "return { msg = function() return "
+		      "\"found through scenario_path\" end }\n");
+	free(p);
+	free(d);
+	d = pl_test_path(repo, "suites");
+	snprintf(yaml, sizeof(yaml),
+		 "name: from-anywhere\n"
+		 "scenario_path: [../tests, ../shared]\n"
+		 "images:\n"
+		 "  new: {path: \"%s/images/v1.1.0.img\", version: 1.1.0}\n"
+		 "runs:\n"
+		 "  - scenario: hello.lua\n", c->rack.dir);
+	p = pl_test_path(d, "s.yaml");
+	write_file(p, yaml);
+	json = pl_test_path(repo, "r.json");
+	rc = e2e_patchlab(NULL, &out, "run", p, "--lab", c->rack.lab,
+			  "--tag", "good", "--db", db, "--out", repo,
+			  "--json", json, "-q", NULL);
+	if (rc != PL_EXIT_OK)
+		fprintf(stderr, "patchlab run: exit %d\n%s", rc, out ? out : "");
+	assert_int_equal(rc, PL_EXIT_OK);
+	free(out);
+	doc = json_load_file(json, 0, &jerr);
+	assert_non_null(doc);
+	assert_non_null(run_with_reason(doc, "pass",
+					"found through scenario_path"));
+	json_decref(doc);
+	free(p);
+	/* not in any of the directories: refused, saying where it looked */
+	snprintf(yaml, sizeof(yaml),
+		 "name: missing\n"
+		 "scenario_path: [../shared]\n"
+		 "runs:\n"
+		 "  - scenario: hello.lua\n");
+	p = pl_test_path(d, "missing.yaml");
+	write_file(p, yaml);
+	rc = e2e_patchlab(NULL, &out, "check", "--lab", c->rack.lab, p, NULL);
+	assert_int_equal(rc, PL_EXIT_CONFIG);
+	assert_non_null(strstr(out, "scenario_path"));
+	free(out);
+	free(p);
+	free(d);
+	free(json);
+	free(db);
+	free(repo);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -469,6 +550,7 @@ int main(void)
 		cmocka_unit_test(recovery_command_fails),
 		cmocka_unit_test(recovery_command_restores),
 		cmocka_unit_test(quarantine_outlives_the_suite),
+		cmocka_unit_test(scenario_path_finds_scenarios_and_modules),
 	};
 
 	return cmocka_run_group_tests_name("e2e_notrun", tests, setup,
