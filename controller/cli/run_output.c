@@ -266,7 +266,13 @@ static void print_failing_groups(const struct pl_run_row *rows, size_t n)
 		       r->open ? "never ended" : pl_verdict_name(r->verdict));
 		pl_term_fputs(r->scenario, stdout);
 		printf(": ");
-		print_region(&groups[k]);
+		/* a run that did not run was cut nowhere: why it did not is
+		 * what the reader needs (the first one's reason) */
+		if (!r->open && r->verdict == PL_VERDICT_NOT_RUN)
+			pl_term_fputs(r->reason ? r->reason : "not run",
+				      stdout);
+		else
+			print_region(&groups[k]);
 		printf("\n    replay one: ");
 		pl_term_fputs(r->replay ? r->replay : "(none recorded)", stdout);
 		printf("\n");
