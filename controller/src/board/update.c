@@ -174,7 +174,8 @@ static void on_console(struct pl_board_listener *l, bool gone, int status)
 	struct pl_op *op = l->user_data;
 
 	if (gone)
-		finish(op, -PL_EFIXTURE, "console lost: %s", pl_strerror(status));
+		finish(op, -PL_EFIXTURE, "console of %s lost: %s",
+		       pl_board_id(op->b), pl_strerror(status));
 }
 
 static void decided(struct pl_op *op, int status, const char *reason);
@@ -468,10 +469,24 @@ static int op_new(struct pl_op **out, enum op_kind kind, struct pl_board *b,
 	return 0;
 }
 
-static void op_start(struct pl_op *op)
+/*
+ * Listen and arm the deadline. A console already lost (renamed, unplugged
+ * between two operations: its loss came while nobody listened) would only
+ * give a timeout, a device's failure: the operation ends at once
+ * -PL_EFIXTURE instead. Returns false then (send nothing).
+ */
+static bool op_start(struct pl_op *op)
 {
+	int lost = pl_console_lost(pl_board_console(op->b));
+
 	pl_board_listen(op->b, &op->l);
 	uv_timer_start(op->deadline, on_deadline, op->timeout_ms, 0);
+	if (lost) {
+		finish(op, -PL_EFIXTURE, "console of %s lost: %s",
+		       pl_board_id(op->b), pl_strerror(lost));
+		return false;
+	}
+	return true;
 }
 
 static int send_line(struct pl_op *op, const char *cmd)
@@ -530,8 +545,7 @@ int pl_op_version(struct pl_op **out, struct pl_board *b,
 		pl_op_free(op);
 		return -ENOMEM;
 	}
-	op_start(op);
-	err = send_line(op, type->version.command);
+	err = op_start(op) ? send_line(op, type->version.command) : 0;
 	if (err) {
 		pl_op_free(op);
 		return err;
@@ -564,8 +578,7 @@ int pl_op_command(struct pl_op **out, struct pl_board *b,
 			return err;
 		}
 	}
-	op_start(op);
-	err = command ? send_line(op, command) : 0;
+	err = op_start(op) && command ? send_line(op, command) : 0;
 	if (err) {
 		pl_op_free(op);
 		return err;
@@ -606,10 +619,11 @@ int pl_op_update(struct pl_op **out, struct pl_board *b,
 		return -ENOMEM;
 	}
 	op->phase = PH_WAIT_START;
-	op_start(op);
-	err = send_line(op, type->update.command);
-	if (!err && !op->m_start)
-		err = start_sender(op);
+	if (op_start(op)) {
+		err = send_line(op, type->update.command);
+		if (!err && !op->m_start)
+			err = start_sender(op);
+	}
 	if (err) {
 		pl_op_free(op);
 		return err;
@@ -637,8 +651,7 @@ int pl_op_send_xmodem(struct pl_op **out, struct pl_board *b,
 	}
 	memcpy(op->data, data, len);
 	op->len = len;
-	op_start(op);
-	err = start_sender(op);
+	err = op_start(op) ? start_sender(op) : 0;
 	if (err) {
 		pl_op_free(op);
 		return err;
