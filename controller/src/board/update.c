@@ -60,6 +60,11 @@ struct pl_op {
 	bool sender_done;
 	bool done_line;
 
+	/* a boot wait: bytes the board sent meanwhile, and whether it is
+	 * now asking a silent board for its prompt (PL_OP_ALIVE_MS) */
+	uint64_t rx;
+	bool asking_alive;
+
 	bool finished;
 	pl_op_cb cb;
 	void *user_data;
@@ -139,10 +144,25 @@ static void capture(const struct pl_pattern *p, const char *name,
 		pl_linematch_group(hit, (unsigned)g, dst, n);
 }
 
+static int send_line(struct pl_op *op, const char *cmd);
+
 static void on_deadline(uv_timer_t *t)
 {
 	struct pl_op *op = t->data;
 
+	if (op->asking_alive) {
+		finish(op, -ETIMEDOUT, "timeout: no boot within %" PRIu64
+		       " ms, and no answer at the prompt", op->timeout_ms);
+		return;
+	}
+	/* Not a byte in the whole boot wait: a dead board, or one that never
+	 * saw the power switch. Only the second answers at its prompt. */
+	if (op->kind == OP_BOOT && op->rx == 0 && op->m_prompt &&
+	    send_line(op, "") == 0) {
+		op->asking_alive = true;
+		uv_timer_start(op->deadline, on_deadline, PL_OP_ALIVE_MS, 0);
+		return;
+	}
 	if (op->await_prompt) {
 		/* It decided, but no prompt came: report what it decided
 		 * (a board whose application has no shell, say). */
@@ -173,9 +193,11 @@ static void on_console(struct pl_board_listener *l, bool gone, int status)
 {
 	struct pl_op *op = l->user_data;
 
-	if (gone)
+	if (gone) {
+		op->res.fixture = "console";
 		finish(op, -PL_EFIXTURE, "console of %s lost: %s",
 		       pl_board_id(op->b), pl_strerror(status));
+	}
 }
 
 static void decided(struct pl_op *op, int status, const char *reason);
@@ -187,9 +209,11 @@ static void x_send(const uint8_t *buf, size_t len, void *ud)
 	struct pl_op *op = ud;
 	int err = pl_console_write(pl_board_console(op->b), buf, len);
 
-	if (err)
+	if (err) {
+		op->res.fixture = "console";
 		finish(op, -PL_EFIXTURE, "console write failed: %s",
-		       pl_strerror(err));
+			pl_strerror(err));
+	}
 }
 
 static void x_progress(uint64_t acked, void *ud)
@@ -392,6 +416,22 @@ static void on_data(struct pl_board_listener *l, const uint8_t *buf,
 
 	if (op->finished)
 		return;
+	op->rx += len;
+	if (op->asking_alive) {
+		struct pl_linematch_hit hit;
+		size_t used;
+
+		if (pl_linematch_feed(op->m_prompt, buf, len, t_ns, &used,
+				      &hit)) {
+			op->res.fixture = "power";
+			finish(op, -PL_EFIXTURE, "%s did not boot within %"
+			       PRIu64 " ms but answers at its prompt: it was "
+			       "never switched off and on (a relay that did "
+			       "not switch, or the board powered another way)",
+			       pl_board_id(op->b), op->timeout_ms);
+		}
+		return;
+	}
 	if (op->await_prompt) {
 		feed_prompt(op, buf, len, t_ns);
 		return;
@@ -482,6 +522,7 @@ static bool op_start(struct pl_op *op)
 	pl_board_listen(op->b, &op->l);
 	uv_timer_start(op->deadline, on_deadline, op->timeout_ms, 0);
 	if (lost) {
+		op->res.fixture = "console";
 		finish(op, -PL_EFIXTURE, "console of %s lost: %s",
 		       pl_board_id(op->b), pl_strerror(lost));
 		return false;
