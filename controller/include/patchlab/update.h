@@ -50,12 +50,13 @@ typedef void (*pl_op_cb)(struct pl_op *op, const struct pl_op_result *r,
  * boot_timeout). Watches the console from now on: call it before or right
  * after power on.
  *
- * A wait that saw not one byte from the board, on a type with a prompt,
- * asks before it gives up: it types a newline and waits up to
- * PL_OP_ALIVE_MS for the prompt. A board that answers was never switched
- * off and on (a relay that did not switch, a board powered another way):
- * -PL_EFIXTURE, fixture "power", a lab error. One that does not is the
- * timeout it was (a silent board may be a dead one).
+ * A wait that saw no sign of life (the type's banner; not a byte when it
+ * names none), on a type with a prompt, asks before it gives up: it types
+ * a newline and waits up to PL_OP_ALIVE_MS for the prompt. A board that
+ * answers was never switched off and on (a relay that did not switch, a
+ * board powered another way): -PL_EFIXTURE, fixture "power", a lab error.
+ * One that does not is the timeout it was (a silent board may be a dead
+ * one).
  */
 #define PL_OP_ALIVE_MS 2000u
 int pl_op_wait_boot(struct pl_op **out, struct pl_board *b,

@@ -60,9 +60,12 @@ struct pl_op {
 	bool sender_done;
 	bool done_line;
 
-	/* a boot wait: bytes the board sent meanwhile, and whether it is
-	 * now asking a silent board for its prompt (PL_OP_ALIVE_MS) */
+	/* a boot wait: bytes the board sent meanwhile, whether its banner
+	 * (the type's first sign of life after power-on) came, and whether
+	 * it is now asking the board for its prompt (PL_OP_ALIVE_MS) */
+	struct pl_linematch *m_banner;
 	uint64_t rx;
+	bool banner_seen;
 	bool asking_alive;
 
 	bool finished;
@@ -155,9 +158,13 @@ static void on_deadline(uv_timer_t *t)
 		       " ms, and no answer at the prompt", op->timeout_ms);
 		return;
 	}
-	/* Not a byte in the whole boot wait: a dead board, or one that never
-	 * saw the power switch. Only the second answers at its prompt. */
-	if (op->kind == OP_BOOT && op->rx == 0 && op->m_prompt &&
+	/* No sign of life in the whole boot wait (no banner; not a byte when
+	 * the type names none): a dead board, or one that never saw the
+	 * power switch. Only the second answers at its prompt. A board that
+	 * printed its banner and stopped in a shell of its bootloader is
+	 * not asked: that is the device's failure. */
+	if (op->kind == OP_BOOT && op->m_prompt &&
+	    (op->m_banner ? !op->banner_seen : op->rx == 0) &&
 	    send_line(op, "") == 0) {
 		op->asking_alive = true;
 		uv_timer_start(op->deadline, on_deadline, PL_OP_ALIVE_MS, 0);
@@ -417,6 +424,13 @@ static void on_data(struct pl_board_listener *l, const uint8_t *buf,
 	if (op->finished)
 		return;
 	op->rx += len;
+	if (op->m_banner && !op->banner_seen) {
+		struct pl_linematch_hit hit;
+		size_t used;
+
+		op->banner_seen = pl_linematch_feed(op->m_banner, buf, len, t_ns,
+						    &used, &hit);
+	}
 	if (op->asking_alive) {
 		struct pl_linematch_hit hit;
 		size_t used;
@@ -557,7 +571,8 @@ int pl_op_wait_boot(struct pl_op **out, struct pl_board *b,
 	op->p_fail = type->console.boot_fail;
 	if (matcher(&op->m_ok, op->p_ok) || matcher(&op->m_fail, op->p_fail) ||
 	    matcher(&op->m_prompt, type->console.prompt) ||
-	    matcher(&op->m_settled, type->console.settled)) {
+	    matcher(&op->m_settled, type->console.settled) ||
+	    matcher(&op->m_banner, type->console.banner)) {
 		pl_op_free(op);
 		return -ENOMEM;
 	}
@@ -716,6 +731,7 @@ void pl_op_free(struct pl_op *op)
 	pl_linematch_free(op->m_progress);
 	pl_linematch_free(op->m_prompt);
 	pl_linematch_free(op->m_settled);
+	pl_linematch_free(op->m_banner);
 	free(op->data);
 	free(op);
 }
