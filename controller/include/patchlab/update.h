@@ -24,7 +24,10 @@ struct pl_op;
 struct pl_op_result {
 	int status;          /* 0, -ETIMEDOUT, -PL_ECANCELED (power cut),
 	                      * -PL_EREFUSED (the board said no),
-	                      * -PL_EFIXTURE (console lost: a lab error) */
+	                      * -PL_EFIXTURE (a lab error: the console lost,
+	                      * or a boot wait whose board answered at its
+	                      * prompt: the power never switched) */
+	const char *fixture; /* -PL_EFIXTURE: "console" or "power" */
 	char reason[256];    /* for a person: "BOOT FAILED: ...", "timeout ..." */
 	char version[64];
 	char slot[16];
@@ -46,7 +49,16 @@ typedef void (*pl_op_cb)(struct pl_op *op, const struct pl_op_result *r,
  * (reason) of the board type, within timeout_ms (0: the type's
  * boot_timeout). Watches the console from now on: call it before or right
  * after power on.
+ *
+ * A wait that saw no sign of life (the type's banner; not a byte when it
+ * names none), on a type with a prompt, asks before it gives up: it types
+ * a newline and waits up to PL_OP_ALIVE_MS for the prompt. A board that
+ * answers was never switched off and on (a relay that did not switch, a
+ * board powered another way): -PL_EFIXTURE, fixture "power", a lab error.
+ * One that does not is the timeout it was (a silent board may be a dead
+ * one).
  */
+#define PL_OP_ALIVE_MS 2000u
 int pl_op_wait_boot(struct pl_op **out, struct pl_board *b,
 		    const struct pl_board_type *type, uint64_t timeout_ms,
 		    pl_op_cb cb, void *user_data);

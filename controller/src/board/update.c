@@ -60,6 +60,14 @@ struct pl_op {
 	bool sender_done;
 	bool done_line;
 
+	/* a boot wait: bytes the board sent meanwhile, whether its banner
+	 * (the type's first sign of life after power-on) came, and whether
+	 * it is now asking the board for its prompt (PL_OP_ALIVE_MS) */
+	struct pl_linematch *m_banner;
+	uint64_t rx;
+	bool banner_seen;
+	bool asking_alive;
+
 	bool finished;
 	pl_op_cb cb;
 	void *user_data;
@@ -139,10 +147,29 @@ static void capture(const struct pl_pattern *p, const char *name,
 		pl_linematch_group(hit, (unsigned)g, dst, n);
 }
 
+static int send_line(struct pl_op *op, const char *cmd);
+
 static void on_deadline(uv_timer_t *t)
 {
 	struct pl_op *op = t->data;
 
+	if (op->asking_alive) {
+		finish(op, -ETIMEDOUT, "timeout: no boot within %" PRIu64
+		       " ms, and no answer at the prompt", op->timeout_ms);
+		return;
+	}
+	/* No sign of life in the whole boot wait (no banner; not a byte when
+	 * the type names none): a dead board, or one that never saw the
+	 * power switch. Only the second answers at its prompt. A board that
+	 * printed its banner and stopped in a shell of its bootloader is
+	 * not asked: that is the device's failure. */
+	if (op->kind == OP_BOOT && op->m_prompt &&
+	    (op->m_banner ? !op->banner_seen : op->rx == 0) &&
+	    send_line(op, "") == 0) {
+		op->asking_alive = true;
+		uv_timer_start(op->deadline, on_deadline, PL_OP_ALIVE_MS, 0);
+		return;
+	}
 	if (op->await_prompt) {
 		/* It decided, but no prompt came: report what it decided
 		 * (a board whose application has no shell, say). */
@@ -173,8 +200,11 @@ static void on_console(struct pl_board_listener *l, bool gone, int status)
 {
 	struct pl_op *op = l->user_data;
 
-	if (gone)
-		finish(op, -PL_EFIXTURE, "console lost: %s", pl_strerror(status));
+	if (gone) {
+		op->res.fixture = "console";
+		finish(op, -PL_EFIXTURE, "console of %s lost: %s",
+		       pl_board_id(op->b), pl_strerror(status));
+	}
 }
 
 static void decided(struct pl_op *op, int status, const char *reason);
@@ -186,9 +216,11 @@ static void x_send(const uint8_t *buf, size_t len, void *ud)
 	struct pl_op *op = ud;
 	int err = pl_console_write(pl_board_console(op->b), buf, len);
 
-	if (err)
+	if (err) {
+		op->res.fixture = "console";
 		finish(op, -PL_EFIXTURE, "console write failed: %s",
-		       pl_strerror(err));
+			pl_strerror(err));
+	}
 }
 
 static void x_progress(uint64_t acked, void *ud)
@@ -391,6 +423,29 @@ static void on_data(struct pl_board_listener *l, const uint8_t *buf,
 
 	if (op->finished)
 		return;
+	op->rx += len;
+	if (op->m_banner && !op->banner_seen) {
+		struct pl_linematch_hit hit;
+		size_t used;
+
+		op->banner_seen = pl_linematch_feed(op->m_banner, buf, len, t_ns,
+						    &used, &hit);
+	}
+	if (op->asking_alive) {
+		struct pl_linematch_hit hit;
+		size_t used;
+
+		if (pl_linematch_feed(op->m_prompt, buf, len, t_ns, &used,
+				      &hit)) {
+			op->res.fixture = "power";
+			finish(op, -PL_EFIXTURE, "%s did not boot within %"
+			       PRIu64 " ms but answers at its prompt: it was "
+			       "never switched off and on (a relay that did "
+			       "not switch, or the board powered another way)",
+			       pl_board_id(op->b), op->timeout_ms);
+		}
+		return;
+	}
 	if (op->await_prompt) {
 		feed_prompt(op, buf, len, t_ns);
 		return;
@@ -468,10 +523,25 @@ static int op_new(struct pl_op **out, enum op_kind kind, struct pl_board *b,
 	return 0;
 }
 
-static void op_start(struct pl_op *op)
+/*
+ * Listen and arm the deadline. A console already lost (renamed, unplugged
+ * between two operations: its loss came while nobody listened) would only
+ * give a timeout, a device's failure: the operation ends at once
+ * -PL_EFIXTURE instead. Returns false then (send nothing).
+ */
+static bool op_start(struct pl_op *op)
 {
+	int lost = pl_console_lost(pl_board_console(op->b));
+
 	pl_board_listen(op->b, &op->l);
 	uv_timer_start(op->deadline, on_deadline, op->timeout_ms, 0);
+	if (lost) {
+		op->res.fixture = "console";
+		finish(op, -PL_EFIXTURE, "console of %s lost: %s",
+		       pl_board_id(op->b), pl_strerror(lost));
+		return false;
+	}
+	return true;
 }
 
 static int send_line(struct pl_op *op, const char *cmd)
@@ -501,7 +571,8 @@ int pl_op_wait_boot(struct pl_op **out, struct pl_board *b,
 	op->p_fail = type->console.boot_fail;
 	if (matcher(&op->m_ok, op->p_ok) || matcher(&op->m_fail, op->p_fail) ||
 	    matcher(&op->m_prompt, type->console.prompt) ||
-	    matcher(&op->m_settled, type->console.settled)) {
+	    matcher(&op->m_settled, type->console.settled) ||
+	    matcher(&op->m_banner, type->console.banner)) {
 		pl_op_free(op);
 		return -ENOMEM;
 	}
@@ -530,8 +601,7 @@ int pl_op_version(struct pl_op **out, struct pl_board *b,
 		pl_op_free(op);
 		return -ENOMEM;
 	}
-	op_start(op);
-	err = send_line(op, type->version.command);
+	err = op_start(op) ? send_line(op, type->version.command) : 0;
 	if (err) {
 		pl_op_free(op);
 		return err;
@@ -564,8 +634,7 @@ int pl_op_command(struct pl_op **out, struct pl_board *b,
 			return err;
 		}
 	}
-	op_start(op);
-	err = command ? send_line(op, command) : 0;
+	err = op_start(op) && command ? send_line(op, command) : 0;
 	if (err) {
 		pl_op_free(op);
 		return err;
@@ -606,10 +675,11 @@ int pl_op_update(struct pl_op **out, struct pl_board *b,
 		return -ENOMEM;
 	}
 	op->phase = PH_WAIT_START;
-	op_start(op);
-	err = send_line(op, type->update.command);
-	if (!err && !op->m_start)
-		err = start_sender(op);
+	if (op_start(op)) {
+		err = send_line(op, type->update.command);
+		if (!err && !op->m_start)
+			err = start_sender(op);
+	}
 	if (err) {
 		pl_op_free(op);
 		return err;
@@ -637,8 +707,7 @@ int pl_op_send_xmodem(struct pl_op **out, struct pl_board *b,
 	}
 	memcpy(op->data, data, len);
 	op->len = len;
-	op_start(op);
-	err = start_sender(op);
+	err = op_start(op) ? start_sender(op) : 0;
 	if (err) {
 		pl_op_free(op);
 		return err;
@@ -662,6 +731,7 @@ void pl_op_free(struct pl_op *op)
 	pl_linematch_free(op->m_progress);
 	pl_linematch_free(op->m_prompt);
 	pl_linematch_free(op->m_settled);
+	pl_linematch_free(op->m_banner);
 	free(op->data);
 	free(op);
 }

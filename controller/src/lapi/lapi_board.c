@@ -134,7 +134,8 @@ void lapi_on_op_done(struct pl_op *op, const struct pl_op_result *r, void *ud)
 	if (r->status == -PL_EFIXTURE) {
 		char msg[300];
 
-		snprintf(msg, sizeof(msg), "console fixture failed: %s", r->reason);
+		snprintf(msg, sizeof(msg), "%s fixture failed: %s",
+			 r->fixture ? r->fixture : "console", r->reason);
 		pl_op_free(op);
 		pl_lua_run_fail(run, -PL_EFIXTURE, msg);
 		return;
