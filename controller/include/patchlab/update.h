@@ -55,8 +55,11 @@ typedef void (*pl_op_cb)(struct pl_op *op, const struct pl_op_result *r,
  * a newline and waits up to PL_OP_ALIVE_MS for the prompt. A board that
  * answers was never switched off and on (a relay that did not switch, a
  * board powered another way): -PL_EFIXTURE, fixture "power", a lab error.
- * One that does not is the timeout it was (a silent board may be a dead
- * one).
+ * One that stays silent -- not one byte since the power-on -- is switched
+ * on once more and listened to for another timeout_ms: a board that
+ * speaks then never got the first power-on (a relay that swallowed it):
+ * -PL_EFIXTURE, fixture "power". Silent again: the timeout it was (a dead
+ * board).
  */
 #define PL_OP_ALIVE_MS 2000u
 int pl_op_wait_boot(struct pl_op **out, struct pl_board *b,

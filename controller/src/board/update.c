@@ -67,6 +67,7 @@ struct pl_op {
 	uint64_t rx;
 	bool banner_seen;
 	bool asking_alive;
+	bool repowered;       /* silent all along: switched on once more */
 
 	bool finished;
 	pl_op_cb cb;
@@ -149,11 +150,44 @@ static void capture(const struct pl_pattern *p, const char *name,
 
 static int send_line(struct pl_op *op, const char *cmd);
 
+static void on_deadline(uv_timer_t *t);
+
+/*
+ * Not one byte since the power-on, not even at the prompt: a dead board,
+ * or one whose power-on the relay swallowed (the board is off). The lab
+ * switches it on once more and listens for a boot timeout: a board that
+ * speaks now was not switched on the first time -- a lab fault, never the
+ * device's verdict. One that stays silent is the timeout it was. False
+ * when the power could not be asked.
+ */
+static bool repower(struct pl_op *op)
+{
+	if (op->kind != OP_BOOT || op->rx != 0 || op->repowered ||
+	    !pl_board_power(op->b) ||
+	    pl_board_set_power(op->b, true, NULL, NULL) != 0)
+		return false;
+	op->repowered = true;
+	op->asking_alive = false;
+	pl_log(pl_board_log(op->b), PL_LOG_INFO, "silent since power-on: "
+	       "switching it on once more to tell a dead board from a power "
+	       "fixture that did not switch");
+	uv_timer_start(op->deadline, on_deadline, op->timeout_ms, 0);
+	return true;
+}
+
 static void on_deadline(uv_timer_t *t)
 {
 	struct pl_op *op = t->data;
 
+	if (op->repowered) {
+		finish(op, -ETIMEDOUT, "timeout: no boot within %" PRIu64
+		       " ms, silent after a second power-on too",
+		       op->timeout_ms);
+		return;
+	}
 	if (op->asking_alive) {
+		if (repower(op))
+			return;
 		finish(op, -ETIMEDOUT, "timeout: no boot within %" PRIu64
 		       " ms, and no answer at the prompt", op->timeout_ms);
 		return;
@@ -170,6 +204,8 @@ static void on_deadline(uv_timer_t *t)
 		uv_timer_start(op->deadline, on_deadline, PL_OP_ALIVE_MS, 0);
 		return;
 	}
+	if (repower(op))
+		return;
 	if (op->await_prompt) {
 		/* It decided, but no prompt came: report what it decided
 		 * (a board whose application has no shell, say). */
@@ -424,6 +460,14 @@ static void on_data(struct pl_board_listener *l, const uint8_t *buf,
 	if (op->finished)
 		return;
 	op->rx += len;
+	if (op->repowered) {
+		op->res.fixture = "power";
+		finish(op, -PL_EFIXTURE, "%s stayed silent for %" PRIu64 " ms "
+		       "after power-on and came up when the lab switched it on "
+		       "once more: the power fixture did not switch it on",
+		       pl_board_id(op->b), op->timeout_ms);
+		return;
+	}
 	if (op->m_banner && !op->banner_seen) {
 		struct pl_linematch_hit hit;
 		size_t used;

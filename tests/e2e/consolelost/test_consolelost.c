@@ -33,7 +33,10 @@
  * operations): the rack's relay made silent (`relay 0 silent` on
  * DIR/rack.sock) while vb0 idles; its power cycle switches nothing, and
  * the boot wait that hears nothing finds vb0 answering at its prompt:
- * lab-error naming the power, set aside, exit 2, never `fail`.
+ * lab-error naming the power, set aside, exit 2, never `fail`. And a
+ * power-on the relay swallows (test_relay_swallows_a_power_on): vb0 stays
+ * off and silent; the boot wait switches it on once more and hears it
+ * boot: lab-error naming the power, exit 2.
  * The rack is powered off, taken down and reaped. PL_KEEP_RACK=1 keeps
  * its directory.
  */
@@ -568,6 +571,86 @@ static void test_relay_silent_between_operations(void **state)
 	c->sdb = NULL;
 }
 
+/* vb0's console log has a second chunk written after c->vb0_sign (the
+ * first is the marker's own newline): the boot wait's question at the
+ * prompt (the scenario writes nothing more). */
+static bool vb0_asked(void *ud)
+{
+	struct ctx *c = ud;
+	char *s = pl_test_slurp(c->vb0_log), *m;
+	bool yes;
+
+	m = s ? strstr(s, c->vb0_sign) : NULL;
+	m = m ? strchr(m, '\n') : NULL;
+	m = m ? strstr(m, " w ") : NULL;
+	yes = m && strstr(m + 3, " w ");
+	free(s);
+	return yes || c->p->exited;
+}
+
+/*
+ * The relay swallows one power-on: vb0, switched off between two boots,
+ * stays off and silent -- which a dead board is too (issue 12's bench:
+ * `fail`). The boot wait hears not a byte, asks at the prompt (nothing: the
+ * board is off), then switches it on once more; the relay answers again by
+ * then and vb0 boots: the first power-on never reached it, a lab error
+ * naming the power, set aside, exit 2.
+ */
+static void test_relay_swallows_a_power_on(void **state)
+{
+	struct ctx *c = *state;
+	struct e2e_proc p;
+	uv_loop_t loop;
+	uv_timer_t timer;
+	char *argv[] = { (char *)pl_test_patchlab(), "run", NULL, "--lab",
+			 c->rack.lab, "--out", c->out, NULL };
+	char *suite, *log;
+	int code;
+
+	suite = make_suite(c, "swallow", "tests/data/e2e/scenarios/"
+			   "off_then_boot.lua", "off_then_boot.lua", 0);
+	argv[2] = suite;
+	snprintf(c->out, sizeof(c->out), "%s/out-swallow", c->rack.dir);
+	snprintf(c->db, sizeof(c->db), "%s/out-swallow/patchlab.db",
+		 c->rack.dir);
+	snprintf(c->log, sizeof(c->log), "%s/run-swallow.log", c->rack.dir);
+	c->vb0_sign = "relay window";
+	c->p = &p;
+	memset(&p, 0, sizeof(p));
+	uv_loop_init(&loop);
+	uv_timer_init(&loop, &timer);
+	uv_timer_start(&timer, tick, 5, 5);
+	assert_int_equal(e2e_spawn(&loop, &p, NULL, c->log, argv), 0);
+	wait_or_fail(c, &loop, vb0_at_moment, c->vb0_sign);
+	if (p.exited)
+		fail_msg("the suite ended (exit %d) before vb0 was off", p.code);
+	assert_int_equal(rack_ctl(c, "relay 0 silent"), 0);
+	c->relay_silent = true;
+	wait_or_fail(c, &loop, vb0_asked, "the boot wait's question");
+	assert_int_equal(rack_ctl(c, "relay 0 normal"), 0);
+	c->relay_silent = false;
+	uv_timer_stop(&timer);
+	code = e2e_wait(&loop, &p, WAIT_MS);
+	pl_test_loop_drain(&loop);
+	log = pl_test_slurp(c->log);
+	if (code != PL_EXIT_LAB_ERROR)
+		fprintf(stderr, "%s\n", log ? log : "");
+	assert_int_equal(code, PL_EXIT_LAB_ERROR);
+	assert_non_null(strstr(log, "GATE INCOMPLETE"));
+	free(log);
+	assert_int_equal(e2e_db_int(c->sdb, "SELECT count(*) FROM runs WHERE "
+				    "state <> 'closed' OR verdict NOT IN "
+				    "('pass', 'lab-error', 'not-run')", -1), 0);
+	assert_int_equal(e2e_db_int(c->sdb, "SELECT count(*) FROM runs WHERE "
+				    "verdict = 'lab-error' AND reason LIKE "
+				    "'%power fixture failed%came up when the lab "
+				    "switched it on once more%'", -1), 1);
+	assert_int_equal(board_power(c, "vb0"), 0);
+	sqlite3_close(c->sdb);
+	c->sdb = NULL;
+	free(suite);
+}
+
 /* The console back under its own name serves the next suite. */
 static void test_returned_console_serves_next_suite(void **state)
 {
@@ -598,6 +681,7 @@ int main(void)
 		cmocka_unit_test(test_mid_update),
 		cmocka_unit_test(test_between_operations),
 		cmocka_unit_test(test_relay_silent_between_operations),
+		cmocka_unit_test(test_relay_swallows_a_power_on),
 		cmocka_unit_test(test_returned_console_serves_next_suite),
 	};
 
