@@ -144,6 +144,21 @@ int pl_board_wait_settled(struct pl_board *b, uint64_t timeout_ms,
 			  pl_board_settled_cb cb, void *user_data);
 void pl_board_wait_settled_cancel(struct pl_board *b);
 
+/*
+ * Is the board off? Many relays do not answer a frame, so a power-off the
+ * relay swallowed leaves a board running that the lab thinks safe. A board
+ * whose type names a prompt is asked (a newline on the console): a board
+ * that answers is on, and is switched off again and asked again, up to
+ * attempts times. cb gets off = false when it still answers after them
+ * (retried: how many power-offs were sent again). cb may be called before
+ * this returns. -ENOTSUP when the board cannot be asked (no prompt in its
+ * type, no console or no power fixture).
+ */
+typedef void (*pl_board_off_cb)(struct pl_board *b, bool off,
+				unsigned retried, void *user_data);
+int pl_board_check_off(struct pl_board *b, unsigned attempts,
+		       pl_board_off_cb cb, void *user_data);
+
 /* Log the console to path for the current run (NULL: stop). */
 int pl_board_console_log(struct pl_board *b, const char *path);
 

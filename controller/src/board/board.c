@@ -13,6 +13,7 @@
 #include "patchlab/clock.h"
 #include "patchlab/config.h"
 #include "patchlab/error.h"
+#include "offcheck.h"
 #include "settle.h"
 
 struct pl_board {
@@ -31,6 +32,7 @@ struct pl_board {
 
 	struct pl_board_listener *listeners;
 	struct pl_board_settle *settle; /* NULL: the type has no settled line */
+	const struct pl_board_type *btype; /* borrowed from the lab */
 	pl_board_event_fn event_fn;
 	void *event_ud;
 };
@@ -361,6 +363,13 @@ void pl_board_wait_settled_cancel(struct pl_board *b)
 	pl_board__settle_cancel(b->settle);
 }
 
+int pl_board_check_off(struct pl_board *b, unsigned attempts,
+		       pl_board_off_cb cb, void *user_data)
+{
+	return pl_board__check_off(b, b->loop, b->btype, attempts, cb,
+				   user_data);
+}
+
 int pl_board_open(struct pl_board **out, uv_loop_t *loop,
 		  const struct pl_board_cfg *cfg, const struct pl_log *log,
 		  const char **why)
@@ -378,6 +387,7 @@ int pl_board_open(struct pl_board **out, uv_loop_t *loop,
 	if (!b)
 		return -ENOMEM;
 	b->loop = loop;
+	b->btype = cfg->type;
 	b->id = strdup(cfg->id);
 	b->type = strdup(cfg->type ? cfg->type->name : "");
 	if (asprintf(&b->log_ctx, "%s", cfg->id) < 0)

@@ -958,6 +958,57 @@ static unsigned teardown(struct pl_engine *e, bool loop_ready)
 	return power_failed;
 }
 
+/* ---------------------------------------------------------- power off */
+
+/* Power-offs sent again before a board that still answers is reported on
+ * (about a second each: a relay silent for a few seconds gets through) */
+#define OFF_ATTEMPTS 8
+
+struct off_check {
+	struct pl_engine *e;
+	size_t pending;
+	unsigned still_on;
+};
+
+static void on_off_checked(struct pl_board *b, bool off, unsigned retried,
+			   void *ud)
+{
+	struct off_check *oc = ud;
+
+	oc->pending--;
+	if (!off) {
+		oc->still_on++;
+		pl_log(pl_board_log(b), PL_LOG_ERROR, "still answers at its "
+		       "prompt after %u power-offs: its power fixture does not "
+		       "switch it off; switch it off by hand", retried + 1);
+	} else if (retried) {
+		pl_log(pl_board_log(b), PL_LOG_WARN, "off after %u power-offs "
+		       "sent again (a relay that swallowed a frame)",
+		       retried);
+	}
+}
+
+/* The runs are over and every board was switched off: ask each board that
+ * can be asked whether it is (pl_board_check_off()). The number of boards
+ * still on. */
+static unsigned check_boards_off(struct pl_engine *e)
+{
+	struct off_check oc = { .e = e };
+
+	for (size_t i = 0; e->boards && i < e->nboards; i++) {
+		struct pl_board *b = e->boards[i].board;
+
+		if (!b)
+			continue;
+		oc.pending++;
+		if (pl_board_check_off(b, OFF_ATTEMPTS, on_off_checked, &oc))
+			oc.pending--; /* cannot be asked */
+	}
+	while (oc.pending)
+		uv_run(&e->loop, UV_RUN_ONCE);
+	return oc.still_on;
+}
+
 int pl_engine_run(const struct pl_engine_opts *opts)
 {
 	struct pl_engine e = { .opts = opts };
@@ -974,6 +1025,11 @@ int pl_engine_run(const struct pl_engine_opts *opts)
 		if (e.running > 0 || e.done < e.nspecs)
 			uv_run(&e.loop, UV_RUN_DEFAULT);
 		rc = finish(&e);
+		if (check_boards_off(&e)) {
+			fprintf(stderr, "patchlab: a board still runs after its "
+				"power-off: lab error\n");
+			rc = PL_EXIT_LAB_ERROR;
+		}
 	}
 	if (teardown(&e, e.store != NULL)) {
 		/* the board named itself in the log; a pass must not stand */

@@ -651,6 +651,127 @@ static void test_relay_swallows_a_power_on(void **state)
 	free(suite);
 }
 
+/* The controller's own output (c->log) says what (or it exited). */
+static const char *log_wanted;
+
+static bool log_says(void *ud)
+{
+	struct ctx *c = ud;
+	char *s = pl_test_slurp(c->log);
+	bool yes = s && strstr(s, log_wanted);
+
+	free(s);
+	return yes || c->p->exited;
+}
+
+/* One run of end_idle.lua on vb0 with the relay silenced while it idles
+ * after its boot; the relay comes back once the controller's log says
+ * back_when (NULL: never, within the run). The controller's exit code. */
+static int end_with_silent_relay(struct ctx *c, const char *name,
+				 const char *back_when)
+{
+	struct e2e_proc p;
+	uv_loop_t loop;
+	uv_timer_t timer;
+	char *dir = pl_test_path(c->rack.dir, name), *src, *dst, *suite;
+	char *argv[] = { (char *)pl_test_patchlab(), "run", NULL, "--lab",
+			 c->rack.lab, "--out", c->out, NULL };
+	char yaml[512];
+	int code;
+
+	src = pl_test_source_path("tests/data/e2e/scenarios/end_idle.lua");
+	dst = pl_test_path(dir, "end_idle.lua");
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(symlink(src, dst), 0);
+	snprintf(yaml, sizeof(yaml), "name: %s\nruns:\n  - scenario: "
+		 "end_idle.lua\n    on: {boards: [vb0]}\n", name);
+	suite = pl_test_path(dir, "suite.yaml");
+	write_file(suite, yaml);
+	argv[2] = suite;
+	snprintf(c->out, sizeof(c->out), "%s/out", dir);
+	snprintf(c->db, sizeof(c->db), "%s/out/patchlab.db", dir);
+	snprintf(c->log, sizeof(c->log), "%s/run.log", dir);
+	c->vb0_sign = "last words";
+	c->p = &p;
+	memset(&p, 0, sizeof(p));
+	uv_loop_init(&loop);
+	uv_timer_init(&loop, &timer);
+	uv_timer_start(&timer, tick, 5, 5);
+	assert_int_equal(e2e_spawn(&loop, &p, NULL, c->log, argv), 0);
+	wait_or_fail(c, &loop, vb0_at_moment, c->vb0_sign);
+	if (p.exited)
+		fail_msg("the suite ended (exit %d) before vb0 idled", p.code);
+	assert_int_equal(rack_ctl(c, "relay 0 silent"), 0);
+	c->relay_silent = true;
+	if (back_when) {
+		log_wanted = back_when;
+		wait_or_fail(c, &loop, log_says, back_when);
+		assert_int_equal(rack_ctl(c, "relay 0 normal"), 0);
+		c->relay_silent = false;
+	}
+	uv_timer_stop(&timer);
+	code = e2e_wait(&loop, &p, WAIT_MS);
+	pl_test_loop_drain(&loop);
+	if (c->sdb) {
+		sqlite3_close(c->sdb);
+		c->sdb = NULL;
+	}
+	free(src);
+	free(dst);
+	free(suite);
+	free(dir);
+	return code;
+}
+
+/*
+ * The relay swallows the lab's power-off at the end of the run: vb0 keeps
+ * running while the lab thinks it safe (issue 12's bench: boards left
+ * powered). Before it ends, the controller asks each board at its prompt;
+ * vb0 answers, is switched off again (the relay answers again after the
+ * second such power-off), and is off when the controller exits 0.
+ */
+static void test_relay_swallows_the_last_power_off(void **state)
+{
+	struct ctx *c = *state;
+	char *log;
+	int code = end_with_silent_relay(c, "lastoff", "switching it off "
+					 "again (2 of");
+
+	log = pl_test_slurp(c->log);
+	if (code != PL_EXIT_OK)
+		fprintf(stderr, "%s\n", log ? log : "");
+	assert_int_equal(code, PL_EXIT_OK);
+	assert_non_null(strstr(log, "power-offs sent again"));
+	free(log);
+	assert_int_equal(board_power(c, "vb0"), 0);
+}
+
+/* The relay never answers again while the controller ends: vb0 still
+ * runs after every power-off it sends again; the controller says so and
+ * exits 2 (a lab error), though the run passed. */
+static void test_relay_never_switches_it_off(void **state)
+{
+	struct ctx *c = *state;
+	char *log;
+	int code = end_with_silent_relay(c, "neveroff", NULL);
+
+	log = pl_test_slurp(c->log);
+	if (code != PL_EXIT_LAB_ERROR)
+		fprintf(stderr, "%s\n", log ? log : "");
+	assert_int_equal(code, PL_EXIT_LAB_ERROR);
+	assert_non_null(strstr(log, "still runs after its power-off"));
+	assert_non_null(strstr(log, "switch it off by hand"));
+	free(log);
+	assert_int_equal(board_power(c, "vb0"), 1);
+	assert_int_equal(rack_ctl(c, "relay 0 normal"), 0);
+	c->relay_silent = false;
+	/* what the operator would do: the lab's own power command */
+	assert_int_equal(e2e_patchlab(NULL, NULL, "power", "vb0", "off",
+				      "--lab", c->rack.lab, "--db", c->db,
+				      NULL), 0);
+	assert_int_equal(board_power(c, "vb0"), 0);
+}
+
 /* The console back under its own name serves the next suite. */
 static void test_returned_console_serves_next_suite(void **state)
 {
@@ -682,6 +803,8 @@ int main(void)
 		cmocka_unit_test(test_between_operations),
 		cmocka_unit_test(test_relay_silent_between_operations),
 		cmocka_unit_test(test_relay_swallows_a_power_on),
+		cmocka_unit_test(test_relay_swallows_the_last_power_off),
+		cmocka_unit_test(test_relay_never_switches_it_off),
 		cmocka_unit_test(test_returned_console_serves_next_suite),
 	};
 
