@@ -178,6 +178,12 @@ bool pl_cfg_bool(struct pl_cfg *c, const struct pl_value *map, const char *key,
 bool pl_cfg_enum(struct pl_cfg *c, const struct pl_value *map, const char *key,
 		 bool required, const char *what, const char *const *words,
 		 int *out);
+/* A list of directories (a lone scalar counts as a list of one), each
+ * ${VAR}-expanded and resolved against the file's directory ("" for one
+ * whose expansion failed, reported): NULL-terminated, in the arena, *n
+ * entries. NULL (n 0) when absent, empty, or not a list (reported). */
+const char **pl_cfg_dir_list(struct pl_cfg *c, const struct pl_value *v,
+			     const char *what, size_t *n);
 /* A list of scalars (a lone scalar counts as a list of one). */
 bool pl_cfg_str_list(struct pl_cfg *c, const struct pl_value *v,
 		     const char *what, const char *const **out, size_t *n);

@@ -829,7 +829,6 @@ static void load_lab_section(struct lab_load *l, const struct pl_value *root)
 	struct pl_cfg *c = l->c;
 	const struct pl_value *v = pl_cfg_get(c, root, "lab", false, "");
 	const struct pl_value *bp;
-	const char *const *dirs;
 	const char **out;
 	size_t n;
 
@@ -844,21 +843,9 @@ static void load_lab_section(struct lab_load *l, const struct pl_value *root)
 	if (!l->lab->name)
 		l->lab->name = "";
 	bp = pl_value_get(v, "boards_path");
-	if (!pl_cfg_str_list(c, bp, "boards_path", &dirs, &n) || !n)
+	out = pl_cfg_dir_list(c, bp, "boards_path", &n);
+	if (!out)
 		return;
-	out = pl_arena_alloc(c->a, (n + 1) * sizeof(*out));
-	if (!out) {
-		pl_cfg_oom(c);
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct pl_value *item = bp->kind == PL_VALUE_LIST ? bp->items[i] : bp;
-		const char *e = pl_cfg_expand(c, item);
-
-		out[i] = e ? pl_cfg_join(c, c->dir, e) : "";
-		if (!out[i])
-			return;
-	}
 	l->lab_paths = out;
 }
 

@@ -634,6 +634,33 @@ bool pl_cfg_str_list(struct pl_cfg *c, const struct pl_value *v,
 	return true;
 }
 
+const char **pl_cfg_dir_list(struct pl_cfg *c, const struct pl_value *v,
+			     const char *what, size_t *n)
+{
+	const char *const *items;
+	const char **out;
+
+	*n = 0;
+	if (!pl_cfg_str_list(c, v, what, &items, n) || !*n)
+		return NULL;
+	out = pl_arena_alloc(c->a, (*n + 1) * sizeof(*out));
+	if (!out) {
+		pl_cfg_oom(c);
+		return NULL;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		const struct pl_value *item = v->kind == PL_VALUE_LIST ?
+						      v->items[i] : v;
+		const char *e = pl_cfg_expand(c, item);
+
+		out[i] = e ? pl_cfg_join(c, c->dir, e) : "";
+		if (!out[i])
+			return NULL;
+	}
+	out[*n] = NULL;
+	return out;
+}
+
 const char *pl_cfg_join(struct pl_cfg *c, const char *dir, const char *path)
 {
 	char *p;

@@ -197,37 +197,27 @@ static void load_scenario_path(struct pl_cfg *c, struct pl_suite *s,
 {
 	const struct pl_value *v = pl_value_get(root, "scenario_path");
 	static const char *const none[] = { NULL };
-	const char *const *items;
 	const char **out;
 	size_t n = 0;
 	struct stat st;
 
 	s->scenario_path = none;
-	if (!pl_cfg_str_list(c, v, "scenario_path", &items, &n) || !n)
+	out = pl_cfg_dir_list(c, v, "scenario_path", &n);
+	if (!out)
 		return;
 	if (n >= PL_SCEN_DIRS_MAX) {
 		pl_cfg_err(c, &v->pos, "scenario_path: at most %d directories",
 			   PL_SCEN_DIRS_MAX - 1);
 		return;
 	}
-	out = pl_arena_alloc(c->a, (n + 1) * sizeof(*out));
-	if (!out) {
-		pl_cfg_oom(c);
-		return;
-	}
 	for (size_t i = 0; i < n; i++) {
 		const struct pl_value *item = v->kind == PL_VALUE_LIST ?
 						      v->items[i] : v;
-		const char *e = pl_cfg_expand(c, item);
 
-		out[i] = e ? pl_cfg_join(c, c->dir, e) : NULL;
-		if (!out[i])
-			return;
-		if (stat(out[i], &st) != 0 || !S_ISDIR(st.st_mode))
+		if (*out[i] && (stat(out[i], &st) != 0 || !S_ISDIR(st.st_mode)))
 			pl_cfg_err(c, &item->pos, "scenario_path: %s is not a "
 				   "directory", out[i]);
 	}
-	out[n] = NULL;
 	s->scenario_path = out;
 }
 
