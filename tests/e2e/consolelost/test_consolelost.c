@@ -588,69 +588,6 @@ static bool vb0_asked(void *ud)
 	return yes || c->p->exited;
 }
 
-/*
- * The relay swallows one power-on: vb0, switched off between two boots,
- * stays off and silent -- which a dead board is too (issue 12's bench:
- * `fail`). The boot wait hears not a byte, asks at the prompt (nothing: the
- * board is off), then switches it on once more; the relay answers again by
- * then and vb0 boots: the first power-on never reached it, a lab error
- * naming the power, set aside, exit 2.
- */
-static void test_relay_swallows_a_power_on(void **state)
-{
-	struct ctx *c = *state;
-	struct e2e_proc p;
-	uv_loop_t loop;
-	uv_timer_t timer;
-	char *argv[] = { (char *)pl_test_patchlab(), "run", NULL, "--lab",
-			 c->rack.lab, "--out", c->out, NULL };
-	char *suite, *log;
-	int code;
-
-	suite = make_suite(c, "swallow", "tests/data/e2e/scenarios/"
-			   "off_then_boot.lua", "off_then_boot.lua", 0);
-	argv[2] = suite;
-	snprintf(c->out, sizeof(c->out), "%s/out-swallow", c->rack.dir);
-	snprintf(c->db, sizeof(c->db), "%s/out-swallow/patchlab.db",
-		 c->rack.dir);
-	snprintf(c->log, sizeof(c->log), "%s/run-swallow.log", c->rack.dir);
-	c->vb0_sign = "relay window";
-	c->p = &p;
-	memset(&p, 0, sizeof(p));
-	uv_loop_init(&loop);
-	uv_timer_init(&loop, &timer);
-	uv_timer_start(&timer, tick, 5, 5);
-	assert_int_equal(e2e_spawn(&loop, &p, NULL, c->log, argv), 0);
-	wait_or_fail(c, &loop, vb0_at_moment, c->vb0_sign);
-	if (p.exited)
-		fail_msg("the suite ended (exit %d) before vb0 was off", p.code);
-	assert_int_equal(rack_ctl(c, "relay 0 silent"), 0);
-	c->relay_silent = true;
-	wait_or_fail(c, &loop, vb0_asked, "the boot wait's question");
-	assert_int_equal(rack_ctl(c, "relay 0 normal"), 0);
-	c->relay_silent = false;
-	uv_timer_stop(&timer);
-	code = e2e_wait(&loop, &p, WAIT_MS);
-	pl_test_loop_drain(&loop);
-	log = pl_test_slurp(c->log);
-	if (code != PL_EXIT_LAB_ERROR)
-		fprintf(stderr, "%s\n", log ? log : "");
-	assert_int_equal(code, PL_EXIT_LAB_ERROR);
-	assert_non_null(strstr(log, "GATE INCOMPLETE"));
-	free(log);
-	assert_int_equal(e2e_db_int(c->sdb, "SELECT count(*) FROM runs WHERE "
-				    "state <> 'closed' OR verdict NOT IN "
-				    "('pass', 'lab-error', 'not-run')", -1), 0);
-	assert_int_equal(e2e_db_int(c->sdb, "SELECT count(*) FROM runs WHERE "
-				    "verdict = 'lab-error' AND reason LIKE "
-				    "'%power fixture failed%came up when the lab "
-				    "switched it on once more%'", -1), 1);
-	assert_int_equal(board_power(c, "vb0"), 0);
-	sqlite3_close(c->sdb);
-	c->sdb = NULL;
-	free(suite);
-}
-
 /* The controller's own output (c->log) says what (or it exited). */
 static const char *log_wanted;
 
@@ -664,11 +601,13 @@ static bool log_says(void *ud)
 	return yes || c->p->exited;
 }
 
-/* One run of end_idle.lua on vb0 with the relay silenced while it idles
- * after its boot; the relay comes back once the controller's log says
- * back_when (NULL: never, within the run). The controller's exit code. */
-static int end_with_silent_relay(struct ctx *c, const char *name,
-				 const char *back_when)
+/* One run of scenario (tests/data/e2e/scenarios/SCEN) on vb0; the relay
+ * is silenced once vb0's console log shows sign, and comes back once back
+ * says so (NULL: not within the run). The controller's exit code; its
+ * output in c->log, its store at c->db. */
+static int run_with_silent_relay(struct ctx *c, const char *name,
+				 const char *scen, const char *sign,
+				 bool (*back)(void *))
 {
 	struct e2e_proc p;
 	uv_loop_t loop;
@@ -679,19 +618,20 @@ static int end_with_silent_relay(struct ctx *c, const char *name,
 	char yaml[512];
 	int code;
 
-	src = pl_test_source_path("tests/data/e2e/scenarios/end_idle.lua");
-	dst = pl_test_path(dir, "end_idle.lua");
+	snprintf(yaml, sizeof(yaml), "tests/data/e2e/scenarios/%s", scen);
+	src = pl_test_source_path(yaml);
+	dst = pl_test_path(dir, scen);
 	assert_int_equal(mkdir(dir, 0755), 0);
 	assert_int_equal(symlink(src, dst), 0);
-	snprintf(yaml, sizeof(yaml), "name: %s\nruns:\n  - scenario: "
-		 "end_idle.lua\n    on: {boards: [vb0]}\n", name);
+	snprintf(yaml, sizeof(yaml), "name: %s\nruns:\n  - scenario: %s\n"
+		 "    on: {boards: [vb0]}\n", name, scen);
 	suite = pl_test_path(dir, "suite.yaml");
 	write_file(suite, yaml);
 	argv[2] = suite;
 	snprintf(c->out, sizeof(c->out), "%s/out", dir);
 	snprintf(c->db, sizeof(c->db), "%s/out/patchlab.db", dir);
 	snprintf(c->log, sizeof(c->log), "%s/run.log", dir);
-	c->vb0_sign = "last words";
+	c->vb0_sign = sign;
 	c->p = &p;
 	memset(&p, 0, sizeof(p));
 	uv_loop_init(&loop);
@@ -703,9 +643,8 @@ static int end_with_silent_relay(struct ctx *c, const char *name,
 		fail_msg("the suite ended (exit %d) before vb0 idled", p.code);
 	assert_int_equal(rack_ctl(c, "relay 0 silent"), 0);
 	c->relay_silent = true;
-	if (back_when) {
-		log_wanted = back_when;
-		wait_or_fail(c, &loop, log_says, back_when);
+	if (back) {
+		wait_or_fail(c, &loop, back, "the moment the relay comes back");
 		assert_int_equal(rack_ctl(c, "relay 0 normal"), 0);
 		c->relay_silent = false;
 	}
@@ -724,6 +663,40 @@ static int end_with_silent_relay(struct ctx *c, const char *name,
 }
 
 /*
+ * The relay swallows one power-on: vb0, switched off between two boots,
+ * stays off and silent -- which a dead board is too (issue 12's bench:
+ * `fail`). The boot wait hears not a byte, asks at the prompt (nothing: the
+ * board is off), then switches it on once more; the relay answers again by
+ * then and vb0 boots: the first power-on never reached it, a lab error
+ * naming the power, set aside, exit 2.
+ */
+static void test_relay_swallows_a_power_on(void **state)
+{
+	struct ctx *c = *state;
+	char *log;
+	int code = run_with_silent_relay(c, "swallow", "off_then_boot.lua",
+					 "relay window", vb0_asked);
+
+	log = pl_test_slurp(c->log);
+	if (code != PL_EXIT_LAB_ERROR)
+		fprintf(stderr, "%s\n", log ? log : "");
+	assert_int_equal(code, PL_EXIT_LAB_ERROR);
+	assert_non_null(strstr(log, "GATE INCOMPLETE"));
+	free(log);
+	assert_true(open_store(c));
+	assert_int_equal(e2e_db_int(c->sdb, "SELECT count(*) FROM runs WHERE "
+				    "state <> 'closed' OR verdict NOT IN "
+				    "('pass', 'lab-error', 'not-run')", -1), 0);
+	assert_int_equal(e2e_db_int(c->sdb, "SELECT count(*) FROM runs WHERE "
+				    "verdict = 'lab-error' AND reason LIKE "
+				    "'%power fixture failed%came up when the lab "
+				    "switched it on once more%'", -1), 1);
+	sqlite3_close(c->sdb);
+	c->sdb = NULL;
+	assert_int_equal(board_power(c, "vb0"), 0);
+}
+
+/*
  * The relay swallows the lab's power-off at the end of the run: vb0 keeps
  * running while the lab thinks it safe (issue 12's bench: boards left
  * powered). Before it ends, the controller asks each board at its prompt;
@@ -734,8 +707,11 @@ static void test_relay_swallows_the_last_power_off(void **state)
 {
 	struct ctx *c = *state;
 	char *log;
-	int code = end_with_silent_relay(c, "lastoff", "switching it off "
-					 "again (2 of");
+	int code;
+
+	log_wanted = "switching it off again (2 of";
+	code = run_with_silent_relay(c, "lastoff", "end_idle.lua",
+				     "last words", log_says);
 
 	log = pl_test_slurp(c->log);
 	if (code != PL_EXIT_OK)
@@ -753,7 +729,8 @@ static void test_relay_never_switches_it_off(void **state)
 {
 	struct ctx *c = *state;
 	char *log;
-	int code = end_with_silent_relay(c, "neveroff", NULL);
+	int code = run_with_silent_relay(c, "neveroff", "end_idle.lua",
+					 "last words", NULL);
 
 	log = pl_test_slurp(c->log);
 	if (code != PL_EXIT_LAB_ERROR)
