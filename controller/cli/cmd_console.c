@@ -319,7 +319,9 @@ static char *default_log(const char *board)
 static int session_run(struct session *s, const struct pl_cli_args *a)
 {
 	struct pl_manual *m = s->m;
-	struct pl_console_cbs cbs = { on_console_data, on_console_event, s };
+	struct pl_console_cbs cbs = { .data = on_console_data,
+				      .event = on_console_event,
+				      .user_data = s };
 	const struct pl_fixture_cfg *fc;
 	char *log = NULL;
 	int err, rc;

@@ -57,6 +57,8 @@ struct pl_board_listener {
 	void (*power)(struct pl_board_listener *l, bool on, uint64_t t_ns);
 	/* The console was lost (gone = true) or came back. */
 	void (*console)(struct pl_board_listener *l, bool gone, int status);
+	/* Everything written to the console has left for the device. */
+	void (*drained)(struct pl_board_listener *l);
 	/* An image transfer has had `acked` bytes of total (0: unknown)
 	 * acknowledged. */
 	void (*transfer)(struct pl_board_listener *l, uint64_t acked,

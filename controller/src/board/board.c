@@ -137,6 +137,7 @@ enum dispatch_kind {
 	DISPATCH_POWER,
 	DISPATCH_CONSOLE,
 	DISPATCH_TRANSFER,
+	DISPATCH_DRAINED,
 	DISPATCH_STOP,
 };
 
@@ -181,6 +182,10 @@ static void dispatch(struct pl_board *b, const struct dispatch *d)
 			if (l->transfer)
 				l->transfer(l, d->value, d->total, d->t_ns);
 			break;
+		case DISPATCH_DRAINED:
+			if (l->drained)
+				l->drained(l);
+			break;
 		case DISPATCH_STOP:
 			if (l->stop)
 				l->stop(l, d->value, d->hits, d->t_ns);
@@ -210,6 +215,14 @@ static void on_console_event(struct pl_console *c, enum pl_console_event ev,
 		"{s:s,s:i,s:I}", "state", ev == PL_CONSOLE_GONE ? "gone" : "back",
 		"status", status, "gap_ns", (json_int_t)gap_ns));
 	dispatch(b, &d);
+}
+
+static void on_console_drained(struct pl_console *c, void *user_data)
+{
+	struct dispatch d = { .kind = DISPATCH_DRAINED };
+
+	(void)c;
+	dispatch(user_data, &d);
 }
 
 void pl_board_transfer_progress(struct pl_board *b, uint64_t acked,
@@ -374,7 +387,9 @@ int pl_board_open(struct pl_board **out, uv_loop_t *loop,
 		  const struct pl_board_cfg *cfg, const struct pl_log *log,
 		  const char **why)
 {
-	struct pl_console_cbs cbs = { on_console_data, on_console_event, NULL };
+	struct pl_console_cbs cbs = { .data = on_console_data,
+				      .event = on_console_event,
+				      .drained = on_console_drained };
 	const struct pl_fixture_cfg *pw = cfg->fixture[PL_FIXTURE_POWER];
 	const struct pl_fixture_cfg *co = cfg->fixture[PL_FIXTURE_CONSOLE];
 	const struct pl_fixture_cfg *pr = cfg->fixture[PL_FIXTURE_PROBE];

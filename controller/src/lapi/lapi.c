@@ -46,6 +46,7 @@ static void state_end(struct pl_run *r, void *state)
 	a->probe_waiting = false;
 	a->compare = NULL;
 	a->pending_power = 0;
+	pl_board_unlisten(&a->drain_l);
 	if (a->timer)
 		uv_timer_stop(a->timer);
 }

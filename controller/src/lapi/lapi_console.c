@@ -19,24 +19,84 @@ static int l_console_send_xmodem(lua_State *L)
 	return lapi_op_wait(L, a, err);
 }
 
-static int write_or_raise(lua_State *L, struct lapi_run *a, const char *s,
-			  size_t len)
-{
-	int err = pl_console_write(pl_board_console(a->board), s, len);
+/* How long console:send waits for its bytes to leave (a console that
+ * takes nothing for this long has failed: a lab error). */
+#define DRAIN_TIMEOUT_MS 30000u
 
+static void drain_end(struct lapi_run *a)
+{
+	pl_board_unlisten(&a->drain_l);
+	uv_timer_stop(a->timer);
+}
+
+static void drain_cancel(void *ud)
+{
+	drain_end(ud);
+}
+
+static void on_drained(struct pl_board_listener *l)
+{
+	struct lapi_run *a = l->user_data;
+
+	if (pl_console_queued(pl_board_console(a->board)))
+		return;
+	drain_end(a);
+	pl_lua_run_resume(pl_run_lua(a->run), 0);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+	struct lapi_run *a = t->data;
+	char msg[160];
+
+	drain_end(a);
+	snprintf(msg, sizeof(msg), "console fixture failed: %zu bytes written "
+		 "to the console of %s did not leave in %u ms",
+		 pl_console_queued(pl_board_console(a->board)),
+		 pl_board_id(a->board), DRAIN_TIMEOUT_MS);
+	pl_lua_run_fail(pl_run_lua(a->run), -PL_EFIXTURE, msg);
+}
+
+/* Write s then nl (may be NULL) and return once they have left for the
+ * device (the console's own pace: a line protocol grows no queue), or
+ * raise: a console that failed, or that takes nothing for
+ * DRAIN_TIMEOUT_MS, is a lab fault. */
+static int send_and_drain(lua_State *L, const char *s, size_t len,
+			  const char *nl)
+{
+	struct lapi_run *a = lapi_or_raise(L);
+	struct pl_console *c = pl_board_console(a->board);
+	struct pl_lua_run *run;
+	int err;
+
+	if (lapi_ensure_timer(a))
+		return luaL_error(L, "out of memory");
+	/* a lab call that may wait: from the scenario's main body */
+	run = pl_lua_wait_prepare(L);
+	err = pl_console_write(c, s, len);
+	if (!err && nl)
+		err = pl_console_write(c, nl, strlen(nl));
 	if (err)
 		return luaL_error(L, "console fixture failed: %s",
 				  pl_strerror(err));
-	return 0;
+	if (!pl_console_queued(c))
+		return 0;
+	pl_lua_wait_begin(run, &(struct pl_lua_wait){
+		.what = "console send", .cancel = drain_cancel,
+		.user_data = a });
+	a->drain_l = (struct pl_board_listener){ .drained = on_drained,
+						 .user_data = a };
+	pl_board_listen(a->board, &a->drain_l);
+	uv_timer_start(a->timer, on_drain_timeout, DRAIN_TIMEOUT_MS, 0);
+	return pl_lua_wait_yield(L);
 }
 
 static int l_console_send(lua_State *L)
 {
 	size_t len;
 	const char *s = luaL_checklstring(L, 2, &len);
-	struct lapi_run *a = lapi_or_raise(L);
 
-	return write_or_raise(L, a, s, len);
+	return send_and_drain(L, s, len, NULL);
 }
 
 static int l_console_sendline(lua_State *L)
@@ -47,8 +107,7 @@ static int l_console_sendline(lua_State *L)
 	const char *nl = a->type->console.newline ? a->type->console.newline
 						   : "\r";
 
-	write_or_raise(L, a, s, len);
-	return write_or_raise(L, a, nl, strlen(nl));
+	return send_and_drain(L, s, len, nl);
 }
 
 /* Escape a literal for a POSIX extended regex. */

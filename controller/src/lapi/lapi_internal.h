@@ -68,8 +68,10 @@ struct lapi_run {
 	uint64_t compare_addr;
 	/* fault.cut waiting for its breakpoints */
 	int armed_ref;
-	/* sleep and power cycle (never the run timeout: run.c has its own) */
+	/* sleep, power cycle and console:send's wait for its bytes to leave
+	 * (never the run timeout: run.c has its own) */
 	uv_timer_t *timer;
+	struct pl_board_listener drain_l;
 	int pending_power;
 	enum lapi_power_op power_op;
 	unsigned power_ms;

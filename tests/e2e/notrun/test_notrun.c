@@ -543,6 +543,53 @@ static void scenario_path_finds_scenarios_and_modules(void **state)
 	free(repo);
 }
 
+/*
+ * console:send keeps the console's pace: 4 MiB sent in 4 KiB pieces from a
+ * loop that never waits otherwise, to a board switched off (the rack reads
+ * and drops it). Each send returns once its bytes have left for the
+ * device, so the controller's queue never holds more than a piece; before,
+ * the loop queued everything and the console's 1 MiB queue limit ended the
+ * run lab-error ("output queue full").
+ */
+static void console_send_keeps_the_consoles_pace(void **state)
+{
+	struct e2e_ctx *c = *state;
+	char *dir = pl_test_path(c->rack.dir, "pace"), *scen, *suite, *json;
+	char *db, *out = NULL, yaml[512];
+	json_error_t jerr;
+	json_t *doc;
+	int rc;
+
+	assert_int_equal(mkdir(dir, 0755), 0);
+	scen = pl_test_path(dir, "flood.lua");
+	write_file(scen, "board:power_off()\n"
+			 "local piece = string.rep(\"x\", 4096)\n"
+			 "for i = 1, 1024 do board.console:send(piece) end\n"
+			 "verdict.pass(\"sent 4 MiB\")\n");
+	snprintf(yaml, sizeof(yaml), "name: pace\nruns:\n"
+		 "  - scenario: flood.lua\n");
+	suite = pl_test_path(dir, "suite.yaml");
+	write_file(suite, yaml);
+	json = pl_test_path(dir, "r.json");
+	db = pl_test_path(dir, "r.db");
+	rc = e2e_patchlab(NULL, &out, "run", suite, "--lab", c->rack.lab,
+			  "--tag", "good", "--db", db, "--out", dir, "--json",
+			  json, "-q", NULL);
+	if (rc != PL_EXIT_OK)
+		fprintf(stderr, "patchlab run: exit %d\n%s", rc, out ? out : "");
+	assert_int_equal(rc, PL_EXIT_OK);
+	free(out);
+	doc = json_load_file(json, 0, &jerr);
+	assert_non_null(doc);
+	assert_non_null(run_with_reason(doc, "pass", "sent 4 MiB"));
+	json_decref(doc);
+	free(scen);
+	free(suite);
+	free(json);
+	free(db);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -551,6 +598,7 @@ int main(void)
 		cmocka_unit_test(recovery_command_restores),
 		cmocka_unit_test(quarantine_outlives_the_suite),
 		cmocka_unit_test(scenario_path_finds_scenarios_and_modules),
+		cmocka_unit_test(console_send_keeps_the_consoles_pace),
 	};
 
 	return cmocka_run_group_tests_name("e2e_notrun", tests, setup,

@@ -178,7 +178,9 @@ static void con_event(struct pl_console *c, enum pl_console_event ev,
 static void open_console(struct fx *f, const char *driver, const char *baud)
 {
 	const struct pl_opt o[] = { OPT("address", f->address), OPT("baud", baud) };
-	const struct pl_console_cbs cbs = { con_data, con_event, f };
+	const struct pl_console_cbs cbs = { .data = con_data,
+					    .event = con_event,
+					    .user_data = f };
 
 	assert_int_equal(pl_console_open(&f->con, &f->ctx, driver,
 					 &(struct pl_opts){ o, baud ? 2 : 1 }, &cbs), 0);

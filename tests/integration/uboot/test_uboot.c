@@ -304,7 +304,8 @@ static void tty_console_driver_across_power_cycles(void **state)
 	struct ub_board *b = *state;
 	struct pl_fixture_ctx ctx = { 0 };
 	struct tty_seen t = { { 0 }, 0, false };
-	struct pl_console_cbs cbs = { tty_data, tty_event, &t };
+	struct pl_console_cbs cbs = { .data = tty_data, .event = tty_event,
+				      .user_data = &t };
 	struct tty_wait w = { &t, "U-Boot 2023.01", 1 };
 	char *bios;
 
