@@ -24,8 +24,9 @@
  *     suite cancelled while it waits exits 2.
  *
  * Without the right to make a network namespace (not root, no
- * CAP_NET_ADMIN) the first case is skipped with its reason and the second
- * runs on the two racks of this namespace. The namespace and veth pair
+ * CAP_NET_ADMIN) the first case is skipped with its reason, the second
+ * runs on the two racks of this namespace, and the program exits 77
+ * (skipped) with that reason even when the second passed. The namespace and veth pair
  * are removed at the end however the tests went, and those of dead runs of
  * this program at its start. Every wait is on an event with a deadline,
  * never a sleep.
@@ -112,9 +113,18 @@ static int run_ip(char *out_err, size_t len, ...)
 	va_end(ap);
 	av[n] = NULL;
 	rc = e2e_run_argv(NULL, &out, av);
-	if (rc != 0 && out_err)
+	if (rc != 0 && out_err) {
+		size_t l;
+
 		snprintf(out_err, len, "ip %s %s: exit %d: %s", av[1], av[2], rc,
 			 out ? out : "");
+		/* one line */
+		for (char *nl; (nl = strchr(out_err, '\n'));)
+			*nl = ' ';
+		l = strlen(out_err);
+		while (l && out_err[l - 1] == ' ')
+			out_err[--l] = '\0';
+	}
 	free(out);
 	return rc;
 }
@@ -171,8 +181,8 @@ static void netns_down(void)
 /*
  * A namespace NS_PREFIX<pid> joined to ours by a veth pair on a /30 of
  * 10.251/16 picked by our pid, loopback up inside. false with
- * g.why_no_ns when we may not make one; exit 1 when making it went wrong
- * after that.
+ * g.why_no_ns when we may not make or wire one (EPERM); exit 1 when it
+ * went wrong otherwise.
  */
 static bool netns_up(void)
 {
@@ -206,6 +216,7 @@ static bool netns_up(void)
 	snprintf(a, sizeof(a), "%s/30", g.host_ip);
 	snprintf(b, sizeof(b), "%s/30", g.ns_ip);
 	if (run_ip(err, sizeof(err), "netns", "add", g.ns, NULL) != 0) {
+		/* not permitted, or no netns support at all: skip that case */
 		snprintf(g.why_no_ns, sizeof(g.why_no_ns), "%s", err);
 		g.ns[0] = '\0';
 		return false;
@@ -222,6 +233,12 @@ static bool netns_up(void)
 		   NULL) ||
 	    run_ip(err, sizeof(err), "-n", g.ns, "link", "set", "lo", "up",
 		   NULL)) {
+		if (strstr(err, "Operation not permitted")) {
+			/* a namespace, but no right to wire it */
+			snprintf(g.why_no_ns, sizeof(g.why_no_ns), "%s", err);
+			netns_down();
+			return false;
+		}
 		fprintf(stderr, "network namespace %s: %s\n", g.ns, err);
 		exit(1); /* netns_down() runs */
 	}
@@ -933,5 +950,11 @@ int main(void)
 	rc = cmocka_run_group_tests_name("/pl/e2e/labhosts", tests,
 					 group_setup, group_teardown);
 	netns_down();
+	if (rc == 0 && g.why_no_ns[0]) {
+		/* half of the acceptance did not run: not a pass */
+		printf("SKIP: the three-rack case needs a network namespace: "
+		       "%s\n", g.why_no_ns);
+		return PL_TEST_SKIP_CODE;
+	}
 	return rc;
 }
