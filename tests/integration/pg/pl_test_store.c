@@ -30,7 +30,8 @@ static struct {
 	unsigned dbs;
 	bool up;
 	char user[64];  /* the server's user when we are root, else "" */
-	char opts[256]; /* the server's options */
+	char opts[320]; /* the server's options */
+	char also_addr[48], also_cidr[48]; /* pl_test_pg_also_listen() */
 } srv;
 
 bool pl_test_store_is_pg(void)
@@ -126,9 +127,35 @@ static void fail_with_log(const char *what, const char *err)
 	exit(1);
 }
 
+int pl_test_pg_also_listen(const char *addr, const char *cidr)
+{
+	if (srv.up || strlen(addr) >= sizeof(srv.also_addr) ||
+	    strlen(cidr) >= sizeof(srv.also_cidr) || strpbrk(addr, " ,'") ||
+	    strpbrk(cidr, " \n"))
+		return -EINVAL;
+	snprintf(srv.also_addr, sizeof(srv.also_addr), "%s", addr);
+	snprintf(srv.also_cidr, sizeof(srv.also_cidr), "%s", cidr);
+	return 0;
+}
+
+/* pg_hba.conf trusts srv.also_cidr too. */
+static void hba_also(const char *data)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/pg_hba.conf", data);
+	f = fopen(path, "a");
+	if (!f || fprintf(f, "host all all %s trust\n", srv.also_cidr) < 0 ||
+	    fclose(f) != 0) {
+		fprintf(stderr, "postgresql: %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+}
+
 void pl_test_store_init(void)
 {
-	char data[96], opts[256], port[16], *err = NULL;
+	char data[96], opts[320], port[16], *err = NULL;
 	const char *user = NULL;
 	struct passwd *pw = NULL;
 	int pfd[2], rc;
@@ -174,14 +201,16 @@ void pl_test_store_init(void)
 		fail_with_log("initdb", err);
 	free(err);
 	err = NULL;
+	if (srv.also_addr[0])
+		hba_also(data);
 	srv.port = free_port();
 	snprintf(port, sizeof(port), "%d", srv.port);
 	/* fsync off: a test server's durability is not under test (the
 	 * store's transactions are; a killed client is what we test) */
-	snprintf(opts, sizeof(opts), "-k %s -p %d -c listen_addresses=127.0.0.1 "
+	snprintf(opts, sizeof(opts), "-k %s -p %d -c listen_addresses=127.0.0.1%s%s "
 		 "-c fsync=off -c synchronous_commit=off "
 		 "-c full_page_writes=off -c max_connections=300", srv.dir,
-		 srv.port);
+		 srv.port, srv.also_addr[0] ? "," : "", srv.also_addr);
 	{
 		char log[96];
 

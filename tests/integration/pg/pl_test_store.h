@@ -27,6 +27,16 @@ bool pl_test_store_is_pg(void);
  */
 void pl_test_store_init(void);
 
+/*
+ * Before pl_test_store_init(): the server also listens on addr (an IPv4
+ * address of this host, e.g. the host end of a veth pair) and trusts
+ * connections from cidr (a `host all all CIDR trust` line in pg_hba.conf),
+ * for a client in another network namespace. Without it the server
+ * listens on 127.0.0.1 and its socket only. 0, or -EINVAL (too long, or
+ * the server already started).
+ */
+int pl_test_pg_also_listen(const char *addr, const char *cidr);
+
 /* A fresh, empty store: dir/name (SQLite), or a new database on the
  * server as a libpq URI (PostgreSQL). malloc'ed; NULL on failure. */
 char *pl_test_store_target(const char *dir, const char *name);
