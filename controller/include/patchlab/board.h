@@ -30,6 +30,7 @@
 struct pl_board;
 
 struct pl_board_cfg; /* patchlab/config.h: a board of lab.yaml */
+struct pl_board_type; /* patchlab/config.h: its board type */
 
 /* Kinds of timeline events (they become rows of the run's event table). */
 enum pl_board_event {
@@ -129,27 +130,32 @@ void pl_board_transfer_progress(struct pl_board *b, uint64_t acked,
 				uint64_t total, uint64_t t_ns);
 
 /*
- * A boot's commit (the type's console.settled line). pl_board_unsettled():
- * since the last power-on the board announced a boot (boot_ok) and its
- * settled line has not come yet -- a power-off now would undo the commit.
- * pl_board_wait_settled() calls cb once the settled line comes (settled
- * true), or when timeout_ms pass, the power goes off, the wait is
- * cancelled or the board closes (settled false); waited_ns is how long it
- * waited. -EALREADY when nothing is unsettled (cb is not called), -EBUSY
- * while another wait runs. Types without a settled line are never
- * unsettled.
+ * A boot's commit (the type's console.settled line), watched from a power-on
+ * on (board/settle.c). pl_board_settle_watch() watches b's console for its
+ * type's boot and settled lines (*out NULL, 0 returned, when the type names
+ * no settled line). pl_board_settle_pending(): since the last power-on the
+ * board announced a boot (boot_ok) and its settled line has not come yet --
+ * a power-off now would undo the commit. pl_board_settle_wait() calls cb
+ * once the settled line comes (settled true), or when timeout_ms pass, the
+ * power goes off, the wait is cancelled or the watch freed (settled false);
+ * waited_ns is how long it waited. -EALREADY when nothing is pending (cb is
+ * not called), -EBUSY while another wait runs.
  */
+struct pl_board_settle;
 typedef void (*pl_board_settled_cb)(struct pl_board *b, bool settled,
 				    uint64_t waited_ns, void *user_data);
-bool pl_board_unsettled(const struct pl_board *b);
-int pl_board_wait_settled(struct pl_board *b, uint64_t timeout_ms,
-			  pl_board_settled_cb cb, void *user_data);
-void pl_board_wait_settled_cancel(struct pl_board *b);
+int pl_board_settle_watch(struct pl_board_settle **out, struct pl_board *b,
+			  const struct pl_board_type *type);
+void pl_board_settle_free(struct pl_board_settle *s); /* s may be NULL */
+bool pl_board_settle_pending(const struct pl_board_settle *s);
+int pl_board_settle_wait(struct pl_board_settle *s, uint64_t timeout_ms,
+			 pl_board_settled_cb cb, void *user_data);
+void pl_board_settle_cancel(struct pl_board_settle *s);
 
 /*
- * Is the board off? Many relays do not answer a frame, so a power-off the
- * relay swallowed leaves a board running that the lab thinks safe. A board
- * whose type names a prompt is asked (a newline on the console): a board
+ * Is the board off? (board/offcheck.c) Many relays do not answer a frame, so
+ * a power-off the relay swallowed leaves a board running that the lab
+ * thinks safe. A board whose type names a prompt is asked (a newline on the console): a board
  * that answers is on, and is switched off again and asked again, up to
  * attempts times. cb gets off = false when it still answers after them
  * (retried: how many power-offs were sent again). cb may be called before
@@ -158,8 +164,8 @@ void pl_board_wait_settled_cancel(struct pl_board *b);
  */
 typedef void (*pl_board_off_cb)(struct pl_board *b, bool off,
 				unsigned retried, void *user_data);
-int pl_board_check_off(struct pl_board *b, unsigned attempts,
-		       pl_board_off_cb cb, void *user_data);
+int pl_board_check_off(struct pl_board *b, const struct pl_board_type *type,
+		       unsigned attempts, pl_board_off_cb cb, void *user_data);
 
 /* Log the console to path for the current run (NULL: stop). */
 int pl_board_console_log(struct pl_board *b, const char *path);

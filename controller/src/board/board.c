@@ -13,8 +13,6 @@
 #include "patchlab/clock.h"
 #include "patchlab/config.h"
 #include "patchlab/error.h"
-#include "offcheck.h"
-#include "settle.h"
 
 struct pl_board {
 	uv_loop_t *loop;
@@ -31,8 +29,6 @@ struct pl_board {
 	struct pl_probe *probe;
 
 	struct pl_board_listener *listeners;
-	struct pl_board_settle *settle; /* NULL: the type has no settled line */
-	const struct pl_board_type *btype; /* borrowed from the lab */
 	pl_board_event_fn event_fn;
 	void *event_ud;
 };
@@ -359,30 +355,6 @@ bool pl_board_set_aside_for_lab(const struct pl_board *b)
 	return b->quarantine && b->quarantine_lab;
 }
 
-bool pl_board_unsettled(const struct pl_board *b)
-{
-	return pl_board__settle_pending(b->settle);
-}
-
-int pl_board_wait_settled(struct pl_board *b, uint64_t timeout_ms,
-			  pl_board_settled_cb cb, void *user_data)
-{
-	return pl_board__settle_wait(b->settle, b->loop, timeout_ms, cb,
-				     user_data);
-}
-
-void pl_board_wait_settled_cancel(struct pl_board *b)
-{
-	pl_board__settle_cancel(b->settle);
-}
-
-int pl_board_check_off(struct pl_board *b, unsigned attempts,
-		       pl_board_off_cb cb, void *user_data)
-{
-	return pl_board__check_off(b, b->loop, b->btype, attempts, cb,
-				   user_data);
-}
-
 int pl_board_open(struct pl_board **out, uv_loop_t *loop,
 		  const struct pl_board_cfg *cfg, const struct pl_log *log,
 		  const char **why)
@@ -402,7 +374,6 @@ int pl_board_open(struct pl_board **out, uv_loop_t *loop,
 	if (!b)
 		return -ENOMEM;
 	b->loop = loop;
-	b->btype = cfg->type;
 	b->id = strdup(cfg->id);
 	b->type = strdup(cfg->type ? cfg->type->name : "");
 	if (asprintf(&b->log_ctx, "%s", cfg->id) < 0)
@@ -433,11 +404,6 @@ int pl_board_open(struct pl_board **out, uv_loop_t *loop,
 			*why = "console";
 			goto err_close;
 		}
-		err = pl_board__settle_open(&b->settle, b, cfg->type);
-		if (err) {
-			*why = "console";
-			goto err_close;
-		}
 	}
 	if (pr) {
 		err = pl_probe_open(&b->probe, &b->fctx, pr->driver->name,
@@ -464,7 +430,6 @@ int pl_board_close(struct pl_board *b)
 
 	if (!b)
 		return 0;
-	pl_board__settle_close(b->settle);
 	/* Listeners belong to runs that have ended; forget them. */
 	while (b->listeners)
 		pl_board_unlisten(b->listeners);

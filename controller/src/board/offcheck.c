@@ -20,7 +20,6 @@
 #include "patchlab/config.h"
 #include "patchlab/console.h"
 #include "linematch.h"
-#include "offcheck.h"
 
 #define PL_OFFCHECK_ASK_MS 300u
 #define PL_OFFCHECK_SETTLE_MS 700u
@@ -106,9 +105,8 @@ static void on_data(struct pl_board_listener *l, const uint8_t *buf,
 	uv_timer_start(o->timer, on_timer, PL_OFFCHECK_SETTLE_MS, 0);
 }
 
-int pl_board__check_off(struct pl_board *b, uv_loop_t *loop,
-			const struct pl_board_type *type, unsigned attempts,
-			pl_board_off_cb cb, void *ud)
+int pl_board_check_off(struct pl_board *b, const struct pl_board_type *type,
+		       unsigned attempts, pl_board_off_cb cb, void *ud)
 {
 	struct pl_board_offcheck *o;
 	const char *why = NULL;
@@ -129,7 +127,7 @@ int pl_board__check_off(struct pl_board *b, uv_loop_t *loop,
 		free(o);
 		return err;
 	}
-	uv_timer_init(loop, o->timer);
+	uv_timer_init(pl_board_loop(b), o->timer);
 	o->timer->data = o;
 	o->b = b;
 	o->attempts = attempts;

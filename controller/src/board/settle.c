@@ -5,10 +5,10 @@
  * (boot counting reset, the new slot marked good): a power-off between the
  * boot line and the settled line undoes it, and a lab that switches the
  * board off at the end of a run in that window would make the next run
- * find a board the lab itself set back. The board watches, from the last
- * power-on, for its boot line and then its settled line, so that the
- * run's end can wait for the commit before its own power-off
- * (pl_board_wait_settled()).
+ * find a board the lab itself set back. A run watches, from each power-on,
+ * for the board's boot line and then its settled line, so that its end
+ * can wait for the commit before the lab's own power-off
+ * (pl_board_settle_wait()).
  *
  *   power on  -> ON      power off -> OFF (a wait ends: not settled)
  *   ON      + boot_ok line  -> BOOTED
@@ -21,12 +21,12 @@
 #include "patchlab/clock.h"
 #include "patchlab/config.h"
 #include "linematch.h"
-#include "settle.h"
 
 enum settle_state { ST_OFF, ST_ON, ST_BOOTED, ST_SETTLED };
 
 struct pl_board_settle {
 	struct pl_board_listener l;
+	struct pl_board *b;
 	struct pl_linematch *boot, *settled;
 	enum settle_state state;
 	/* a wait: its timer (closed when it ends), start and callback */
@@ -53,7 +53,7 @@ static void end_wait(struct pl_board_settle *s, bool settled)
 	s->timer = NULL;
 	s->cb = NULL;
 	if (cb)
-		cb(s->l.board, settled, waited, ud);
+		cb(s->b, settled, waited, ud);
 }
 
 static void on_timeout(uv_timer_t *t)
@@ -103,7 +103,7 @@ static void on_power(struct pl_board_listener *l, bool on, uint64_t t_ns)
 		end_wait(s, false); /* someone else switched it off */
 }
 
-int pl_board__settle_open(struct pl_board_settle **out, struct pl_board *b,
+int pl_board_settle_watch(struct pl_board_settle **out, struct pl_board *b,
 			  const struct pl_board_type *type)
 {
 	struct pl_board_settle *s;
@@ -122,9 +122,10 @@ int pl_board__settle_open(struct pl_board_settle **out, struct pl_board *b,
 		err = pl_linematch_new(&s->boot, NULL,
 				       &type->console.boot_ok->re, &why);
 	if (err) {
-		pl_board__settle_close(s);
+		pl_board_settle_free(s);
 		return err;
 	}
+	s->b = b;
 	s->l.data = on_data;
 	s->l.power = on_power;
 	s->l.user_data = s;
@@ -133,7 +134,7 @@ int pl_board__settle_open(struct pl_board_settle **out, struct pl_board *b,
 	return 0;
 }
 
-void pl_board__settle_close(struct pl_board_settle *s)
+void pl_board_settle_free(struct pl_board_settle *s)
 {
 	if (!s)
 		return;
@@ -144,23 +145,22 @@ void pl_board__settle_close(struct pl_board_settle *s)
 	free(s);
 }
 
-bool pl_board__settle_pending(const struct pl_board_settle *s)
+bool pl_board_settle_pending(const struct pl_board_settle *s)
 {
 	return s && s->state == ST_BOOTED;
 }
 
-int pl_board__settle_wait(struct pl_board_settle *s, uv_loop_t *loop,
-			  uint64_t timeout_ms, pl_board_settled_cb cb,
-			  void *ud)
+int pl_board_settle_wait(struct pl_board_settle *s, uint64_t timeout_ms,
+			 pl_board_settled_cb cb, void *ud)
 {
-	if (!pl_board__settle_pending(s))
+	if (!pl_board_settle_pending(s))
 		return -EALREADY;
 	if (s->timer)
 		return -EBUSY;
 	s->timer = malloc(sizeof(*s->timer));
 	if (!s->timer)
 		return -ENOMEM;
-	uv_timer_init(loop, s->timer);
+	uv_timer_init(pl_board_loop(s->b), s->timer);
 	s->timer->data = s;
 	s->cb = cb;
 	s->ud = ud;
@@ -169,7 +169,7 @@ int pl_board__settle_wait(struct pl_board_settle *s, uv_loop_t *loop,
 	return 0;
 }
 
-void pl_board__settle_cancel(struct pl_board_settle *s)
+void pl_board_settle_cancel(struct pl_board_settle *s)
 {
 	if (s)
 		end_wait(s, false);

@@ -1001,7 +1001,8 @@ static unsigned check_boards_off(struct pl_engine *e)
 		if (!b)
 			continue;
 		oc.pending++;
-		if (pl_board_check_off(b, OFF_ATTEMPTS, on_off_checked, &oc))
+		if (pl_board_check_off(b, e->boards[i].cfg->type, OFF_ATTEMPTS,
+				       on_off_checked, &oc))
 			oc.pending--; /* cannot be asked */
 	}
 	while (oc.pending)

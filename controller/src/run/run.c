@@ -291,6 +291,7 @@ static void finish(struct pl_run *r)
 		pl_store_run_end(r->store, r->store_id, r->verdict, r->reason);
 	}
 	json_decref(ev);
+	pl_board_settle_free(r->settle);
 	if (r->board)
 		pl_board_set_event_sink(r->board, NULL, NULL);
 	if (r->env.ended)
@@ -354,8 +355,8 @@ static void after_run(struct pl_run *r)
 	uint64_t wait_ms = r->type->boot_timeout_ms ? r->type->boot_timeout_ms :
 						       10000u;
 
-	if (!r->stopping && pl_board_unsettled(r->board) &&
-	    pl_board_wait_settled(r->board, wait_ms, on_settled, r) == 0) {
+	if (!r->stopping && pl_board_settle_pending(r->settle) &&
+	    pl_board_settle_wait(r->settle, wait_ms, on_settled, r) == 0) {
 		r->settling = true;
 		return;
 	}
@@ -457,7 +458,7 @@ void pl_run_cancel(struct pl_run *r, int code, const char *why, bool stop)
 		r->stopping = true;
 	/* a stop does not wait for a boot to settle: the power goes now */
 	if (stop && r->settling)
-		pl_board_wait_settled_cancel(r->board);
+		pl_board_settle_cancel(r->settle);
 	if (r->lrun)
 		pl_lua_run_cancel(r->lrun, code, why);
 }
@@ -624,6 +625,12 @@ int pl_run_start(struct pl_run **out, const struct pl_run_env *env,
 	pl_board_set_event_sink(r->board, on_board_event, r);
 	if (s->console_log)
 		pl_board_console_log(r->board, s->console_log);
+	/* boots and their commit, for the end's power-off (no watch, no
+	 * wait: a board type without a settled line) */
+	if (pl_board_settle_watch(&r->settle, r->board, r->type))
+		pl_log(pl_board_log(r->board), PL_LOG_WARN, "cannot watch "
+		       "for settled boots: the end of the run will not wait "
+		       "for one");
 	if (env->api)
 		env->api->init(r, r->api_state);
 	err = start_scenario(r, s);

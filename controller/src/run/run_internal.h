@@ -53,6 +53,7 @@ struct pl_run {
 	bool ended;                       /* the scenario's end was handled */
 	bool stopping;                    /* the controller stops: no recovery */
 	bool settling;                    /* the end waits for a settled boot */
+	struct pl_board_settle *settle;   /* boots and their commit, or NULL */
 	void (*recovery_done)(struct pl_run *r); /* recover.c's completion */
 	pl_run_restore_cb restore_cb;     /* a restore under way, or NULL */
 	struct rexec *rexec;              /* its command, while it runs */
