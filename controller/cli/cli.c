@@ -5,6 +5,7 @@
  * Handlers only run with arguments that fit their row in the table.
  */
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,6 +246,11 @@ int pl_cli_main(int argc, char **argv)
 	const struct pl_cli_cmd *cmd;
 	int words;
 
+	/* A console or relay socket whose peer is gone (a QEMU board killed
+	 * for its power cut, a ser2net port closed) must give EPIPE to the
+	 * writer, a lab fault it can report, not kill the controller with
+	 * the suite's report half written. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		print_overview(stderr);
 		return PL_EXIT_USAGE;
