@@ -86,7 +86,9 @@ static void on_data(struct pl_board_listener *l, const uint8_t *buf,
 				       &used, &hit))
 			break;
 		s->state = ST_SETTLED;
+		/* the waiter may free s (its run ends): touch nothing after */
 		end_wait(s, true);
+		return;
 	}
 }
 

@@ -90,8 +90,11 @@ end
 function M.boot_to_prompt(timeout)
   board:power_on()
   local info = { bad_crc = false }
+  -- (the failure's reason is a capture: a line is matched as it arrives,
+  -- and a capture that reaches its end waits for the rest of the line --
+  -- "BOOT FAILED: no" of "... no bootable slot")
   local m, why = board.console:expect(
-    "bad CRC, using default environment|^APP: slot [AB] version [0-9]+\\.[0-9]+|^BOOT FAILED: .*",
+    "bad CRC, using default environment|^APP: slot [AB] version [0-9]+\\.[0-9]+|^BOOT FAILED: (.*)",
     { timeout = timeout or 10000 })
   if not m then return nil, "no boot: " .. tostring(why) end
   local text = m.text
