@@ -424,6 +424,8 @@ static void lease_refused(struct pl_leases *l, struct engine_board *eb,
 	free(holder);
 }
 
+static void take_next_lease(struct pl_engine *e);
+
 static void on_leased(struct pl_leases *l, const char *board_id, int status,
 		      void *ud)
 {
@@ -437,6 +439,7 @@ static void on_leased(struct pl_leases *l, const char *board_id, int status,
 		pl_log(&e->log, PL_LOG_ERROR, "board %s: %s", board_id,
 		       eb->lease_error);
 		schedule(e);
+		take_next_lease(e);
 		return;
 	}
 	if (pl_board_open(&eb->board, &e->loop, eb->cfg, &e->log, &why))
@@ -444,6 +447,7 @@ static void on_leased(struct pl_leases *l, const char *board_id, int status,
 	else
 		apply_stored_quarantine(e, eb);
 	schedule(e);
+	take_next_lease(e);
 }
 
 static void on_lease_lost(struct pl_leases *l, const char *board_id,
@@ -468,24 +472,62 @@ static void on_lease_lost(struct pl_leases *l, const char *board_id,
 	}
 }
 
+/* Ask for the next board's lease in id order (0 when all are asked). One
+ * at a time and in one order for every controller: two controllers that
+ * want the same boards never hold one each while waiting for the other's
+ * (each would wait for ever). The boards held so far run meanwhile. */
+static void take_next_lease(struct pl_engine *e)
+{
+	while (e->next_lease < e->nlease_order) {
+		struct engine_board *eb =
+			&e->boards[e->lease_order[e->next_lease++]];
+		int err = pl_leases_take(e->leases, eb->cfg->id,
+					 !e->opts->no_wait, on_leased, eb);
+
+		if (!err)
+			return; /* on_leased asks for the next */
+		lease_refused(e->leases, eb, err);
+		eb->ready = true;
+	}
+}
+
+static const struct pl_engine *order_engine;
+
+static int by_board_id(const void *a, const void *b)
+{
+	const struct pl_engine *e = order_engine;
+
+	return strcmp(e->boards[*(const size_t *)a].cfg->id,
+		      e->boards[*(const size_t *)b].cfg->id);
+}
+
 /* A board is ours once its lease is: another controller on the same lab
  * waits (or, with --no-wait, is refused) until we release it. Opening it
  * switches its power off, so the lease comes first. */
 static void take_leases(struct pl_engine *e)
 {
-	for (size_t i = 0; i < e->nboards; i++) {
-		struct engine_board *eb = &e->boards[i];
-		int err;
+	e->lease_order = calloc(e->nboards + 1, sizeof(*e->lease_order));
+	for (size_t i = 0; e->lease_order && i < e->nboards; i++)
+		if (e->boards[i].used)
+			e->lease_order[e->nlease_order++] = i;
+	if (!e->lease_order) {
+		/* no memory for an order: every board at once, as a last
+		 * resort (the waits may then cross) */
+		for (size_t i = 0; i < e->nboards; i++) {
+			struct engine_board *eb = &e->boards[i];
 
-		if (!eb->used)
-			continue;
-		err = pl_leases_take(e->leases, eb->cfg->id, !e->opts->no_wait,
-				     on_leased, eb);
-		if (err) {
-			lease_refused(e->leases, eb, err);
-			eb->ready = true;
+			if (eb->used && pl_leases_take(e->leases, eb->cfg->id,
+						       !e->opts->no_wait,
+						       on_leased, eb)) {
+				eb->ready = true;
+			}
 		}
+		return;
 	}
+	order_engine = e;
+	qsort(e->lease_order, e->nlease_order, sizeof(*e->lease_order),
+	      by_board_id);
+	take_next_lease(e);
 }
 
 /* A run a dead controller left open: its board may still be powered,
@@ -931,6 +973,7 @@ static unsigned teardown(struct pl_engine *e, bool loop_ready)
 	/* Released after the power is off: the next holder finds it safe. */
 	pl_leases_close(e->leases);
 	free(e->boards);
+	free(e->lease_order);
 	pl_store_quarantine_free(e->quarantine, e->nquarantine);
 	for (size_t i = 0; i < e->nimages; i++)
 		pl_image_free(e->images[i]);

@@ -93,6 +93,8 @@ struct pl_engine {
 	struct sweep_state *sweeps;
 	size_t nsweeps;
 
+	size_t *lease_order;      /* used boards by id: leases taken so */
+	size_t nlease_order, next_lease;
 	struct pl_quarantine_row *quarantine; /* the store's, at start */
 	size_t nquarantine;
 	int64_t dead_suites[64];  /* suites of runs left open by the dead */
