@@ -6,7 +6,8 @@
 #   make test-asan  the same under AddressSanitizer + UBSan (CI runs both)
 #   make bench      the benchmarks of tests/bench/ (figures in runs/bench/)
 #   make fuzz-smoke each libFuzzer target of tests/fuzz/ for FUZZ_SECONDS
-#                   (15) with clang in build-fuzz (CI runs it)
+#                   (30), as many at once as there are cores, with clang
+#                   in build-fuzz (CI runs it)
 #   make fuzz       the same for longer (FUZZ_SECONDS, default 600 each)
 
 BUILD      ?= build
