@@ -13,6 +13,7 @@
  *   finish       gate, reports, teardown
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -247,6 +248,42 @@ static const char *board_unusable(const struct engine_board *eb, char *buf,
 	return buf;
 }
 
+/*
+ * A console log of this run's own: "DIR/BOARD-sSUITE-RUN.console.log", or,
+ * when a file of that name is there already (the same out directory used
+ * with another store, or a store made anew: suite ids start again at 1),
+ * "...-RUN.N.console.log" for the first N free. The file is created here
+ * (O_EXCL), so two controllers cannot take one name and no run's log is
+ * ever appended to another's. NULL when none could be made (the run then
+ * goes without a console log, as it does when asprintf fails).
+ */
+static char *claim_log_path(const struct pl_engine *e, const char *board,
+			    size_t run)
+{
+	for (unsigned n = 1; n <= 1000; n++) {
+		char *path = NULL;
+		int fd, r;
+
+		if (n == 1)
+			r = asprintf(&path, "%s/%s-s%" PRId64 "-%zu.console.log",
+				     e->log_dir, board, e->suite_id, run);
+		else
+			r = asprintf(&path, "%s/%s-s%" PRId64 "-%zu.%u.console.log",
+				     e->log_dir, board, e->suite_id, run, n);
+		if (r < 0)
+			return NULL;
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			close(fd);
+			return path;
+		}
+		free(path);
+		if (errno != EEXIST)
+			return NULL;
+	}
+	return NULL;
+}
+
 /* Start spec si on its board; with not_run, record it as not run
  * instead (the board is not touched: the run never holds it). */
 static void start_run(struct pl_engine *e, size_t si, const char *not_run)
@@ -260,10 +297,8 @@ static void start_run(struct pl_engine *e, size_t si, const char *not_run)
 
 	spec->started = true;
 	pl_engine__chunk_name(e, spec->rcfg->scenario, chunk, sizeof(chunk));
-	if (!not_run &&
-	    asprintf(&log_path, "%s/%s-s%" PRId64 "-%zu.console.log",
-		     e->log_dir, eb->cfg->id, e->suite_id, si + 1) < 0)
-		log_path = NULL;
+	if (!not_run)
+		log_path = claim_log_path(e, eb->cfg->id, si + 1);
 	rs.suite_id = e->suite_id;
 	rs.index = si;
 	rs.repeat = spec->repeat;
