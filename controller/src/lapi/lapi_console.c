@@ -44,6 +44,22 @@ static void on_drained(struct pl_board_listener *l)
 	pl_lua_run_resume(pl_run_lua(a->run), 0);
 }
 
+/* The console was lost while bytes waited to leave: they never will. */
+static void on_drain_console(struct pl_board_listener *l, bool gone,
+			     int status)
+{
+	struct lapi_run *a = l->user_data;
+	char msg[160];
+
+	if (!gone)
+		return;
+	drain_end(a);
+	snprintf(msg, sizeof(msg), "console fixture failed: the console of %s "
+		 "was lost (%s) while a send waited for its bytes to leave",
+		 pl_board_id(a->board), status ? pl_strerror(status) : "closed");
+	pl_lua_run_fail(pl_run_lua(a->run), -PL_EFIXTURE, msg);
+}
+
 static void on_drain_timeout(uv_timer_t *t)
 {
 	struct lapi_run *a = t->data;
@@ -59,8 +75,8 @@ static void on_drain_timeout(uv_timer_t *t)
 
 /* Write s then nl (may be NULL) and return once they have left for the
  * device (the console's own pace: a line protocol grows no queue), or
- * raise: a console that failed, or that takes nothing for
- * DRAIN_TIMEOUT_MS, is a lab fault. */
+ * raise: a console that failed, that is lost while it waits, or that takes
+ * nothing for DRAIN_TIMEOUT_MS, is a lab fault. */
 static int send_and_drain(lua_State *L, const char *s, size_t len,
 			  const char *nl)
 {
@@ -85,6 +101,7 @@ static int send_and_drain(lua_State *L, const char *s, size_t len,
 		.what = "console send", .cancel = drain_cancel,
 		.user_data = a });
 	a->drain_l = (struct pl_board_listener){ .drained = on_drained,
+						 .console = on_drain_console,
 						 .user_data = a };
 	pl_board_listen(a->board, &a->drain_l);
 	uv_timer_start(a->timer, on_drain_timeout, DRAIN_TIMEOUT_MS, 0);

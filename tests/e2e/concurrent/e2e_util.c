@@ -255,3 +255,19 @@ int64_t e2e_db_int(sqlite3 *db, const char *sql, int64_t dflt)
 	sqlite3_finalize(s);
 	return v;
 }
+
+char *e2e_db_text(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+	char *v = NULL;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+		fprintf(stderr, "e2e: %s: %s\n", sql, sqlite3_errmsg(db));
+		return NULL;
+	}
+	if (sqlite3_step(s) == SQLITE_ROW &&
+	    sqlite3_column_type(s, 0) != SQLITE_NULL)
+		v = strdup((const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	return v;
+}

@@ -102,5 +102,7 @@ sqlite3 *e2e_db_open(const char *path);
 /* The first column of the first row of sql as an integer (default when no
  * row or on error). */
 int64_t e2e_db_int(sqlite3 *db, const char *sql, int64_t dflt);
+/* The same as a string to free(), or NULL (no row, NULL, or an error). */
+char *e2e_db_text(sqlite3 *db, const char *sql);
 
 #endif

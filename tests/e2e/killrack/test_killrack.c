@@ -20,7 +20,9 @@
  * lab-error, never bricked (test_freeze_rack_mid_suite); and the
  * controller SIGKILLed: the next one switches off a board it does not use
  * and closes the killed suite incomplete
- * (test_killed_controller_is_cleaned_up).
+ * (test_killed_controller_is_cleaned_up). And a rack of its own killed
+ * while console:send waits for its bytes to leave: the run ends lab-error
+ * at once, saying the console was lost (test_console_lost_while_send_waits).
  * Every child is reaped (the killed rack too); the rack is powered off,
  * taken down and reaped. PL_KEEP_RACK=1 keeps the rack directory.
  */
@@ -346,6 +348,113 @@ static void test_freeze_rack_mid_suite(void **state)
 	c->sdb = NULL;
 }
 
+/* The run's console log (the newest open run's) shows a write: the
+ * scenario's flood has begun. */
+static bool flood_started(void *ud)
+{
+	struct ctx *c = ud;
+	sqlite3_stmt *s = NULL;
+	bool found = false;
+
+	if (!c->sdb) {
+		FILE *f = fopen(c->db, "r");
+
+		if (!f)
+			return false;
+		fclose(f);
+		c->sdb = e2e_db_open(c->db);
+		if (!c->sdb)
+			return false;
+	}
+	if (sqlite3_prepare_v2(c->sdb, "SELECT console_log FROM runs WHERE "
+			       "state = 'open'", -1, &s, NULL) != SQLITE_OK)
+		return false;
+	while (!found && sqlite3_step(s) == SQLITE_ROW)
+		found = contains_file((const char *)sqlite3_column_text(s, 0),
+				      " w 4096 ");
+	sqlite3_finalize(s);
+	return found;
+}
+
+/*
+ * The console lost while console:send waits for its bytes to leave: a rack
+ * of its own, frozen (SIGSTOP) before the run, so the scenario's flood of
+ * 4 KiB sends soon waits on a console that takes nothing; once a send is
+ * in the console log the rack is SIGKILLed (its ptys close). The wait
+ * listens for the loss: the run ends lab-error saying the console was
+ * lost, not after the 30 s drain timeout ("did not leave in 30000 ms"),
+ * and never with a device verdict.
+ */
+static void test_console_lost_while_send_waits(void **state)
+{
+	struct ctx *c = *state;
+	struct e2e_rack rack = { 0 };
+	struct e2e_proc p;
+	uv_loop_t loop;
+	uv_timer_t timer;
+	char scen[4300], suite[4300], *log, *reason;
+	char *argv[] = { (char *)pl_test_patchlab(), "run", suite, "--lab",
+			 NULL, "--out", c->out, "--db", c->db, "-q", NULL };
+	FILE *f;
+	int code;
+
+	if (c->sdb) {
+		sqlite3_close(c->sdb);
+		c->sdb = NULL;
+	}
+	assert_int_equal(e2e_rack_up(&rack, "e2e-killrack-send", 1, "good"), 0);
+	argv[4] = rack.lab;
+	snprintf(c->out, sizeof(c->out), "%s/out-send", rack.dir);
+	snprintf(c->db, sizeof(c->db), "%s/send.db", rack.dir);
+	snprintf(c->log, sizeof(c->log), "%s/run-send.log", rack.dir);
+	snprintf(scen, sizeof(scen), "%s/flood.lua", rack.dir);
+	snprintf(suite, sizeof(suite), "%s/flood.yaml", rack.dir);
+	f = fopen(scen, "w");
+	assert_non_null(f);
+	fputs("local piece = string.rep(\"x\", 4096)\n"
+	      "for i = 1, 4096 do board.console:send(piece) end\n"
+	      "verdict.pass(\"sent 16 MiB to a frozen rack\")\n", f);
+	assert_int_equal(fclose(f), 0);
+	f = fopen(suite, "w");
+	assert_non_null(f);
+	fputs("name: flood\nruns:\n  - scenario: flood.lua\n", f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(kill(rack.pid, SIGSTOP), 0);
+	uv_loop_init(&loop);
+	uv_timer_init(&loop, &timer);
+	uv_timer_start(&timer, tick, 5, 5);
+	assert_int_equal(e2e_spawn(&loop, &p, NULL, c->log, argv), 0);
+	if (pl_test_loop_until(&loop, flood_started, c, WAIT_MS) != 0) {
+		kill(rack.pid, SIGCONT);
+		e2e_wait(&loop, &p, 1);
+		fail_msg("no console write within %u ms", WAIT_MS);
+	}
+	assert_int_equal(kill(rack.pid, SIGKILL), 0);
+	uv_timer_stop(&timer);
+	code = e2e_wait(&loop, &p, WAIT_MS);
+	pl_test_loop_drain(&loop);
+	assert_int_equal(pl_test_reap(rack.pid, PL_TEST_REAP_DEADLINE_MS),
+			 128 + SIGKILL);
+	rack.pid = 0;
+	log = pl_test_slurp(c->log);
+	if (code != PL_EXIT_LAB_ERROR)
+		fprintf(stderr, "%s\n", log ? log : "");
+	free(log);
+	assert_int_equal(code, PL_EXIT_LAB_ERROR);
+	assert_int_equal(e2e_db_int(c->sdb, "SELECT count(*) FROM runs WHERE "
+				    "verdict <> 'lab-error'", -1), 0);
+	reason = e2e_db_text(c->sdb, "SELECT reason FROM runs LIMIT 1");
+	assert_non_null(reason);
+	fprintf(stderr, "consolelost-send: %s\n", reason);
+	if (strstr(reason, "did not leave") || !strstr(reason, "lost"))
+		fail_msg("the send's wait did not see the console go: %s",
+			 reason);
+	free(reason);
+	sqlite3_close(c->sdb);
+	c->sdb = NULL;
+	assert_int_equal(e2e_rack_down(&rack), 0);
+}
+
 /* "vb0 profile=good power=on ..." of `vrack status`: is board id on? */
 static int board_power(struct ctx *c, const char *id)
 {
@@ -465,6 +574,7 @@ int main(void)
 		cmocka_unit_test(test_rack_comes_back),
 		cmocka_unit_test(test_freeze_rack_mid_suite),
 		cmocka_unit_test(test_killed_controller_is_cleaned_up),
+		cmocka_unit_test(test_console_lost_while_send_waits),
 	};
 
 	return cmocka_run_group_tests_name("/pl/e2e/killrack", tests,
