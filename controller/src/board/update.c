@@ -689,6 +689,31 @@ int pl_op_command(struct pl_op **out, struct pl_board *b,
 	return 0;
 }
 
+/* An image operation: the update's timeout, a copy of the image, the
+ * prompt matcher. 0 or -ENOMEM. */
+static int image_op_new(struct pl_op **out, struct pl_board *b,
+			const struct pl_board_type *type, const void *data,
+			size_t len, pl_op_cb cb, void *user_data)
+{
+	struct pl_op *op;
+	int err;
+
+	err = op_new(&op, OP_UPDATE, b, type,
+		     type->update.timeout_ms ? type->update.timeout_ms : 600000,
+		     cb, user_data);
+	if (err)
+		return err;
+	op->data = malloc(len ? len : 1);
+	if (!op->data || matcher(&op->m_prompt, type->console.prompt)) {
+		pl_op_free(op);
+		return -ENOMEM;
+	}
+	memcpy(op->data, data, len);
+	op->len = len;
+	*out = op;
+	return 0;
+}
+
 int pl_op_update(struct pl_op **out, struct pl_board *b,
 		 const struct pl_board_type *type, const void *data, size_t len,
 		 pl_op_cb cb, void *user_data)
@@ -698,23 +723,13 @@ int pl_op_update(struct pl_op **out, struct pl_board *b,
 
 	if (type->update.method != PL_UPDATE_XMODEM || !type->update.command)
 		return -ENOTSUP;
-	err = op_new(&op, OP_UPDATE, b, type,
-		     type->update.timeout_ms ? type->update.timeout_ms : 600000,
-		     cb, user_data);
+	err = image_op_new(&op, b, type, data, len, cb, user_data);
 	if (err)
 		return err;
-	op->data = malloc(len ? len : 1);
-	if (!op->data) {
-		pl_op_free(op);
-		return -ENOMEM;
-	}
-	memcpy(op->data, data, len);
-	op->len = len;
 	op->p_ok = type->update.done;
 	op->p_fail = type->update.error;
 	if (matcher(&op->m_ok, op->p_ok) || matcher(&op->m_fail, op->p_fail) ||
-	    matcher(&op->m_start, type->update.start) ||
-	    matcher(&op->m_prompt, type->console.prompt)) {
+	    matcher(&op->m_start, type->update.start)) {
 		pl_op_free(op);
 		return -ENOMEM;
 	}
@@ -739,18 +754,9 @@ int pl_op_send_xmodem(struct pl_op **out, struct pl_board *b,
 	struct pl_op *op;
 	int err;
 
-	err = op_new(&op, OP_UPDATE, b, type,
-		     type->update.timeout_ms ? type->update.timeout_ms : 600000,
-		     cb, user_data);
+	err = image_op_new(&op, b, type, data, len, cb, user_data);
 	if (err)
 		return err;
-	op->data = malloc(len ? len : 1);
-	if (!op->data || matcher(&op->m_prompt, type->console.prompt)) {
-		pl_op_free(op);
-		return -ENOMEM;
-	}
-	memcpy(op->data, data, len);
-	op->len = len;
 	err = op_start(op) ? start_sender(op) : 0;
 	if (err) {
 		pl_op_free(op);

@@ -332,35 +332,25 @@ static struct pl_srcpos pos_in_scalar(const struct pl_value *v, size_t off)
 const char *pl_cfg_expand(struct pl_cfg *c, const struct pl_value *v)
 {
 	const char *s = v->str, *p;
-	struct pl_strbuf_like {
-		char *s;
-		size_t len, cap;
-	} out = { 0 };
 	const char *res = NULL;
+	char *buf = NULL;
+	size_t len = 0;
 	bool bad = false;
+	FILE *out;
 
 	if (!strstr(s, "${"))
 		return s;
+	out = open_memstream(&buf, &len);
+	if (!out) {
+		c->oom = true;
+		return NULL;
+	}
 	for (p = s; *p;) {
 		const char *open = strstr(p, "${"), *close, *val;
 		size_t chunk = open ? (size_t)(open - p) : strlen(p);
 		char name[128];
 
-		/* append p[0..chunk) */
-		if (out.len + chunk + 1 > out.cap) {
-			size_t cap = (out.len + chunk + 1) * 2;
-			char *ns = realloc(out.s, cap);
-
-			if (!ns) {
-				c->oom = true;
-				goto out_free;
-			}
-			out.s = ns;
-			out.cap = cap;
-		}
-		memcpy(out.s + out.len, p, chunk);
-		out.len += chunk;
-		out.s[out.len] = '\0';
+		fwrite(p, 1, chunk, out);
 		if (!open)
 			break;
 		close = strchr(open + 2, '}');
@@ -388,30 +378,24 @@ const char *pl_cfg_expand(struct pl_cfg *c, const struct pl_value *v)
 			bad = true;
 			val = "";
 		}
-		chunk = strlen(val);
-		if (out.len + chunk + 1 > out.cap) {
-			size_t cap = (out.len + chunk + 1) * 2;
-			char *ns = realloc(out.s, cap);
-
-			if (!ns) {
-				c->oom = true;
-				goto out_free;
-			}
-			out.s = ns;
-			out.cap = cap;
-		}
-		memcpy(out.s + out.len, val, chunk);
-		out.len += chunk;
-		out.s[out.len] = '\0';
+		fputs(val, out);
 		p = close + 1;
 	}
+	if (fclose(out) != 0) {
+		out = NULL;
+		c->oom = true;
+		goto out_free;
+	}
+	out = NULL;
 	if (!bad) {
-		res = pl_arena_strdup(c->a, out.s ? out.s : "");
+		res = pl_arena_strdup(c->a, buf ? buf : "");
 		if (!res)
 			c->oom = true;
 	}
 out_free:
-	free(out.s);
+	if (out)
+		fclose(out);
+	free(buf);
 	return res;
 }
 

@@ -70,6 +70,17 @@ static int copy_module_path(struct pl_lua_host *h, const char *const *dirs)
 	return 0;
 }
 
+/* What a host owns besides its Lua state. */
+static void free_host(struct pl_lua_host *h)
+{
+	free_module_path(h);
+	free(h->accts);
+	free(h->root);
+	free(h->lib_root);
+	free(h->root_display);
+	free(h);
+}
+
 int pl_lua_host_open(struct pl_lua_host **out,
 		     const struct pl_lua_host_config *cfg)
 {
@@ -132,12 +143,7 @@ int pl_lua_host_open(struct pl_lua_host **out,
 err_close_state:
 	lua_close(h->L);
 err_free_host:
-	free_module_path(h);
-	free(h->accts);
-	free(h->root);
-	free(h->lib_root);
-	free(h->root_display);
-	free(h);
+	free_host(h);
 	return rc;
 }
 
@@ -160,12 +166,7 @@ void pl_lua_host_free(struct pl_lua_host *h)
 	while (h->runs)
 		pl_lua_run_free(h->runs);
 	lua_close(h->L);
-	free_module_path(h);
-	free(h->accts);
-	free(h->root);
-	free(h->lib_root);
-	free(h->root_display);
-	free(h);
+	free_host(h);
 }
 
 lua_State *pl_lua_host_state(struct pl_lua_host *h)
