@@ -122,7 +122,10 @@ bool pl_linematch_feed(struct pl_linematch *m, const uint8_t *buf, size_t len,
 		m->line[m->len++] = (char)c;
 	}
 	*used = len;
-	return check(m, t_ns, hit, false);
+	/* a line still arriving is checked while it is short: every chunk
+	 * of a long one would run the pattern over all of it again */
+	return m->len <= PL_LINEMATCH_PARTIAL_MAX &&
+	       check(m, t_ns, hit, false);
 }
 
 bool pl_linematch_group(const struct pl_linematch_hit *hit, unsigned g,

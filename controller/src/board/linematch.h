@@ -10,8 +10,12 @@
  * except when a capture group reaches the end of what has arrived: it
  * could still grow ("BOOT FAILED: no" of "... no bootable slot"), so that
  * match waits for the line's end (a prompt pattern must therefore have no
- * capture that ends the line). A line matches at most once. The timestamp of a hit is the read time of
- * the chunk that completed the match. Lines longer than 4 KiB are cut
+ * capture that ends the line). Only the first 256 bytes of a line are
+ * checked as they arrive; a longer line is checked when it ends (a board
+ * printing 4 KiB without a newline, one byte a read, would otherwise cost
+ * 4,096 matches over a growing line: seconds of the loop for some
+ * patterns). A line matches at most once. The timestamp of a hit is the
+ * read time of the chunk that completed the match. Lines longer than 4 KiB are cut
  * there (the tail is matched as a new line). Control bytes other than tab
  * (an XMODEM ACK between two lines, a NUL) are left out of lines.
  */
@@ -25,6 +29,8 @@
 
 #define PL_LINEMATCH_MAX_LINE 4096
 #define PL_LINEMATCH_MAX_GROUPS 10
+/* the longest line still arriving that is checked before it ends */
+#define PL_LINEMATCH_PARTIAL_MAX 256
 
 struct pl_linematch;
 

@@ -211,6 +211,37 @@ static void a_long_line_is_cut_at_4_kib(void **state)
 	pl_linematch_free(m);
 }
 
+/* A line still arriving is checked while it is short; past
+ * PL_LINEMATCH_PARTIAL_MAX bytes, at its end only (a board printing a long
+ * line a byte a read would have the pattern run over all of it each time:
+ * seconds of the loop for "(x+)$" over 4 KiB). */
+static void a_long_line_is_checked_when_it_ends(void **state)
+{
+	struct pl_linematch *m = new_or_fail("(x+)y$");
+	struct pl_linematch_hit hit;
+	size_t used, n = PL_LINEMATCH_PARTIAL_MAX + 100;
+
+	(void)state;
+	for (size_t i = 0; i < n; i++)
+		assert_false(pl_linematch_feed(m, (const uint8_t *)"x", 1, 1,
+					       &used, &hit));
+	/* the pattern matches now, but the line is long: not yet */
+	assert_false(pl_linematch_feed(m, (const uint8_t *)"y", 1, 2, &used,
+				       &hit));
+	assert_true(pl_linematch_feed(m, (const uint8_t *)"\n", 1, 3, &used,
+				      &hit));
+	assert_int_equal(hit.len, n + 1);
+	assert_int_equal(hit.t_ns, 3);
+	pl_linematch_free(m);
+	/* a short one matches as it arrives, as prompts need */
+	m = new_or_fail("(x+)y$");
+	assert_false(pl_linematch_feed(m, (const uint8_t *)"xx", 2, 1, &used,
+				       &hit));
+	assert_true(pl_linematch_feed(m, (const uint8_t *)"y", 1, 2, &used,
+				      &hit));
+	pl_linematch_free(m);
+}
+
 static void reset_forgets_the_partial_line(void **state)
 {
 	struct pl_linematch *m = new_or_fail("^booted$");
@@ -253,6 +284,7 @@ int main(void)
 		cmocka_unit_test(a_capture_at_the_end_of_a_partial_line_waits),
 		cmocka_unit_test(no_capture_means_no_number),
 		cmocka_unit_test(a_long_line_is_cut_at_4_kib),
+		cmocka_unit_test(a_long_line_is_checked_when_it_ends),
 		cmocka_unit_test(reset_forgets_the_partial_line),
 		cmocka_unit_test(a_caller_compiled_regex_is_borrowed),
 	};
