@@ -762,7 +762,7 @@ int pl_serve_api_queue(struct pl_store *st, json_t **out)
 	json_t *list = json_array(), *jlist = json_array();
 	uint64_t now = pl_store_now(st);
 	bool oom = !list || !jlist, queue = true;
-	size_t n = 0, nj = 0, queued = 0;
+	size_t n = 0, nj = 0, queued = 0, claimed = 0;
 	int64_t seq = 0;
 	int rc;
 
@@ -783,6 +783,9 @@ int pl_serve_api_queue(struct pl_store *st, json_t **out)
 	for (size_t i = 0; rc == 0 && i < nj && !oom; i++) {
 		size_t pos = jobs[i].state == PL_JOB_QUEUED ? ++queued : 0;
 
+		claimed += jobs[i].state == PL_JOB_CLAIMED;
+		if (pos > PL_SERVE_QUEUE_QUEUED)
+			continue; /* counted, not listed */
 		if (json_array_append_new(jlist, job_json(&jobs[i], pos, now)))
 			oom = true;
 	}
@@ -804,6 +807,9 @@ int pl_serve_api_queue(struct pl_store *st, json_t **out)
 		"(`patchlab submit`, `patchlab worker`) needs a PostgreSQL "
 		"store: docs/lab-service.md.", &oom);
 	put(*out, "jobs", jlist, &oom);
+	put_int(*out, "queued", (int64_t)queued, &oom);
+	put_int(*out, "claimed", (int64_t)claimed, &oom);
+	put_int(*out, "queued_max", PL_SERVE_QUEUE_QUEUED, &oom);
 	put_int(*out, "ended_max", PL_SERVE_QUEUE_ENDED, &oom);
 	put_int(*out, "now_ns", (int64_t)now, &oom);
 	if (oom) {

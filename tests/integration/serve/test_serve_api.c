@@ -652,6 +652,36 @@ static void queue_shows_the_jobs_live(void **state)
 	assert_int_equal(json_integer_value(json_object_get(o, "queued")), 0);
 	json_decref(q);
 	assert_int_equal(pl_store_cancel(f->st, low, NULL), 0);
+
+	/* a long queue: all counted, the next 1000 listed */
+	{
+		struct pl_submit_info sub = { .suite = { .name = "big" } };
+		struct pl_job_info *jobs = calloc(1001, sizeof(*jobs));
+		size_t i, listed = 0;
+		int64_t big;
+
+		assert_non_null(jobs);
+		for (i = 0; i < 1001; i++)
+			jobs[i] = (struct pl_job_info){
+				.board_id = "vb1", .board_type = "virtual-mcu",
+				.scenario = "scenarios/a.lua", .seed = i };
+		assert_int_equal(pl_store_submit(f->st, &sub, jobs, 1001, &big),
+				 0);
+		free(jobs);
+		q = get_json(f, "/api/queue");
+		assert_int_equal(json_integer_value(json_object_get(q,
+								    "queued")),
+				 1001);
+		assert_int_equal(json_integer_value(json_object_get(
+			q, "queued_max")), 1000);
+		assert_true(json_integer_value(json_object_get(q, "claimed"))
+			    >= 1);
+		json_array_foreach(json_object_get(q, "jobs"), i, o)
+			listed += strcmp(sget(o, "state"), "queued") == 0;
+		assert_int_equal(listed, 1000);
+		json_decref(q);
+		assert_int_equal(pl_store_cancel(f->st, big, NULL), 0);
+	}
 }
 
 /* The store's change sequence numbers after since, in order. */
