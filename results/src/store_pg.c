@@ -299,6 +299,12 @@ static const char *const migrations[] = {
 	"        NEW.board_id);"
 	"    END IF;"
 	"    RETURN NULL; END $$;"
+	/* a claim takes the changes' lock before the submitter's turn row
+	 * (pl_store_claim()): claims wait in line for the lock alone, not
+	 * behind one that holds the row while it waits for the lock */
+	"CREATE FUNCTION patchlab_lock_changes() RETURNS boolean"
+	"  LANGUAGE plpgsql AS $$ BEGIN"
+	"    PERFORM pg_advisory_xact_lock(28780, 1); RETURN true; END $$;"
 	"CREATE TRIGGER changes_job_new AFTER INSERT ON jobs"
 	"  FOR EACH ROW EXECUTE FUNCTION patchlab_job_changed();"
 	"CREATE TRIGGER changes_job_set AFTER UPDATE ON jobs FOR EACH ROW"
@@ -1914,7 +1920,10 @@ int pl_store_claim(struct pl_store *st, const char *worker,
 	 * board of a worker marked offline takes nothing; a suite past its
 	 * queue deadline neither (the reaper ends its jobs). Priority first;
 	 * within one priority, round-robin between submitters (the one
-	 * served longest ago, or never), then age. */
+	 * served longest ago, or never), then age. The claim is a change
+	 * (schema 9): once a job is found, the changes' lock is taken before
+	 * the submitter's row, which other claims then never wait on while
+	 * this one waits for the lock. */
 	rc = query(st, "claim", "WITH c AS (UPDATE jobs SET state = 'claimed', "
 		   "worker = $1, attempt = attempt + 1, expires = $2, "
 		   "claimed = $4 "
@@ -1924,7 +1933,8 @@ int pl_store_claim(struct pl_store *st, const char *worker,
 		   "j.board_id = ANY ($3::text[]) AND (q.deadline IS NULL OR "
 		   "q.deadline > $4) ORDER BY j.priority DESC, "
 		   "coalesce(t.served, 0), j.queued, j.id "
-		   "LIMIT 1 FOR UPDATE OF j SKIP LOCKED) RETURNING *), "
+		   "LIMIT 1 FOR UPDATE OF j SKIP LOCKED) AND "
+		   "patchlab_lock_changes() RETURNING *), "
 		   "turn AS (INSERT INTO submitters (name, served) SELECT "
 		   "submitter, nextval('patchlab_turn') FROM c ON CONFLICT "
 		   "(name) DO UPDATE SET served = excluded.served) "
