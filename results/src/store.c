@@ -888,7 +888,7 @@ pl_quarantine_rows_find(const struct pl_quarantine_row *rows, size_t n,
 /* ----------------------------------------------------------- changes */
 
 static const char *const change_kind_names[PL_CHANGE_COUNT] = {
-	"suite", "run", "lease",
+	"suite", "run", "lease", "job",
 };
 
 const char *pl_change_kind_name(enum pl_change_kind k)

@@ -150,7 +150,7 @@ extern const struct pl_store_ops pl_store_pg_ops;
 
 /* Shared by the backends (store.c). */
 void pl_store_open_runs_free(struct pl_store_open_run *o, size_t n);
-/* "suite", "run", "lease" -> kind (PL_CHANGE_RUN when unknown). */
+/* "suite", "run", "lease", "job" -> kind (PL_CHANGE_RUN when unknown). */
 enum pl_change_kind pl_store_change_kind_parse(const char *s);
 
 /* A grow-by-doubling array of elem-byte rows, zeroed as they are added. */

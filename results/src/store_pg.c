@@ -275,7 +275,45 @@ static const char *const migrations[] = {
 	"CREATE TABLE submitters ("
 	"  name TEXT PRIMARY KEY,"
 	"  served BIGINT NOT NULL);",
+	/* 8 -> 9: a job queued, claimed, requeued or
+	 * ended is a change of kind 'job' (its suite and board), so serve's
+	 * queue and suite pages follow the queue. One change per suite and
+	 * board per transaction (a submit of 800 jobs on 4 boards is 4
+	 * changes: the keys already recorded are kept in a transaction-local
+	 * setting); a lease renewal (expires alone) is none. Self-contained:
+	 * it may be renumbered as a whole. */
+	"ALTER TABLE changes DROP CONSTRAINT changes_kind_check;"
+	"ALTER TABLE changes ADD CONSTRAINT changes_kind_check"
+	"  CHECK (kind IN ('suite','run','lease','job'));"
+	"CREATE FUNCTION patchlab_job_changed() RETURNS trigger"
+	"  LANGUAGE plpgsql AS $$"
+	"  DECLARE"
+	"    k TEXT := '<' || NEW.suite_id::text || '/' ||"
+	"      md5(NEW.board_id) || '>';"
+	"    seen TEXT := coalesce(current_setting('patchlab.job_changes',"
+	"      true), '');"
+	"  BEGIN"
+	"    IF strpos(seen, k) = 0 THEN"
+	"      PERFORM set_config('patchlab.job_changes', seen || k, true);"
+	"      PERFORM patchlab_change('job', NEW.suite_id, NULL,"
+	"        NEW.board_id);"
+	"    END IF;"
+	"    RETURN NULL; END $$;"
+	/* a claim takes the changes' lock before the submitter's turn row
+	 * (pl_store_claim()): claims wait in line for the lock alone, not
+	 * behind one that holds the row while it waits for the lock */
+	"CREATE FUNCTION patchlab_lock_changes() RETURNS boolean"
+	"  LANGUAGE plpgsql AS $$ BEGIN"
+	"    PERFORM pg_advisory_xact_lock(28780, 1); RETURN true; END $$;"
+	"CREATE TRIGGER changes_job_new AFTER INSERT ON jobs"
+	"  FOR EACH ROW EXECUTE FUNCTION patchlab_job_changed();"
+	"CREATE TRIGGER changes_job_set AFTER UPDATE ON jobs FOR EACH ROW"
+	"  WHEN (OLD.state IS DISTINCT FROM NEW.state OR"
+	"        OLD.attempt IS DISTINCT FROM NEW.attempt OR"
+	"        OLD.worker IS DISTINCT FROM NEW.worker)"
+	"  EXECUTE FUNCTION patchlab_job_changed();",
 };
+
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1778,7 +1816,7 @@ err_rollback:
 	"j.id, j.suite_id, j.run_id, j.idx, j.priority, j.attempt, j.state, " \
 	"j.board_id, j.board_type, j.scenario, j.params, j.submitter, "      \
 	"j.worker, j.reason, s.file, q.images, j.seed, j.queued, j.expires, " \
-	"j.claimed, j.ended"
+	"j.claimed, j.ended, s.name"
 #define JOB_FROM                                                          \
 	" FROM jobs j JOIN queue q ON q.suite_id = j.suite_id "              \
 	"JOIN suites s ON s.id = j.suite_id "
@@ -1808,6 +1846,7 @@ static void fill_job(const PGresult *r, int i, void *row, bool *oom)
 	j->expires_ns = val_u(r, i, 18);
 	j->claimed_ns = val_u(r, i, 19);
 	j->ended_ns = val_u(r, i, 20);
+	j->suite_name = val_dup(r, i, 21, oom);
 }
 
 void pl_store_jobs_free(struct pl_job_row *rows, size_t n)
@@ -1820,6 +1859,7 @@ void pl_store_jobs_free(struct pl_job_row *rows, size_t n)
 		free(rows[i].submitter);
 		free(rows[i].worker);
 		free(rows[i].reason);
+		free(rows[i].suite_name);
 		free(rows[i].suite_file);
 		free(rows[i].images_json);
 	}
@@ -1880,7 +1920,10 @@ int pl_store_claim(struct pl_store *st, const char *worker,
 	 * board of a worker marked offline takes nothing; a suite past its
 	 * queue deadline neither (the reaper ends its jobs). Priority first;
 	 * within one priority, round-robin between submitters (the one
-	 * served longest ago, or never), then age. */
+	 * served longest ago, or never), then age. The claim is a change
+	 * (schema 9): once a job is found, the changes' lock is taken before
+	 * the submitter's row, which other claims then never wait on while
+	 * this one waits for the lock. */
 	rc = query(st, "claim", "WITH c AS (UPDATE jobs SET state = 'claimed', "
 		   "worker = $1, attempt = attempt + 1, expires = $2, "
 		   "claimed = $4 "
@@ -1890,7 +1933,8 @@ int pl_store_claim(struct pl_store *st, const char *worker,
 		   "j.board_id = ANY ($3::text[]) AND (q.deadline IS NULL OR "
 		   "q.deadline > $4) ORDER BY j.priority DESC, "
 		   "coalesce(t.served, 0), j.queued, j.id "
-		   "LIMIT 1 FOR UPDATE OF j SKIP LOCKED) RETURNING *), "
+		   "LIMIT 1 FOR UPDATE OF j SKIP LOCKED) AND "
+		   "patchlab_lock_changes() RETURNING *), "
 		   "turn AS (INSERT INTO submitters (name, served) SELECT "
 		   "submitter, nextval('patchlab_turn') FROM c ON CONFLICT "
 		   "(name) DO UPDATE SET served = excluded.served) "
@@ -2218,7 +2262,8 @@ int pl_store_reap(struct pl_store *st, int max_attempts, uint64_t stale_ms,
 
 		arg_u(&a, now);
 		rc = cmd_count(st, "queue timeout", "UPDATE jobs j SET state = "
-			       "'timed-out', reason = 'queue timeout' FROM "
+			       "'timed-out', reason = 'queue timeout', ended = "
+			       "$1 FROM "
 			       "queue q WHERE q.suite_id = j.suite_id AND "
 			       "j.state = 'queued' AND q.deadline <= $1", &a,
 			       &cnt);
@@ -2261,6 +2306,47 @@ int pl_store_list_jobs(struct pl_store *st, int64_t suite_id,
 	return rc;
 }
 
+int pl_store_list_queue(struct pl_store *st, size_t ended_max,
+			struct pl_job_row **rows, size_t *n)
+{
+	struct args a = { 0 };
+	void *r;
+	int rc = need_pg(st);
+
+	*rows = NULL;
+	*n = 0;
+	if (rc)
+		return rc;
+	arg_i(&a, (int64_t)ended_max);
+	/* g: 0 queued, 1 claimed, 2 ended. The queued in claim order
+	 * (pl_store_claim()): by priority; within one, round k takes the
+	 * k-th oldest job of each submitter, submitters in the order of
+	 * their turn (served longest ago, or never, first; then who waits
+	 * longest), then age. */
+	rc = query(st, "list the queue", "SELECT * FROM ("
+		   "SELECT " JOB_COLS ", 0 AS g, j.priority AS p, "
+		   "row_number() OVER (PARTITION BY j.priority, j.submitter "
+		   "ORDER BY j.queued, j.id) AS k, coalesce(t.served, 0) AS sv, "
+		   "min(j.id) OVER (PARTITION BY j.priority, j.submitter) AS fi, "
+		   "j.queued AS o" JOB_FROM "LEFT JOIN submitters t ON t.name = "
+		   "j.submitter WHERE j.state = 'queued' "
+		   "UNION ALL SELECT " JOB_COLS ", 1, 0, 0, 0, 0, j.claimed"
+		   JOB_FROM "WHERE j.state = 'claimed' "
+		   "UNION ALL (SELECT " JOB_COLS ", 2, 0, 0, 0, 0, "
+		   "-coalesce(j.ended, j.queued)" JOB_FROM "WHERE j.state IN "
+		   "('done', 'cancelled', 'timed-out') ORDER BY "
+		   "coalesce(j.ended, j.queued) DESC, j.id DESC LIMIT $1)) x "
+		   "ORDER BY g, p DESC, k, sv, fi, o, id", &a, sizeof(**rows),
+		   fill_job, &r, n);
+	*rows = r;
+	if (rc) {
+		pl_store_jobs_free(*rows, *n);
+		*rows = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
 int pl_store_cancel(struct pl_store *st, int64_t suite_id, size_t *n)
 {
 	struct args a = { 0 }, b = { 0 };
@@ -2282,9 +2368,10 @@ int pl_store_cancel(struct pl_store *st, int64_t suite_id, size_t *n)
 	if (rc)
 		return rc;
 	arg_i(&b, suite_id);
+	arg_u(&b, pl_store_now(st));
 	rc = cmd_count(st, "cancel", "UPDATE jobs SET state = 'cancelled', "
-		       "reason = 'cancelled' WHERE suite_id = $1 AND state = "
-		       "'queued'", &b, &cnt);
+		       "reason = 'cancelled', ended = $2 WHERE suite_id = $1 "
+		       "AND state = 'queued'", &b, &cnt);
 	if (rc == 0 && n)
 		*n = (size_t)cnt;
 	return rc;

@@ -417,6 +417,44 @@ int pl_serve_api_suites(struct pl_store *st, json_t **out)
 	return doc(seq, "suites", list, out);
 }
 
+/* The states of suite id's jobs in the lab service's queue, {"queued": n,
+ * "claimed": n, "done": n, "cancelled": n, "timed-out": n}, into *out; JSON
+ * null for a suite that was never queued (run by `patchlab run`, or on a
+ * SQLite store, which has no queue). */
+static int suite_jobs_json(struct pl_store *st, int64_t id, json_t **out)
+{
+	unsigned long counts[PL_JOB_STATE_COUNT] = { 0 };
+	struct pl_job_row *jobs = NULL;
+	size_t n = 0;
+	bool oom = false;
+	int rc;
+
+	*out = NULL;
+	rc = pl_store_list_jobs(st, id, &jobs, &n);
+	if (rc == -ENOTSUP || (rc == 0 && n == 0)) {
+		pl_store_jobs_free(jobs, n);
+		*out = json_null();
+		return 0;
+	}
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned)jobs[i].state < PL_JOB_STATE_COUNT)
+			counts[jobs[i].state]++;
+	pl_store_jobs_free(jobs, n);
+	*out = json_object();
+	oom = !*out;
+	for (int k = 0; k < PL_JOB_STATE_COUNT && !oom; k++)
+		put_int(*out, pl_job_state_name((enum pl_job_state)k),
+			(int64_t)counts[k], &oom);
+	if (oom) {
+		json_decref(*out);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int pl_serve_api_suite(struct pl_store *st, int64_t id, json_t **out)
 {
 	struct pl_strbuf html = { 0 };
@@ -459,9 +497,16 @@ int pl_serve_api_suite(struct pl_store *st, int64_t id, json_t **out)
 	c = NULL;
 	put(o, "runs", list, &oom);
 	list = NULL;
+	if (!oom) {
+		json_t *jobs = NULL;
+
+		rc = suite_jobs_json(st, id, &jobs);
+		if (rc == 0)
+			put(o, "jobs", jobs, &oom);
+	}
 	/* The gate, verdict matrix and cut map exactly as the HTML report
 	 * draws them (escaped there; the page inserts it as markup). */
-	rc = pl_report_html_gate(g, &html);
+	rc = rc ? rc : pl_report_html_gate(g, &html);
 	rc = rc ? rc : pl_report_html_suite(g, &html);
 	if (rc == 0)
 		put(o, "html", pl_serve_jstrn(html.s ? html.s : "", html.len),
@@ -662,13 +707,62 @@ out_close:
 	return rc;
 }
 
+/* A time of the store, or null when not yet (0). */
+static json_t *ns_or_null(uint64_t ns)
+{
+	return ns ? json_integer((json_int_t)ns) : json_null();
+}
+
+/* A job of the lab service's queue; position: its place among the queued
+ * (1 the next claimed), 0 when it is not queued. */
+static json_t *job_json(const struct pl_job_row *j, size_t position,
+			uint64_t now)
+{
+	json_t *o = json_object();
+	bool oom = !o;
+
+	if (oom)
+		return NULL;
+	put_int(o, "id", j->id, &oom);
+	put_int(o, "suite_id", j->suite_id, &oom);
+	put_str(o, "suite_name", j->suite_name, &oom);
+	put_int(o, "index", j->index, &oom);
+	put_str(o, "state", pl_job_state_name(j->state), &oom);
+	put(o, "position", position ? json_integer((json_int_t)position) :
+	    json_null(), &oom);
+	put_str(o, "board_id", j->board_id, &oom);
+	put_str(o, "board_type", j->board_type, &oom);
+	put_str(o, "scenario", j->scenario, &oom);
+	put_int(o, "priority", j->priority, &oom);
+	put_str(o, "submitter", j->submitter, &oom);
+	put_int(o, "attempt", j->attempt, &oom);
+	put_str(o, "worker", j->worker, &oom);
+	put_str(o, "reason", j->reason, &oom);
+	put(o, "run_id", j->run_id ? json_integer(j->run_id) : json_null(),
+	    &oom);
+	put_int(o, "queued_ns", (int64_t)j->queued_ns, &oom);
+	put(o, "claimed_ns", ns_or_null(j->claimed_ns), &oom);
+	put(o, "expires_ns", j->state == PL_JOB_CLAIMED ?
+	    ns_or_null(j->expires_ns) : json_null(), &oom);
+	put(o, "expired", json_boolean(j->state == PL_JOB_CLAIMED &&
+				       j->expires_ns <= now), &oom);
+	put(o, "ended_ns", ns_or_null(j->ended_ns), &oom);
+	if (oom) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 int pl_serve_api_queue(struct pl_store *st, json_t **out)
 {
 	struct pl_run_filter f = { .open_only = true };
 	struct pl_run_row *rows = NULL;
-	json_t *list = json_array();
-	bool oom = !list;
-	size_t n = 0;
+	struct pl_job_row *jobs = NULL;
+	json_t *list = json_array(), *jlist = json_array();
+	uint64_t now = pl_store_now(st);
+	bool oom = !list || !jlist, queue = true;
+	size_t n = 0, nj = 0, queued = 0, claimed = 0;
 	int64_t seq = 0;
 	int rc;
 
@@ -679,11 +773,51 @@ int pl_serve_api_queue(struct pl_store *st, json_t **out)
 		if (json_array_append_new(list, run_json(&rows[i], false)))
 			oom = true;
 	pl_store_runs_free(rows, n);
+	if (rc == 0) {
+		rc = pl_store_list_queue(st, PL_SERVE_QUEUE_ENDED, &jobs, &nj);
+		if (rc == -ENOTSUP) {
+			queue = false; /* SQLite: one host, no queue */
+			rc = 0;
+		}
+	}
+	for (size_t i = 0; rc == 0 && i < nj && !oom; i++) {
+		size_t pos = jobs[i].state == PL_JOB_QUEUED ? ++queued : 0;
+
+		claimed += jobs[i].state == PL_JOB_CLAIMED;
+		if (pos > PL_SERVE_QUEUE_QUEUED)
+			continue; /* counted, not listed */
+		if (json_array_append_new(jlist, job_json(&jobs[i], pos, now)))
+			oom = true;
+	}
+	pl_store_jobs_free(jobs, nj);
 	if (rc || oom) {
 		json_decref(list);
+		json_decref(jlist);
 		return rc ? rc : -ENOMEM;
 	}
-	return doc(seq, "open_runs", list, out);
+	rc = doc(seq, "open_runs", list, out);
+	if (rc) {
+		json_decref(jlist);
+		return rc;
+	}
+	put(*out, "queue", json_boolean(queue), &oom);
+	put_str(*out, "note", queue ? NULL : "There is no queue on a "
+		"one-host store: this SQLite store records the runs that "
+		"`patchlab run` starts itself. The lab service's queue "
+		"(`patchlab submit`, `patchlab worker`) needs a PostgreSQL "
+		"store: docs/lab-service.md.", &oom);
+	put(*out, "jobs", jlist, &oom);
+	put_int(*out, "queued", (int64_t)queued, &oom);
+	put_int(*out, "claimed", (int64_t)claimed, &oom);
+	put_int(*out, "queued_max", PL_SERVE_QUEUE_QUEUED, &oom);
+	put_int(*out, "ended_max", PL_SERVE_QUEUE_ENDED, &oom);
+	put_int(*out, "now_ns", (int64_t)now, &oom);
+	if (oom) {
+		json_decref(*out);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* ----------------------------------------------------------- changes */

@@ -16,6 +16,10 @@
 /* At most this many changes in one answer of /api/changes or one burst of
  * /events (the rest follows). */
 #define PL_SERVE_CHANGES_MAX 500
+/* The queue page lists at most this many queued jobs (the next claimed;
+ * it counts them all) and this many jobs that ended, the latest. */
+#define PL_SERVE_QUEUE_QUEUED 1000
+#define PL_SERVE_QUEUE_ENDED 20
 
 /*
  * A JSON string of s, which may hold any bytes: jansson takes only valid

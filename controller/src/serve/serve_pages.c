@@ -129,6 +129,11 @@ static const char suite_js[] =
 	"document.title='patchlab: '+s.name;"
 	/* the shared rendering of the HTML report, escaped by the server */
 	"const v=el('div',{id:'suite-view'});v.innerHTML=s.html;app.append(v);"
+	/* a suite queued in the lab service: where its jobs are */
+	"if(s.jobs){const q=s.jobs;app.append(el('p',{id:'jobs'},"
+	"'Lab service queue: ',q.queued,' queued, ',q.claimed,' running, ',"
+	"q.done,' done, ',q.cancelled,' cancelled, ',q['timed-out'],"
+	"' timed out (',link('/queue','the queue'),')'));}"
 	"const c=s.counts;app.append(el('h2',null,'Runs (',s.runs.length,"
 	"')'));app.append(el('p',{id:'counts'},...Object.keys(c).filter(k=>"
 	"c[k]).map(k=>el('span',null,badge(k),' ',c[k],' '))));"
@@ -194,13 +199,55 @@ static const char board_js[] =
 	"app.append(table('runs',RUN_HEADS,b.runs.map(runRow)));"
 	"},c=>c.board_id===ID);\n";
 
+/* The lab service's jobs (PostgreSQL): queued in claim order, claimed
+ * with their worker and lease, the latest that ended; then the open runs.
+ * On SQLite the note that there is no queue. */
 static const char queue_js[] =
-	"start(['/api/queue'],(app,d)=>{"
+	"function ago(now,ns){if(!ns)return '';const s=Math.max(0,"
+	"Math.round((now-ns)/1e9));return s<120?s+' s':s<7200?"
+	"Math.round(s/60)+' min':Math.round(s/3600)+' h';}\n"
+	"function jobRow(j,...tds){return el('tr',{id:'job-'+j.id,"
+	"'data-job':j.id,'data-state':j.state},el('td',{cls:'num'},'#'+j.id),"
+	"el('td',null,link('/suites/'+j.suite_id,'#'+j.suite_id+' '+"
+	"(j.suite_name||''))),el('td',null,boardLink(j.board_id)),"
+	"el('td',null,j.scenario),...tds);}\n"
+	"const JOB_HEADS=['job','suite','board','scenario'];\n"
+	"start(['/api/queue'],(app,d)=>{const now=d.now_ns;"
+	"if(!d.queue){app.append(el('h2',null,'Queue'));"
+	"app.append(el('p',{cls:'note',id:'no-queue'},d.note));}else{"
+	"const q=d.jobs.filter(j=>j.state==='queued'),c=d.jobs.filter(j=>"
+	"j.state==='claimed'),e=d.jobs.filter(j=>j.state!=='queued'&&"
+	"j.state!=='claimed');"
+	"app.append(el('h2',null,'Queued (',d.queued,d.queued>q.length?"
+	"', the next '+q.length+' shown':'',')'));"
+	"app.append(el('p',{cls:'note'},'In the order claims take them: "
+	"priority, then round-robin between submitters, then age. Each board "
+	"takes the jobs pinned to it.'));"
+	"app.append(table('queued',['#',...JOB_HEADS,'type','priority',"
+	"'submitter','attempts','waiting'],q.map(j=>{const r=jobRow(j,"
+	"el('td',null,j.board_type),el('td',{cls:'num'},j.priority),"
+	"el('td',null,j.submitter),el('td',{cls:'num'},j.attempt),"
+	"el('td',null,ago(now,j.queued_ns),' (since ',when(j.queued_ns),')'));"
+	"r.prepend(el('td',{cls:'num'},j.position));return r;})));"
+	"app.append(el('h2',null,'Claimed (',c.length,')'));"
+	"app.append(table('claimed',[...JOB_HEADS,'priority','submitter',"
+	"'worker','attempt','claimed','lease until'],c.map(j=>jobRow(j,"
+	"el('td',{cls:'num'},j.priority),el('td',null,j.submitter),"
+	"el('td',null,j.worker),el('td',{cls:'num'},j.attempt),"
+	"el('td',null,when(j.claimed_ns),' (',ago(now,j.claimed_ns),' ago)'),"
+	"el('td',{cls:j.expired?'err':null},when(j.expires_ns),"
+	"j.expired?' (expired)':'')))));"
+	"app.append(el('h2',null,'Ended lately (',e.length,', at most ',"
+	"d.ended_max,')'));"
+	"app.append(table('ended',[...JOB_HEADS,'state','run','reason',"
+	"'ended'],e.map(j=>jobRow(j,el('td',null,j.state),el('td',null,"
+	"j.run_id?link('/runs/'+j.run_id,'#'+j.run_id):'-'),"
+	"el('td',{cls:'text'},j.reason),el('td',null,when(j.ended_ns))))));}"
 	"app.append(el('h2',null,'Open runs (',d.open_runs.length,')'));"
-	"app.append(el('p',{cls:'note'},'Runs that began and have not ended. "
-	"A queue of runs waiting for a board comes with the lab service.'));"
+	"app.append(el('p',{cls:'note'},'Runs that began and have not "
+	"ended.'));"
 	"app.append(table('runs',RUN_HEADS,d.open_runs.map(runRow)));"
-	"},c=>c.kind==='run');\n";
+	"},c=>c.kind==='run'||c.kind==='job');\n";
 
 int pl_serve_page(const char *page, const char *nonce, struct pl_strbuf *out)
 {

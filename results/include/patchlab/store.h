@@ -387,9 +387,10 @@ pl_quarantine_rows_find(const struct pl_quarantine_row *rows, size_t n,
 /* ----------------------------------------------------------- changes */
 
 /*
- * The change sequence: every suite or run written, and every lease taken,
- * handed to another holder or released, gets the next number, in the same
- * transaction as the change, whichever process made it. A reader that saw
+ * The change sequence: every suite or run written, every lease taken,
+ * handed to another holder or released, and (PostgreSQL) every job of the
+ * queue queued, claimed, requeued or ended, gets the next number, in the
+ * same transaction as the change, whichever process made it. A reader that saw
  * seq N reads what came after with pl_store_changes(st, N, ...) and misses
  * nothing. Numbers only grow and are never reused (gaps are possible).
  */
@@ -398,10 +399,14 @@ enum pl_change_kind {
 	PL_CHANGE_RUN,   /* run_id (of suite_id, on board_id) began or changed */
 	PL_CHANGE_LEASE, /* board_id's lease taken, handed over or released,
 			  * or its quarantine set or released */
+	PL_CHANGE_JOB,   /* jobs of suite_id on board_id (the queue, below)
+			  * queued, claimed, requeued, cancelled or ended:
+			  * one change per suite and board per transaction;
+			  * a job lease's renewal is none. PostgreSQL only */
 	PL_CHANGE_COUNT
 };
 
-/* "suite", "run", "lease". */
+/* "suite", "run", "lease", "job". */
 const char *pl_change_kind_name(enum pl_change_kind k);
 
 struct pl_change_row {
@@ -510,7 +515,7 @@ struct pl_job_row {
 	enum pl_job_state state;
 	char *board_id, *board_type, *scenario, *params_json, *submitter;
 	char *worker, *reason;  /* NULL when none */
-	char *suite_file, *images_json;
+	char *suite_name, *suite_file, *images_json;
 	uint64_t seed, queued_ns, expires_ns;
 	uint64_t claimed_ns, ended_ns; /* the last claim, the end; 0: not yet */
 };
@@ -582,6 +587,17 @@ int pl_store_notified(struct pl_store *st, size_t *n);
 /* Jobs of suite_id (0: every job queued or claimed), in id order. */
 int pl_store_list_jobs(struct pl_store *st, int64_t suite_id,
 		       struct pl_job_row **rows, size_t *n);
+/*
+ * The queue as a person reads it: the queued jobs in the order claims take
+ * them (priority, then round-robin between submitters, then age: see
+ * pl_store_claim(); each board takes its own in this order, and a claim
+ * meanwhile may reorder the submitters of one priority), then the claimed
+ * ones by claim time, then at most ended_max of the jobs that ended
+ * (done, cancelled, timed out), the latest first. One statement: one
+ * snapshot. Free with pl_store_jobs_free().
+ */
+int pl_store_list_queue(struct pl_store *st, size_t ended_max,
+			struct pl_job_row **rows, size_t *n);
 /* Cancel the queued jobs of suite_id (claimed ones finish). *n (may be
  * NULL) gets how many; -ENOENT for a suite that was never queued. */
 int pl_store_cancel(struct pl_store *st, int64_t suite_id, size_t *n);

@@ -5,7 +5,10 @@
  * other worker; a lease that expires gives the job back and the
  * late worker's result is dropped, never recorded twice; a job out of
  * attempts ends lab-error naming the worker; a queue timeout ends the
- * suite's waiting jobs; images are stored once per content. The clock is
+ * suite's waiting jobs; images are stored once per content; every job
+ * queued, claimed, ended or cancelled is a change (one per suite and
+ * board and transaction); the queue lists the waiting jobs in the order
+ * claims take them. The clock is
  * injected: lease expiry needs no sleep.
  */
 #include <errno.h>
@@ -439,6 +442,124 @@ static void cancel_takes_the_waiting_jobs(void **state)
 	pl_store_jobs_free(jobs, n);
 }
 
+/* The job changes after *since (advanced to the newest seq): how many,
+ * each checked to name suite and board. */
+static size_t job_changes(struct fx *f, int64_t *since, int64_t suite,
+			  const char *board)
+{
+	struct pl_change_row *c;
+	size_t n, jobs = 0;
+
+	assert_int_equal(pl_store_changes(f->b, *since, 0, &c, &n), 0);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(c[i].seq > *since);
+		if (c[i].kind != PL_CHANGE_JOB)
+			continue;
+		assert_string_equal(pl_change_kind_name(c[i].kind), "job");
+		assert_int_equal(c[i].suite_id, suite);
+		assert_string_equal(c[i].board_id, board);
+		assert_int_equal(c[i].run_id, 0);
+		jobs++;
+	}
+	if (n)
+		*since = c[n - 1].seq;
+	pl_store_changes_free(c, n);
+	return jobs;
+}
+
+static void a_jobs_change_is_a_change(void **state)
+{
+	struct fx *f = *state;
+	const char *b1[] = { "b1" };
+	struct pl_job_row *j;
+	int64_t since = 0, seq, suite, run;
+	size_t n;
+
+	assert_int_equal(pl_store_seq(f->b, &since), 0);
+	/* a submit of three jobs on one board: one change */
+	suite = submit(f, "b1", 3, 0, 0);
+	assert_int_equal(job_changes(f, &since, suite, "b1"), 1);
+	/* a claim: one; the heartbeat that renews its lease: none */
+	assert_int_equal(pl_store_claim(f->a, "wa", b1, 1, 1000, &j), 0);
+	assert_int_equal(job_changes(f, &since, suite, "b1"), 1);
+	assert_int_equal(pl_store_heartbeat(f->a, "wa", 1000, &j->id, 1, &n),
+			 0);
+	assert_int_equal(pl_store_seq(f->b, &seq), 0);
+	assert_int_equal(seq, since);
+	/* its end: one (among the run's own changes) */
+	run = engine_run(f->a, "b1", PL_VERDICT_PASS);
+	assert_int_equal(pl_store_job_finish(f->a, j->id, "wa", j->attempt,
+					     run), 0);
+	assert_int_equal(job_changes(f, &since, suite, "b1"), 1);
+	pl_store_jobs_free(j, 1);
+	/* a cancel of the two waiting: one */
+	assert_int_equal(pl_store_cancel(f->b, suite, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(job_changes(f, &since, suite, "b1"), 1);
+	/* again, nothing to cancel: none */
+	assert_int_equal(pl_store_cancel(f->b, suite, &n), 0);
+	assert_int_equal(job_changes(f, &since, suite, "b1"), 0);
+}
+
+static void the_queue_lists_in_claim_order(void **state)
+{
+	struct fx *f = *state;
+	const char *b1[] = { "b1" };
+	int64_t mine, alice1, bob, alice2, carol, want[5];
+	struct pl_job_row *j, *q;
+	size_t n, k = 0, cancelled;
+
+	/* worker-a (this store's holder, the default submitter) is served
+	 * once; the others never were */
+	submit(f, "b1", 1, 0, 0);
+	assert_int_equal(pl_store_claim(f->a, "wa", b1, 1, 1000, &j), 0);
+	pl_store_jobs_free(j, 1);
+	f->now += MS;
+	assert_int_equal(pl_store_cancel(f->b, submit(f, "b1", 2, 0, 0),
+					 &cancelled), 0);
+	f->now += MS;
+	mine = submit(f, "b1", 1, 0, 0);
+	f->now += MS;
+	alice1 = submit_as(f, "alice", 0);
+	f->now += MS;
+	bob = submit_as(f, "bob", 0);
+	f->now += MS;
+	alice2 = submit_as(f, "alice", 0);
+	f->now += MS;
+	carol = submit_as(f, "carol", 5);
+	assert_int_equal(pl_store_list_queue(f->b, 1, &q, &n), 0);
+	/* 5 queued, 1 claimed, at most 1 of the 2 that ended */
+	assert_int_equal(n, 7);
+	for (size_t i = 0; i < 5; i++) {
+		assert_int_equal(q[i].state, PL_JOB_QUEUED);
+		assert_string_equal(q[i].suite_name, "release");
+	}
+	/* priority first; then one job of each submitter in the order of
+	 * their turn (never served, oldest first), then the next round */
+	assert_int_equal(q[0].suite_id, carol);
+	assert_int_equal(q[0].priority, 5);
+	assert_int_equal(q[1].suite_id, alice1);
+	assert_int_equal(q[2].suite_id, bob);
+	assert_int_equal(q[3].suite_id, mine);
+	assert_int_equal(q[4].suite_id, alice2);
+	assert_int_equal(q[5].state, PL_JOB_CLAIMED);
+	assert_string_equal(q[5].worker, "wa");
+	assert_true(q[5].expires_ns > q[5].claimed_ns);
+	assert_int_equal(q[6].state, PL_JOB_CANCELLED);
+	assert_int_equal(q[6].ended_ns, f->now - 5 * MS);
+	for (size_t i = 0; i < 5; i++)
+		want[i] = q[i].id;
+	pl_store_jobs_free(q, n);
+	/* and that is the order in which the store hands them out */
+	while (pl_store_claim(f->a, "wa", b1, 1, 1000, &j) == 0) {
+		assert_true(k < 5);
+		assert_int_equal(j->id, want[k]);
+		k++;
+		pl_store_jobs_free(j, 1);
+	}
+	assert_int_equal(k, 5);
+}
+
 static void images_are_stored_once_per_content(void **state)
 {
 	struct fx *f = *state;
@@ -519,6 +640,8 @@ int main(void)
 		T(a_claim_the_worker_never_heard_of_is_given_back),
 		T(queue_timeout_ends_waiting_jobs),
 		T(cancel_takes_the_waiting_jobs),
+		T(a_jobs_change_is_a_change),
+		T(the_queue_lists_in_claim_order),
 		T(images_are_stored_once_per_content),
 		T(a_submit_wakes_a_listening_worker),
 		T(boards_registered_by_workers_are_listed),

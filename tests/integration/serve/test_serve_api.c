@@ -5,7 +5,8 @@
  * stream of /events (Last-Event-ID, new runs, a server killed and started
  * again with no change lost), the write actions' token and cancel, the
  * Host check. On SQLite, and as integration_serve_api_pg on a PostgreSQL
- * server the test starts (where a suite can be queued and cancelled).
+ * server the test starts (where a suite can be queued and cancelled, and
+ * /api/queue lists its jobs, which /events follows).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -470,6 +471,219 @@ static void cancel_a_suite(void **state)
 	}
 }
 
+/* Queue a suite of n jobs (boards[i], scenario scen) for who at priority
+ * p in the lab service; its id. */
+static int64_t queue_suite(struct fx *f, const char *name, const char *who,
+			   int p, const char *const *boards, size_t n,
+			   const char *scen)
+{
+	struct pl_submit_info sub = {
+		.suite = { .name = name, .file = "/s.yaml" },
+		.submitter = who, .priority = p,
+	};
+	struct pl_job_info jobs[4];
+	int64_t id;
+
+	assert_true(n <= 4);
+	for (size_t i = 0; i < n; i++)
+		jobs[i] = (struct pl_job_info){
+			.board_id = boards[i], .board_type = "virtual-mcu",
+			.scenario = scen, .seed = i };
+	assert_int_equal(pl_store_submit(f->st, &sub, jobs, n, &id), 0);
+	return id;
+}
+
+/* The jobs of /api/queue that belong to suite, in the answer's order. */
+static size_t jobs_of(json_t *q, int64_t suite, json_t **out, size_t max)
+{
+	size_t i, n = 0;
+	json_t *j;
+
+	json_array_foreach(json_object_get(q, "jobs"), i, j)
+		if (json_integer_value(json_object_get(j, "suite_id")) ==
+		    suite) {
+			assert_true(n < max);
+			out[n++] = j;
+		}
+	return n;
+}
+
+/* Read events until one of kind about suite comes (deadline); its seq. */
+static int64_t await_change(struct sse_conn *c, const char *kind,
+			    int64_t suite)
+{
+	int64_t end = serve_now_ms() + DEADLINE_MS;
+
+	for (;;) {
+		int64_t id;
+		char *data;
+		json_t *j;
+		bool hit;
+
+		assert_int_equal(sse_next(c, end, &id, &data), 0);
+		j = json_loads(data, 0, NULL);
+		assert_non_null(j);
+		hit = strcmp(sget(j, "kind"), kind) == 0 &&
+		      json_integer_value(json_object_get(j, "suite_id")) ==
+		      suite;
+		json_decref(j);
+		free(data);
+		if (hit)
+			return id;
+	}
+}
+
+static void queue_shows_the_jobs_live(void **state)
+{
+	struct fx *f = *state;
+	const char *vb1[] = { "vb1" }, *two[] = { "vb1", NASTY_BOARD };
+	struct pl_worker_board wb[] = { { "vb1", "virtual-mcu", NULL } };
+	struct pl_job_row *claimed;
+	int64_t seq, low, mid, high, submitted, cancelled;
+	json_t *q, *j[4], *o;
+	struct sse_conn c;
+	char path[64];
+	int status;
+
+	q = get_json(f, "/api/queue");
+	assert_non_null(json_object_get(q, "open_runs"));
+	seq = json_integer_value(json_object_get(q, "seq"));
+	if (!pl_test_store_is_pg()) {
+		/* one host: no queue, and the page says so */
+		assert_true(json_is_false(json_object_get(q, "queue")));
+		assert_int_equal(json_array_size(json_object_get(q, "jobs")),
+				 0);
+		assert_non_null(strstr(sget(q, "note"), "no queue"));
+		json_decref(q);
+		return;
+	}
+	assert_true(json_is_true(json_object_get(q, "queue")));
+	assert_true(json_is_null(json_object_get(q, "note")));
+	json_decref(q);
+
+	snprintf(path, sizeof(path), "/events?since=%lld", (long long)seq);
+	assert_int_equal(sse_open(&c, &f->srv, path, NULL), 0);
+	low = queue_suite(f, "low", "alice", 1, vb1, 1, "scenarios/a.lua");
+	mid = queue_suite(f, "mid <b>", "bob", 5, two, 2, NASTY_SCEN);
+	high = queue_suite(f, "high", "carol", 9, vb1, 1, "scenarios/c.lua");
+	/* a submit is an event */
+	submitted = await_change(&c, "job", mid);
+	assert_true(submitted > seq);
+
+	/* queued in claim order, with priority, submitter, board, scenario;
+	 * hostile strings as valid UTF-8 text */
+	q = get_json(f, "/api/queue");
+	assert_int_equal(jobs_of(q, high, j, 4), 1);
+	assert_int_equal(json_integer_value(json_object_get(j[0], "position")),
+			 1);
+	assert_int_equal(json_integer_value(json_object_get(j[0], "priority")),
+			 9);
+	assert_int_equal(jobs_of(q, mid, j, 4), 2);
+	assert_string_equal(sget(j[0], "state"), "queued");
+	assert_string_equal(sget(j[0], "suite_name"), "mid <b>");
+	assert_string_equal(sget(j[0], "submitter"), "bob");
+	assert_int_equal(json_integer_value(json_object_get(j[0], "priority")),
+			 5);
+	assert_int_equal(json_integer_value(json_object_get(j[0], "position")),
+			 2);
+	assert_int_equal(json_integer_value(json_object_get(j[1], "position")),
+			 3);
+	assert_string_equal(sget(j[0], "board_id"), "vb1");
+	assert_string_equal(sget(j[1], "board_id"),
+			    "vb<script>window.__xss=1</script>\"'\xef\xbf\xbd");
+	assert_string_equal(sget(j[1], "scenario"), "cut_\"q'\xef\xbf\xbd");
+	assert_true(json_is_null(json_object_get(j[0], "worker")));
+	assert_true(json_is_null(json_object_get(j[0], "claimed_ns")));
+	assert_true(json_integer_value(json_object_get(j[0], "queued_ns")) > 0);
+	assert_int_equal(jobs_of(q, low, j, 4), 1);
+	assert_int_equal(json_integer_value(json_object_get(j[0], "position")),
+			 4);
+	json_decref(q);
+
+	/* a claim: the job shows its worker and its lease */
+	assert_int_equal(pl_store_worker_register(f->st, "w2", "lab", wb, 1, 2),
+			 0);
+	assert_int_equal(pl_store_claim(f->st, "w2", vb1, 1, 600000, &claimed),
+			 0);
+	assert_int_equal(claimed->suite_id, high);
+	pl_store_jobs_free(claimed, 1);
+	assert_true(await_change(&c, "job", high) > submitted);
+	q = get_json(f, "/api/queue");
+	assert_int_equal(jobs_of(q, high, j, 4), 1);
+	assert_string_equal(sget(j[0], "state"), "claimed");
+	assert_string_equal(sget(j[0], "worker"), "w2");
+	assert_int_equal(json_integer_value(json_object_get(j[0], "attempt")),
+			 1);
+	assert_true(json_is_null(json_object_get(j[0], "position")));
+	assert_true(json_integer_value(json_object_get(j[0], "expires_ns")) >
+		    json_integer_value(json_object_get(j[0], "claimed_ns")));
+	assert_true(json_is_false(json_object_get(j[0], "expired")));
+	json_decref(q);
+
+	/* a cancel through the API: a change after the submit's, and the
+	 * jobs leave the queued list for the ended one */
+	snprintf(path, sizeof(path), "/api/suites/%lld/cancel", (long long)mid);
+	o = post_json(f, path, &status);
+	assert_int_equal(status, 200);
+	assert_int_equal(json_integer_value(json_object_get(o, "cancelled")),
+			 2);
+	json_decref(o);
+	cancelled = await_change(&c, "job", mid);
+	assert_true(cancelled > submitted);
+	sse_close(&c);
+	q = get_json(f, "/api/queue");
+	assert_int_equal(jobs_of(q, mid, j, 4), 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_string_equal(sget(j[i], "state"), "cancelled");
+		assert_true(json_is_null(json_object_get(j[i], "position")));
+		assert_true(json_integer_value(json_object_get(j[i],
+							       "ended_ns")) > 0);
+	}
+	assert_int_equal(jobs_of(q, low, j, 4), 1);
+	assert_int_equal(json_integer_value(json_object_get(j[0], "position")),
+			 1);
+	json_decref(q);
+	/* the suite's document counts its jobs */
+	snprintf(path, sizeof(path), "/api/suites/%lld", (long long)mid);
+	q = get_json(f, path);
+	o = json_object_get(json_object_get(q, "suite"), "jobs");
+	assert_int_equal(json_integer_value(json_object_get(o, "cancelled")),
+			 2);
+	assert_int_equal(json_integer_value(json_object_get(o, "queued")), 0);
+	json_decref(q);
+	assert_int_equal(pl_store_cancel(f->st, low, NULL), 0);
+
+	/* a long queue: all counted, the next 1000 listed */
+	{
+		struct pl_submit_info sub = { .suite = { .name = "big" } };
+		struct pl_job_info *jobs = calloc(1001, sizeof(*jobs));
+		size_t i, listed = 0;
+		int64_t big;
+
+		assert_non_null(jobs);
+		for (i = 0; i < 1001; i++)
+			jobs[i] = (struct pl_job_info){
+				.board_id = "vb1", .board_type = "virtual-mcu",
+				.scenario = "scenarios/a.lua", .seed = i };
+		assert_int_equal(pl_store_submit(f->st, &sub, jobs, 1001, &big),
+				 0);
+		free(jobs);
+		q = get_json(f, "/api/queue");
+		assert_int_equal(json_integer_value(json_object_get(q,
+								    "queued")),
+				 1001);
+		assert_int_equal(json_integer_value(json_object_get(
+			q, "queued_max")), 1000);
+		assert_true(json_integer_value(json_object_get(q, "claimed"))
+			    >= 1);
+		json_array_foreach(json_object_get(q, "jobs"), i, o)
+			listed += strcmp(sget(o, "state"), "queued") == 0;
+		assert_int_equal(listed, 1000);
+		json_decref(q);
+		assert_int_equal(pl_store_cancel(f->st, big, NULL), 0);
+	}
+}
+
 /* The store's change sequence numbers after since, in order. */
 static size_t store_changes(struct fx *f, int64_t since, int64_t *out,
 			    size_t max)
@@ -653,6 +867,7 @@ int main(void)
 		cmocka_unit_test(console_tail_follows_an_open_run),
 		cmocka_unit_test(write_actions_need_the_token),
 		cmocka_unit_test(cancel_a_suite),
+		cmocka_unit_test(queue_shows_the_jobs_live),
 		cmocka_unit_test(events_resume_and_survive_a_restart),
 	};
 

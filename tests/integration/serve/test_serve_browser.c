@@ -11,7 +11,13 @@
  *   - a board id, reason and console line with <script>, quotes and
  *     invalid UTF-8 show as text: no script of theirs runs;
  *   - the run page of an open run follows its console as it is written;
- *   - the board page shows the lease.
+ *   - the board page shows the lease; the queue page says that a one-host
+ *     store has no queue.
+ * As integration_serve_browser_pg, on a PostgreSQL store with the lab
+ * service's queue: the queue page shows queued jobs as they are submitted,
+ * in claim order, drops them when they are cancelled and shows a claimed
+ * one with its worker, all without a reload; the suite page follows its
+ * jobs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +33,7 @@
 
 #include "patchlab/clock.h"
 #include "pl_test.h"
+#include "pl_test_store.h"
 #include "serve_test.h"
 
 #define NASTY_BOARD "vb<script>window.__xss=1</script>\"'\xff"
@@ -544,6 +551,13 @@ static void pages_show_runs_live_as_text_and_resume(void **state)
 				  "tr[data-board=vb0]').textContent"
 				  ".includes('tester@lab/abc')"));
 	nothing_executed(&c);
+	/* the queue page: one host, no queue, and it says so */
+	free(url);
+	assert_true(asprintf(&url, "%squeue", srv.url) > 0);
+	page_goto(&c, url);
+	json_decref(page_wait(&c, "document.getElementById('no-queue')&&"
+				  "document.getElementById('no-queue')"
+				  ".textContent.includes('no queue')"));
 
 	cdp_stop(&c);
 	assert_int_equal(serve_stop(&srv, false), 0);
@@ -557,13 +571,137 @@ static void pages_show_runs_live_as_text_and_resume(void **state)
 	free(url);
 }
 
+/* Queue n jobs of a suite named name at priority p, job i on boards[i]. */
+static int64_t queue_suite(struct pl_store *st, const char *name, int p,
+			   const char *const *boards, size_t n)
+{
+	struct pl_submit_info sub = {
+		.suite = { .name = name, .file = "/s.yaml" }, .priority = p,
+	};
+	struct pl_job_info jobs[4];
+	int64_t id;
+
+	assert_true(n <= 4);
+	for (size_t i = 0; i < n; i++)
+		jobs[i] = (struct pl_job_info){
+			.board_id = boards[i], .board_type = "virtual-mcu",
+			.scenario = "cut_\"q'\xfe", .seed = i };
+	assert_int_equal(pl_store_submit(st, &sub, jobs, n, &id), 0);
+	return id;
+}
+
+static void queue_page_follows_the_jobs(void **state)
+{
+	char *dir = pl_test_tmpdir("serve-queue"), *db, *profile, *url;
+	struct pl_worker_board wb[] = { { "vb0", "virtual-mcu", NULL } };
+	const char *two[] = { NASTY_BOARD, "vb0" }, *vb0[] = { "vb0" };
+	struct serve_proc srv;
+	struct pl_store *st;
+	struct pl_job_row *j;
+	int64_t first, second;
+	char expr[512];
+	struct cdp c;
+	size_t n;
+
+	(void)state;
+	PL_TEST_SKIP_IF(!pl_test_have_program("chromium"),
+			"chromium not installed (scripts/install-deps)");
+	db = pl_test_store_target(dir, "q");
+	assert_non_null(db);
+	profile = pl_test_path(dir, "profile");
+	assert_int_equal(pl_store_open(&st, db, NULL), 0);
+	assert_int_equal(pl_store_worker_register(st, "w1", "lab", wb, 1, 2),
+			 0);
+	first = queue_suite(st, "nightly <script>", 3, two, 2);
+	live_srv = &srv;
+	assert_int_equal(serve_start(&srv, db, "0", NULL), 0);
+	live_cdp = &c;
+	cdp_start(&c, profile);
+	assert_true(asprintf(&url, "%squeue", srv.url) > 0);
+	cdp_open(&c, url);
+	json_decref(page_wait(&c, "document.body.dataset.live==='live'&&"
+				  "document.querySelectorAll('#queued "
+				  "tr[data-job]').length===2"));
+	/* hostile strings are text */
+	assert_true(page_true(&c, "document.getElementById('queued')"
+				  ".textContent.includes('vb<script>window."
+				  "__xss=1</script>\\\"\\'\\uFFFD')"));
+	assert_true(page_true(&c, "document.getElementById('queued')"
+				  ".textContent.includes('nightly <script>')"));
+	nothing_executed(&c);
+	/* from here on the page is never loaded again */
+	json_decref(page_eval(&c, "window.__same=1;1"));
+
+	/* a submit shows, first in claim order (its priority is higher) */
+	second = queue_suite(st, "second", 7, vb0, 1);
+	snprintf(expr, sizeof(expr), "document.querySelectorAll('#queued "
+		 "tr[data-job]').length===3&&document.querySelector('#queued "
+		 "tr[data-job]').textContent.includes('#%lld second')",
+		 (long long)second);
+	json_decref(page_wait(&c, expr));
+	/* a cancel (as `patchlab cancel` does it): its jobs leave the
+	 * queued for the ended */
+	assert_int_equal(pl_store_cancel(st, first, &n), 0);
+	assert_int_equal(n, 2);
+	json_decref(page_wait(&c, "document.querySelectorAll('#queued "
+				  "tr[data-job]').length===1&&document."
+				  "querySelectorAll('#ended tr[data-state="
+				  "cancelled]').length===2"));
+	assert_true(page_true(&c, "window.__same===1"));
+	nothing_executed(&c);
+
+	/* the suite page counts its jobs, live: a claim shows */
+	free(url);
+	assert_true(asprintf(&url, "%ssuites/%lld", srv.url,
+			     (long long)second) > 0);
+	page_goto(&c, url);
+	json_decref(page_wait(&c, "document.body.dataset.live==='live'&&"
+				  "document.getElementById('jobs')&&"
+				  "document.getElementById('jobs').textContent"
+				  ".includes('1 queued, 0 running')"));
+	json_decref(page_eval(&c, "window.__same=2;1"));
+	assert_int_equal(pl_store_claim(st, "w1", vb0, 1, 600000, &j), 0);
+	assert_int_equal(j->suite_id, second);
+	pl_store_jobs_free(j, 1);
+	json_decref(page_wait(&c, "document.getElementById('jobs')&&"
+				  "document.getElementById('jobs').textContent"
+				  ".includes('0 queued, 1 running')"));
+	assert_true(page_true(&c, "window.__same===2"));
+	/* and the queue page, the claimed job with its worker */
+	free(url);
+	assert_true(asprintf(&url, "%squeue", srv.url) > 0);
+	page_goto(&c, url);
+	json_decref(page_wait(&c, "document.querySelector('#claimed "
+				  "tr[data-job]')&&document.querySelector("
+				  "'#claimed tr[data-job]').textContent"
+				  ".includes('w1')"));
+	nothing_executed(&c);
+
+	cdp_stop(&c);
+	assert_int_equal(serve_stop(&srv, false), 0);
+	pl_store_close(st);
+	pl_test_rmrf(dir);
+	free(dir);
+	free(db);
+	free(profile);
+	free(url);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(
 			pages_show_runs_live_as_text_and_resume, teardown),
 	};
+	const struct CMUnitTest pg_tests[] = {
+		cmocka_unit_test_teardown(queue_page_follows_the_jobs,
+					  teardown),
+	};
 
+	pl_test_store_init();
+	if (pl_test_store_is_pg())
+		return cmocka_run_group_tests_name("/pl/serve/browser/pg",
+						   pg_tests, NULL, NULL);
 	return cmocka_run_group_tests_name("/pl/serve/browser", tests, NULL,
 					   NULL);
 }
