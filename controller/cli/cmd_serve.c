@@ -5,6 +5,7 @@
  * until SIGINT or SIGTERM.
  */
 #include <errno.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,20 +31,32 @@ static const struct pl_cli_opt serve_options[] = {
 	  "127.0.0.1:8080; port 0: a free one)", false },
 	{ "token-file", 0, "FILE", "token that the write actions need "
 	  "(default: no write action)", false },
-	{ "nice", 0, "N", "scheduling niceness (default 10: controllers on "
-	  "this host come first)", false },
+	{ "nice", 0, "N|idle", "scheduling niceness (default 10: controllers "
+	  "on this host come first; idle: only CPU nothing else wants)",
+	  false },
 	{ 0 },
 };
 
-/* --nice N (default 10); 0, or -1 for a bad value (printed). A niceness
- * the system refuses (a lower one than ours, unprivileged) is warned of. */
+/* --nice N|idle (default 10); 0, or -1 for a bad value (printed). "idle"
+ * is SCHED_IDLE: the server runs only on CPU no other task of the host
+ * wants (it may crawl on a saturated host). A setting the system refuses
+ * (a lower niceness than ours, unprivileged) is warned of. */
 static int set_nice(const struct pl_cli_args *a)
 {
 	const char *v = pl_cli_opt(a, "nice");
 	long n = 10;
 
+	if (v && strcmp(v, "idle") == 0) {
+		struct sched_param sp = { .sched_priority = 0 };
+
+		if (sched_setscheduler(0, SCHED_IDLE, &sp) != 0)
+			fprintf(stderr, "patchlab serve: cannot take the idle "
+				"scheduling class: %s\n", strerror(errno));
+		return 0;
+	}
 	if (v && (pl_parse_long(v, &n) || n < -20 || n > 19)) {
-		pl_cli_usage_error(a->cmd, "--nice takes -20 to 19, not '%s'", v);
+		pl_cli_usage_error(a->cmd, "--nice takes -20 to 19 or idle, "
+				   "not '%s'", v);
 		return -1;
 	}
 	if (setpriority(PRIO_PROCESS, 0, (int)n) != 0)

@@ -27,7 +27,8 @@
  * join once the suite has begun (its store is made then): the line "(with
  * clients: ...)" says after how long. The clients stand for browsers,
  * which are not on the lab host: they run at niceness 19 (the server at
- * its own, `serve --nice`, default 10). PL_BENCH_SERVE_PIN=1 puts the
+ * its own, `serve --nice`, default 10; PL_BENCH_SERVE_NICE=N|idle sets
+ * it). PL_BENCH_SERVE_PIN=1 puts the
  * trigger bench on CPU 0 and the server and clients on CPU 1 (pin_to()).
  * Not a test: it asserts nothing.
  */
@@ -172,6 +173,20 @@ static int pin_to(int pid, int cpu)
 	return rc;
 }
 
+/* PL_BENCH_SERVE_NICE=N|idle: the server's `--nice` (default: its own) */
+static const char *const *serve_extra(void)
+{
+	static const char *extra[3];
+	const char *v = getenv("PL_BENCH_SERVE_NICE");
+
+	if (!v || !*v)
+		return NULL;
+	extra[0] = "--nice";
+	extra[1] = v;
+	extra[2] = NULL;
+	return extra;
+}
+
 static bool pinned(void)
 {
 	return getenv("PL_BENCH_SERVE_PIN") != NULL;
@@ -273,7 +288,7 @@ static double trigger_with_clients(const char *dir, int round,
 		}
 		wait_s(0.05);
 	}
-	if (serve_start(&srv, g.gl_pathv[0], "0", NULL)) {
+	if (serve_start(&srv, g.gl_pathv[0], "0", serve_extra())) {
 		globfree(&g);
 		goto out_reap;
 	}
@@ -413,7 +428,7 @@ static int serve_side(const char *dir, size_t nclients, struct side *out)
 				    i % 97, i % 13 ? PL_VERDICT_PASS :
 				    PL_VERDICT_BRICKED, NULL, NULL, &id))
 			return 2;
-	if (serve_start(&srv, db, "0", NULL)) {
+	if (serve_start(&srv, db, "0", serve_extra())) {
 		fprintf(stderr, "bench_serve: patchlab serve did not start\n");
 		return 2;
 	}

@@ -9,6 +9,8 @@
  * /api/queue lists its jobs, which /events follows).
  */
 #include <errno.h>
+#include <glob.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -855,6 +857,60 @@ static void console_tail_follows_an_open_run(void **state)
 	free(log);
 }
 
+/* The scheduling policy (/proc/PID/task/TID/stat field 41) of every
+ * thread of pid, or -1 when they differ or cannot be read. */
+static int policy_of_all_threads(int pid)
+{
+	char path[64], line[1024];
+	int policy = -2;
+	glob_t g;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/*/stat", pid);
+	if (glob(path, 0, NULL, &g) != 0)
+		return -1;
+	for (size_t i = 0; i < g.gl_pathc && policy != -1; i++) {
+		FILE *fp = fopen(g.gl_pathv[i], "r");
+		const char *p = NULL;
+		int field = 2, v = -1;
+
+		if (fp && fgets(line, sizeof(line), fp))
+			p = strrchr(line, ')'); /* after the command name */
+		if (fp)
+			fclose(fp);
+		for (; p && *p && field < 41; p++)
+			if (*p == ' ')
+				field++;
+		if (p && sscanf(p, "%d", &v) == 1 && (policy == -2 ||
+						       policy == v))
+			policy = v;
+		else
+			policy = -1;
+	}
+	globfree(&g);
+	return policy;
+}
+
+/* --nice idle: every thread of the server in SCHED_IDLE (it takes only
+ * CPU that no controller wants), and it still answers. */
+static void nice_idle_puts_every_thread_in_the_idle_class(void **state)
+{
+	struct fx *f = *state;
+	const char *extra[] = { "--nice", "idle", NULL };
+	struct serve_proc p;
+	char *body = NULL;
+	int status = 0;
+
+	assert_int_equal(serve_start(&p, f->db, "0", extra), 0);
+	assert_int_equal(http_req(&p, "GET", "/api/suites", NULL, &status,
+				  &body), 0);
+	assert_int_equal(status, 200);
+	free(body);
+	assert_int_equal(policy_of_all_threads(p.pid), SCHED_IDLE);
+	/* the default is a niceness, not the idle class */
+	assert_int_equal(policy_of_all_threads(f->srv.pid), SCHED_OTHER);
+	assert_int_equal(serve_stop(&p, false), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -869,6 +925,7 @@ int main(void)
 		cmocka_unit_test(cancel_a_suite),
 		cmocka_unit_test(queue_shows_the_jobs_live),
 		cmocka_unit_test(events_resume_and_survive_a_restart),
+		cmocka_unit_test(nice_idle_puts_every_thread_in_the_idle_class),
 	};
 
 	pl_test_store_init();
