@@ -2266,16 +2266,20 @@ int pl_store_job_fail(struct pl_store *st, int64_t job, const char *worker,
 		      int attempt, int64_t run_id, const char *reason,
 		      bool requeue, int max_attempts)
 {
-	int64_t suite, own = 0;
+	int64_t suite = 0, own = 0;
 	PGresult *r;
-	int rc = need_pg(st);
+	int rc = need_pg(st), held;
 
 	if (rc)
 		return rc;
 	rc = begin(st);
 	if (rc)
 		return rc;
-	rc = job_held(st, job, worker, attempt, &suite);
+	/* the attempt's own runs go whether or not it still holds the
+	 * job: they are never a result (a worker restarted under a run
+	 * process took the job back first) */
+	held = job_held(st, job, worker, attempt, &suite);
+	rc = held == -PL_ELEASED ? 0 : held;
 	if (rc == 0 && run_id) {
 		struct args a = { 0 };
 
@@ -2290,21 +2294,22 @@ int pl_store_job_fail(struct pl_store *st, int64_t job, const char *worker,
 
 			own = PQntuples(r) ? val_i(r, 0, 0) : 0;
 			PQclear(r);
-			rc = own && !queued && own != suite ?
-				drop_suite(st, own) :
-				drop_run(st, run_id, 0);
+			if (own && !queued)
+				rc = drop_suite(st, own);
+			else if (held == 0)
+				rc = drop_run(st, run_id, 0);
 		}
 	}
-	if (rc == 0)
+	if (rc == 0 && held == 0)
 		rc = end_attempt(st, job, worker, reason,
 				 requeue && attempt < max_attempts);
-	if (rc == 0)
+	if (rc == 0 && held == 0)
 		rc = cmd(st, "end job", "NOTIFY patchlab_queue", NULL);
 	if (rc == 0)
 		rc = commit(st);
 	if (rc)
 		rollback(st);
-	return rc;
+	return rc ? rc : held;
 }
 
 int pl_store_reap(struct pl_store *st, int max_attempts, uint64_t stale_ms,

@@ -575,7 +575,8 @@ int pl_store_job_finish_sweep(struct pl_store *st, int64_t job,
  * reason under the job's suite and mark it done. A run the attempt's
  * engine recorded (run_id, 0 when none) is deleted in the same
  * transaction, with every other run of its suite when that suite is the
- * attempt's own (a sweep job's earlier points). -PL_ELEASED when the job is no longer worker's.
+ * attempt's own (a sweep job's earlier points) -- even when the job is no
+ * longer worker's: an attempt's own runs are never a result. -PL_ELEASED when the job is no longer worker's.
  */
 int pl_store_job_fail(struct pl_store *st, int64_t job, const char *worker,
 		      int attempt, int64_t run_id, const char *reason,

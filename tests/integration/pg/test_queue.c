@@ -484,6 +484,15 @@ static void a_sweep_job_that_lost_its_lease_records_nothing(void **state)
 	assert_int_equal(runs_of(f->b, suite), 0);
 	assert_int_equal(pl_store_get_run(f->b, half[2], &row, NULL, NULL),
 			 -ENOENT);
+	/* an attempt that stops after its job was taken back (its worker
+	 * restarted first): no longer its job, but its points go all the
+	 * same */
+	engine_sweep(f->b, 3, half);
+	assert_int_equal(pl_store_job_fail(f->b, j2->id, "wb", j2->attempt,
+					   half[0], "worker wb stopped", true,
+					   3), -PL_ELEASED);
+	assert_int_equal(pl_store_get_run(f->b, half[2], &row, NULL, NULL),
+			 -ENOENT);
 	/* the attempts' own suites are gone: the submitter's alone is left */
 	assert_int_equal(pl_store_list_suites(f->b, &suites, &n), 0);
 	assert_int_equal(n, 1);
