@@ -21,7 +21,15 @@
  *     worker is stopped (SIGSTOP): the high one's runs are claimed before
  *     the low one's on every board, `submit --wait` exits 0 (high: smoke)
  *     and 1 (low: a device failure), every run is there once; a third
- *     suite cancelled while it waits exits 2.
+ *     suite cancelled while it waits exits 2;
+ *   - sweep jobs: a suite with small flash-op sweeps (on each rack's good
+ *     and no-verify board) submitted over the workers gives the multiset
+ *     of `patchlab run` on each rack, per scenario and cut point, and its
+ *     exit code (1); a sweep that plans no point (bad_image's learning
+ *     pass counts no flash operation) makes `submit --wait` exit 2 with
+ *     the gate incomplete, as `run`; rack 0's worker killed (SIGKILL) with
+ *     its sweep half run and started again: the sweep runs again whole
+ *     (attempt 2), the verdicts are still run's, no half sweep is left.
  *
  * Without the right to make a network namespace (not root, no
  * CAP_NET_ADMIN) the first case is skipped with its reason, the second
