@@ -460,6 +460,7 @@ static void schema_1_gets_the_change_sequence(void **state)
 		"images; DROP SEQUENCE patchlab_turn;"
 		"DROP FUNCTION patchlab_job_finish;"
 		"DROP FUNCTION patchlab_job_finish_once;"
+		"DROP FUNCTION patchlab_job_finish_sweep;"
 		"DROP TABLE changes; DROP FUNCTION patchlab_change CASCADE;"
 		"DROP FUNCTION patchlab_suite_changed CASCADE;"
 		"DROP FUNCTION patchlab_run_changed CASCADE;"
