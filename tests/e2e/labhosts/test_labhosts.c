@@ -416,20 +416,21 @@ static int write_mix_suite(struct ctx *c)
 
 /* A suite with sweeps: a clean update on every board and a small flash-op
  * sweep (uniform, 4 points in one phase) on each good board and on each
- * no-verify board (whose cuts brick it: device failures); and
+ * no-verify board (some of whose cuts end `recovered`: device failures); and
  * one whose sweep plans no point: bad_image reports no flash operation
  * from its learning pass, as a board without a probe would. */
+#define SWEEP_SUITE_HEAD                                                    \
+	"scenario_path: [%s]\n"                                              \
+	"images:\n"                                                          \
+	"  golden: {path: \"${VRACK}/images/v1.0.0.img\", version: 1.0.0}\n" \
+	"  new: {path: \"${VRACK}/images/v1.1.0.img\", version: 1.1.0}\n"    \
+	"  corrupt: {path: \"${VRACK}/images/corrupt.img\"}\n"              \
+	"defaults:\n"                                                        \
+	"  run_timeout: 1m\n"                                                \
+	"runs:\n"
+
 static int write_sweep_suites(struct ctx *c)
 {
-	static const char *const head =
-		"scenario_path: [%s]\n"
-		"images:\n"
-		"  golden: {path: \"${VRACK}/images/v1.0.0.img\", version: 1.0.0}\n"
-		"  new: {path: \"${VRACK}/images/v1.1.0.img\", version: 1.1.0}\n"
-		"  corrupt: {path: \"${VRACK}/images/corrupt.img\"}\n"
-		"defaults:\n"
-		"  run_timeout: 1m\n"
-		"runs:\n";
 	char *scen = pl_test_source_path("scenarios");
 	FILE *f;
 	int rc;
@@ -439,7 +440,7 @@ static int write_sweep_suites(struct ctx *c)
 		return -1;
 	f = fopen(c->sweep, "w");
 	rc = f && fprintf(f, "name: hosts-sweep\n") > 0 &&
-	     fprintf(f, head, scen) > 0 && fprintf(f,
+	     fprintf(f, SWEEP_SUITE_HEAD, scen) > 0 && fprintf(f,
 		"  - scenario: update_clean.lua\n"
 		"  - scenario: cut_flash_op.lua\n"
 		"    on: {tags: [good]}\n"
@@ -453,7 +454,7 @@ static int write_sweep_suites(struct ctx *c)
 		rc = -1;
 	f = rc ? NULL : fopen(c->nopoint, "w");
 	rc = f && fprintf(f, "name: hosts-nopoint\n") > 0 &&
-	     fprintf(f, head, scen) > 0 && fprintf(f,
+	     fprintf(f, SWEEP_SUITE_HEAD, scen) > 0 && fprintf(f,
 		"  - scenario: update_clean.lua\n"
 		"    on: {tags: [good]}\n"
 		"  - scenario: bad_image.lua\n"
@@ -1234,6 +1235,13 @@ static void a_worker_killed_mid_sweep_starts_it_over(void **state)
 		print_file(w[0].out_path);
 		fail_msg("the sweep on %s did not get under way", h.board);
 	}
+	/* the queue shows the sweep running, its runs not known yet */
+	assert_int_equal(e2e_patchlab(NULL, &out, "queue", "--db", c->url,
+				      NULL), 0);
+	if (!strstr(out, "(sweep of run 2, runs pending)"))
+		fail_msg("patchlab queue does not show the sweep:\n%s", out);
+	free(out);
+	out = NULL;
 	uv_process_kill(&w[0].h, SIGKILL);
 	assert_true(e2e_wait(loop, &w[0], E2E_RUN_DEADLINE_MS) != 0);
 	assert_int_equal(start_worker(c, loop, &w[0], 0), 0);
