@@ -6,7 +6,11 @@
  * each with the same engine as `patchlab run` (pl_engine_run() in replay
  * form: exactly this scenario, parameters and seed on this board), in a
  * process of its own per run so that runs on different boards overlap and
- * a run that crashes takes no other with it.
+ * a run that crashes takes no other with it. A sweep job (the suite's run
+ * with a sweep) is run with the same engine as `run` runs that suite run,
+ * not replayed: the learning pass and every point on this board, then all
+ * its runs move into the submitted suite at once (docs/lab-service.md,
+ * "Sweep jobs"); a stop mid-sweep drops them all and the sweep starts over.
  *
  *   worker (this loop)                run process (worker --exec JOB)
  *   ------------------                --------------------------------

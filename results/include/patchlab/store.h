@@ -436,7 +436,8 @@ int pl_store_board_last_run(struct pl_store *st, const char *board,
  * a worker registered; workers claim jobs for their free boards, hold a
  * lease on each that they renew by heartbeat, and finish it by moving the
  * run their engine recorded into the queued suite, in one transaction that
- * first checks the lease still holds (or else records nothing).
+ * first checks the lease still holds (or else records nothing). A sweep job
+ * ends the same way with every run of its sweep.
  */
 
 /* Store bytes under their SHA-256 (hex, 64 chars + NUL in sha); storing
