@@ -63,13 +63,19 @@ static int queue_run(const struct pl_cli_args *a)
 		char *board = pl_term_dup(j[i].board_id);
 		char *worker = pl_term_dup(j[i].worker ? j[i].worker : "-");
 		char *scen = pl_term_dup(j[i].scenario);
+		char what[32] = "";
 
+		/* a sweep job: its runs are planned on the board, unknown
+		 * until it ends */
+		if (j[i].sweep)
+			snprintf(what, sizeof(what), " (sweep of run %d, runs "
+				 "pending)", j[i].sweep);
 		printf("%-6" PRId64 " %-6" PRId64 " %-4d %-12s %-8s %-14s %-3d "
-		       "%7.1fs  %s\n", j[i].id, j[i].suite_id, j[i].priority,
+		       "%7.1fs  %s%s\n", j[i].id, j[i].suite_id, j[i].priority,
 		       board ? board : "?", pl_job_state_name(j[i].state),
 		       worker ? worker : "?", j[i].attempt,
 		       now > j[i].queued_ns ? (now - j[i].queued_ns) / 1e9 : 0.0,
-		       scen ? scen : "?");
+		       scen ? scen : "?", what);
 		free(board);
 		free(worker);
 		free(scen);

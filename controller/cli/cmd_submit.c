@@ -6,7 +6,10 @@
  *
  * The suite expands here, as `run` expands it on one host, over the boards
  * the workers registered: one job per selected board and repeat, pinned to
- * that board, with its seed drawn from the suite seed and its position. The
+ * that board, with its seed drawn from the suite seed and its position; a
+ * run with a sweep is one sweep job per selected board, which the worker
+ * plans and runs whole from the suite seed (its runs are known only once
+ * it ends: until then it counts as one run not yet done). The
  * images go into the store by content first; the suite file and its
  * scenarios are read by the workers at the same path (a shared checkout).
  *
@@ -139,6 +142,21 @@ static char *own(struct plan *p, char *s)
 	return s;
 }
 
+/* The run's params as a JSON object (malloc'ed), or NULL. */
+static char *params_str(const struct pl_run_cfg *rc)
+{
+	json_t *pj = pl_value_to_json(rc->params);
+	char *out;
+
+	if (!json_is_object(pj)) {
+		json_decref(pj);
+		pj = json_object();
+	}
+	out = json_dumps(pj, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(pj);
+	return out;
+}
+
 /* Expand the suite over the registered online boards carrying tags. An
  * exit code; 0 with p filled. */
 static int expand(const struct pl_suite *s, const struct pl_board_reg *b,
@@ -147,16 +165,8 @@ static int expand(const struct pl_suite *s, const struct pl_board_reg *b,
 {
 	size_t max = 0;
 
-	for (size_t r = 0; r < s->nruns; r++) {
-		if (s->runs[r].sweep) {
-			fprintf(stderr, "patchlab submit: %s: run %zu sweeps its "
-				"cut points, which the lab service does not "
-				"queue yet: run it with patchlab run\n", s->file,
-				r + 1);
-			return PL_EXIT_CONFIG;
-		}
-		max += (size_t)s->runs[r].repeat * nb;
-	}
+	for (size_t r = 0; r < s->nruns; r++)
+		max += (size_t)(s->runs[r].sweep ? 1 : s->runs[r].repeat) * nb;
 	p->jobs = calloc(max + 1, sizeof(*p->jobs));
 	p->owned = calloc(2 * max + 1, sizeof(*p->owned));
 	if (!p->jobs || !p->owned)
@@ -173,6 +183,22 @@ static int expand(const struct pl_suite *s, const struct pl_board_reg *b,
 
 			for (size_t t = 0; ok && tags && tags[t]; t++)
 				ok = has_tag(&b[i], tags[t]);
+			if (ok && rc->sweep) {
+				/* a sweep job: the worker plans and runs the
+				 * whole sweep on this board from the suite's
+				 * seed, as `run` would (docs/lab-service.md) */
+				struct pl_job_info *j = &p->jobs[p->n++];
+
+				j->board_id = b[i].id;
+				j->board_type = b[i].type;
+				j->scenario = scen;
+				j->params_json = own(p, params_str(rc));
+				if (!j->params_json)
+					return PL_EXIT_LAB_ERROR;
+				j->seed = seed;
+				j->sweep = (int)r + 1;
+				continue;
+			}
 			for (unsigned k = 1; ok && k <= rc->repeat; k++) {
 				json_t *pj = pl_value_to_json(rc->params);
 				struct pl_job_info *j = &p->jobs[p->n++];
@@ -256,7 +282,8 @@ struct waiter {
 	/* the view `run` shows (run_output.c): progress, -v lines, gate */
 	const struct pl_engine_output *out;
 	unsigned char *shown; /* per job index: counted in progress */
-	size_t njobs, ended, shown_ended;
+	size_t njobs, ended, shown_ended, shown_total;
+	size_t sweeps_pending; /* sweep jobs queued or running */
 	unsigned long verdicts[PL_VERDICT_COUNT];
 	int err;              /* a store error that lasted: stop waiting */
 	unsigned failures;    /* store calls failed in a row */
@@ -271,34 +298,50 @@ struct waiter {
  * counted at the next poll. */
 static void count_ended(struct waiter *w, const struct pl_job_row *j)
 {
-	struct pl_run_row *run = NULL;
-	enum pl_verdict v = PL_VERDICT_NOT_RUN;
-	int err = -ENOENT;
+	struct pl_run_row **runs;
+	const int64_t *ids = j->nruns ? j->runs : &j->run_id;
+	size_t n = j->nruns ? j->nruns : j->run_id ? 1 : 0;
+	int err = 0;
 
 	if (j->index < 1 || (size_t)j->index > w->njobs ||
 	    w->shown[j->index - 1])
 		return;
-	if (j->state == PL_JOB_DONE && j->run_id)
-		err = pl_store_get_run(w->st, j->run_id, &run, NULL, NULL);
-	if (err && err != -ENOENT)
+	if (j->state != PL_JOB_DONE)
+		n = 0;
+	/* a sweep job's runs all at once, or none of them yet */
+	runs = calloc(n + 1, sizeof(*runs));
+	if (!runs)
 		return;
-	w->shown[j->index - 1] = 1;
-	w->ended++;
-	if (run) {
-		v = run->verdict;
-		if (w->out->run_ended)
-			w->out->run_ended(w->out->user_data, run->id,
-					  run->board_id, v, run->reason);
-		pl_store_run_free(run, NULL, 0);
+	for (size_t i = 0; i < n && (err == 0 || err == -ENOENT); i++)
+		err = pl_store_get_run(w->st, ids[i], &runs[i], NULL, NULL);
+	if (err == 0 || err == -ENOENT) {
+		w->shown[j->index - 1] = 1;
+		w->ended += n ? n : 1;
+		if (n == 0)
+			w->verdicts[PL_VERDICT_NOT_RUN]++;
+		for (size_t i = 0; i < n; i++) {
+			if (!runs[i]) {
+				w->verdicts[PL_VERDICT_NOT_RUN]++;
+				continue;
+			}
+			w->verdicts[runs[i]->verdict]++;
+			if (w->out->run_ended)
+				w->out->run_ended(w->out->user_data,
+						  runs[i]->id, runs[i]->board_id,
+						  runs[i]->verdict,
+						  runs[i]->reason);
+		}
 	}
-	w->verdicts[v]++;
+	for (size_t i = 0; i < n; i++)
+		pl_store_run_free(runs[i], NULL, 0);
+	free(runs);
 }
 
 static void on_poll(uv_timer_t *t)
 {
 	struct waiter *w = t->data;
 	struct pl_job_row *j = NULL;
-	size_t n = 0;
+	size_t n = 0, total;
 
 	/* a dead worker's runs come back or end: anyone waiting reaps */
 	w->err = pl_store_reap(w->st, REAP_ATTEMPTS, WORKER_STALE_MS, NULL);
@@ -314,20 +357,30 @@ static void on_poll(uv_timer_t *t)
 	}
 	w->failures = 0;
 	memset(w->counts, 0, sizeof(w->counts));
+	w->sweeps_pending = 0;
+	/* the runs known: a job's one, a finished sweep's many; a sweep
+	 * still queued or running counts as one run not yet done (as `run`
+	 * counts a sweep's learning pass before its points are planned) */
+	total = 0;
 	for (size_t i = 0; i < n; i++) {
 		w->counts[j[i].state]++;
 		if (j[i].state != PL_JOB_QUEUED && j[i].state != PL_JOB_CLAIMED)
 			count_ended(w, &j[i]);
+		else if (j[i].sweep)
+			w->sweeps_pending++;
+		total += j[i].nruns ? j[i].nruns : 1;
 	}
 	pl_store_jobs_free(j, n);
-	if (w->ended != w->shown_ended && w->out->progress) {
+	if ((w->ended != w->shown_ended || total != w->shown_total) &&
+	    w->out->progress) {
 		struct pl_engine_progress p = {
-			.done = w->ended, .total = w->njobs,
+			.done = w->ended, .total = total,
 			.counts = w->verdicts,
 			.elapsed_ns = pl_now_ns() - w->start_ns,
 		};
 
 		w->shown_ended = w->ended;
+		w->shown_total = total;
 		w->out->progress(w->out->user_data, &p);
 	}
 	if (w->counts[PL_JOB_QUEUED] + w->counts[PL_JOB_CLAIMED] == 0) {
@@ -536,8 +589,20 @@ static int submit_run(const struct pl_cli_args *a)
 		fprintf(stderr, "patchlab submit: %s\n", pl_strerror(err));
 		goto out_free;
 	}
-	printf("suite %" PRId64 " queued: %zu runs, seed %" PRIu64 "\n",
-	       suite_id, plan.n, seed);
+	{
+		size_t sweeps = 0;
+
+		for (size_t i = 0; i < plan.n; i++)
+			sweeps += plan.jobs[i].sweep > 0;
+		if (sweeps)
+			printf("suite %" PRId64 " queued: %zu runs and %zu "
+			       "sweeps (their runs are planned on the boards), "
+			       "seed %" PRIu64 "\n", suite_id, plan.n - sweeps,
+			       sweeps, seed);
+		else
+			printf("suite %" PRId64 " queued: %zu runs, seed %"
+			       PRIu64 "\n", suite_id, plan.n, seed);
+	}
 	fflush(stdout);
 	if (!pl_cli_flag(a, "wait")) {
 		rc = PL_EXIT_OK;
@@ -564,8 +629,10 @@ static int submit_run(const struct pl_cli_args *a)
 
 		pl_store_cancel(st, suite_id, &n);
 		fprintf(stderr, "patchlab submit: suite %" PRId64 " timed out "
-			"with %zu runs waiting and %zu running\n", suite_id,
-			w.counts[PL_JOB_QUEUED], w.counts[PL_JOB_CLAIMED]);
+			"with %zu runs waiting and %zu running (%zu of them "
+			"sweeps, their runs not recorded)\n", suite_id,
+			w.counts[PL_JOB_QUEUED], w.counts[PL_JOB_CLAIMED],
+			w.sweeps_pending);
 	}
 	rc = conclude(a, st, suite, suite_id, &out.out);
 	if (w.timed_out || w.counts[PL_JOB_TIMED_OUT]) {
@@ -600,7 +667,8 @@ const struct pl_cli_cmd pl_cmd_submit = {
 	.phase = PL_CLI_OFFLINE,
 	.options = submit_options,
 	.details = "The suite expands over the boards the workers registered\n"
-		   "(patchlab worker), one run per selected board and repeat;\n"
+		   "(patchlab worker), one run per selected board and repeat,\n"
+		   "one sweep job per selected board for a run with a sweep;\n"
 		   "images go into the store by content, the suite and its\n"
 		   "scenarios are read by the workers at the same path.\n"
 		   "Exit codes (--wait): 0 the gate passed, 1 it failed (device\n"

@@ -6,7 +6,11 @@
  * each with the same engine as `patchlab run` (pl_engine_run() in replay
  * form: exactly this scenario, parameters and seed on this board), in a
  * process of its own per run so that runs on different boards overlap and
- * a run that crashes takes no other with it.
+ * a run that crashes takes no other with it. A sweep job (the suite's run
+ * with a sweep) is run with the same engine as `run` runs that suite run,
+ * not replayed: the learning pass and every point on this board, then all
+ * its runs move into the submitted suite at once (docs/lab-service.md,
+ * "Sweep jobs"); a stop mid-sweep drops them all and the sweep starts over.
  *
  *   worker (this loop)                run process (worker --exec JOB)
  *   ------------------                --------------------------------
@@ -106,15 +110,44 @@ struct worker {
 
 struct exec_run {
 	int64_t run_id; /* the engine's record of the run, 0 until it ends */
+	int64_t first;  /* a sweep job: its first run (its learning pass) */
+	size_t nruns;
 };
 
 static void on_run_ended(void *ud, int64_t run_id, const char *board,
 			 enum pl_verdict v, const char *reason)
 {
+	struct exec_run *er = ud;
+
 	(void)board;
 	(void)v;
 	(void)reason;
-	((struct exec_run *)ud)->run_id = run_id;
+	er->run_id = run_id;
+	if (run_id && !er->first)
+		er->first = run_id;
+	er->nruns += run_id != 0;
+}
+
+/* A sweep job's end: every run the engine recorded, under the suite of its
+ * own, moves into the submitted suite (pl_store_job_finish_sweep()). */
+static int finish_sweep(struct pl_store *st, const struct pl_job_row *job,
+			const char *name, const struct exec_run *er)
+{
+	struct pl_run_row *run = NULL;
+	int64_t own;
+	int err;
+
+	err = pl_store_get_run(st, er->first, &run, NULL, NULL);
+	if (err)
+		return err;
+	own = run->suite_id;
+	pl_store_run_free(run, NULL, 0);
+	err = pl_store_job_finish_sweep(st, job->id, name, job->attempt, own);
+	if (err == 0)
+		fprintf(stderr, "patchlab worker %s: sweep job %" PRId64 " on %s: "
+			"%zu runs recorded\n", name, job->id, job->board_id,
+			er->nruns);
+	return err;
 }
 
 /* The job as claimed by name with attempt, or NULL (printed why). */
@@ -270,6 +303,11 @@ static int exec_job(const struct pl_cli_args *a, const char *db,
 	rp.seed = job->seed;
 	rp.board_type = job->board_type;
 	rp.board_id = job->board_id;
+	/* a sweep job: the suite's run, planned and swept on this board as
+	 * `run --seed` plans it (the job's seed is the suite's); else a
+	 * replay of exactly the job's run */
+	o.sweep_run = job->sweep > 0 ? (unsigned)job->sweep : 0;
+	o.replay = job->sweep > 0 ? NULL : &rp;
 	o.suite_path = job->suite_file;
 	o.lab_path = pl_cli_opt(a, "lab");
 	o.out_dir = out;
@@ -277,7 +315,6 @@ static int exec_job(const struct pl_cli_args *a, const char *db,
 	o.image_overrides = (const char *const *)images;
 	o.seed = job->seed;
 	o.has_seed = true;
-	o.replay = &rp;
 	o.boards = (const char *const[]){ job->board_id, NULL };
 	o.jobs = 1;
 	o.cmdline = a->cmdline;
@@ -287,9 +324,15 @@ static int exec_job(const struct pl_cli_args *a, const char *db,
 		/* the worker died under us: the run is not a result */
 		snprintf(reason, sizeof(reason), "worker %s stopped during the "
 			 "run", name);
-		pl_store_job_fail(st, job->id, name, job->attempt, er.run_id,
+		/* a sweep's earlier points go with it: it starts over */
+		pl_store_job_fail(st, job->id, name, job->attempt,
+				  job->sweep > 0 ? er.first : er.run_id,
 				  reason, true, attempts);
 		rc = RUN_LOST;
+	} else if (er.run_id && job->sweep > 0) {
+		err = finish_sweep(st, job, name, &er);
+		rc = err == 0 ? RUN_DONE : err == -PL_ELEASED ? RUN_LOST :
+							       PL_EXIT_LAB_ERROR;
 	} else if (er.run_id) {
 		/* a connection broken by a server restart: the store sends
 		 * it once more, and a repeated end is harmless */

@@ -57,7 +57,8 @@
 
 /*
  * migrations[i] takes version i to i+1. 1..3 are SQLite's (store_sqlite.c),
- * 4 the lab queue (PostgreSQL only), 5 SQLite's 4. Append only.
+ * 4 the lab queue (PostgreSQL only), 5 SQLite's 4, 9 sweep jobs. Append
+ * only.
  */
 static const char *const migrations[] = {
 	/* 0 -> 1: the first schema */
@@ -312,6 +313,45 @@ static const char *const migrations[] = {
 	"        OLD.attempt IS DISTINCT FROM NEW.attempt OR"
 	"        OLD.worker IS DISTINCT FROM NEW.worker)"
 	"  EXECUTE FUNCTION patchlab_job_changed();",
+	/* 9 -> 10: sweep jobs (pl_store_job_finish_sweep()): a job that runs
+	 * the whole sweep of the suite's run `sweep` (1-based) on its board,
+	 * and ends with every run it recorded (`runs`), moved from the
+	 * attempt's own suite in one statement: 0 done (or done before by
+	 * this attempt), 1 the lease was gone (the attempt's runs and suite
+	 * are deleted), 2 the attempt recorded no run, 3 `own` is no
+	 * attempt's suite (a queued suite, the job's own) */
+	"ALTER TABLE jobs ADD COLUMN sweep INTEGER;"
+	"ALTER TABLE jobs ADD COLUMN runs BIGINT[];"
+	"CREATE FUNCTION patchlab_job_finish_sweep(j BIGINT, w TEXT,"
+	"  att INTEGER, own BIGINT, now BIGINT) RETURNS INTEGER"
+	"  LANGUAGE plpgsql AS $$"
+	"  DECLARE s BIGINT; ids BIGINT[];"
+	"  BEGIN"
+	"    PERFORM 1 FROM jobs WHERE id = j AND state = 'done' AND"
+	"      worker = w AND attempt = att AND runs IS NOT NULL;"
+	"    IF FOUND THEN RETURN 0; END IF;"
+	"    IF EXISTS (SELECT 1 FROM queue WHERE suite_id = own) THEN"
+	"      RETURN 3; END IF;"
+	"    SELECT suite_id INTO s FROM jobs WHERE id = j AND"
+	"      state = 'claimed' AND worker = w AND attempt = att AND"
+	"      expires > now AND sweep IS NOT NULL FOR UPDATE;"
+	"    IF NOT FOUND THEN"
+	"      DELETE FROM events WHERE run_id IN (SELECT id FROM runs"
+	"        WHERE suite_id = own);"
+	"      DELETE FROM runs WHERE suite_id = own;"
+	"      DELETE FROM suites WHERE id = own;"
+	"      RETURN 1;"
+	"    END IF;"
+	"    SELECT array_agg(id ORDER BY id) INTO ids FROM runs"
+	"      WHERE suite_id = own;"
+	"    IF ids IS NULL THEN RETURN 2; END IF;"
+	"    UPDATE runs SET suite_id = s, worker = w WHERE suite_id = own;"
+	"    DELETE FROM suites WHERE id = own;"
+	"    UPDATE jobs SET state = 'done', runs = ids, run_id = NULL,"
+	"      expires = NULL, ended = now WHERE id = j;"
+	"    PERFORM pg_notify('patchlab_queue', '');"
+	"    RETURN 0;"
+	"  END $$;",
 };
 
 
@@ -1794,10 +1834,14 @@ int pl_store_submit(struct pl_store *st, const struct pl_submit_info *in,
 		arg_i(&a, in->priority);
 		arg_s(&a, who);
 		arg_u(&a, now);
+		if (jobs[i].sweep)
+			arg_i(&a, jobs[i].sweep);
+		else
+			arg_s(&a, NULL);
 		rc = cmd(st, "queue job", "INSERT INTO jobs (suite_id, idx, "
 			 "board_id, board_type, scenario, params, seed, "
-			 "priority, submitter, queued) VALUES ($1, $2, $3, $4, "
-			 "$5, $6, $7, $8, $9, $10)", &a);
+			 "priority, submitter, queued, sweep) VALUES ($1, $2, "
+			 "$3, $4, $5, $6, $7, $8, $9, $10, $11)", &a);
 	}
 	if (rc == 0)
 		rc = cmd(st, "wake workers", "NOTIFY patchlab_queue", NULL);
@@ -1816,10 +1860,38 @@ err_rollback:
 	"j.id, j.suite_id, j.run_id, j.idx, j.priority, j.attempt, j.state, " \
 	"j.board_id, j.board_type, j.scenario, j.params, j.submitter, "      \
 	"j.worker, j.reason, s.file, q.images, j.seed, j.queued, j.expires, " \
-	"j.claimed, j.ended, s.name"
+	"j.claimed, j.ended, s.name, j.sweep, j.runs"
 #define JOB_FROM                                                          \
 	" FROM jobs j JOIN queue q ON q.suite_id = j.suite_id "              \
 	"JOIN suites s ON s.id = j.suite_id "
+
+/* A PostgreSQL BIGINT[] as text, "{1,2,3}", into *ids (malloc'ed). */
+static int parse_ids(const char *s, int64_t **ids, size_t *n)
+{
+	size_t cap = 1;
+
+	*ids = NULL;
+	*n = 0;
+	for (const char *p = s; *p; p++)
+		cap += *p == ',';
+	*ids = calloc(cap, sizeof(**ids));
+	if (!*ids)
+		return -ENOMEM;
+	for (const char *p = s; *p;) {
+		char *end;
+		long long v;
+
+		if (*p < '0' || *p > '9') {
+			p++;
+			continue;
+		}
+		v = strtoll(p, &end, 10);
+		if (*n < cap)
+			(*ids)[(*n)++] = (int64_t)v;
+		p = end;
+	}
+	return 0;
+}
 
 static void fill_job(const PGresult *r, int i, void *row, bool *oom)
 {
@@ -1847,6 +1919,10 @@ static void fill_job(const PGresult *r, int i, void *row, bool *oom)
 	j->claimed_ns = val_u(r, i, 19);
 	j->ended_ns = val_u(r, i, 20);
 	j->suite_name = val_dup(r, i, 21, oom);
+	j->sweep = (int)val_i(r, i, 22);
+	if (!PQgetisnull(r, i, 23) && parse_ids(val_s(r, i, 23), &j->runs,
+						&j->nruns))
+		*oom = true;
 }
 
 void pl_store_jobs_free(struct pl_job_row *rows, size_t n)
@@ -1862,6 +1938,7 @@ void pl_store_jobs_free(struct pl_job_row *rows, size_t n)
 		free(rows[i].suite_name);
 		free(rows[i].suite_file);
 		free(rows[i].images_json);
+		free(rows[i].runs);
 	}
 	free(rows);
 }
@@ -2056,6 +2133,28 @@ static int job_held(struct pl_store *st, int64_t job, const char *worker,
 	return rc;
 }
 
+/* Delete every run of an attempt's own suite (a sweep job's many, a
+ * plain job's one) and the suite. */
+static int drop_suite(struct pl_store *st, int64_t own_suite)
+{
+	struct args a = { 0 }, b = { 0 }, c = { 0 };
+	int rc;
+
+	arg_i(&a, own_suite);
+	rc = cmd(st, "drop runs", "DELETE FROM events WHERE run_id IN (SELECT "
+		 "id FROM runs WHERE suite_id = $1)", &a);
+	arg_i(&b, own_suite);
+	if (rc == 0)
+		rc = cmd(st, "drop runs", "DELETE FROM runs WHERE suite_id = $1",
+			 &b);
+	arg_i(&c, own_suite);
+	if (rc == 0)
+		rc = cmd(st, "drop runs", "DELETE FROM suites WHERE id = $1 AND "
+			 "NOT EXISTS (SELECT 1 FROM queue WHERE suite_id = $1)",
+			 &c);
+	return rc;
+}
+
 /* Delete run and, when it was the only run of its suite, that suite. */
 static int drop_run(struct pl_store *st, int64_t run, int64_t own_suite)
 {
@@ -2106,6 +2205,45 @@ int pl_store_job_finish(struct pl_store *st, int64_t job, const char *worker,
 		return -PL_ELEASED;
 	}
 	return 0;
+}
+
+int pl_store_job_finish_sweep(struct pl_store *st, int64_t job,
+			      const char *worker, int attempt,
+			      int64_t own_suite)
+{
+	struct args a = { 0 };
+	PGresult *r;
+	int rc = need_pg(st), res;
+
+	if (rc)
+		return rc;
+	if (own_suite <= 0)
+		return -EINVAL;
+	arg_i(&a, job);
+	arg_s(&a, worker);
+	arg_i(&a, attempt);
+	arg_i(&a, own_suite);
+	arg_u(&a, pl_store_now(st));
+	/* one statement: every run of the sweep moves, or none */
+	rc = run(st, "finish sweep job", "SELECT patchlab_job_finish_sweep("
+		 "$1, $2, $3, $4, $5)", &a, PGRES_TUPLES_OK, &r);
+	if (rc)
+		return rc;
+	res = (int)val_i(r, 0, 0);
+	PQclear(r);
+	switch (res) {
+	case 0:
+		return 0;
+	case 1:
+		pl_log(&st->log, PL_LOG_WARN, "store %s: sweep job %" PRId64
+		       " is no longer %s's: the runs of its suite %" PRId64
+		       " are dropped", st->target, job, worker, own_suite);
+		return -PL_ELEASED;
+	case 2:
+		return -ENOENT;
+	default:
+		return -EINVAL;
+	}
 }
 
 /* Record a closed lab-error run for job (its suite, board, scenario) with
@@ -2172,38 +2310,50 @@ int pl_store_job_fail(struct pl_store *st, int64_t job, const char *worker,
 		      int attempt, int64_t run_id, const char *reason,
 		      bool requeue, int max_attempts)
 {
-	int64_t suite, own = 0;
+	int64_t suite = 0, own = 0;
 	PGresult *r;
-	int rc = need_pg(st);
+	int rc = need_pg(st), held;
 
 	if (rc)
 		return rc;
 	rc = begin(st);
 	if (rc)
 		return rc;
-	rc = job_held(st, job, worker, attempt, &suite);
+	/* the attempt's own runs go whether or not it still holds the
+	 * job: they are never a result (a worker restarted under a run
+	 * process took the job back first) */
+	held = job_held(st, job, worker, attempt, &suite);
+	rc = held == -PL_ELEASED ? 0 : held;
 	if (rc == 0 && run_id) {
 		struct args a = { 0 };
 
 		arg_i(&a, run_id);
-		rc = run(st, "drop run", "SELECT suite_id FROM runs WHERE "
-			 "id = $1", &a, PGRES_TUPLES_OK, &r);
+		/* the run's suite is the attempt's own unless it is queued:
+		 * all its runs go (a sweep job's many), or just this one */
+		rc = run(st, "drop run", "SELECT r.suite_id, q.suite_id FROM "
+			 "runs r LEFT JOIN queue q ON q.suite_id = r.suite_id "
+			 "WHERE r.id = $1", &a, PGRES_TUPLES_OK, &r);
 		if (rc == 0) {
+			bool queued = PQntuples(r) && !PQgetisnull(r, 0, 1);
+
 			own = PQntuples(r) ? val_i(r, 0, 0) : 0;
 			PQclear(r);
-			rc = drop_run(st, run_id, own == suite ? 0 : own);
+			if (own && !queued)
+				rc = drop_suite(st, own);
+			else if (held == 0)
+				rc = drop_run(st, run_id, 0);
 		}
 	}
-	if (rc == 0)
+	if (rc == 0 && held == 0)
 		rc = end_attempt(st, job, worker, reason,
 				 requeue && attempt < max_attempts);
-	if (rc == 0)
+	if (rc == 0 && held == 0)
 		rc = cmd(st, "end job", "NOTIFY patchlab_queue", NULL);
 	if (rc == 0)
 		rc = commit(st);
 	if (rc)
 		rollback(st);
-	return rc;
+	return rc ? rc : held;
 }
 
 int pl_store_reap(struct pl_store *st, int max_attempts, uint64_t stale_ms,

@@ -83,6 +83,10 @@ struct pl_engine_opts {
 	 * params with their cut point, its seed) on any free board of its
 	 * board type, instead of the suite's runs; NULL otherwise */
 	const struct pl_engine_replay *replay;
+	/* a lab worker's sweep job: only the suite's run with this index
+	 * (1-based), planned and swept as `run` does (learning pass, every
+	 * point, the same seeds from seed); 0 = every run */
+	unsigned sweep_run;
 	/* the command that started the run, recorded with the suite; or NULL */
 	const char *cmdline;
 	/* what to show while it runs and at the end; NULL: nothing */

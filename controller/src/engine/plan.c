@@ -186,6 +186,8 @@ int pl_engine__expand(struct pl_engine *e)
 	for (size_t r = 0; r < e->suite->nruns; r++) {
 		const struct pl_run_cfg *rc = &e->suite->runs[r];
 
+		if (e->opts->sweep_run && r + 1 != e->opts->sweep_run)
+			continue;
 		for (size_t b = 0; b < e->nboards; b++) {
 			if (!pl_run_selects(rc, e->boards[b].cfg) ||
 			    !pl_engine__board_allowed(e->opts, e->boards[b].cfg))

@@ -441,7 +441,8 @@ int pl_store_board_last_run(struct pl_store *st, const char *board,
  * a worker registered; workers claim jobs for their free boards, hold a
  * lease on each that they renew by heartbeat, and finish it by moving the
  * run their engine recorded into the queued suite, in one transaction that
- * first checks the lease still holds (or else records nothing).
+ * first checks the lease still holds (or else records nothing). A sweep job
+ * ends the same way with every run of its sweep.
  */
 
 /* Store bytes under their SHA-256 (hex, 64 chars + NUL in sha); storing
@@ -486,6 +487,11 @@ struct pl_job_info {
 	const char *scenario;    /* as `replay` takes it: "scenarios/x.lua" */
 	const char *params_json; /* NULL: {} */
 	uint64_t seed;
+	/* 0: one run. N: a sweep job, the whole sweep of the suite's run N
+	 * (1-based) on this board: its learning pass and every point, as
+	 * `run` plans them from seed (the suite's), ended with
+	 * pl_store_job_finish_sweep(); how many runs is known only then */
+	int sweep;
 };
 
 struct pl_submit_info {
@@ -518,6 +524,11 @@ struct pl_job_row {
 	char *suite_name, *suite_file, *images_json;
 	uint64_t seed, queued_ns, expires_ns;
 	uint64_t claimed_ns, ended_ns; /* the last claim, the end; 0: not yet */
+	int sweep;              /* pl_job_info.sweep */
+	/* a sweep job done: the runs it recorded, in id order (run_id is 0);
+	 * NULL/0 otherwise (a sweep job ended lab-error has run_id) */
+	int64_t *runs;
+	size_t nruns;
 };
 void pl_store_jobs_free(struct pl_job_row *rows, size_t n);
 
@@ -551,12 +562,27 @@ int pl_store_heartbeat(struct pl_store *st, const char *worker,
 int pl_store_job_finish(struct pl_store *st, int64_t job, const char *worker,
 			int attempt, int64_t run_id);
 /*
+ * pl_store_job_finish() of a sweep job: every run of own_suite (the suite
+ * the attempt's engine recorded the sweep under) moves into the job's
+ * suite, marked the worker's, and the job is done with their ids (its
+ * runs), all in one transaction -- or, when the attempt no longer holds
+ * the job, every run of own_suite and the suite are deleted and
+ * -PL_ELEASED returned: never half a sweep. Repeating a finish that was
+ * committed changes nothing (0). -ENOENT when own_suite has no run,
+ * -EINVAL when it is a queued suite.
+ */
+int pl_store_job_finish_sweep(struct pl_store *st, int64_t job,
+			      const char *worker, int attempt,
+			      int64_t own_suite);
+/*
  * Worker's attempt of job ended without a result (the engine could not
  * start it, or the worker stopped under it): requeue it when requeue and
  * the job had fewer than max_attempts, else record a lab-error run with
  * reason under the job's suite and mark it done. A run the attempt's
  * engine recorded (run_id, 0 when none) is deleted in the same
- * transaction. -PL_ELEASED when the job is no longer worker's.
+ * transaction, with every other run of its suite when that suite is the
+ * attempt's own (a sweep job's earlier points) -- even when the job is no
+ * longer worker's: an attempt's own runs are never a result. -PL_ELEASED when the job is no longer worker's.
  */
 int pl_store_job_fail(struct pl_store *st, int64_t job, const char *worker,
 		      int attempt, int64_t run_id, const char *reason,

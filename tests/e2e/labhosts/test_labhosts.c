@@ -21,7 +21,15 @@
  *     worker is stopped (SIGSTOP): the high one's runs are claimed before
  *     the low one's on every board, `submit --wait` exits 0 (high: smoke)
  *     and 1 (low: a device failure), every run is there once; a third
- *     suite cancelled while it waits exits 2.
+ *     suite cancelled while it waits exits 2;
+ *   - sweep jobs: a suite with small flash-op sweeps (on each rack's good
+ *     and no-verify board) submitted over the workers gives the multiset
+ *     of `patchlab run` on each rack, per scenario and cut point, and its
+ *     exit code (1); a sweep that plans no point (bad_image's learning
+ *     pass counts no flash operation) makes `submit --wait` exit 2 with
+ *     the gate incomplete, as `run`; rack 0's worker killed (SIGKILL) with
+ *     its sweep half run and started again: the sweep runs again whole
+ *     (attempt 2), the verdicts are still run's, no half sweep is left.
  *
  * Without the right to make a network namespace (not root, no
  * CAP_NET_ADMIN) the first case is skipped with its reason, the second
@@ -71,7 +79,7 @@ struct ctx {
 	char why_no_ns[600];
 	const char *ip; /* the ip(8) program */
 	pid_t owner;    /* the process that made the namespace */
-	char *tmp, *url, *ns_url, *mix, *smoke;
+	char *tmp, *url, *ns_url, *mix, *smoke, *sweep, *nopoint;
 	/* one loop for every case, its processes here: a failed case's
 	 * leftovers are killed and reaped on it (kill_leftovers) */
 	uv_loop_t loop;
@@ -406,6 +414,60 @@ static int write_mix_suite(struct ctx *c)
 	return rc;
 }
 
+/* A suite with sweeps: a clean update on every board and a small flash-op
+ * sweep (uniform, 4 points in one phase) on each good board and on each
+ * no-verify board (some of whose cuts end `recovered`: device failures); and
+ * one whose sweep plans no point: bad_image reports no flash operation
+ * from its learning pass, as a board without a probe would. */
+#define SWEEP_SUITE_HEAD                                                    \
+	"scenario_path: [%s]\n"                                              \
+	"images:\n"                                                          \
+	"  golden: {path: \"${VRACK}/images/v1.0.0.img\", version: 1.0.0}\n" \
+	"  new: {path: \"${VRACK}/images/v1.1.0.img\", version: 1.1.0}\n"    \
+	"  corrupt: {path: \"${VRACK}/images/corrupt.img\"}\n"              \
+	"defaults:\n"                                                        \
+	"  run_timeout: 1m\n"                                                \
+	"runs:\n"
+
+static int write_sweep_suites(struct ctx *c)
+{
+	char *scen = pl_test_source_path("scenarios");
+	FILE *f;
+	int rc;
+
+	if (!scen || asprintf(&c->sweep, "%s/sweep.yaml", c->tmp) < 0 ||
+	    asprintf(&c->nopoint, "%s/nopoint.yaml", c->tmp) < 0)
+		return -1;
+	f = fopen(c->sweep, "w");
+	rc = f && fprintf(f, "name: hosts-sweep\n") > 0 &&
+	     fprintf(f, SWEEP_SUITE_HEAD, scen) > 0 && fprintf(f,
+		"  - scenario: update_clean.lua\n"
+		"  - scenario: cut_flash_op.lua\n"
+		"    on: {tags: [good]}\n"
+		"    sweep: {over: flash_ops, phases: [during], points: 4,\n"
+		"            strategy: uniform}\n"
+		"  - scenario: cut_flash_op.lua\n"
+		"    on: {tags: [no-verify]}\n"
+		"    sweep: {over: flash_ops, phases: [during], points: 4,\n"
+		"            strategy: uniform}\n") > 0 ? 0 : -1;
+	if (f && fclose(f) != 0)
+		rc = -1;
+	f = rc ? NULL : fopen(c->nopoint, "w");
+	rc = f && fprintf(f, "name: hosts-nopoint\n") > 0 &&
+	     fprintf(f, SWEEP_SUITE_HEAD, scen) > 0 && fprintf(f,
+		"  - scenario: update_clean.lua\n"
+		"    on: {tags: [good]}\n"
+		"  - scenario: bad_image.lua\n"
+		"    on: {tags: [good]}\n"
+		"    params: {image: corrupt}\n"
+		"    sweep: {over: flash_ops, phases: [during], points: 2,\n"
+		"            strategy: uniform}\n") > 0 ? 0 : -1;
+	if (f && fclose(f) != 0)
+		rc = -1;
+	free(scen);
+	return rc;
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	(void)t; /* wakes the loop so the predicate is looked at */
@@ -437,7 +499,8 @@ static int group_setup(void **state)
 	*state = c;
 	c->tmp = pl_test_tmpdir("e2e-hosts");
 	c->smoke = pl_test_source_path("scenarios/suites/smoke.yaml");
-	if (!c->tmp || !c->smoke || write_mix_suite(c))
+	if (!c->tmp || !c->smoke || write_mix_suite(c) ||
+	    write_sweep_suites(c))
 		return -1;
 	pl_test_become_subreaper();
 	c->nracks = g.ns[0] ? RACKS : NS_RACK;
@@ -498,6 +561,8 @@ static int group_teardown(void **state)
 	free(c->ns_url);
 	free(c->mix);
 	free(c->smoke);
+	free(c->sweep);
+	free(c->nopoint);
 	netns_down();
 	return rc;
 }
@@ -927,12 +992,312 @@ static void two_submitters_high_priority_first(void **state)
 	pl_store_close(seen.st);
 }
 
+/* `patchlab run SUITE --seed 7` on each rack, where it is: the verdicts
+ * into arr; every exit must be want. */
+static void run_on_each_rack(struct ctx *c, const char *suite,
+			     const char *tag, int want, json_t *arr)
+{
+	char path[4200], *out = NULL;
+
+	for (int i = 0; i < c->nracks; i++) {
+		char db[4200], *av[32];
+		char *args[] = { (char *)pl_test_patchlab(), "run",
+				 (char *)suite, "--lab", c->racks[i].lab,
+				 "--db", db, "--out", c->tmp, "--json", path,
+				 "--seed", "7", "-q", NULL };
+		int rc;
+
+		snprintf(db, sizeof(db), "%s/%s%d.db", c->tmp, tag, i);
+		snprintf(path, sizeof(path), "%s/%s%d.json", c->tmp, tag, i);
+		rc = e2e_run_argv(NULL, &out, in_ns(c->racks[i].in_ns, av,
+						     args));
+		if (rc != want)
+			fail_msg("patchlab run %s on rack %d: exit %d, want "
+				 "%d\n%s", tag, i, rc, want, out ? out : "");
+		free(out);
+		out = NULL;
+		add_verdicts(arr, path);
+	}
+}
+
+/* The gate a JSON report gives its suite. */
+static char *report_gate(const char *path)
+{
+	json_t *root = json_load_file(path, 0, NULL), *gt;
+	char *out = NULL;
+
+	if (!root)
+		fail_msg("no report %s", path);
+	gt = json_object_get(root, "gate");
+	if (json_is_object(gt))
+		gt = json_object_get(gt, "result");
+	if (json_is_string(gt))
+		out = strdup(json_string_value(gt));
+	json_decref(root);
+	return out;
+}
+
+static void sweeps_over_the_workers_match_one_rack(void **state)
+{
+	struct ctx *c = *state;
+	struct e2e_proc *w = c->w;
+	struct seen seen = { 0 };
+	struct pl_job_row *j = NULL;
+	json_t *one = json_array(), *spread = json_array();
+	char path[4200], *out = NULL, *a, *b, *gate;
+	long long suite = 0;
+	size_t n = 0, sweeps = 0, swept = 0;
+	uv_loop_t *loop = &c->loop;
+	int rc;
+	double wall;
+
+	if (!g.ns[0])
+		printf("sweeps: on the %d racks of this namespace (%s)\n",
+		       c->nracks, g.why_no_ns);
+	/* one rack at a time, with `patchlab run` */
+	run_on_each_rack(c, c->sweep, "sweep-one", PL_EXIT_GATE_FAILED, one);
+
+	assert_int_equal(e2e_patchlab(NULL, &out, "db", "migrate", "--db",
+				      c->url, NULL), 0);
+	free(out);
+	out = NULL;
+	assert_int_equal(pl_store_open(&seen.st, c->url, NULL), 0);
+	start_workers(c, loop, w, &seen);
+
+	/* the lab service: a sweep job per good board */
+	snprintf(path, sizeof(path), "%s/sweep-spread.json", c->tmp);
+	wall = mono_s();
+	rc = e2e_patchlab(NULL, &out, "submit", c->sweep, "--db", c->url,
+			  "--wait", "--timeout", "4m", "--json", path, "--seed",
+			  "7", NULL);
+	wall = mono_s() - wall;
+	if (rc != PL_EXIT_GATE_FAILED) {
+		for (int i = 0; i < c->nracks; i++)
+			print_file(w[i].out_path);
+		fail_msg("submit --wait of the sweep suite: exit %d (want 1, as "
+			 "run)\n%s", rc, out ? out : "");
+	}
+	assert_int_equal(sscanf(out, "suite %lld queued", &suite), 1);
+	assert_non_null(strstr(out, "sweeps"));
+	free(out);
+	out = NULL;
+
+	/* each sweep job ran on its board, by its rack's worker, and its
+	 * runs (a learning pass and the points) are in the suite */
+	assert_int_equal(pl_store_list_jobs(seen.st, suite, &j, &n), 0);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(j[i].state, PL_JOB_DONE);
+		if (!j[i].sweep)
+			continue;
+		sweeps++;
+		assert_true(j[i].sweep == 2 || j[i].sweep == 3);
+		assert_true(j[i].nruns > 1);
+		swept += j[i].nruns;
+		for (size_t k = 0; k < j[i].nruns; k++) {
+			struct pl_run_row *r = NULL;
+			char want[16];
+
+			assert_int_equal(pl_store_get_run(seen.st, j[i].runs[k],
+							  &r, NULL, NULL), 0);
+			assert_int_equal(r->suite_id, suite);
+			assert_string_equal(r->board_id, j[i].board_id);
+			snprintf(want, sizeof(want), "hw%c", j[i].board_id[1]);
+			assert_string_equal(r->worker, want);
+			pl_store_run_free(r, NULL, 0);
+		}
+	}
+	pl_store_jobs_free(j, n);
+	assert_int_equal(sweeps, c->nracks * 2);
+	printf("sweeps: submit --wait of %d sweep jobs (%zu runs) and %d runs "
+	       "took %.1f s\n", c->nracks * 2, swept, c->nracks * PER_RACK,
+	       wall);
+
+	/* the same verdicts, per scenario and cut point */
+	add_verdicts(spread, path);
+	assert_int_equal(json_array_size(spread), json_array_size(one));
+	a = multiset(one);
+	b = multiset(spread);
+	if (strcmp(a, b) != 0)
+		fail_msg("verdicts differ:\none rack at a time:\n%slab "
+			 "service:\n%s", a, b);
+	/* the comparison sees outcomes that differ by cut point */
+	assert_non_null(strstr(b, "| rolled-back"));
+	assert_non_null(strstr(b, "| recovered"));
+	free(a);
+	free(b);
+	json_decref(one);
+	json_decref(spread);
+
+	/* a sweep that plans no point: incomplete, exit 2, as `run` */
+	one = json_array();
+	run_on_each_rack(c, c->nopoint, "nopoint-one", PL_EXIT_LAB_ERROR, one);
+	snprintf(path, sizeof(path), "%s/nopoint-spread.json", c->tmp);
+	rc = e2e_patchlab(NULL, &out, "submit", c->nopoint, "--db", c->url,
+			  "--wait", "--timeout", "4m", "--json", path, "--seed",
+			  "7", NULL);
+	if (rc != PL_EXIT_LAB_ERROR || !strstr(out, "gate incomplete")) {
+		for (int i = 0; i < c->nracks; i++)
+			print_file(w[i].out_path);
+		fail_msg("submit --wait of a sweep with no point: exit %d "
+			 "(want 2, gate incomplete)\n%s", rc, out ? out : "");
+	}
+	free(out);
+	out = NULL;
+	gate = report_gate(path);
+	assert_non_null(gate);
+	assert_string_equal(gate, "incomplete");
+	free(gate);
+	spread = json_array();
+	add_verdicts(spread, path);
+	a = multiset(one);
+	b = multiset(spread);
+	if (strcmp(a, b) != 0)
+		fail_msg("verdicts differ:\none rack at a time:\n%slab "
+			 "service:\n%s", a, b);
+	assert_non_null(strstr(b, "not-run"));
+	free(a);
+	free(b);
+	json_decref(one);
+	json_decref(spread);
+
+	drain_workers(c, loop, w, &seen);
+	pl_store_close(seen.st);
+}
+
+struct half {
+	struct pl_store *st;
+	int64_t after;   /* the submitted suite: an attempt's own is newer */
+	const char *board;
+	size_t want;
+};
+
+/* want runs ended on board under a suite newer than the submitted one:
+ * an attempt's sweep half done (its points land only at its end) */
+static bool sweep_half_done(void *ud)
+{
+	struct half *h = ud;
+	struct pl_run_filter f = { .board_id = h->board };
+	struct pl_run_row *r = NULL;
+	size_t n = 0, done = 0;
+
+	if (pl_store_list_runs(h->st, &f, &r, &n))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		done += r[i].suite_id > h->after && !r[i].open;
+	pl_store_runs_free(r, n);
+	return done >= h->want;
+}
+
+static void a_worker_killed_mid_sweep_starts_it_over(void **state)
+{
+	struct ctx *c = *state;
+	struct e2e_proc *w = c->w, *sub = &c->low;
+	struct seen seen = { 0 };
+	struct pl_job_row *j = NULL;
+	struct pl_run_filter f = { 0 };
+	struct pl_run_row *runs = NULL;
+	json_t *one = json_array(), *spread = json_array();
+	char log[4200], json[4200], *out = NULL, *a, *b;
+	char *argv[] = { (char *)pl_test_patchlab(), "submit", c->sweep,
+			 "--db", c->url, "--wait", "--timeout", "4m", "--json",
+			 json, "--seed", "7", NULL };
+	struct half h = { .board = "r0vb0", .want = 3 };
+	struct queued q = { 0 };
+	size_t n = 0, retried = 0;
+	uv_loop_t *loop = &c->loop;
+
+	run_on_each_rack(c, c->sweep, "kill-one", PL_EXIT_GATE_FAILED, one);
+	assert_int_equal(e2e_patchlab(NULL, &out, "db", "migrate", "--db",
+				      c->url, NULL), 0);
+	free(out);
+	out = NULL;
+	assert_int_equal(pl_store_open(&seen.st, c->url, NULL), 0);
+	start_workers(c, loop, w, &seen);
+	q.st = h.st = seen.st;
+	q.after = newest_suite(seen.st);
+	/* a clean update per board, two sweeps per rack */
+	q.jobs = (size_t)c->nracks * (PER_RACK + 2);
+
+	snprintf(log, sizeof(log), "%s/submit-kill.log", c->tmp);
+	snprintf(json, sizeof(json), "%s/kill-spread.json", c->tmp);
+	assert_int_equal(e2e_spawn(loop, sub, NULL, log, argv), 0);
+	if (pl_test_loop_until(loop, suite_queued, &q, READY_DEADLINE_MS)) {
+		print_file(log);
+		fail_msg("submit: its %zu jobs were not queued", q.jobs);
+	}
+	/* the attempts' own suites come after the submitted one */
+	h.after = q.suite;
+	/* rack 0's worker dies with its good board's sweep half run: its
+	 * run process is told (PR_SET_PDEATHSIG), stops, and gives the job
+	 * back with none of its points; the worker comes back */
+	if (pl_test_loop_until(loop, sweep_half_done, &h, READY_DEADLINE_MS)) {
+		print_file(log);
+		print_file(w[0].out_path);
+		fail_msg("the sweep on %s did not get under way", h.board);
+	}
+	/* the queue shows the sweep running, its runs not known yet */
+	assert_int_equal(e2e_patchlab(NULL, &out, "queue", "--db", c->url,
+				      NULL), 0);
+	if (!strstr(out, "(sweep of run 2, runs pending)"))
+		fail_msg("patchlab queue does not show the sweep:\n%s", out);
+	free(out);
+	out = NULL;
+	uv_process_kill(&w[0].h, SIGKILL);
+	assert_true(e2e_wait(loop, &w[0], E2E_RUN_DEADLINE_MS) != 0);
+	assert_int_equal(start_worker(c, loop, &w[0], 0), 0);
+	if (e2e_wait(loop, sub, E2E_RUN_DEADLINE_MS) != PL_EXIT_GATE_FAILED) {
+		print_file(log);
+		for (int i = 0; i < c->nracks; i++)
+			print_file(w[i].out_path);
+		fail_msg("submit --wait with a worker killed mid-sweep: exit "
+			 "%d (want 1, as run)", sub->code);
+	}
+
+	/* the sweep ran again, whole: the verdicts are run's, no point of
+	 * the killed attempt among them */
+	add_verdicts(spread, json);
+	a = multiset(one);
+	b = multiset(spread);
+	if (strcmp(a, b) != 0)
+		fail_msg("verdicts differ:\none rack at a time:\n%slab "
+			 "service:\n%s", a, b);
+	free(a);
+	free(b);
+	json_decref(one);
+	json_decref(spread);
+	assert_int_equal(pl_store_list_jobs(seen.st, q.suite, &j, &n), 0);
+	assert_int_equal(n, q.jobs);
+	for (size_t i = 0; i < n; i++)
+		if (j[i].sweep && strcmp(j[i].board_id, h.board) == 0) {
+			assert_int_equal(j[i].state, PL_JOB_DONE);
+			assert_true(j[i].nruns > h.want);
+			retried += j[i].attempt == 2;
+		}
+	pl_store_jobs_free(j, n);
+	assert_int_equal(retried, 1);
+	/* and the killed attempt left no suite of its own behind */
+	f.board_id = h.board;
+	assert_int_equal(pl_store_list_runs(seen.st, &f, &runs, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_true(runs[i].suite_id <= q.suite);
+	printf("killed mid-sweep: the sweep on %s started over (attempt 2)\n",
+	       h.board);
+	pl_store_runs_free(runs, n);
+
+	drain_workers(c, loop, w, &seen);
+	pl_store_close(seen.st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(
 			three_racks_three_hosts_match_one_host, kill_leftovers),
 		cmocka_unit_test_teardown(two_submitters_high_priority_first,
+					  kill_leftovers),
+		cmocka_unit_test_teardown(sweeps_over_the_workers_match_one_rack,
+					  kill_leftovers),
+		cmocka_unit_test_teardown(a_worker_killed_mid_sweep_starts_it_over,
 					  kill_leftovers),
 	};
 	int rc;

@@ -8,7 +8,8 @@
  * suite's waiting jobs; images are stored once per content; every job
  * queued, claimed, ended or cancelled is a change (one per suite and
  * board and transaction); the queue lists the waiting jobs in the order
- * claims take them. The clock is
+ * claims take them; a sweep job's many runs land together on its
+ * finish, once, or not at all when its lease was lost. The clock is
  * injected: lease expiry needs no sleep.
  */
 #include <errno.h>
@@ -337,6 +338,180 @@ static void expired_lease_requeues_and_the_late_result_is_dropped(
 	pl_store_runs_free(rows, n);
 }
 
+/* One sweep job (the suite's run 2) on b1; the suite id. */
+static int64_t submit_sweep(struct fx *f)
+{
+	struct pl_job_info job = {
+		.board_id = "b1", .board_type = "vboard",
+		.scenario = "scenarios/cut.lua", .params_json = "{}",
+		.seed = 7, .sweep = 2 };
+	struct pl_submit_info si = {
+		.suite = { .name = "release", .file = "/src/suite.yaml" },
+		.images_json = "{}",
+	};
+	int64_t suite = 0;
+
+	assert_int_equal(pl_store_submit(f->a, &si, &job, 1, &suite), 0);
+	return suite;
+}
+
+/* What a worker's engine does for a sweep: n runs under a suite of its
+ * own (a learning pass, then points); the suite id, the runs in ids. */
+static int64_t engine_sweep(struct pl_store *st, size_t n, int64_t *ids)
+{
+	struct pl_suite_info si = { .name = "engine-own" };
+	struct pl_run_info ri = { .board_id = "b1", .board_type = "vboard",
+				  .scenario = "scenarios/cut.lua" };
+	int64_t suite;
+
+	assert_int_equal(pl_store_suite_begin(st, &si, &suite), 0);
+	ri.suite_id = suite;
+	for (size_t i = 0; i < n; i++) {
+		ri.cut.op_index = (long)i;
+		assert_int_equal(pl_store_run_begin(st, &ri, &ids[i]), 0);
+		assert_int_equal(pl_store_run_event(st, ids[i], 1, PL_EV_LOG,
+						    NULL), 0);
+		assert_int_equal(pl_store_run_end(st, ids[i], i == n - 1 ?
+						  PL_VERDICT_BRICKED :
+						  PL_VERDICT_PASS, NULL), 0);
+	}
+	return suite;
+}
+
+static size_t runs_of(struct pl_store *st, int64_t suite)
+{
+	struct pl_run_filter flt = { .suite_id = suite };
+	struct pl_run_row *rows = NULL;
+	size_t n = 0;
+
+	assert_int_equal(pl_store_list_runs(st, &flt, &rows, &n), 0);
+	pl_store_runs_free(rows, n);
+	return n;
+}
+
+static void a_sweep_jobs_runs_land_once_on_finish(void **state)
+{
+	struct fx *f = *state;
+	const char *b1[] = { "b1" };
+	struct pl_job_row *j, *jobs;
+	struct pl_suite_row *suites;
+	struct pl_event_row *ev;
+	struct pl_run_row *row;
+	int64_t suite = submit_sweep(f), own, ids[6], more[2];
+	size_t n, nev;
+
+	assert_int_equal(pl_store_claim(f->a, "wa", b1, 1, 1000, &j), 0);
+	assert_int_equal(j->sweep, 2);
+	assert_int_equal(j->nruns, 0);
+	own = engine_sweep(f->a, 6, ids);
+	/* nothing lands while the sweep runs */
+	assert_int_equal(runs_of(f->b, suite), 0);
+	/* a queued suite is no attempt's own */
+	assert_int_equal(pl_store_job_finish_sweep(f->a, j->id, "wa",
+						   j->attempt, suite),
+			 -EINVAL);
+	assert_int_equal(pl_store_job_finish_sweep(f->a, j->id, "wa",
+						   j->attempt, own), 0);
+	assert_int_equal(runs_of(f->b, suite), 6);
+	assert_int_equal(pl_store_get_run(f->b, ids[5], &row, &ev, &nev), 0);
+	assert_int_equal(row->suite_id, suite);
+	assert_string_equal(row->worker, "wa");
+	assert_int_equal(row->verdict, PL_VERDICT_BRICKED);
+	assert_int_equal(nev, 1); /* its events came with it */
+	pl_store_run_free(row, ev, nev);
+	/* the job is done with every run, in id order */
+	assert_int_equal(pl_store_list_jobs(f->b, suite, &jobs, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(jobs[0].state, PL_JOB_DONE);
+	assert_int_equal(jobs[0].run_id, 0);
+	assert_int_equal(jobs[0].nruns, 6);
+	for (size_t i = 0; i < 6; i++)
+		assert_int_equal(jobs[0].runs[i], ids[i]);
+	pl_store_jobs_free(jobs, n);
+	/* the engine's own suite is gone */
+	assert_int_equal(pl_store_list_suites(f->b, &suites, &n), 0);
+	assert_int_equal(n, 1);
+	pl_store_suites_free(suites, n);
+	/* the same end again (its answer lost with a connection): nothing
+	 * moves twice, nothing is dropped */
+	assert_int_equal(pl_store_job_finish_sweep(f->a, j->id, "wa",
+						   j->attempt, own), 0);
+	assert_int_equal(runs_of(f->b, suite), 6);
+	/* another sweep's runs for the job done: no longer held, dropped */
+	own = engine_sweep(f->a, 2, more);
+	f->now += 1 * MS;
+	assert_int_equal(pl_store_job_finish_sweep(f->a, j->id, "wb",
+						   j->attempt, own),
+			 -PL_ELEASED);
+	assert_int_equal(pl_store_get_run(f->b, more[0], &row, NULL, NULL),
+			 -ENOENT);
+	assert_int_equal(runs_of(f->b, suite), 6);
+	pl_store_jobs_free(j, 1);
+}
+
+static void a_sweep_job_that_lost_its_lease_records_nothing(void **state)
+{
+	struct fx *f = *state;
+	const char *b1[] = { "b1" };
+	struct pl_job_row *j1, *j2;
+	struct pl_suite_row *suites;
+	struct pl_run_row *row;
+	int64_t suite = submit_sweep(f), own, ids[5], half[3];
+	size_t n, reaped;
+
+	/* worker a goes silent mid-sweep: its lease expires, the job is
+	 * requeued and b starts the sweep over */
+	assert_int_equal(pl_store_claim(f->a, "wa", b1, 1, 1000, &j1), 0);
+	own = engine_sweep(f->a, 5, ids);
+	f->now += 1100 * MS;
+	assert_int_equal(pl_store_reap(f->b, 2, 0, &reaped), 0);
+	assert_int_equal(reaped, 1);
+	assert_int_equal(pl_store_claim(f->b, "wb", b1, 1, 1000, &j2), 0);
+	assert_int_equal(j2->id, j1->id);
+	assert_int_equal(j2->attempt, 2);
+	/* a's whole sweep comes in late: none of it lands, all of it goes */
+	assert_int_equal(pl_store_job_finish_sweep(f->a, j1->id, "wa",
+						   j1->attempt, own),
+			 -PL_ELEASED);
+	assert_int_equal(runs_of(f->b, suite), 0);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(pl_store_get_run(f->b, ids[i], &row, NULL,
+						  NULL), -ENOENT);
+	/* b's attempt: its worker stops after three points; the attempt's
+	 * points go with it (the sweep starts over), the job requeues */
+	own = engine_sweep(f->b, 3, half);
+	assert_int_equal(pl_store_job_fail(f->b, j2->id, "wb", j2->attempt,
+					   half[0], "worker wb stopped", true,
+					   3), 0);
+	assert_int_equal(runs_of(f->b, suite), 0);
+	assert_int_equal(pl_store_get_run(f->b, half[2], &row, NULL, NULL),
+			 -ENOENT);
+	/* an attempt that stops after its job was taken back (its worker
+	 * restarted first): no longer its job, but its points go all the
+	 * same */
+	engine_sweep(f->b, 3, half);
+	assert_int_equal(pl_store_job_fail(f->b, j2->id, "wb", j2->attempt,
+					   half[0], "worker wb stopped", true,
+					   3), -PL_ELEASED);
+	assert_int_equal(pl_store_get_run(f->b, half[2], &row, NULL, NULL),
+			 -ENOENT);
+	/* the attempts' own suites are gone: the submitter's alone is left */
+	assert_int_equal(pl_store_list_suites(f->b, &suites, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(suites[0].id, suite);
+	pl_store_suites_free(suites, n);
+	pl_store_jobs_free(j1, 1);
+	pl_store_jobs_free(j2, 1);
+	/* the third attempt runs it whole */
+	assert_int_equal(pl_store_claim(f->a, "wa", b1, 1, 1000, &j1), 0);
+	assert_int_equal(j1->attempt, 3);
+	own = engine_sweep(f->a, 4, ids);
+	assert_int_equal(pl_store_job_finish_sweep(f->a, j1->id, "wa",
+						   j1->attempt, own), 0);
+	assert_int_equal(runs_of(f->b, suite), 4);
+	pl_store_jobs_free(j1, 1);
+}
+
 static void a_restarted_worker_gives_back_what_it_held(void **state)
 {
 	struct fx *f = *state;
@@ -636,6 +811,8 @@ int main(void)
 		T(submitters_take_turns_within_a_priority),
 		T(finished_run_lands_in_the_queued_suite),
 		T(expired_lease_requeues_and_the_late_result_is_dropped),
+		T(a_sweep_jobs_runs_land_once_on_finish),
+		T(a_sweep_job_that_lost_its_lease_records_nothing),
 		T(a_restarted_worker_gives_back_what_it_held),
 		T(a_claim_the_worker_never_heard_of_is_given_back),
 		T(queue_timeout_ends_waiting_jobs),

@@ -462,6 +462,7 @@ static void schema_1_gets_the_change_sequence(void **state)
 		"DROP FUNCTION patchlab_job_finish_once;"
 		"DROP FUNCTION patchlab_job_changed;"
 		"DROP FUNCTION patchlab_lock_changes;"
+		"DROP FUNCTION patchlab_job_finish_sweep;"
 		"DROP TABLE changes; DROP FUNCTION patchlab_change CASCADE;"
 		"DROP FUNCTION patchlab_suite_changed CASCADE;"
 		"DROP FUNCTION patchlab_run_changed CASCADE;"
