@@ -240,6 +240,13 @@ sqlite3 *e2e_db_open(const char *path)
 	return db;
 }
 
+bool e2e_db_once(sqlite3 **db, const char *path)
+{
+	if (!*db && access(path, F_OK) == 0)
+		*db = e2e_db_open(path);
+	return *db != NULL;
+}
+
 int64_t e2e_db_int(sqlite3 *db, const char *sql, int64_t dflt)
 {
 	sqlite3_stmt *s = NULL;

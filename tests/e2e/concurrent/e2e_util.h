@@ -99,6 +99,9 @@ int e2e_run_argv(const char *cwd, char **out, char *const argv[]);
 
 /* The store, read-only, with a busy timeout (NULL on failure, printed). */
 sqlite3 *e2e_db_open(const char *path);
+/* *db open on path once the controller has made it: true when open (now
+ * or before), false while the file is not there yet or cannot be opened. */
+bool e2e_db_once(sqlite3 **db, const char *path);
 /* The first column of the first row of sql as an integer (default when no
  * row or on error). */
 int64_t e2e_db_int(sqlite3 *db, const char *sql, int64_t dflt);

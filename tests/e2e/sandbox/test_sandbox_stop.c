@@ -60,16 +60,8 @@ static bool runaway_looping(void *ud)
 	sqlite3_stmt *s = NULL;
 	bool found = false;
 
-	if (!c->sdb) {
-		FILE *f = fopen(c->db, "r");
-
-		if (!f)
-			return false;
-		fclose(f);
-		c->sdb = e2e_db_open(c->db);
-		if (!c->sdb)
-			return false;
-	}
+	if (!e2e_db_once(&c->sdb, c->db))
+		return false;
 	if (sqlite3_prepare_v2(c->sdb, "SELECT console_log FROM runs WHERE "
 			       "state = 'open' AND scenario LIKE "
 			       "'%sb_runaway.lua'", -1, &s, NULL) != SQLITE_OK)
