@@ -522,14 +522,10 @@ static void on_timer_closed(uv_handle_t *h)
 	free(h);
 }
 
-int pl_trigger_arm(struct pl_trigger **out, struct pl_board *b,
-		   const struct pl_trigger_spec *spec, const char **why)
+/* Can spec be armed on b? 0, or an error with *why. */
+static int check_spec(struct pl_board *b, const struct pl_trigger_spec *spec,
+		      const char **why)
 {
-	struct pl_trigger *t;
-	int err = -EINVAL;
-
-	*out = NULL;
-	*why = NULL;
 	if (spec->kind == PL_TRIG_CONSOLE &&
 	    (!spec->pattern || !*spec->pattern)) {
 		*why = "a console trigger needs a pattern";
@@ -548,6 +544,115 @@ int pl_trigger_arm(struct pl_trigger **out, struct pl_board *b,
 		*why = "the board has no power fixture";
 		return -ENODEV;
 	}
+	return 0;
+}
+
+/* The timerfd a delayed or timed trigger fires by (sub-millisecond,
+ * where the loop's timers have milliseconds). 0 or an error with *why. */
+static int make_precise(struct pl_trigger *t, const char **why)
+{
+	int err;
+
+	t->precise = calloc(1, sizeof(*t->precise));
+	if (!t->precise)
+		return -ENOMEM;
+	t->precise->fd = timerfd_create(CLOCK_MONOTONIC,
+					TFD_NONBLOCK | TFD_CLOEXEC);
+	if (t->precise->fd < 0) {
+		err = -errno;
+		free(t->precise);
+		t->precise = NULL;
+		*why = "no timerfd for its delay";
+		return err;
+	}
+	t->precise->t = t;
+	uv_poll_init(pl_board_loop(t->b), &t->precise->poll, t->precise->fd);
+	t->precise->poll.data = t->precise;
+	return 0;
+}
+
+/* What the trigger listens to on its board, by kind; a time trigger has
+ * its timer set instead. 0 or an error with *why. */
+static int set_listener(struct pl_trigger *t, const char **why)
+{
+	int err;
+
+	t->listener.user_data = t;
+	switch (t->spec.kind) {
+	case PL_TRIG_CONSOLE:
+		t->listener.data = on_data;
+		break;
+	case PL_TRIG_PROGRESS:
+		/* the board's progress lines, else the transfer's own count */
+		if (t->match)
+			t->listener.data = on_data;
+		else
+			t->listener.transfer = on_transfer_percent;
+		break;
+	case PL_TRIG_BYTES:
+		t->listener.transfer = on_transfer;
+		break;
+	case PL_TRIG_BREAKPOINT:
+		t->listener.stop = on_stop;
+		break;
+	case PL_TRIG_TIME:
+		/* the time is reached at arm + value; the delay, if any,
+		 * counts from there */
+		t->info.seen_ns = pl_now_ns() + t->info.value * 1000000u;
+		err = precise_at(t, t->info.seen_ns +
+				 t->spec.delay_us * 1000u);
+		if (err) {
+			*why = "cannot time it";
+			return err;
+		}
+		break;
+	}
+	return 0;
+}
+
+/* All-stop GDB semantics: breakpoints are set on a halted target, then
+ * `c`; the stop reply of the hit answers the `c`. The target may run
+ * already (another trigger resumed it): halt it first (a no-op on a
+ * halted one). 0 or an error with *why. */
+static int set_breakpoints(struct pl_trigger *t, const char **why)
+{
+	struct pl_probe *p = pl_board_probe(t->b);
+	struct pl_probe_req go = { .op = PL_PROBE_RESUME, .cb = on_bp_resumed };
+	struct pl_probe_req halt = { .op = PL_PROBE_HALT };
+	int err;
+
+	pl_probe_submit(p, &halt);
+	for (unsigned i = 0; i < t->spec.nbp; i++) {
+		struct pl_probe_req req = { .op = PL_PROBE_BP_SET,
+					    .addr = t->spec.bp_addr[i],
+					    .cb = on_bp_set, .user_data = t };
+
+		t->pending++;
+		err = pl_probe_submit(p, &req);
+		if (err) {
+			t->pending--;
+			*why = "the probe refused the breakpoint";
+			return err;
+		}
+	}
+	t->bp_set = true;
+	err = pl_probe_submit(p, &go);
+	if (err)
+		*why = "the probe could not resume the target";
+	return err;
+}
+
+int pl_trigger_arm(struct pl_trigger **out, struct pl_board *b,
+		   const struct pl_trigger_spec *spec, const char **why)
+{
+	struct pl_trigger *t;
+	int err;
+
+	*out = NULL;
+	*why = NULL;
+	err = check_spec(b, spec, why);
+	if (err)
+		return err;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
@@ -575,90 +680,23 @@ int pl_trigger_arm(struct pl_trigger **out, struct pl_board *b,
 	uv_timer_init(pl_board_loop(b), t->timer);
 	t->timer->data = t;
 	if (spec->kind == PL_TRIG_TIME || spec->delay_us) {
-		t->precise = calloc(1, sizeof(*t->precise));
-		if (!t->precise) {
-			destroy(t);
-			return -ENOMEM;
-		}
-		t->precise->fd = timerfd_create(CLOCK_MONOTONIC,
-						TFD_NONBLOCK | TFD_CLOEXEC);
-		if (t->precise->fd < 0) {
-			err = -errno;
-			free(t->precise);
-			t->precise = NULL;
-			*why = "no timerfd for its delay";
-			destroy(t);
-			return err;
-		}
-		t->precise->t = t;
-		uv_poll_init(pl_board_loop(b), &t->precise->poll,
-			     t->precise->fd);
-		t->precise->poll.data = t->precise;
-	}
-
-	t->listener.user_data = t;
-	switch (spec->kind) {
-	case PL_TRIG_CONSOLE:
-		t->listener.data = on_data;
-		break;
-	case PL_TRIG_PROGRESS:
-		/* the board's progress lines, else the transfer's own count */
-		if (t->match)
-			t->listener.data = on_data;
-		else
-			t->listener.transfer = on_transfer_percent;
-		break;
-	case PL_TRIG_BYTES:
-		t->listener.transfer = on_transfer;
-		break;
-	case PL_TRIG_BREAKPOINT:
-		t->listener.stop = on_stop;
-		break;
-	case PL_TRIG_TIME:
-		/* the time is reached at arm + value; the delay, if any,
-		 * counts from there */
-		t->info.seen_ns = pl_now_ns() + t->info.value * 1000000u;
-		err = precise_at(t, t->info.seen_ns + spec->delay_us * 1000u);
+		err = make_precise(t, why);
 		if (err) {
-			*why = "cannot time it";
 			destroy(t);
 			return err;
 		}
-		break;
+	}
+	err = set_listener(t, why);
+	if (err) {
+		destroy(t);
+		return err;
 	}
 	t->armed = true;
 	if (spec->kind != PL_TRIG_TIME)
 		pl_board_listen(b, &t->listener);
 	if (spec->kind == PL_TRIG_BREAKPOINT) {
-		/* All-stop GDB semantics: breakpoints are set on a halted
-		 * target, then `c`; the stop reply of the hit answers the `c`.
-		 * The target may run already (another trigger resumed it):
-		 * halt it first (a no-op on a halted one). */
-		struct pl_probe_req go = { .op = PL_PROBE_RESUME,
-					   .cb = on_bp_resumed };
-		struct pl_probe_req halt = { .op = PL_PROBE_HALT };
-
-		pl_probe_submit(pl_board_probe(b), &halt);
-
-		for (unsigned i = 0; i < spec->nbp; i++) {
-			struct pl_probe_req req = { .op = PL_PROBE_BP_SET,
-						    .addr = spec->bp_addr[i],
-						    .cb = on_bp_set,
-						    .user_data = t };
-
-			t->pending++;
-			err = pl_probe_submit(pl_board_probe(b), &req);
-			if (err) {
-				t->pending--;
-				*why = "the probe refused the breakpoint";
-				pl_trigger_free(t);
-				return err;
-			}
-		}
-		t->bp_set = true;
-		err = pl_probe_submit(pl_board_probe(b), &go);
+		err = set_breakpoints(t, why);
 		if (err) {
-			*why = "the probe could not resume the target";
 			pl_trigger_free(t);
 			return err;
 		}
