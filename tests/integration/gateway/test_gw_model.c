@@ -431,14 +431,14 @@ static void gw_factory_flash_only_while_off_and_unbricks(void **state)
 	assert_int_equal(pl_vgw_factory_flash(s.gw, s.factory,
 					      PL_VGW_FLASH_SIZE), 0);
 	assert_string_equal(boot(&s, v, sizeof(v)), "1.0.0");
-	/* boot mode: powered, in the ROM's download mode (its banner and
-	 * prompt, then idle), and the programmer may write */
+	/* boot mode: powered, in the ROM's download mode (its banner, then
+	 * idle), and the programmer may write */
 	power(&s, false);
 	pl_vgw_set_bootmode(s.gw, true);
 	power(&s, true);
 	assert_true(pl_vgw_bootmode(s.gw));
 	assert_true(wait_for(&s, "ROM: download mode") > 0);
-	assert_true(wait_for(&s, "rom> ") > 0);
+	assert_true(wait_for(&s, "ready\r\n") > 0);
 	assert_int_equal(pl_vgw_next_ns(s.gw), UINT64_MAX);
 	assert_int_equal(pl_vgw_factory_flash(s.gw, s.factory,
 					      PL_VGW_FLASH_SIZE), 0);
@@ -608,7 +608,7 @@ static void gw_rom_download_mode_restores_over_the_console(void **state)
 	power(&s, false);
 	pl_vgw_set_bootmode(s.gw, true);
 	power(&s, true);
-	assert_true(wait_for(&s, "rom> ") > 0);
+	assert_true(wait_for(&s, "strap held): ready\r\n") > 0);
 	/* no shell here */
 	assert_string_equal(rom(&s, "version"),
 			    "error: unknown command 'version'");
