@@ -6,7 +6,7 @@
  * the strap relay and the console). Issue 11, item 1. In order, on one
  * board of the env-in-place profile:
  *
- *   rom_module_restores: a cut aimed 3 ms (at --speed 5) after
+ *   rom_module_restores: a cut aimed 13 ms after
  *       "fwupdate: activating slot" bricks the board; the shipped
  *       lib.gateway.rom_recover holds the strap, restores the factory image
  *       through the ROM download mode and the lab's verifying boot finds
@@ -53,7 +53,7 @@ static int setup(void **state)
 	c->repo = pl_test_path(c->dir, "repo");
 	rc = e2e_patchlab(NULL, &out, "vrack", "up", "--dir", c->dir,
 			  "--family", "gateway", "--rom-recovery", "--boards",
-			  "1", "--profile", "env-in-place", "--speed", "5", NULL);
+			  "1", "--profile", "env-in-place", NULL);
 	c->pid = pl_test_rack_pid(c->dir);
 	if (rc != 0 || c->pid <= 0) {
 		fprintf(stderr, "vrack up --rom-recovery: exit %d\n%s", rc,
@@ -114,8 +114,9 @@ static char *replace(const char *s, const char *from, const char *to)
 	return r;
 }
 
-/* The brick: an update cut inside env-in-place's window (1, 4.2) ms after
- * the activation line at --speed 5, then a run that only has to run. */
+/* The brick: an update cut in the middle of env-in-place's window (5, 21)
+ * ms after the activation line (--speed 1: 8 ms of margin either side for
+ * the controller's reaction), then a run that only has to run. */
 static void write_suite(struct ctx *c, const char *name)
 {
 	char text[1024];
@@ -127,7 +128,7 @@ static void write_suite(struct ctx *c, const char *name)
 		 "local boot, why = gw.boot()\n"
 		 "check(boot, \"no boot before the cut: %s\", why)\n"
 		 "local t = fault.cut({ on = \"console\", pattern = "
-		 "\"^fwupdate: activating slot\", nth = 1, delay_ms = 3 })\n"
+		 "\"^fwupdate: activating slot\", nth = 1, delay_ms = 13 })\n"
 		 "oracle.update(images.new)\n"
 		 "for _ = 1, 50 do if t:fired() then break end sleep(10) end\n"
 		 "gw.judge_after_cut(images.new.version, boot.version)\n");
