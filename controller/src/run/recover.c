@@ -112,23 +112,75 @@ static void boot_restored(struct pl_run *r)
 }
 
 /* The restore ended: its owner hears of it once. */
-static void restore_done(struct pl_run *r, int status, const char *fixture,
-			 const char *why)
+static void rtimer_free(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void rtimer_close(struct pl_run *r)
+{
+	if (!r->rtimer)
+		return;
+	uv_timer_stop(r->rtimer);
+	uv_close((uv_handle_t *)r->rtimer, rtimer_free);
+	r->rtimer = NULL;
+}
+
+/* Start the run's one recovery timer (none may be running); 0 or
+ * -ENOMEM. */
+static int rtimer_start(struct pl_run *r, uv_timer_cb cb, uint64_t ms)
+{
+	r->rtimer = malloc(sizeof(*r->rtimer));
+	if (!r->rtimer)
+		return -ENOMEM;
+	uv_timer_init(r->env.loop, r->rtimer);
+	r->rtimer->data = r;
+	uv_timer_start(r->rtimer, cb, ms, 0);
+	return 0;
+}
+
+/* The owner hears of the restore's end, once. */
+static void restore_report(struct pl_run *r)
 {
 	pl_run_restore_cb cb = r->restore_cb;
 
-	/* the line back to normal whatever the method did; off before the
-	 * verifying boot (issued now: a relay takes commands in order) */
-	if (pl_board_boot_mode_held(r->board) ||
-	    r->type->recovery.method == PL_RECOVERY_LUA ||
+	r->restore_cb = NULL;
+	if (cb)
+		cb(r, r->rstatus, r->rfixture, r->rwhy, r->restore_ud);
+}
+
+static void on_release_settled(uv_timer_t *t)
+{
+	struct pl_run *r = t->data;
+
+	rtimer_close(r);
+	restore_report(r);
+}
+
+/* The restore ended: the boot-mode line released and the power off
+ * whatever the method did (issued now: a relay takes its commands in
+ * order), and, when the line was held, its settle waited before the owner
+ * may power the board on again (the line's relay and the power relay are
+ * separate: the release must reach the board first). */
+static void restore_done(struct pl_run *r, int status, const char *fixture,
+			 const char *why)
+{
+	bool held = pl_board_boot_mode_held(r->board);
+
+	r->rstatus = status;
+	snprintf(r->rfixture, sizeof(r->rfixture), "%s", fixture);
+	snprintf(r->rwhy, sizeof(r->rwhy), "%s", why);
+	rtimer_close(r);
+	if (held || r->type->recovery.method == PL_RECOVERY_LUA ||
 	    r->type->recovery.boot_mode) {
 		pl_board_set_power(r->board, false, NULL, NULL);
 		pl_board_boot_mode_release(r->board);
 	}
-
-	r->restore_cb = NULL;
-	if (cb)
-		cb(r, status, fixture, why, r->restore_ud);
+	if (held && r->type->boot_mode.settle_ms &&
+	    rtimer_start(r, on_release_settled,
+			 r->type->boot_mode.settle_ms) == 0)
+		return;
+	restore_report(r);
 }
 
 static void on_recovery_flashed(struct pl_probe *p, int status,
@@ -417,20 +469,6 @@ static void on_on_for_exec(struct pl_power *p, int status,
 		restore_done(r, -PL_EFIXTURE, "command", why);
 }
 
-static void rtimer_free(uv_handle_t *h)
-{
-	free(h);
-}
-
-static void rtimer_close(struct pl_run *r)
-{
-	if (!r->rtimer)
-		return;
-	uv_timer_stop(r->rtimer);
-	uv_close((uv_handle_t *)r->rtimer, rtimer_free);
-	r->rtimer = NULL;
-}
-
 /* The line settled: power on in boot mode. */
 static void on_settled_for_exec(uv_timer_t *tm)
 {
@@ -455,15 +493,8 @@ static void on_held_for_exec(struct pl_power *p, int status,
 			     pl_strerror(status));
 		return;
 	}
-	r->rtimer = malloc(sizeof(*r->rtimer));
-	if (!r->rtimer) {
+	if (rtimer_start(r, on_settled_for_exec, r->type->boot_mode.settle_ms))
 		restore_done(r, -ENOMEM, "power", pl_strerror(-ENOMEM));
-		return;
-	}
-	uv_timer_init(r->env.loop, r->rtimer);
-	r->rtimer->data = r;
-	uv_timer_start(r->rtimer, on_settled_for_exec,
-		       r->type->boot_mode.settle_ms, 0);
 }
 
 /* The board is off: run the command. */
@@ -762,11 +793,11 @@ void pl_run_restore_cancel(struct pl_run *r)
 		rlua_release(r);
 		pl_board_boot_mode_release(r->board);
 	}
-	if (r->type->recovery.boot_mode) {
-		/* exec still settling its line, or running */
-		rtimer_close(r);
+	/* a line settling (exec's before its command, any after a
+	 * restore) */
+	rtimer_close(r);
+	if (r->type->recovery.boot_mode)
 		pl_board_boot_mode_release(r->board);
-	}
 	if (!x)
 		return;
 	/* the child is killed and reaped without its run */

@@ -63,6 +63,8 @@ struct pl_run {
 	uv_timer_t *rtimer;               /* the module's timeout */
 	json_t *rparams;                  /* the module's argument */
 	bool rstarting, rdone_early;      /* inside its pl_lua_run_start() */
+	int rstatus;                      /* how the restore ended, kept while */
+	char rfixture[200], rwhy[300];    /* a released line settles */
 };
 
 /* Restore a bricked board by its type's recovery method; true when a

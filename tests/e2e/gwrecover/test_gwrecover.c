@@ -18,6 +18,10 @@
  *       incomplete, exit 2; the board is left off with its strap released.
  *   module_loops: a module that loops forever ends by its instruction
  *       budget the same way.
+ *   exec_with_boot_mode_restores: recovery: {method: exec, boot_mode:
+ *       true}: the lab holds the strap and powers the board on around a
+ *       command that refuses to flash unless the rack shows the board
+ *       powered in boot mode: recovered, the next run passes.
  *   check_finds_a_misspelt_module: `patchlab check` on the suite and a lab
  *       whose type names lib.bad.rasie: FILE:LINE:COL, exit 65.
  */
@@ -145,21 +149,16 @@ static void write_suite(struct ctx *c, const char *name)
 	write_in(c->repo, "suite.yaml", text);
 }
 
-/* A lab of the rack's board with the board type gw-bad: virtual-gateway-
- * rom whose recovery module is module. */
-static char *write_bad_lab(struct ctx *c, const char *module)
+/* A lab of the rack's board with the board type gw-bad, whose text is
+ * type_text (name: gw-bad). */
+static char *write_lab_of_type(struct ctx *c, const char *type_text)
 {
-	char *src = pl_test_source_path("boards/virtual-gateway-rom.yaml");
-	char *type = pl_test_slurp(src), *t1, *t2, *lab, *l1, *l2, *boards;
+	char *lab, *l1, *l2, *boards;
 	char *lab_path = pl_test_path(c->repo, "lab.yaml"), to[600];
 
-	assert_non_null(type);
 	boards = pl_test_path(c->repo, "boards");
 	mkdir(boards, 0755);
-	t1 = replace(type, "name: virtual-gateway-rom", "name: gw-bad");
-	snprintf(to, sizeof(to), "module: %s", module);
-	t2 = replace(t1, "module: lib.gateway.rom_recover", to);
-	write_in(boards, "gw-bad.yaml", t2);
+	write_in(boards, "gw-bad.yaml", type_text);
 	lab = pl_test_slurp(c->lab);
 	assert_non_null(lab);
 	snprintf(to, sizeof(to), "  name: vrack-gateway\n  boards_path: [\"%s\"]\n",
@@ -167,15 +166,29 @@ static char *write_bad_lab(struct ctx *c, const char *module)
 	l1 = replace(lab, "  name: vrack-gateway\n", to);
 	l2 = replace(l1, "type: virtual-gateway-rom", "type: gw-bad");
 	write_in(c->repo, "lab.yaml", l2);
-	free(src);
-	free(type);
-	free(t1);
-	free(t2);
 	free(lab);
 	free(l1);
 	free(l2);
 	free(boards);
 	return lab_path;
+}
+
+/* The same with virtual-gateway-rom whose recovery module is module. */
+static char *write_bad_lab(struct ctx *c, const char *module)
+{
+	char *src = pl_test_source_path("boards/virtual-gateway-rom.yaml");
+	char *type = pl_test_slurp(src), *t1, *t2, *lab, to[200];
+
+	assert_non_null(type);
+	t1 = replace(type, "name: virtual-gateway-rom", "name: gw-bad");
+	snprintf(to, sizeof(to), "module: %s", module);
+	t2 = replace(t1, "module: lib.gateway.rom_recover", to);
+	lab = write_lab_of_type(c, t2);
+	free(src);
+	free(type);
+	free(t1);
+	free(t2);
+	return lab;
 }
 
 /* Run the repo's suite on lab; the JSON report, *rc the exit code. */
@@ -326,6 +339,50 @@ static void module_loops(void **state)
 		   "end\n", "loop.lua:3: instruction budget");
 }
 
+/* recovery: {method: exec, boot_mode: true}: the lab holds the strap and
+ * powers the board on for the command, which finds it in boot mode (the
+ * rack's own view) before the programmer writes the factory image. */
+static void exec_with_boot_mode_restores(void **state)
+{
+	struct ctx *c = *state;
+	char *src = pl_test_source_path("boards/virtual-gateway.yaml");
+	char *type = pl_test_slurp(src), *t1, *t2, *lab, cmd[2048];
+	json_t *doc;
+	int rc;
+
+	assert_non_null(type);
+	t1 = replace(type, "name: virtual-gateway\n", "name: gw-bad\n"
+		     "boot_mode: {driver: lcus, port: \"%{STRAP_PORT}\", "
+		     "channel: \"%{STRAP_CHANNEL}\"}\n");
+	snprintf(cmd, sizeof(cmd),
+		 "  command: [/bin/sh, -c, '\"$0\" vrack status --dir "
+		 "\"$1\" | grep -q \"^gw0 .*power=on bootmode\" && \"$0\" "
+		 "vrack factory --dir \"$1\" --board gw0 --image \"$2\" "
+		 "--timeout 20', \"%%{PATCHLAB}\", \"%%{VRACK}\", "
+		 "\"%%{image}\"]\n  boot_mode: true\n  image: factory\n");
+	t2 = replace(t1, "  command: [\"%{PATCHLAB}\", vrack, factory, --dir, "
+		     "\"%{VRACK}\", --board, \"%{board}\",\n"
+		     "            --image, \"%{image}\", --timeout, \"20\"]\n"
+		     "  image: factory\n", cmd);
+	lab = write_lab_of_type(c, t2);
+	write_suite(c, "gwrec-execbm");
+	doc = run_suite(c, lab, "execbm", &rc);
+	if (strcmp(run_field(doc, 0, "verdict"), "recovered") != 0)
+		fail_msg("run 1: %s: %s", run_field(doc, 0, "verdict"),
+			 run_field(doc, 0, "reason"));
+	assert_non_null(strstr(run_field(doc, 0, "reason"),
+			       "restored through its recovery command"));
+	assert_string_equal(run_field(doc, 1, "verdict"), "pass");
+	assert_int_equal(rc, PL_EXIT_GATE_FAILED);
+	json_decref(doc);
+	assert_off_and_released(c);
+	free(src);
+	free(type);
+	free(t1);
+	free(t2);
+	free(lab);
+}
+
 static void check_finds_a_misspelt_module(void **state)
 {
 	struct ctx *c = *state;
@@ -356,6 +413,7 @@ int main(void)
 		cmocka_unit_test(rom_module_restores),
 		cmocka_unit_test(module_raises),
 		cmocka_unit_test(module_loops),
+		cmocka_unit_test(exec_with_boot_mode_restores),
 		cmocka_unit_test(check_finds_a_misspelt_module),
 	};
 
