@@ -602,9 +602,14 @@ static void rlua_record_error(struct pl_run *r, struct pl_lua_run *run)
 {
 	const char *tb = pl_lua_run_traceback(run);
 	json_t *j = json_pack("{s:s,s:s}", "level", "error", "msg", tb ? tb : "");
+	char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
 
-	if (j)
-		pl_run_record(r, PL_EV_LOG, j);
+	/* straight to the store: run.c calls into this file, not the
+	 * reverse (tests/layering) */
+	if (txt && r->store && r->store_id >= 0)
+		pl_store_run_event(r->store, r->store_id, pl_now_ns(),
+				   PL_EV_LOG, txt);
+	free(txt);
 	json_decref(j);
 	pl_log(pl_board_log(r->board), PL_LOG_ERROR, "recovery module %s: %s",
 	       r->type->recovery.lua_module, tb ? tb : "?");
