@@ -18,6 +18,9 @@
  *       incomplete, exit 2; the board is left off with its strap released.
  *   module_loops: a module that loops forever ends by its instruction
  *       budget the same way.
+ *   module_that_lies_cannot_recover: a module that returns true and did
+ *       nothing: the lab's verifying boot fails, the run stays bricked,
+ *       the board is quarantined and the next run not-run.
  *   exec_with_boot_mode_restores: recovery: {method: exec, boot_mode:
  *       true}: the lab holds the strap and powers the board on around a
  *       command that refuses to flash unless the rack shows the board
@@ -349,6 +352,42 @@ static void module_loops(void **state)
 		   "end\n", "loop.lua:3: instruction budget");
 }
 
+/* A module that returns true without restoring anything: the lab's own
+ * boot finds the board still bricked, so the run stays bricked (a device
+ * outcome) and the board is quarantined; the next run is not-run. */
+static void module_that_lies_cannot_recover(void **state)
+{
+	struct ctx *c = *state;
+	char *lab, *libdir = pl_test_path(c->repo, "lib"), *bad, *out = NULL;
+	char *factory = pl_test_path(c->dir, "images/gw-factory.bin");
+	json_t *doc;
+	int rc;
+
+	mkdir(libdir, 0755);
+	bad = pl_test_path(libdir, "bad");
+	mkdir(bad, 0755);
+	write_in(bad, "lie.lua", "return function(args) return true end\n");
+	write_suite(c, "gwrec-lie");
+	lab = write_bad_lab(c, "lib.bad.lie");
+	doc = run_suite(c, lab, "lie", &rc);
+	assert_string_equal(run_field(doc, 0, "verdict"), "bricked");
+	assert_null(strstr(run_field(doc, 0, "reason"), "restored"));
+	assert_string_equal(run_field(doc, 1, "verdict"), "not-run");
+	assert_non_null(strstr(run_field(doc, 1, "reason"), "quarantined"));
+	assert_int_not_equal(rc, PL_EXIT_OK);
+	json_decref(doc);
+	assert_off_and_released(c);
+	rc = e2e_patchlab(NULL, &out, "vrack", "factory", "--dir", c->dir,
+			  "--board", "gw0", "--image", factory, NULL);
+	if (rc != 0)
+		fail_msg("vrack factory: exit %d\n%s", rc, out ? out : "");
+	free(out);
+	free(lab);
+	free(bad);
+	free(libdir);
+	free(factory);
+}
+
 /* recovery: {method: exec, boot_mode: true}: the lab holds the strap and
  * powers the board on for the command, which finds it in boot mode (the
  * rack's own view) before the programmer writes the factory image. */
@@ -423,6 +462,7 @@ int main(void)
 		cmocka_unit_test(rom_module_restores),
 		cmocka_unit_test(module_raises),
 		cmocka_unit_test(module_loops),
+		cmocka_unit_test(module_that_lies_cannot_recover),
 		cmocka_unit_test(exec_with_boot_mode_restores),
 		cmocka_unit_test(check_finds_a_misspelt_module),
 	};
