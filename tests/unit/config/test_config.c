@@ -719,7 +719,7 @@ static void lua_recovery_and_boot_mode_load(void **state)
 	assert_string_equal(t->boot_mode.opts[0].key, "port");
 	assert_string_equal(t->boot_mode.opts[0].value, "%{STRAP_PORT}");
 	assert_string_equal(t->boot_mode.opts[1].key, "channel");
-	assert_int_equal(t->boot_mode.settle_ms, 20);
+	assert_int_equal(t->boot_mode.settle_ms, 100);
 	pl_board_type_free(tt);
 	pl_diags_free(d);
 
