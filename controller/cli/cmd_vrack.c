@@ -60,6 +60,9 @@ static const struct pl_cli_opt up_options[] = {
 	{ "family", 0, "NAME", "board family: virtual-mcu (default) or gateway", false },
 	{ "no-recovery", 0, NULL,
 	  "gateway: factory programmers that never answer", false },
+	{ "rom-recovery", 0, NULL,
+	  "gateway: boards of type virtual-gateway-rom, recovered through the "
+	  "ROM download mode (strap relay + console)", false },
 	{ NULL },
 };
 
@@ -74,6 +77,9 @@ static const struct pl_cli_opt serve_options[] = {
 	{ "family", 0, "NAME", "board family: virtual-mcu (default) or gateway", false },
 	{ "no-recovery", 0, NULL,
 	  "gateway: factory programmers that never answer", false },
+	{ "rom-recovery", 0, NULL,
+	  "gateway: boards of type virtual-gateway-rom, recovered through the "
+	  "ROM download mode (strap relay + console)", false },
 	{ "ready-fd", 0, "FD", "write \"ready\" to this fd once serving", false },
 	{ NULL },
 };
@@ -110,6 +116,7 @@ struct up_args {
 	const char *key;
 	const char *family;
 	bool no_recovery;
+	bool rom_recovery;
 	int ready_fd;
 };
 
@@ -181,6 +188,11 @@ static int parse_up(const struct pl_cli_args *a, struct up_args *u)
 		return pl_cli_usage_error(a->cmd, "--no-recovery is for "
 					  "--family gateway (the recovery "
 					  "channel is its factory programmer)");
+	u->rom_recovery = pl_cli_flag(a, "rom-recovery");
+	if (u->rom_recovery && (!u->family ||
+				strcmp(u->family, PL_VRACK_FAMILY_GATEWAY) != 0))
+		return pl_cli_usage_error(a->cmd, "--rom-recovery is for "
+					  "--family gateway");
 	if ((v = pl_cli_opt(a, "ready-fd"))) {
 		long fd = strtol(v, &e, 10);
 
@@ -483,6 +495,8 @@ static void exec_serve(const struct up_args *u, int ready_w)
 	}
 	if (u->no_recovery)
 		argv[n++] = "--no-recovery";
+	if (u->rom_recovery)
+		argv[n++] = "--rom-recovery";
 	if (u->nprofiles) {
 		/* re-joined: the buffer was split by strtok (the child
 		 * execs or exits, so this is never freed) */
@@ -685,6 +699,7 @@ static int serve_run(const struct pl_cli_args *a)
 	cfg.key_dir = u.key;
 	cfg.family = u.family;
 	cfg.no_recovery = u.no_recovery;
+	cfg.rom_recovery = u.rom_recovery;
 	cfg.control_socket = true;
 	cfg.log = &log;
 	rc = pl_vrack_open(&s.rack, &s.loop, &cfg);

@@ -123,6 +123,25 @@ int pl_board_set_power(struct pl_board *b, bool on, pl_power_cb cb,
 int pl_board_glitch(struct pl_board *b, unsigned ms, pl_power_cb cb,
 		    void *user_data);
 
+/*
+ * The boot-mode line of the board's type (`boot_mode:` in the board type:
+ * a power fixture, say a relay channel on a strap): held (switched on)
+ * or not (off). The fixture is opened at the first call, its options'
+ * %{NAME} resolved for this board, and stays open until
+ * pl_board_boot_mode_release() or pl_board_close(), which switch it off.
+ * cb as for pl_power_set(). -ENOTSUP when the type has none, -EINVAL
+ * when its options do not resolve (logged), or the fixture's error.
+ */
+int pl_board_boot_mode(struct pl_board *b, bool hold, pl_power_cb cb,
+		       void *user_data);
+/* Switch the line off and close its fixture now (idempotent): the line
+ * back to normal, whatever a run did. 0, or the close's error (logged:
+ * the line may still be held). */
+int pl_board_boot_mode_release(struct pl_board *b);
+bool pl_board_has_boot_mode(const struct pl_board *b);
+/* The line was last commanded held. */
+bool pl_board_boot_mode_held(const struct pl_board *b);
+
 /* The update transport reports transfer progress, acked bytes of total (0:
  * unknown), from the callback that read the acknowledgement, so byte and
  * progress triggers fire in that same callback. */

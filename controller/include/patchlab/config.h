@@ -179,6 +179,18 @@ enum pl_recovery_method {
 	PL_RECOVERY_EXEC,   /* run `command` (a vendor flasher, an SD mux)
 	                     * with the board off; exit 0: restored */
 	PL_RECOVERY_MANUAL, /* a person restores it: set aside until then */
+	PL_RECOVERY_LUA,    /* a Lua module (scenarios/lib, scenario_path)
+	                     * carries out the recovery dialog; returns:
+	                     * restored */
+};
+
+/* One option of a board type's boot-mode fixture: its text may hold
+ * %{NAME} (the board's vars, then the lab's; %{board}), replaced when the
+ * fixture is opened for a board. */
+struct pl_boot_mode_opt {
+	const char *key;
+	const char *value;
+	struct pl_srcpos pos;
 };
 
 /*
@@ -248,8 +260,31 @@ struct pl_board_type {
 		 * vars are replaced when it runs */
 		const char *const *command;
 		size_t ncommand;
-		uint64_t timeout_ms;                 /* exec: default 60 s */
+		uint64_t timeout_ms;                 /* exec, lua: default 60 s */
+		/* exec: the lab holds the boot-mode line and powers the board
+		 * on for the command, then powers it off and releases it */
+		bool boot_mode;
+		/* lua: the module ("lib.gateway.rom_recover") and where it
+		 * is named */
+		const char *lua_module;
+		struct pl_srcpos lua_pos;
 	} recovery;
+	/*
+	 * The boot-mode control: a line held while the board powers on (a
+	 * strap, USB boot mode), driven as a power fixture of the lab's
+	 * (a relay channel: on = held, off = released). driver NULL: the
+	 * type has none.
+	 */
+	struct {
+		const struct pl_driver_info *driver;  /* a power driver */
+		const struct pl_boot_mode_opt *opts;
+		size_t nopts;
+		/* after the line switched, before the board is powered: a
+		 * relay's contact time, and a separate channel's command
+		 * reaching its board (default 20 ms) */
+		uint64_t settle_ms;
+		struct pl_srcpos pos;
+	} boot_mode;
 	struct pl_srcpos pos;
 };
 
@@ -308,6 +343,14 @@ struct pl_board_cfg {
 /* The text of var name: the board's `vars:` first, then the lab's; NULL
  * when neither has it (or it is not a scalar). */
 const char *pl_board_cfg_var(const struct pl_board_cfg *b, const char *name);
+
+/*
+ * s with %{board}, %{type} and %{NAME} (the board's vars, then the lab's)
+ * replaced: malloc'ed (free() it), or NULL with why in err (an unknown
+ * name, an unterminated %{, out of memory).
+ */
+char *pl_board_cfg_subst(const struct pl_board_cfg *b, const char *s,
+			 char *err, size_t nerr);
 
 /*
  * A lab: its boards in file order and the board types they use. Treat every

@@ -280,6 +280,10 @@ typedef void (*pl_lua_done_fn)(struct pl_lua_run *run, void *user_data);
 
 struct pl_lua_run_config {
 	const char *path;      /* scenario file on disk (text only) */
+	/* Or the chunk's text itself (path then unused, chunkname
+	 * required): a few lines that require a module and call it, say.
+	 * Copied. */
+	const char *source;
 	const char *chunkname; /* name in messages; NULL: path. Copied. */
 	const char *id;        /* run id for logs; copied; may be NULL */
 	const char *board;     /* board name; copied; may be NULL */

@@ -27,6 +27,9 @@ struct pl_board {
 	struct pl_power *power;
 	struct pl_console *console;
 	struct pl_probe *probe;
+	const struct pl_board_cfg *cfg;   /* borrowed from the lab */
+	struct pl_power *boot_mode;       /* the type's boot-mode line, open
+	                                   * while held (NULL: released) */
 
 	struct pl_board_listener *listeners;
 	pl_board_event_fn event_fn;
@@ -315,6 +318,103 @@ int pl_board_glitch(struct pl_board *b, unsigned ms, pl_power_cb cb,
 	return power_command(b, false, (int)ms, cb, user_data);
 }
 
+/* ----------------------------------------------------------- boot mode */
+
+bool pl_board_has_boot_mode(const struct pl_board *b)
+{
+	return b->cfg && b->cfg->type && b->cfg->type->boot_mode.driver;
+}
+
+bool pl_board_boot_mode_held(const struct pl_board *b)
+{
+	return b->boot_mode && pl_power_is_on(b->boot_mode);
+}
+
+static void boot_mode_event(struct pl_board *b, bool held)
+{
+	pl_board_event_json(b, PL_BEV_FIXTURE, pl_now_ns(), json_pack(
+		"{s:s,s:s,s:b}", "level", "info", "msg", held ?
+		"boot-mode line held" : "boot-mode line released",
+		"boot_mode", held));
+}
+
+/* Open the type's boot-mode fixture with its options resolved for b. */
+static int boot_mode_open(struct pl_board *b)
+{
+	const struct pl_board_type *t = b->cfg->type;
+	size_t n = t->boot_mode.nopts;
+	struct pl_opt *opts = calloc(n + 1, sizeof(*opts));
+	char **vals = calloc(n + 1, sizeof(*vals)), err[200];
+	struct pl_opts o = { .v = opts, .n = n };
+	int rc = 0;
+
+	if (!opts || !vals) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	for (size_t i = 0; i < n; i++) {
+		vals[i] = pl_board_cfg_subst(b->cfg, t->boot_mode.opts[i].value,
+					     err, sizeof(err));
+		if (!vals[i]) {
+			pl_log(&b->log, PL_LOG_ERROR, "boot_mode.%s: %s",
+			       t->boot_mode.opts[i].key, err);
+			rc = -EINVAL;
+			goto out_free;
+		}
+		opts[i].key = t->boot_mode.opts[i].key;
+		opts[i].value = vals[i];
+		opts[i].pos = t->boot_mode.opts[i].pos;
+	}
+	rc = pl_power_open(&b->boot_mode, &b->fctx, t->boot_mode.driver->name,
+			   &o);
+	if (rc)
+		pl_log(&b->log, PL_LOG_ERROR, "cannot open the boot-mode "
+		       "fixture (%s): %s", t->boot_mode.driver->name,
+		       pl_strerror(rc));
+out_free:
+	for (size_t i = 0; vals && i < n; i++)
+		free(vals[i]);
+	free(vals);
+	free(opts);
+	return rc;
+}
+
+int pl_board_boot_mode(struct pl_board *b, bool hold, pl_power_cb cb,
+		       void *user_data)
+{
+	int rc;
+
+	if (!pl_board_has_boot_mode(b))
+		return -ENOTSUP;
+	if (!b->boot_mode) {
+		rc = boot_mode_open(b);
+		if (rc)
+			return rc;
+	}
+	rc = pl_power_set(b->boot_mode, hold, cb, user_data);
+	if (!rc)
+		boot_mode_event(b, hold);
+	return rc;
+}
+
+int pl_board_boot_mode_release(struct pl_board *b)
+{
+	bool held;
+	int rc;
+
+	if (!b->boot_mode)
+		return 0;
+	held = pl_power_is_on(b->boot_mode);
+	rc = pl_power_close(b->boot_mode); /* switches off */
+	b->boot_mode = NULL;
+	if (rc)
+		pl_log(&b->log, PL_LOG_ERROR, "releasing the boot-mode line "
+		       "failed: %s (it may still be held)", pl_strerror(rc));
+	if (held)
+		boot_mode_event(b, false);
+	return rc;
+}
+
 /* ----------------------------------------------------------- lifecycle */
 
 int pl_board_console_log(struct pl_board *b, const char *path)
@@ -381,6 +481,7 @@ int pl_board_open(struct pl_board **out, uv_loop_t *loop,
 	b->log = pl_log_child(log, b->log_ctx);
 	b->fctx = (struct pl_fixture_ctx){ .loop = loop, .log = b->log,
 					   .board_id = b->id };
+	b->cfg = cfg;
 
 	if (pw) {
 		err = pl_power_open(&b->power, &b->fctx, pw->driver->name,
@@ -435,6 +536,7 @@ int pl_board_close(struct pl_board *b)
 		pl_board_unlisten(b->listeners);
 	pl_probe_close(b->probe);
 	pl_console_close(b->console);
+	pl_board_boot_mode_release(b);
 	err = pl_power_close(b->power); /* switches off */
 	if (err)
 		pl_log(&b->log, PL_LOG_ERROR, "power off at close failed: %s "

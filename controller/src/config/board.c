@@ -494,16 +494,135 @@ static void load_recovery_exec(struct pl_cfg *c, struct pl_board_type *t,
 	t->recovery.ncommand = n;
 }
 
+/* A Lua module name: words joined by dots ("lib.gateway.update"). */
+static bool valid_module(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n && s[0] != '.' && s[n - 1] != '.' && !strstr(s, "..") &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "0123456789_.") == n;
+}
+
+/* method: lua: the module that carries out the dialog, its timeout, the
+ * image it restores. */
+static void load_recovery_lua(struct pl_cfg *c, struct pl_board_type *t,
+			      const struct pl_value *v)
+{
+	t->recovery.timeout_ms = 60000;
+	pl_cfg_timeout(c, v, "timeout", false, "recovery",
+		       &t->recovery.timeout_ms);
+	t->recovery.image = pl_cfg_str(c, v, "image", false, "recovery", NULL);
+	t->recovery.lua_module = pl_cfg_str(c, v, "module", true,
+					    "recovery (method: lua)", NULL);
+	if (!t->recovery.lua_module)
+		return;
+	t->recovery.lua_pos = pl_value_get(v, "module")->pos;
+	if (!valid_module(t->recovery.lua_module)) {
+		pl_cfg_err(c, &t->recovery.lua_pos, "bad Lua module name '%s' "
+			   "(expected words joined by dots, as in "
+			   "lib.vendor.recover)", t->recovery.lua_module);
+		t->recovery.lua_module = NULL;
+	}
+}
+
+/*
+ * boot_mode: {driver: NAME, OPTION: VALUE...}: a power driver of the
+ * registry and its options by name (checked against the driver's; their
+ * values are text, ${VAR} expanded now, %{NAME} per board when used).
+ */
+static void load_boot_mode(struct pl_cfg *c, struct pl_board_type *t,
+			   const struct pl_value *root)
+{
+	const struct pl_value *v = pl_cfg_get(c, root, "boot_mode", false, "");
+	const struct pl_value *dv;
+	const struct pl_driver_info *d;
+	struct pl_boot_mode_opt *opts;
+	const char **keys;
+	size_t n = 0, nkeys = 0;
+
+	if (!v || !pl_cfg_expect_map(c, v, "boot_mode"))
+		return;
+	dv = pl_cfg_get(c, v, "driver", true, "boot_mode");
+	if (!dv)
+		return;
+	if (dv->kind != PL_VALUE_SCALAR) {
+		pl_cfg_err(c, &dv->pos, "boot_mode.driver must be a power "
+			   "driver name, got %s", pl_value_kind_name(dv));
+		return;
+	}
+	d = pl_driver_find(PL_FIXTURE_POWER, dv->str);
+	if (!d || d->not_built) {
+		pl_cfg_err(c, &dv->pos, "boot_mode: %s power driver '%s'%s%s "
+			   "(`patchlab drivers` lists them)",
+			   d ? "not built:" : "unknown", dv->str,
+			   d ? ": " : "", d ? d->not_built : "");
+		return;
+	}
+	while (d->options && d->options[nkeys].key)
+		nkeys++;
+	keys = pl_arena_alloc(c->a, (nkeys + 3) * sizeof(*keys));
+	opts = pl_arena_alloc(c->a, (v->n + 1) * sizeof(*opts));
+	if (!keys || !opts) {
+		pl_cfg_oom(c);
+		return;
+	}
+	keys[0] = "driver";
+	for (size_t i = 0; i < nkeys; i++)
+		keys[i + 1] = d->options[i].key;
+	keys[nkeys + 1] = "settle";
+	keys[nkeys + 2] = NULL;
+	pl_cfg_check_keys(c, v, keys, "boot_mode");
+	t->boot_mode.settle_ms = 20;
+	pl_cfg_duration(c, v, "settle", false, "boot_mode",
+			&t->boot_mode.settle_ms);
+	for (size_t i = 0; i < v->n; i++) {
+		if (strcmp(v->keys[i], "driver") == 0 ||
+		    strcmp(v->keys[i], "settle") == 0 ||
+		    !pl_driver_option(d, v->keys[i]))
+			continue;
+		if (v->items[i]->kind != PL_VALUE_SCALAR) {
+			pl_cfg_err(c, &v->items[i]->pos, "boot_mode.%s must be "
+				   "a scalar, got %s", v->keys[i],
+				   pl_value_kind_name(v->items[i]));
+			continue;
+		}
+		opts[n].key = v->keys[i];
+		opts[n].value = pl_cfg_expand(c, v->items[i]);
+		opts[n].pos = v->items[i]->pos;
+		if (opts[n].value)
+			n++;
+	}
+	for (size_t i = 0; i < nkeys; i++) {
+		bool have = false;
+
+		for (size_t k = 0; k < n; k++)
+			have |= strcmp(opts[k].key, d->options[i].key) == 0;
+		if (d->options[i].required && !have &&
+		    !pl_value_get(v, d->options[i].key))
+			pl_cfg_err(c, &v->pos, "missing required key '%s' in "
+				   "boot_mode (driver %s: %s)",
+				   d->options[i].key, d->name,
+				   d->options[i].help);
+	}
+	t->boot_mode.driver = d;
+	t->boot_mode.opts = opts;
+	t->boot_mode.nopts = n;
+	t->boot_mode.pos = v->pos;
+}
+
 static void load_recovery(struct pl_cfg *c, struct pl_board_type *t,
 			  const struct pl_value *root, bool flash_ok)
 {
 	static const char *const keys[] = { "method", "image", "region",
-					    "command", "timeout", NULL };
+					    "command", "timeout", "module",
+					    "boot_mode", NULL };
 	static const char *const methods[] = { "none", "probe", "exec",
-					       "manual", NULL };
+					       "manual", "lua", NULL };
 	static const enum pl_recovery_method method_of[] = {
 		PL_RECOVERY_NONE, PL_RECOVERY_PROBE, PL_RECOVERY_EXEC,
-		PL_RECOVERY_MANUAL };
+		PL_RECOVERY_MANUAL, PL_RECOVERY_LUA };
+	const struct pl_value *bm;
 	const struct pl_value *v = pl_cfg_get(c, root, "recovery", false, "");
 	int m = 0;
 
@@ -522,9 +641,29 @@ static void load_recovery(struct pl_cfg *c, struct pl_board_type *t,
 	case PL_RECOVERY_EXEC:
 		load_recovery_exec(c, t, v);
 		break;
+	case PL_RECOVERY_LUA:
+		load_recovery_lua(c, t, v);
+		break;
 	default:
 		break;
 	}
+	if (pl_value_get(v, "module") && t->recovery.method != PL_RECOVERY_LUA)
+		pl_cfg_err(c, &pl_value_get(v, "module")->pos, "recovery.module "
+			   "is for method: lua");
+	bm = pl_value_get(v, "boot_mode");
+	if (!bm)
+		return;
+	if (t->recovery.method != PL_RECOVERY_EXEC) {
+		pl_cfg_err(c, &bm->pos, "recovery.boot_mode is for method: exec "
+			   "(a Lua module calls board:boot_mode() itself)");
+		return;
+	}
+	pl_cfg_bool(c, v, "boot_mode", false, "recovery",
+		    &t->recovery.boot_mode);
+	if (t->recovery.boot_mode && !t->boot_mode.driver)
+		pl_cfg_err(c, &bm->pos, "recovery.boot_mode: the board type "
+			   "has no boot_mode control (boot_mode: {driver: ..., "
+			   "...})");
 }
 
 /* --------------------------------------------------------------- the type */
@@ -541,7 +680,7 @@ struct pl_board_type *pl_board_type_from_tree(struct pl_cfg *c,
 	static const char *const keys[] = { "name", "description", "console",
 					    "boot_timeout", "version", "update",
 					    "confirm", "flash", "probe",
-					    "recovery", NULL };
+					    "recovery", "boot_mode", NULL };
 	struct pl_board_type *t;
 	const char *base, *dot;
 	size_t before = pl_cfg_errors(c);
@@ -587,6 +726,7 @@ struct pl_board_type *pl_board_type_from_tree(struct pl_cfg *c,
 	load_confirm(c, t, root);
 	flash_ok = load_flash(c, t, root);
 	load_probe(c, t, root);
+	load_boot_mode(c, t, root);
 	load_recovery(c, t, root, flash_ok);
 	return pl_cfg_errors(c) == before && !c->oom ? t : NULL;
 }

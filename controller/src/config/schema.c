@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "patchlab/error.h"
+#include "patchlab/strbuf.h"
 #include "config_internal.h"
 
 /* ------------------------------------------------------------ the context */
@@ -302,6 +303,54 @@ const char *pl_board_cfg_var(const struct pl_board_cfg *b, const char *name)
 	const char *v = var_in(b->vars, name);
 
 	return v ? v : var_in(b->lab_vars, name);
+}
+
+char *pl_board_cfg_subst(const struct pl_board_cfg *b, const char *s,
+			 char *err, size_t nerr)
+{
+	struct pl_strbuf sb = { 0 };
+	const char *p = s;
+
+	while (*p) {
+		const char *open = strstr(p, "%{"), *close, *val;
+		char name[128];
+
+		if (!open) {
+			pl_strbuf_puts(&sb, p);
+			break;
+		}
+		pl_strbuf_printf(&sb, "%.*s", (int)(open - p), p);
+		close = strchr(open + 2, '}');
+		if (!close || (size_t)(close - open - 2) >= sizeof(name)) {
+			snprintf(err, nerr, "bad '%%{' in '%s'", s);
+			goto err_free;
+		}
+		snprintf(name, sizeof(name), "%.*s", (int)(close - open - 2),
+			 open + 2);
+		if (strcmp(name, "board") == 0)
+			val = b->id;
+		else if (strcmp(name, "type") == 0)
+			val = b->type ? b->type->name : NULL;
+		else
+			val = pl_board_cfg_var(b, name);
+		if (!val) {
+			snprintf(err, nerr, "%%{%s} is not known for board %s "
+				 "(board, type, or a var of the board or the "
+				 "lab)", name, b->id);
+			goto err_free;
+		}
+		pl_strbuf_puts(&sb, val);
+		p = close + 1;
+	}
+	if (sb.s)
+		return sb.s;
+	sb.s = strdup("");
+	if (sb.s)
+		return sb.s;
+	snprintf(err, nerr, "out of memory");
+err_free:
+	pl_strbuf_free(&sb);
+	return NULL;
 }
 
 /* ${NAME}: the lab's vars (the one being loaded, or opts->lab), then the

@@ -728,20 +728,22 @@ static void check_image_sizes(const struct pl_suite *s,
 	}
 }
 
-/* A board type's `update: {lua: MODULE}` must be a file the runs can
- * require: under the suite's scenarios directory or patchlab's own
- * scenario library (as the Lua host resolves it). */
-static void check_update_module(const struct pl_suite *s,
-				const struct pl_board_type *t,
-				struct pl_diags *diags)
+/* A Lua module a board type names (`update: {lua: MODULE}`, `recovery:
+ * {method: lua, module: MODULE}`) must be a file the runs can require:
+ * under the suite's scenarios directory, its scenario_path, or patchlab's
+ * own scenario library (as the Lua host resolves it). */
+static void check_module(const struct pl_suite *s,
+			 const struct pl_board_type *t, const char *module,
+			 const struct pl_srcpos *pos, const char *what,
+			 struct pl_diags *diags)
 {
 	char rel[512], lib[4096] = "", path[4096 + 512 + 2];
 	struct stat st;
 	size_t n;
 
-	if (t->update.method != PL_UPDATE_LUA || !t->update.lua_module)
+	if (!module)
 		return;
-	n = (size_t)snprintf(rel, sizeof(rel), "%s", t->update.lua_module);
+	n = (size_t)snprintf(rel, sizeof(rel), "%s", module);
 	if (n >= sizeof(rel) - 4)
 		return;
 	for (char *p = rel; *p; p++)
@@ -763,11 +765,23 @@ static void check_update_module(const struct pl_suite *s,
 		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
 			return;
 	}
-	pl_diags_add(diags, &t->update.lua_pos,
-		     "board type %s: update module '%s' not found (no %s in "
-		     "the suite's scenarios %s%s%s)", t->name,
-		     t->update.lua_module, rel, s->scenarios_dir,
+	pl_diags_add(diags, pos,
+		     "board type %s: %s module '%s' not found (no %s in "
+		     "the suite's scenarios %s%s%s)", t->name, what,
+		     module, rel, s->scenarios_dir,
 		     lib[0] ? " nor in " : "", lib[0] ? lib : "");
+}
+
+static void check_update_module(const struct pl_suite *s,
+				const struct pl_board_type *t,
+				struct pl_diags *diags)
+{
+	if (t->update.method == PL_UPDATE_LUA)
+		check_module(s, t, t->update.lua_module, &t->update.lua_pos,
+			     "update", diags);
+	if (t->recovery.method == PL_RECOVERY_LUA)
+		check_module(s, t, t->recovery.lua_module,
+			     &t->recovery.lua_pos, "recovery", diags);
 }
 
 /* The index of the first run of s that selects board b. */
@@ -809,8 +823,20 @@ static void check_recovery(const struct pl_suite *s,
 			     "type %s recovers through one (recovery: method: "
 			     "probe): give it a probe, or the type a recovery "
 			     "command (method: exec)", b->id, t->name);
+	/* the boot-mode fixture's %{NAME}s, for this board */
+	for (size_t i = 0; t->boot_mode.driver && i < t->boot_mode.nopts; i++) {
+		char err[200], *v = pl_board_cfg_subst(b, t->boot_mode.opts[i].value,
+						       err, sizeof(err));
+
+		if (!v)
+			pl_diags_add(diags, &t->boot_mode.opts[i].pos,
+				     "board %s: boot_mode.%s: %s", b->id,
+				     t->boot_mode.opts[i].key, err);
+		free(v);
+	}
 	if ((t->recovery.method == PL_RECOVERY_PROBE ||
-	     t->recovery.method == PL_RECOVERY_EXEC) && t->recovery.image &&
+	     t->recovery.method == PL_RECOVERY_EXEC ||
+	     t->recovery.method == PL_RECOVERY_LUA) && t->recovery.image &&
 	    !has_image(s, b, t->recovery.image))
 		pl_diags_add(diags, &b->pos, "board %s: its recovery restores "
 			     "image '%s', which neither the suite nor the board "

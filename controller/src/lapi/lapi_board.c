@@ -391,6 +391,7 @@ const luaL_Reg lapi_board_methods[] = {
 	{ "power_off", lapi_power_off },
 	{ "power_cycle", lapi_power_cycle },
 	{ "glitch", lapi_glitch },
+	{ "boot_mode", lapi_boot_mode },
 	{ "wait_boot", l_wait_boot },
 	{ "version", l_version },
 	{ "update", l_update },
@@ -453,6 +454,8 @@ int lapi_board_index(lua_State *L)
 		lua_pushstring(L, a->type->update.lua_module);
 	else if (strcmp(k, "flash") == 0)
 		push_flash(L, a->type);
+	else if (strcmp(k, "has_boot_mode") == 0)
+		lua_pushboolean(L, pl_board_has_boot_mode(a->board));
 	else if (strcmp(k, "console") == 0)
 		push_instance(L, LAPI_CONSOLE_MT);
 	else if (strcmp(k, "probe") == 0 && pl_board_probe(a->board))

@@ -44,7 +44,8 @@ enum lapi_op_kind { LAPI_OP_BOOT, LAPI_OP_VERSION, LAPI_OP_UPDATE, LAPI_OP_EXPEC
 		   LAPI_OP_CONFIRM, LAPI_OP_SETTLE };
 
 enum lapi_power_op { LAPI_POWER_ON, LAPI_POWER_OFF, LAPI_POWER_CYCLE,
-		     LAPI_POWER_GLITCH };
+		     LAPI_POWER_GLITCH, LAPI_BOOT_MODE_HOLD,
+		     LAPI_BOOT_MODE_RELEASE };
 
 /* One armed trigger of a run and what the scenario aimed it at. */
 struct lapi_trigger {
@@ -133,6 +134,7 @@ int lapi_power_on(lua_State *L);
 int lapi_power_off(lua_State *L);
 int lapi_power_cycle(lua_State *L);
 int lapi_glitch(lua_State *L);
+int lapi_boot_mode(lua_State *L);
 
 /* The end of a run's scenario (lapi_fault.c): record the aim of the first
  * trigger that fired, free every trigger. */

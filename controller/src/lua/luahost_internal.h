@@ -71,6 +71,7 @@ struct pl_lua_run {
 	uint32_t acct;
 
 	char *path, *chunkname, *id, *board;
+	char *source;            /* the chunk's text, or NULL: path */
 	uint64_t seed, deadline_ns;
 	uint64_t instr_limit, instr_used;
 	size_t mem_limit;

@@ -47,15 +47,18 @@ int pl_lua_run_open(struct pl_lua_host *h, struct pl_lua_run **out,
 	run->host = h;
 	run->cfg = *cfg;
 	run->co_ref = run->env_ref = run->loaded_ref = LUA_NOREF;
-	run->path = dup_or_null(cfg->path);
+	run->source = dup_or_null(cfg->source);
+	run->path = cfg->source ? NULL : dup_or_null(cfg->path);
 	run->chunkname = dup_or_null(cfg->chunkname ? cfg->chunkname
 						    : cfg->path);
 	run->id = dup_or_null(cfg->id);
 	run->board = dup_or_null(cfg->board);
-	if (!run->path || !run->chunkname || (cfg->id && !run->id) ||
+	if ((!run->path && !run->source) || !run->chunkname ||
+	    (cfg->id && !run->id) ||
 	    (cfg->board && !run->board))
 		goto err_free_run;
 	run->cfg.path = run->path;
+	run->cfg.source = run->source;
 	run->cfg.chunkname = run->chunkname;
 	run->cfg.id = run->id;
 	run->cfg.board = run->board;
@@ -76,6 +79,7 @@ int pl_lua_run_open(struct pl_lua_host *h, struct pl_lua_run **out,
 	return 0;
 
 err_free_run:
+	free(run->source);
 	free(run->path);
 	free(run->chunkname);
 	free(run->id);
@@ -123,6 +127,7 @@ void pl_lua_run_free(struct pl_lua_run *run)
 	luaL_unref(h->L, LUA_REGISTRYINDEX, run->env_ref);
 	luaL_unref(h->L, LUA_REGISTRYINDEX, run->loaded_ref);
 	pl_lua__acct_release(h, run->acct);
+	free(run->source);
 	free(run->path);
 	free(run->chunkname);
 	free(run->id);
@@ -401,7 +406,13 @@ static int prepare(lua_State *L)
 	}
 	chunkname[0] = '@';
 	strcpy(chunkname + 1, run->chunkname);
-	rc = pl_lua__load_file(L, run->path, chunkname, &err);
+	if (run->source) {
+		rc = luaL_loadbufferx(L, run->source, strlen(run->source),
+				      chunkname, "t");
+		err = rc == LUA_ERRMEM ? -ENOMEM : -PL_ESCRIPT;
+	} else {
+		rc = pl_lua__load_file(L, run->path, chunkname, &err);
+	}
 	free(chunkname);
 	if (rc != LUA_OK) {
 		run->status = err;

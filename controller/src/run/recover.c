@@ -6,11 +6,18 @@
  *   probe   write the recovery image into its region through the probe;
  *   exec    run the type's command (a vendor flasher, an SD-card mux, a
  *           USB boot-mode tool) with the board off; exit 0: restored;
+ *   lua     run the type's module (scenarios/lib, the suite's
+ *           scenario_path, patchlab's library) as a Lua run of its own, in
+ *           the scenarios' sandbox and budgets, with the board off: it
+ *           holds the boot-mode line, powers on and talks to the board
+ *           (a ROM's restore dialog); returned: restored; raised, over a
+ *           budget, past its timeout or stopped: the lab failed;
  *   manual  nothing to try: the board is set aside until a person restores
  *           it;
  *   none    the same, said as "no recovery".
  *
- * Then power on and wait for a boot. A board that boots again ends the run
+ * Whatever the method, the boot-mode line is released and the power off
+ * when the restore ends. Then power on and wait for a boot. A board that boots again ends the run
  * `recovered` (still a failure of the update). One that does not is
  * quarantined and the run stays `bricked`. When the recovery itself fails
  * through the lab (the probe write, the command, the power) nothing was
@@ -24,6 +31,7 @@
 #include <string.h>
 
 #include "run_internal.h"
+#include "patchlab/clock.h"
 #include "patchlab/config.h"
 #include "patchlab/error.h"
 #include "patchlab/strbuf.h"
@@ -78,9 +86,12 @@ static void on_recovery_boot(struct pl_op *op, const struct pl_op_result *res,
 	}
 	l = strlen(r->reason);
 	snprintf(r->reason + l, sizeof(r->reason) - l,
-		 "; restored through %s (booted %s)",
+		 "; restored through %s%s (booted %s)",
 		 r->type->recovery.method == PL_RECOVERY_EXEC ? "its recovery "
-		 "command" : "the probe", res->version);
+		 "command" : r->type->recovery.method == PL_RECOVERY_LUA ?
+		 "its recovery module " : "the probe",
+		 r->type->recovery.method == PL_RECOVERY_LUA ?
+		 r->type->recovery.lua_module : "", res->version);
 	pl_op_free(op);
 	r->verdict = PL_VERDICT_RECOVERED;
 	r->recovery_done(r);
@@ -101,14 +112,75 @@ static void boot_restored(struct pl_run *r)
 }
 
 /* The restore ended: its owner hears of it once. */
-static void restore_done(struct pl_run *r, int status, const char *fixture,
-			 const char *why)
+static void rtimer_free(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void rtimer_close(struct pl_run *r)
+{
+	if (!r->rtimer)
+		return;
+	uv_timer_stop(r->rtimer);
+	uv_close((uv_handle_t *)r->rtimer, rtimer_free);
+	r->rtimer = NULL;
+}
+
+/* Start the run's one recovery timer (none may be running); 0 or
+ * -ENOMEM. */
+static int rtimer_start(struct pl_run *r, uv_timer_cb cb, uint64_t ms)
+{
+	r->rtimer = malloc(sizeof(*r->rtimer));
+	if (!r->rtimer)
+		return -ENOMEM;
+	uv_timer_init(r->env.loop, r->rtimer);
+	r->rtimer->data = r;
+	uv_timer_start(r->rtimer, cb, ms, 0);
+	return 0;
+}
+
+/* The owner hears of the restore's end, once. */
+static void restore_report(struct pl_run *r)
 {
 	pl_run_restore_cb cb = r->restore_cb;
 
 	r->restore_cb = NULL;
 	if (cb)
-		cb(r, status, fixture, why, r->restore_ud);
+		cb(r, r->rstatus, r->rfixture, r->rwhy, r->restore_ud);
+}
+
+static void on_release_settled(uv_timer_t *t)
+{
+	struct pl_run *r = t->data;
+
+	rtimer_close(r);
+	restore_report(r);
+}
+
+/* The restore ended: the boot-mode line released and the power off
+ * whatever the method did (issued now: a relay takes its commands in
+ * order), and, when the line was held, its settle waited before the owner
+ * may power the board on again (the line's relay and the power relay are
+ * separate: the release must reach the board first). */
+static void restore_done(struct pl_run *r, int status, const char *fixture,
+			 const char *why)
+{
+	bool held = pl_board_boot_mode_held(r->board);
+
+	r->rstatus = status;
+	snprintf(r->rfixture, sizeof(r->rfixture), "%s", fixture);
+	snprintf(r->rwhy, sizeof(r->rwhy), "%s", why);
+	rtimer_close(r);
+	if (held || r->type->recovery.method == PL_RECOVERY_LUA ||
+	    r->type->recovery.boot_mode) {
+		pl_board_set_power(r->board, false, NULL, NULL);
+		pl_board_boot_mode_release(r->board);
+	}
+	if (held && r->type->boot_mode.settle_ms &&
+	    rtimer_start(r, on_release_settled,
+			 r->type->boot_mode.settle_ms) == 0)
+		return;
+	restore_report(r);
 }
 
 static void on_recovery_flashed(struct pl_probe *p, int status,
@@ -380,6 +452,51 @@ out:
 	return err;
 }
 
+/* recovery.boot_mode: powered on in boot mode, run the command. */
+static void on_on_for_exec(struct pl_power *p, int status,
+			   const struct pl_power_times *t, void *ud)
+{
+	struct pl_run *r = ud;
+	char why[300];
+
+	(void)p;
+	(void)t;
+	if (status && status != -PL_ECANCELED) {
+		restore_done(r, status, "power", pl_strerror(status));
+		return;
+	}
+	if (rexec_start(r, why, sizeof(why)))
+		restore_done(r, -PL_EFIXTURE, "command", why);
+}
+
+/* The line settled: power on in boot mode. */
+static void on_settled_for_exec(uv_timer_t *tm)
+{
+	struct pl_run *r = tm->data;
+	int status;
+
+	rtimer_close(r);
+	status = pl_board_set_power(r->board, true, on_on_for_exec, r);
+	if (status)
+		restore_done(r, status, "power", pl_strerror(status));
+}
+
+static void on_held_for_exec(struct pl_power *p, int status,
+			     const struct pl_power_times *t, void *ud)
+{
+	struct pl_run *r = ud;
+
+	(void)p;
+	(void)t;
+	if (status && status != -PL_ECANCELED) {
+		restore_done(r, -PL_EFIXTURE, "boot-mode line",
+			     pl_strerror(status));
+		return;
+	}
+	if (rtimer_start(r, on_settled_for_exec, r->type->boot_mode.settle_ms))
+		restore_done(r, -ENOMEM, "power", pl_strerror(-ENOMEM));
+}
+
 /* The board is off: run the command. */
 static void on_off_for_exec(struct pl_power *p, int status,
 			    const struct pl_power_times *t, void *ud)
@@ -393,8 +510,252 @@ static void on_off_for_exec(struct pl_power *p, int status,
 		restore_done(r, status, "power", pl_strerror(status));
 		return;
 	}
+	if (r->type->recovery.boot_mode) {
+		/* the lab puts the board in boot mode for the command */
+		status = pl_board_boot_mode(r->board, true, on_held_for_exec, r);
+		if (status)
+			restore_done(r, -PL_EFIXTURE, "boot-mode line",
+				     pl_strerror(status));
+		return;
+	}
 	if (rexec_start(r, why, sizeof(why)))
 		restore_done(r, -PL_EFIXTURE, "command", why);
+}
+
+/* -------------------------------------------------------------- lua */
+
+/* The recovery run's chunk: require the module, call its recover (or the
+ * module itself when it is a function) with the argument table. It
+ * returns true (or nothing): restored; false, why: not. */
+static const char recovery_chunk[] =
+	"local p = ...\n"
+	"if p.image_name then p.image = images[p.image_name] end\n"
+	"local m = require(p.module)\n"
+	"local f = m\n"
+	"if type(m) == 'table' then f = m.recover end\n"
+	"if type(f) ~= 'function' then\n"
+	"  error(p.module .. ' gives no recover function (return a function, "
+	"or a table with recover)', 0)\n"
+	"end\n"
+	"local ok, why = f(p)\n"
+	"if ok == false then\n"
+	"  error(p.module .. ': recover returned false: ' .. tostring(why), 0)\n"
+	"end\n"
+	"return true\n";
+
+/* The module's argument: what exec gets in its argv, as fields. */
+static json_t *recovery_params(const struct pl_run *r)
+{
+	const struct pl_board_type *t = r->type;
+	const struct pl_value *maps[2] = { r->bcfg->lab_vars, r->bcfg->vars };
+	json_t *p = json_pack("{s:s,s:s,s:s,s:I,s:b}", "module",
+			      t->recovery.lua_module, "board", r->bcfg->id,
+			      "type", t->name, "timeout_ms",
+			      (json_int_t)t->recovery.timeout_ms, "boot_mode",
+			      pl_board_has_boot_mode(r->board));
+	json_t *vars = json_object();
+
+	if (!p || !vars) {
+		json_decref(p);
+		json_decref(vars);
+		return NULL;
+	}
+	/* the board's vars over the lab's, as %{NAME} resolves them */
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; maps[k] && maps[k]->kind == PL_VALUE_MAP &&
+				   i < maps[k]->n; i++)
+			json_object_set_new(vars, maps[k]->keys[i], json_string(
+				maps[k]->items[i]->str ? maps[k]->items[i]->str :
+				""));
+	json_object_set_new(p, "vars", vars);
+	if (r->recovery_image) {
+		json_object_set_new(p, "image_path",
+				    json_string(r->recovery_image->path));
+		json_object_set_new(p, "image_name",
+				    json_string(r->recovery_image->name));
+	}
+	return p;
+}
+
+static int push_recovery_params(lua_State *L, void *ud)
+{
+	struct pl_run *r = ud;
+
+	pl_run__push_json(L, r->rparams, 0);
+	return 0;
+}
+
+/* The module's run is over (or let go of): its timer, its argument. */
+static void rlua_release(struct pl_run *r)
+{
+	struct pl_lua_run *run = r->rlrun;
+
+	r->rlrun = NULL;
+	rtimer_close(r);
+	json_decref(r->rparams);
+	r->rparams = NULL;
+	pl_lua_run_free(run);
+}
+
+/* Keep what went wrong on the run's timeline: the module's traceback. */
+static void rlua_record_error(struct pl_run *r, struct pl_lua_run *run)
+{
+	const char *tb = pl_lua_run_traceback(run);
+	json_t *j = json_pack("{s:s,s:s}", "level", "error", "msg", tb ? tb : "");
+	char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+
+	/* straight to the store: run.c calls into this file, not the
+	 * reverse (tests/layering) */
+	if (txt && r->store && r->store_id >= 0)
+		pl_store_run_event(r->store, r->store_id, pl_now_ns(),
+				   PL_EV_LOG, txt);
+	free(txt);
+	json_decref(j);
+	pl_log(pl_board_log(r->board), PL_LOG_ERROR, "recovery module %s: %s",
+	       r->type->recovery.lua_module, tb ? tb : "?");
+}
+
+static void rlua_finish(struct pl_run *r)
+{
+	struct pl_lua_run *run = r->rlrun;
+	int status = pl_lua_run_status(run);
+	const char *msg = pl_lua_run_message(run);
+	char fixture[200], why[300];
+
+	snprintf(fixture, sizeof(fixture), "board %s: recovery module %s",
+		 r->bcfg->id, r->type->recovery.lua_module);
+	if (status == 0) {
+		why[0] = '\0';
+	} else {
+		rlua_record_error(r, run);
+		if (r->stopping && status == -PL_ECANCELED)
+			snprintf(why, sizeof(why), "the controller stopped (%s)",
+				 msg ? msg : "");
+		else
+			snprintf(why, sizeof(why), "%s", msg ? msg :
+				 pl_strerror(status));
+	}
+	rlua_release(r);
+	/* a recovery after the scenario: the lab API's waits and tables
+	 * of the module end here as the scenario's did (its end() also
+	 * lets go of a restore: our owner hears of this one below) */
+	if (r->ended && r->env.api) {
+		pl_run_restore_cb cb = r->restore_cb;
+		void *ud = r->restore_ud;
+
+		r->restore_cb = NULL;
+		r->env.api->end(r, r->api_state);
+		r->restore_cb = cb;
+		r->restore_ud = ud;
+	}
+	restore_done(r, status ? -PL_EFIXTURE : 0, fixture, why);
+}
+
+static void on_rlua_done(struct pl_lua_run *run, void *ud)
+{
+	struct pl_run *r = ud;
+
+	(void)run;
+	if (r->rstarting) {
+		r->rdone_early = true;
+		return;
+	}
+	rlua_finish(r);
+}
+
+/* A module that waits on something that never comes: killed at the
+ * recovery's timeout (a runaway loop is ended by its deadline). */
+static void on_rlua_timeout(uv_timer_t *t)
+{
+	struct pl_run *r = t->data;
+	char why[120];
+
+	snprintf(why, sizeof(why), "recovery timed out after %llu ms",
+		 (unsigned long long)r->type->recovery.timeout_ms);
+	if (r->rlrun)
+		pl_lua_run_cancel(r->rlrun, -ETIMEDOUT, why);
+}
+
+/* Start the module; 0 (its end comes through restore_done), or an error
+ * with why filled. */
+static int rlua_start(struct pl_run *r, char *why, size_t nwhy)
+{
+	const struct pl_board_type *t = r->type;
+	struct pl_lua_run_config lc = { 0 };
+	char chunk[200];
+	int err;
+
+	snprintf(chunk, sizeof(chunk), "recovery(%s)", t->recovery.lua_module);
+	r->rparams = recovery_params(r);
+	r->rtimer = malloc(sizeof(*r->rtimer));
+	if (!r->rparams || !r->rtimer) {
+		free(r->rtimer);
+		r->rtimer = NULL;
+		json_decref(r->rparams);
+		r->rparams = NULL;
+		snprintf(why, nwhy, "out of memory");
+		return -ENOMEM;
+	}
+	uv_timer_init(r->env.loop, r->rtimer);
+	r->rtimer->data = r;
+	lc.source = recovery_chunk;
+	lc.chunkname = chunk;
+	lc.board = r->bcfg->id;
+	lc.seed = r->seed;
+	lc.instr_limit = r->rcfg ? r->rcfg->budget.instructions : 0;
+	lc.mem_limit = r->rcfg ? r->rcfg->budget.memory : 0;
+	lc.params_fn = push_recovery_params;
+	lc.params_ud = r;
+	lc.log = *pl_board_log(r->board);
+	lc.done = on_rlua_done;
+	lc.user_data = r;
+	err = pl_lua_run_open(r->env.host, &r->rlrun, &lc);
+	if (err) {
+		snprintf(why, nwhy, "cannot open its Lua run: %s",
+			 pl_strerror(err));
+		rlua_release(r);
+		return err;
+	}
+	uv_update_time(r->env.loop);
+	uv_timer_start(r->rtimer, on_rlua_timeout, t->recovery.timeout_ms, 0);
+	pl_lua_run_set_deadline(r->rlrun, pl_now_ns() +
+				t->recovery.timeout_ms * 1000000u);
+	pl_log(pl_board_log(r->board), PL_LOG_INFO, "recovery: running Lua "
+	       "module %s", t->recovery.lua_module);
+	r->rstarting = true;
+	r->rdone_early = false;
+	err = pl_lua_run_start(r->rlrun);
+	r->rstarting = false;
+	if (err) {
+		const char *msg = pl_lua_run_message(r->rlrun);
+
+		snprintf(why, nwhy, "%s", msg ? msg : pl_strerror(err));
+		rlua_release(r);
+		return err;
+	}
+	if (r->rdone_early)
+		rlua_finish(r);
+	return 0;
+}
+
+/* The board is off: run the module. */
+static void on_off_for_lua(struct pl_power *p, int status,
+			   const struct pl_power_times *t, void *ud)
+{
+	struct pl_run *r = ud;
+	char why[300], fixture[200];
+
+	(void)p;
+	(void)t;
+	if (status) {
+		restore_done(r, status, "power", pl_strerror(status));
+		return;
+	}
+	if (rlua_start(r, why, sizeof(why))) {
+		snprintf(fixture, sizeof(fixture), "board %s: recovery module %s",
+			 r->bcfg->id, r->type->recovery.lua_module);
+		restore_done(r, -PL_EFIXTURE, fixture, why);
+	}
 }
 
 int pl_run_restore(struct pl_run *r, pl_run_restore_cb cb, void *ud)
@@ -412,6 +773,11 @@ int pl_run_restore(struct pl_run *r, pl_run_restore_cb cb, void *ud)
 	case PL_RECOVERY_EXEC:
 		err = pl_board_set_power(r->board, false, on_off_for_exec, r);
 		break;
+	case PL_RECOVERY_LUA:
+		err = r->env.host && r->type->recovery.lua_module ?
+		      pl_board_set_power(r->board, false, on_off_for_lua, r) :
+		      -ENOTSUP;
+		break;
 	default:
 		err = -ENOTSUP;
 		break;
@@ -426,6 +792,17 @@ void pl_run_restore_cancel(struct pl_run *r)
 	struct rexec *x = r->rexec;
 
 	r->restore_cb = NULL;
+	if (r->rlrun) {
+		/* let go of the module (not from inside it: a run does not
+		 * cancel its own restore) */
+		rlua_release(r);
+		pl_board_boot_mode_release(r->board);
+	}
+	/* a line settling (exec's before its command, any after a
+	 * restore) */
+	rtimer_close(r);
+	if (r->type->recovery.boot_mode)
+		pl_board_boot_mode_release(r->board);
 	if (!x)
 		return;
 	/* the child is killed and reaped without its run */
@@ -441,6 +818,8 @@ bool pl_run_can_restore(const struct pl_run *r)
 
 	if (t->recovery.method == PL_RECOVERY_EXEC)
 		return true;
+	if (t->recovery.method == PL_RECOVERY_LUA)
+		return r->env.host && t->recovery.lua_module;
 	return t->recovery.method == PL_RECOVERY_PROBE && r->board &&
 	       pl_board_probe(r->board) && t->recovery.image &&
 	       r->recovery_image;

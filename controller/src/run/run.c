@@ -32,7 +32,12 @@ const struct pl_board_type *pl_run_type(const struct pl_run *r) { return r->type
 size_t pl_run_index(const struct pl_run *r) { return r->index; }
 uint64_t pl_run_seed(const struct pl_run *r) { return r->seed; }
 uint64_t pl_run_started_ns(const struct pl_run *r) { return r->started_ns; }
-struct pl_lua_run *pl_run_lua(const struct pl_run *r) { return r->lrun; }
+struct pl_lua_run *pl_run_lua(const struct pl_run *r)
+{
+	/* a recovery module running for the run acts through the lab API
+	 * as the scenario does */
+	return r->rlrun ? r->rlrun : r->lrun;
+}
 int pl_run_params_ref(const struct pl_run *r) { return r->params_ref; }
 void *pl_run_api_state(const struct pl_run *r) { return r->api_state; }
 int64_t pl_run_store_id(const struct pl_run *r) { return r->store_id; }
@@ -313,8 +318,10 @@ static void finish(struct pl_run *r)
 
 static void power_off_and_judge(struct pl_run *r)
 {
-	/* Power off, whatever happened. */
+	/* Power off, whatever happened, and the boot-mode line released
+	 * (a scenario may have held it) */
 	pl_board_set_power(r->board, false, NULL, NULL);
+	pl_board_boot_mode_release(r->board);
 	if (r->verdict == PL_VERDICT_BRICKED && !r->stopping &&
 	    pl_run__try_recovery(r, finish))
 		return;
@@ -459,6 +466,12 @@ void pl_run_cancel(struct pl_run *r, int code, const char *why, bool stop)
 	/* a stop does not wait for a boot to settle: the power goes now */
 	if (stop && r->settling)
 		pl_board_settle_cancel(r->settle);
+	/* a recovery module after the scenario: the recovery fails (the
+	 * lab's fault), which releases the board */
+	if (r->rlrun && r->ended) {
+		pl_lua_run_cancel(r->rlrun, code, why); /* may free r */
+		return;
+	}
 	if (r->lrun)
 		pl_lua_run_cancel(r->lrun, code, why);
 }

@@ -58,6 +58,13 @@ struct pl_run {
 	pl_run_restore_cb restore_cb;     /* a restore under way, or NULL */
 	struct rexec *rexec;              /* its command, while it runs */
 	void *restore_ud;
+	struct pl_lua_run *rlrun;         /* its Lua module, while it runs:
+	                                   * pl_run_lua() answers it then */
+	uv_timer_t *rtimer;               /* the module's timeout */
+	json_t *rparams;                  /* the module's argument */
+	bool rstarting, rdone_early;      /* inside its pl_lua_run_start() */
+	int rstatus;                      /* how the restore ended, kept while */
+	char rfixture[200], rwhy[300];    /* a released line settles */
 };
 
 /* Restore a bricked board by its type's recovery method; true when a

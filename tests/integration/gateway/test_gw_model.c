@@ -431,11 +431,14 @@ static void gw_factory_flash_only_while_off_and_unbricks(void **state)
 	assert_int_equal(pl_vgw_factory_flash(s.gw, s.factory,
 					      PL_VGW_FLASH_SIZE), 0);
 	assert_string_equal(boot(&s, v, sizeof(v)), "1.0.0");
-	/* boot mode: powered, silent, and the programmer may write */
+	/* boot mode: powered, in the ROM's download mode (its banner, then
+	 * idle), and the programmer may write */
 	power(&s, false);
 	pl_vgw_set_bootmode(s.gw, true);
 	power(&s, true);
 	assert_true(pl_vgw_bootmode(s.gw));
+	assert_true(wait_for(&s, "ROM: download mode") > 0);
+	assert_true(wait_for(&s, "ready\r\n") > 0);
 	assert_int_equal(pl_vgw_next_ns(s.gw), UINT64_MAX);
 	assert_int_equal(pl_vgw_factory_flash(s.gw, s.factory,
 					      PL_VGW_FLASH_SIZE), 0);
@@ -569,6 +572,90 @@ static void gw_adaptive_sweep_finds_each_window_in_a_fifth_of_the_grid(
 	assert_int_equal(n, 0);
 }
 
+/* Send one ROM command and wait for its answer line: the answer's text
+ * (in a static buffer), "" when the board went idle without one. */
+static const char *rom(struct sim *s, const char *cmd)
+{
+	static char ans[160];
+	const char *start, *end;
+
+	type(s, cmd);
+	if (!wait_for(s, "rom: "))
+		return "";
+	start = s->out.s + s->mark;
+	if (!wait_for(s, "\r\n"))
+		return "";
+	end = s->out.s + s->mark - 2;
+	snprintf(ans, sizeof(ans), "%.*s", (int)(end - start), start);
+	return ans;
+}
+
+/* The ROM download mode restores a bricked board over its console: crc,
+ * erase and write, at the storage's pace; the strap released, it boots. */
+static void gw_rom_download_mode_restores_over_the_console(void **state)
+{
+	struct sim s;
+	char v[32], cmd[1100], want[64];
+	uint8_t blank[PL_VGW_BLOCK];
+	uint64_t t0;
+
+	(void)state;
+	sim_open(&s, "env-in-place");
+	fresh_boot(&s);
+	assert_int_equal(update(&s, s.img_new, s.len_new,
+				"fwupdate: activating slot B\r\n", 10 * MS), 1);
+	assert_string_equal(boot(&s, v, sizeof(v)), "");
+	power(&s, false);
+	pl_vgw_set_bootmode(s.gw, true);
+	power(&s, true);
+	assert_true(wait_for(&s, "strap held): ready\r\n") > 0);
+	/* no shell here */
+	assert_string_equal(rom(&s, "version"),
+			    "error: unknown command 'version'");
+	assert_string_equal(rom(&s, "erase 0x10000 512"),
+			    "error: erase is by 64 KiB");
+	assert_string_equal(rom(&s, "write 0x10001 AAAA"),
+			    "error: usage: write ADDR BASE64 (ADDR by 512, at "
+			    "most 512 bytes)");
+	/* the environment differs from the factory's: write it back, one
+	 * block a line (1 ms each) */
+	snprintf(want, sizeof(want), "ok crc 0x10000 16384 0x%08x",
+		 pl_vgw_crc32(s.factory + PL_VGW_ENV1_OFF, 2 * PL_VGW_ENV_SIZE));
+	assert_string_not_equal(rom(&s, "crc 0x10000 16384"), want);
+	for (uint32_t a = PL_VGW_ENV1_OFF; a < PL_VGW_SLOTA_OFF; a += PL_VGW_BLOCK) {
+		char *b64 = NULL;
+		struct pl_strbuf sb = { 0 };
+
+		pl_strbuf_printf(&sb, "write 0x%x ", a);
+		b64 = malloc(4 * PL_VGW_BLOCK / 3 + 4);
+		EVP_EncodeBlock((unsigned char *)b64, s.factory + a, PL_VGW_BLOCK);
+		pl_strbuf_puts(&sb, b64);
+		snprintf(cmd, sizeof(cmd), "%s", sb.s);
+		free(b64);
+		pl_strbuf_free(&sb);
+		t0 = s.now;
+		snprintf(want, sizeof(want), "ok wrote 0x%x 512", a);
+		assert_string_equal(rom(&s, cmd), want);
+		assert_true(s.now - t0 >= PL_VGW_BLOCK_US * US);
+	}
+	snprintf(want, sizeof(want), "ok crc 0x10000 16384 0x%08x",
+		 pl_vgw_crc32(s.factory + PL_VGW_ENV1_OFF, 2 * PL_VGW_ENV_SIZE));
+	assert_string_equal(rom(&s, "crc 0x10000 16384"), want);
+	/* slot B back to erased */
+	assert_string_equal(rom(&s, "erase 0x90000 0x70000"),
+			    "ok erased 0x90000 458752");
+	memset(blank, 0xff, sizeof(blank));
+	snprintf(want, sizeof(want), "ok crc 0x90000 512 0x%08x",
+		 pl_vgw_crc32(blank, sizeof(blank)));
+	assert_string_equal(rom(&s, "crc 0x90000 512"), want);
+	/* held at the next power-on it is the ROM again; released, it boots
+	 * the factory image */
+	power(&s, false);
+	pl_vgw_set_bootmode(s.gw, false);
+	assert_string_equal(boot(&s, v, sizeof(v)), "1.0.0");
+	sim_close(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -581,6 +668,7 @@ int main(void)
 		cmocka_unit_test(gw_bootcount_drain_window_edge_and_downgrade),
 		cmocka_unit_test(gw_uncommitted_update_falls_back_after_bootlimit),
 		cmocka_unit_test(gw_factory_flash_only_while_off_and_unbricks),
+		cmocka_unit_test(gw_rom_download_mode_restores_over_the_console),
 		cmocka_unit_test(gw_crash_image_panics_and_rolls_back),
 		cmocka_unit_test(
 			gw_adaptive_sweep_finds_each_window_in_a_fifth_of_the_grid),

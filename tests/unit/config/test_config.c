@@ -687,9 +687,90 @@ static void kinds_are_recognised_by_content_and_place(void **state)
 	}
 }
 
+/* Issue 11 item 1: recovery by a Lua module and a boot-mode control, as
+ * boards/virtual-gateway-rom.yaml writes them; %{NAME} of the boot-mode
+ * fixture resolved per board (board vars over the lab's). */
+static void lua_recovery_and_boot_mode_load(void **state)
+{
+	char *path = pl_test_source_path("boards/virtual-gateway-rom.yaml");
+	char *dir = pl_test_tmpdir("config"), *lab_path, *v, err[200];
+	const struct pl_board_type *t;
+	struct pl_board_type *tt;
+	struct pl_diags *d;
+	struct pl_lab *lab;
+	const struct pl_board_cfg *b;
+	struct pl_config_opts o = { 0 };
+	char boards_dir[4096];
+
+	(void)state;
+	assert_int_equal(pl_diags_new(&d), 0);
+	assert_loaded(pl_board_type_load(&tt, path, NULL, d), d);
+	t = tt;
+	assert_int_equal(t->recovery.method, PL_RECOVERY_LUA);
+	assert_string_equal(t->recovery.lua_module, "lib.gateway.rom_recover");
+	assert_int_not_equal(t->recovery.lua_pos.line, 0);
+	assert_string_equal(t->recovery.image, "factory");
+	assert_int_equal(t->recovery.timeout_ms, 60000);
+	assert_false(t->recovery.boot_mode);
+	assert_null(t->recovery.command);
+	assert_non_null(t->boot_mode.driver);
+	assert_string_equal(t->boot_mode.driver->name, "lcus");
+	assert_int_equal(t->boot_mode.nopts, 2);
+	assert_string_equal(t->boot_mode.opts[0].key, "port");
+	assert_string_equal(t->boot_mode.opts[0].value, "%{STRAP_PORT}");
+	assert_string_equal(t->boot_mode.opts[1].key, "channel");
+	assert_int_equal(t->boot_mode.settle_ms, 100);
+	pl_board_type_free(tt);
+	pl_diags_free(d);
+
+	/* a board of that type: its vars fill the fixture's options */
+	snprintf(boards_dir, sizeof(boards_dir), "%s", path);
+	*strrchr(boards_dir, '/') = '\0';
+	lab_path = pl_test_path(dir, "lab.yaml");
+	{
+		FILE *f = fopen(lab_path, "w");
+
+		assert_non_null(f);
+		fprintf(f, "lab:\n  boards_path: [\"%s\"]\n  vars: {STRAP_CHANNEL: 9}\n"
+			"boards:\n"
+			"  - id: gw0\n"
+			"    type: virtual-gateway-rom\n"
+			"    power:   {driver: lcus, port: relay0.tty, channel: 1}\n"
+			"    console: {driver: tty, path: /dev/null}\n"
+			"    vars:    {STRAP_PORT: strap0.tty, STRAP_CHANNEL: 3}\n",
+			boards_dir);
+		fclose(f);
+	}
+	assert_int_equal(pl_diags_new(&d), 0);
+	assert_loaded(pl_lab_load(&lab, lab_path, &o, d), d);
+	b = pl_lab_board(lab, "gw0");
+	assert_non_null(b);
+	v = pl_board_cfg_subst(b, "%{STRAP_PORT}:%{STRAP_CHANNEL} %{board} %{type}",
+			       err, sizeof(err));
+	assert_non_null(v);
+	assert_string_equal(v, "strap0.tty:3 gw0 virtual-gateway-rom");
+	free(v);
+	v = pl_board_cfg_subst(b, "%{STRAP_PIN}", err, sizeof(err));
+	assert_null(v);
+	assert_non_null(strstr(err, "%{STRAP_PIN} is not known for board gw0"));
+	v = pl_board_cfg_subst(b, "x%{STRAP_PORT", err, sizeof(err));
+	assert_null(v);
+	assert_non_null(strstr(err, "bad '%{'"));
+	v = pl_board_cfg_subst(b, "", err, sizeof(err));
+	assert_string_equal(v, "");
+	free(v);
+	pl_lab_free(lab);
+	pl_diags_free(d);
+	pl_test_rmrf(dir);
+	free(dir);
+	free(lab_path);
+	free(path);
+}
+
 const struct CMUnitTest pl_config_model_tests[] = {
 	cmocka_unit_test(good_lab_loads_field_by_field),
 	cmocka_unit_test(virtual_mcu_board_type_matches_the_rack_design),
+	cmocka_unit_test(lua_recovery_and_boot_mode_load),
 	cmocka_unit_test(good_suite_loads_field_by_field),
 	cmocka_unit_test(suite_is_checked_against_a_lab_and_image_overrides),
 	cmocka_unit_test(images_must_be_regular_and_fit_the_flash),
