@@ -522,6 +522,43 @@ static int parse_opts(const struct pl_cli_args *a, const char ***images,
 	return 0;
 }
 
+/* "suite N queued: ..." on stdout, at once (CI logs read it). */
+static void print_queued(int64_t suite_id, const struct plan *plan,
+			 uint64_t seed)
+{
+	size_t sweeps = 0;
+
+	for (size_t i = 0; i < plan->n; i++)
+		sweeps += plan->jobs[i].sweep > 0;
+	if (sweeps)
+		printf("suite %" PRId64 " queued: %zu runs and %zu sweeps (their "
+		       "runs are planned on the boards), seed %" PRIu64 "\n",
+		       suite_id, plan->n - sweeps, sweeps, seed);
+	else
+		printf("suite %" PRId64 " queued: %zu runs, seed %" PRIu64 "\n",
+		       suite_id, plan->n, seed);
+	fflush(stdout);
+}
+
+/* The exit code once the wait is over: the gate's (rc), unless runs timed
+ * out (3) or were cancelled (2: the suite is incomplete). */
+static int after_wait(const struct waiter *w, int rc)
+{
+	if (w->timed_out || w->counts[PL_JOB_TIMED_OUT]) {
+		if (w->counts[PL_JOB_TIMED_OUT])
+			fprintf(stderr, "patchlab submit: %zu runs were still "
+				"queued at the queue timeout\n",
+				w->counts[PL_JOB_TIMED_OUT]);
+		return EXIT_TIMED_OUT;
+	}
+	if (w->counts[PL_JOB_CANCELLED] && rc != PL_EXIT_GATE_FAILED) {
+		fprintf(stderr, "patchlab submit: %zu runs were cancelled: the "
+			"suite is incomplete\n", w->counts[PL_JOB_CANCELLED]);
+		return PL_EXIT_LAB_ERROR;
+	}
+	return rc;
+}
+
 static int submit_run(const struct pl_cli_args *a)
 {
 	const char *db = pl_cli_opt(a, "db");
@@ -589,21 +626,7 @@ static int submit_run(const struct pl_cli_args *a)
 		fprintf(stderr, "patchlab submit: %s\n", pl_strerror(err));
 		goto out_free;
 	}
-	{
-		size_t sweeps = 0;
-
-		for (size_t i = 0; i < plan.n; i++)
-			sweeps += plan.jobs[i].sweep > 0;
-		if (sweeps)
-			printf("suite %" PRId64 " queued: %zu runs and %zu "
-			       "sweeps (their runs are planned on the boards), "
-			       "seed %" PRIu64 "\n", suite_id, plan.n - sweeps,
-			       sweeps, seed);
-		else
-			printf("suite %" PRId64 " queued: %zu runs, seed %"
-			       PRIu64 "\n", suite_id, plan.n, seed);
-	}
-	fflush(stdout);
+	print_queued(suite_id, &plan, seed);
 	if (!pl_cli_flag(a, "wait")) {
 		rc = PL_EXIT_OK;
 		goto out_free;
@@ -634,18 +657,7 @@ static int submit_run(const struct pl_cli_args *a)
 			w.counts[PL_JOB_QUEUED], w.counts[PL_JOB_CLAIMED],
 			w.sweeps_pending);
 	}
-	rc = conclude(a, st, suite, suite_id, &out.out);
-	if (w.timed_out || w.counts[PL_JOB_TIMED_OUT]) {
-		if (w.counts[PL_JOB_TIMED_OUT])
-			fprintf(stderr, "patchlab submit: %zu runs were still "
-				"queued at the queue timeout\n",
-				w.counts[PL_JOB_TIMED_OUT]);
-		rc = EXIT_TIMED_OUT;
-	} else if (w.counts[PL_JOB_CANCELLED] && rc != PL_EXIT_GATE_FAILED) {
-		fprintf(stderr, "patchlab submit: %zu runs were cancelled: the "
-			"suite is incomplete\n", w.counts[PL_JOB_CANCELLED]);
-		rc = PL_EXIT_LAB_ERROR;
-	}
+	rc = after_wait(&w, conclude(a, st, suite, suite_id, &out.out));
 out_free:
 	pl_store_boards_free(boards, nboards);
 	plan_free(&plan);
