@@ -1854,6 +1854,22 @@ err_rollback:
 	return rc;
 }
 
+/*
+ * The INSERT that follows a CTE "c" of jobs that ended without running
+ * (cancelled, queue timeout): a `not-run` run per job in its suite, with
+ * why, so that every report shows it and the suite's gate cannot pass
+ * (a job that never ran is not a run that passed). why is SQL text
+ * without a quote. The rows counted are the jobs.
+ */
+#define NOT_RUN_OF_C(why)                                                  \
+	"INSERT INTO runs (suite_id, board_id, board_type, scenario, params, " \
+	"seed, verdict, reason, started, finished, duration_ns, controller, "  \
+	"controller_pid, controller_host, state) SELECT suite_id, board_id, "  \
+	"board_type, scenario, params, seed, 'not-run', '" why "' || CASE "    \
+	"WHEN sweep IS NOT NULL THEN ' (a sweep: its points were never "       \
+	"planned)' ELSE '' END, ended, ended, 0, 'lab service', 0, '', "       \
+	"'closed' FROM c"
+
 /* ------------------------------------------------------------- claim */
 
 #define JOB_COLS                                                          \
@@ -2411,12 +2427,13 @@ int pl_store_reap(struct pl_store *st, int max_attempts, uint64_t stale_ms,
 		struct args a = { 0 };
 
 		arg_u(&a, now);
-		rc = cmd_count(st, "queue timeout", "UPDATE jobs j SET state = "
-			       "'timed-out', reason = 'queue timeout', ended = "
-			       "$1 FROM "
-			       "queue q WHERE q.suite_id = j.suite_id AND "
-			       "j.state = 'queued' AND q.deadline <= $1", &a,
-			       &cnt);
+		rc = cmd_count(st, "queue timeout", "WITH c AS (UPDATE jobs j "
+			       "SET state = 'timed-out', reason = 'queue "
+			       "timeout', ended = $1 FROM queue q WHERE "
+			       "q.suite_id = j.suite_id AND j.state = 'queued' "
+			       "AND q.deadline <= $1 RETURNING j.*) "
+			       NOT_RUN_OF_C("still queued at the queue "
+					    "timeout of its suite"), &a, &cnt);
 		done += (size_t)cnt;
 	}
 	if (rc == 0 && done)
@@ -2519,9 +2536,10 @@ int pl_store_cancel(struct pl_store *st, int64_t suite_id, size_t *n)
 		return rc;
 	arg_i(&b, suite_id);
 	arg_u(&b, pl_store_now(st));
-	rc = cmd_count(st, "cancel", "UPDATE jobs SET state = 'cancelled', "
-		       "reason = 'cancelled', ended = $2 WHERE suite_id = $1 "
-		       "AND state = 'queued'", &b, &cnt);
+	rc = cmd_count(st, "cancel", "WITH c AS (UPDATE jobs SET state = "
+		       "'cancelled', reason = 'cancelled', ended = $2 WHERE "
+		       "suite_id = $1 AND state = 'queued' RETURNING *) "
+		       NOT_RUN_OF_C("cancelled before it ran"), &b, &cnt);
 	if (rc == 0 && n)
 		*n = (size_t)cnt;
 	return rc;

@@ -577,6 +577,22 @@ static void a_claim_the_worker_never_heard_of_is_given_back(void **state)
 	pl_store_jobs_free(run, 1);
 }
 
+/* The suite's runs that did not run, each with a reason containing why:
+ * how many (a job that ended without running must still show). */
+static size_t not_run_with(struct fx *f, int64_t suite, const char *why)
+{
+	struct pl_run_filter rf = { .suite_id = suite, .by_verdict = true,
+				    .verdict = PL_VERDICT_NOT_RUN };
+	struct pl_run_row *r = NULL;
+	size_t n = 0, k = 0;
+
+	assert_int_equal(pl_store_list_runs(f->b, &rf, &r, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		k += r[i].reason && strstr(r[i].reason, why);
+	pl_store_runs_free(r, n);
+	return k;
+}
+
 static void queue_timeout_ends_waiting_jobs(void **state)
 {
 	struct fx *f = *state;
@@ -599,6 +615,8 @@ static void queue_timeout_ends_waiting_jobs(void **state)
 	assert_int_equal(jobs[2].state, PL_JOB_TIMED_OUT);
 	assert_string_equal(pl_job_state_name(jobs[2].state), "timed-out");
 	pl_store_jobs_free(jobs, n);
+	/* each shows as a run not run, so the suite cannot pass */
+	assert_int_equal(not_run_with(f, suite, "queue timeout"), 2);
 }
 
 static void cancel_takes_the_waiting_jobs(void **state)
@@ -615,6 +633,8 @@ static void cancel_takes_the_waiting_jobs(void **state)
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(jobs[i].state, PL_JOB_CANCELLED);
 	pl_store_jobs_free(jobs, n);
+	/* each shows as a run not run, so the suite cannot pass */
+	assert_int_equal(not_run_with(f, suite, "cancelled before it ran"), 4);
 }
 
 /* The job changes after *since (advanced to the newest seq): how many,

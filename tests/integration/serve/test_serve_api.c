@@ -726,21 +726,23 @@ static void events_resume_and_survive_a_restart(void **state)
 {
 	struct fx *f = *state;
 	const char *extra[] = { "--lab", f->lab, NULL };
-	int64_t want[64], id, mark;
+	/* the queue case before cancelled 1,001 jobs: as many not-run runs */
+	static int64_t want[4096];
+	int64_t id, mark;
 	struct sse_conn c;
 	char last[32];
 	size_t n;
 
 	/* Last-Event-ID 2: everything after change 2, in order */
 	assert_int_equal(sse_open(&c, &f->srv, "/events", "2"), 0);
-	n = store_changes(f, 2, want, 64);
+	n = store_changes(f, 2, want, 4096);
 	assert_true(n >= 6);
 	expect_events(&c, want, n);
 	mark = want[n - 1];
 	/* a run stored now arrives as it is stored */
 	assert_int_equal(serve_write_run(f->st, f->suite, "vb1", "cut_swap", 6,
 					 PL_VERDICT_PASS, NULL, NULL, &id), 0);
-	n = store_changes(f, mark, want, 64);
+	n = store_changes(f, mark, want, 4096);
 	assert_true(n >= 1);
 	expect_events(&c, want, n);
 	mark = want[n - 1];
@@ -748,7 +750,7 @@ static void events_resume_and_survive_a_restart(void **state)
 
 	/* ?since= does the same for a page's first connection */
 	assert_int_equal(sse_open(&c, &f->srv, "/events?since=1", NULL), 0);
-	n = store_changes(f, 1, want, 64);
+	n = store_changes(f, 1, want, 4096);
 	expect_events(&c, want, n);
 	sse_close(&c);
 
@@ -768,7 +770,7 @@ static void events_resume_and_survive_a_restart(void **state)
 	}
 	snprintf(last, sizeof(last), "%lld", (long long)mark);
 	assert_int_equal(sse_open(&c, &f->srv, "/events", last), 0);
-	n = store_changes(f, mark, want, 64);
+	n = store_changes(f, mark, want, 4096);
 	assert_true(n >= 3);
 	expect_events(&c, want, n);
 	sse_close(&c);
