@@ -46,6 +46,12 @@ json_t *pl_serve_jstr(const char *s)
 /* ----------------------------------------------------------- helpers */
 
 /* json_object_set_new that remembers a failure in *oom. */
+/* Does the store have the lab service's queue (PostgreSQL)? */
+static bool has_queue(struct pl_store *st)
+{
+	return strcmp(pl_store_backend(st), "postgresql") == 0;
+}
+
 static void put(json_t *o, const char *k, json_t *v, bool *oom)
 {
 	if (!v || json_object_set_new(o, k, v))
@@ -430,7 +436,8 @@ static int suite_jobs_json(struct pl_store *st, int64_t id, json_t **out)
 	int rc;
 
 	*out = NULL;
-	rc = pl_store_list_jobs(st, id, &jobs, &n);
+	/* SQLite, one host: no queue (and no error logged each time) */
+	rc = has_queue(st) ? pl_store_list_jobs(st, id, &jobs, &n) : -ENOTSUP;
 	if (rc == -ENOTSUP || (rc == 0 && n == 0)) {
 		pl_store_jobs_free(jobs, n);
 		*out = json_null();
@@ -774,7 +781,8 @@ int pl_serve_api_queue(struct pl_store *st, json_t **out)
 			oom = true;
 	pl_store_runs_free(rows, n);
 	if (rc == 0) {
-		rc = pl_store_list_queue(st, PL_SERVE_QUEUE_ENDED, &jobs, &nj);
+		rc = has_queue(st) ? pl_store_list_queue(st,
+				PL_SERVE_QUEUE_ENDED, &jobs, &nj) : -ENOTSUP;
 		if (rc == -ENOTSUP) {
 			queue = false; /* SQLite: one host, no queue */
 			rc = 0;
