@@ -177,6 +177,22 @@ long pl_run_learned_ops(const struct pl_run *r);
 void pl_run_set_verdict(struct pl_run *r, enum pl_verdict v, const char *fmt,
 			...) __attribute__((format(printf, 3, 4)));
 
+/*
+ * A cut of this run missed its aim by more than its tolerance (a console
+ * line that waited for a busy loop, a command that left late): the point
+ * the run stands for was not tested. The run starts again (the board
+ * restored first when it bricked) up to PL_RUN_AIM_ATTEMPTS attempts in
+ * all, each noted on its timeline; when every attempt missed, the run is
+ * lab-error whatever the device did, the verdict it would have had in its
+ * reason. The first call of an attempt counts.
+ */
+#define PL_RUN_AIM_ATTEMPTS 3
+void pl_run_aim_missed(struct pl_run *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* The attempt under way, 1-based. */
+unsigned pl_run_attempt(const struct pl_run *r);
+
 /* True once a verdict was decided; *v and *reason (borrowed) then say it. */
 bool pl_run_verdict(const struct pl_run *r, enum pl_verdict *v,
 		    const char **reason);

@@ -83,6 +83,10 @@ struct pl_trigger_info {
 	uint64_t seen_ns;    /* the event: byte read, stop reply read, ACK read */
 	uint64_t issued_ns;  /* the power command left patchlab */
 	uint64_t done_ns;    /* the driver confirmed it */
+	/* console: how long the matched line may have waited for the event
+	 * loop before it was read (the loop busy with other work): a bound
+	 * from the loop's own idle time, 0 when the loop was waiting for it */
+	uint64_t lag_ns;
 	char detail[96];     /* matched text, breakpoint pc, ... */
 };
 
@@ -113,6 +117,14 @@ const struct pl_trigger_info *pl_trigger_info(const struct pl_trigger *t);
 void pl_trigger_set_callback(struct pl_trigger *t,
 			     void (*cb)(struct pl_trigger *t, void *ud),
 			     void *user_data);
+
+/*
+ * How far a fired console or time trigger may have missed its aim: the
+ * line's wait for the loop (lag_ns) plus how late the command left after
+ * seen + delay. 0 for other kinds (a breakpoint halts the CPU; bytes and
+ * progress count what was acknowledged) and for a trigger not fired.
+ */
+uint64_t pl_trigger_aim_error_ns(const struct pl_trigger *t);
 
 /* Accepts NULL. */
 void pl_trigger_free(struct pl_trigger *t);

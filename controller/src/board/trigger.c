@@ -29,6 +29,8 @@ struct pl_trigger {
 	 * the µs: a timerfd (CLOCK_MONOTONIC, absolute, so never early) on
 	 * the loop; libuv's timers count whole ms from a cached time. */
 	struct precise *precise;
+	/* console: when the loop last looked at its fds, for lag_ns */
+	struct looklag *lag;
 	struct pl_linematch *match;
 	void (*cb)(struct pl_trigger *t, void *ud);
 	void *cb_ud;
@@ -47,6 +49,21 @@ struct precise {
 	int fd;
 	struct pl_trigger *t;
 	uint64_t at_ns;        /* the instant to fire at */
+};
+
+/*
+ * How long a console line may have waited for the loop. libuv counts the
+ * time its poll blocked (UV_METRICS_IDLE_TIME); a prepare callback notes
+ * the instant before each poll. A line read after a poll that blocked was
+ * there when the poll returned (prep_ns + what it blocked) at the
+ * earliest; one read after a poll that did not block (the loop busy) came
+ * in after the poll before returned, at the earliest.
+ */
+struct looklag {
+	uv_prepare_t prep;
+	uint64_t prep_ns;      /* before this iteration's poll */
+	uint64_t idle_at_prep; /* the loop's idle time then */
+	uint64_t prev_ret_ns;  /* when the previous iteration's poll returned */
 };
 
 /* The timerfd wakes the loop this long before the instant; the rest is
@@ -172,6 +189,9 @@ static void record(struct pl_trigger *t)
 			/* requested delay_us; what it was, event to command */
 			{ "actual_delay_us", i->issued_ns > i->seen_ns ?
 					     (i->issued_ns - i->seen_ns) / 1000 : 0 },
+			/* the line's wait for the loop, and the whole miss */
+			{ "lag_us", i->lag_ns / 1000 },
+			{ "aim_error_us", pl_trigger_aim_error_ns(t) / 1000 },
 		};
 
 		for (size_t k = 0; k < sizeof(times) / sizeof(times[0]); k++)
@@ -212,6 +232,8 @@ static void precise_stop(struct pl_trigger *t)
 static void stop_watching(struct pl_trigger *t)
 {
 	t->armed = false;
+	if (t->lag)
+		uv_prepare_stop(&t->lag->prep);
 	pl_board_unlisten(&t->listener);
 	if (t->timer)
 		uv_timer_stop(t->timer);
@@ -297,6 +319,68 @@ static int precise_at(struct pl_trigger *t, uint64_t at_ns)
 	return uv_poll_start(&t->precise->poll, UV_READABLE, on_precise);
 }
 
+static void on_prep(uv_prepare_t *h)
+{
+	struct looklag *lg = h->data;
+	uint64_t idle = uv_metrics_idle_time(h->loop);
+
+	if (lg->prep_ns)
+		lg->prev_ret_ns = lg->prep_ns + (idle - lg->idle_at_prep);
+	lg->prep_ns = pl_now_ns();
+	lg->idle_at_prep = idle;
+}
+
+/* A bound on how long data read at t_ns waited for the loop (0: unknown
+ * or none). */
+static uint64_t loop_lag(const struct looklag *lg, uv_loop_t *loop,
+			 uint64_t t_ns)
+{
+	uint64_t blocked, from;
+
+	if (!lg || !lg->prep_ns)
+		return 0;
+	blocked = uv_metrics_idle_time(loop) - lg->idle_at_prep;
+	from = blocked ? lg->prep_ns + blocked : lg->prev_ret_ns;
+	return from && t_ns > from ? t_ns - from : 0;
+}
+
+static void looklag_start(struct pl_trigger *t)
+{
+	uv_loop_t *loop = pl_board_loop(t->b);
+
+	t->lag = calloc(1, sizeof(*t->lag));
+	if (!t->lag)
+		return; /* then no bound: lag_ns stays 0 */
+	/* the flag only makes libuv count its poll's blocked time */
+	uv_loop_configure(loop, UV_METRICS_IDLE_TIME);
+	/* armed inside a callback: the loop last looked at its fds no
+	 * later than now (a line read before the next poll waited since) */
+	t->lag->prep_ns = pl_now_ns();
+	t->lag->prev_ret_ns = t->lag->prep_ns;
+	t->lag->idle_at_prep = uv_metrics_idle_time(loop);
+	uv_prepare_init(loop, &t->lag->prep);
+	t->lag->prep.data = t->lag;
+	uv_prepare_start(&t->lag->prep, on_prep);
+}
+
+static void on_lag_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+uint64_t pl_trigger_aim_error_ns(const struct pl_trigger *t)
+{
+	const struct pl_trigger_info *i = &t->info;
+	uint64_t aim, late;
+
+	if (!i->fired || !i->issued_ns ||
+	    (i->kind != PL_TRIG_CONSOLE && i->kind != PL_TRIG_TIME))
+		return 0;
+	aim = i->seen_ns + t->spec.delay_us * 1000u;
+	late = i->issued_ns > aim ? i->issued_ns - aim : 0;
+	return i->lag_ns + late;
+}
+
 /* The event happened at seen_ns: fire now, or once the delay after it
  * has passed (never before: the delay is counted from seen_ns). */
 static void event_seen(struct pl_trigger *t, uint64_t seen_ns)
@@ -342,6 +426,8 @@ static void on_data(struct pl_board_listener *l, const uint8_t *buf,
 		}
 		snprintf(t->info.detail, sizeof(t->info.detail), "%.*s",
 			 (int)hit.len, hit.text);
+		t->info.lag_ns = loop_lag(t->lag, pl_board_loop(t->b),
+					  hit.t_ns);
 		event_seen(t, hit.t_ns);
 	}
 }
@@ -692,6 +778,8 @@ int pl_trigger_arm(struct pl_trigger **out, struct pl_board *b,
 		return err;
 	}
 	t->armed = true;
+	if (spec->kind == PL_TRIG_CONSOLE)
+		looklag_start(t);
 	if (spec->kind != PL_TRIG_TIME)
 		pl_board_listen(b, &t->listener);
 	if (spec->kind == PL_TRIG_BREAKPOINT) {
@@ -730,6 +818,8 @@ static void on_precise_closed(uv_handle_t *h)
 
 static void destroy(struct pl_trigger *t)
 {
+	if (t->lag)
+		uv_close((uv_handle_t *)&t->lag->prep, on_lag_closed);
 	if (t->precise)
 		uv_close((uv_handle_t *)&t->precise->poll, on_precise_closed);
 	if (t->timer)

@@ -18,6 +18,10 @@
 #include "patchlab/error.h"
 
 #define LAPI_MAX_ARMED 16
+/* How far a console- or time-aimed cut may miss its instant by default
+ * (the line's wait for the loop plus the command's lateness); past it the
+ * run is started again (run.h, pl_run_aim_missed). */
+#define LAPI_TOLERANCE_MS 1.0
 #define LAPI_MAX_TRIGGERS 1024
 
 /* A trigger object: its run (checked against the calling run) and index. */
@@ -65,6 +69,7 @@ static void window(lua_State *L, int t, const char *key, uint64_t *lo,
 /* What fault.cut's table says, before any board is looked at. */
 struct cut_args {
 	struct pl_trigger_spec spec;
+	double tolerance_ms;
 	const char *action, *symbol, *syms[4];
 	int nsyms;
 };
@@ -115,6 +120,11 @@ static void check_cut_args(lua_State *L, struct cut_args *c)
 	check_action(L, c);
 	lua_getfield(L, 1, "delay_ms");
 	c->spec.delay_us = (uint64_t)(luaL_optnumber(L, -1, 0) * 1000.0);
+	lua_getfield(L, 1, "tolerance_ms");
+	c->tolerance_ms = luaL_optnumber(L, -1, LAPI_TOLERANCE_MS);
+	if (!(c->tolerance_ms >= 0.01 && c->tolerance_ms <= 60000))
+		luaL_error(L, "fault.cut: 'tolerance_ms' must be in 0.01 .. "
+			   "60000");
 	lua_getfield(L, 1, "pattern");
 	c->spec.pattern = luaL_optstring(L, -1, NULL);
 	lua_getfield(L, 1, "address");
@@ -326,11 +336,40 @@ static int l_fault_cut(lua_State *L)
 	obj->run_started_ns = pl_run_started_ns(a->run);
 	obj->index = a->ntriggers;
 	a->triggers[a->ntriggers++] = (struct lapi_trigger){
-		.t = t, .aim = aim_of(&c, t) };
+		.t = t, .aim = aim_of(&c, t),
+		.tolerance_ns = (uint64_t)(c.tolerance_ms * 1e6),
+		.delay_us = c.spec.delay_us };
 	pl_lua_object_set_open(obj);
 	if (c.spec.kind == PL_TRIG_BREAKPOINT)
 		return wait_armed(L, a);
 	return 1;
+}
+
+/* A console- or time-aimed cut that fired further from its instant than
+ * its tolerance did not test the point it stands for: the run says so
+ * (and starts again, run.h). */
+static void check_aim_kept(struct lapi_run *a, const struct lapi_trigger *lt)
+{
+	const struct pl_trigger_info *ti = pl_trigger_info(lt->t);
+	uint64_t miss = pl_trigger_aim_error_ns(lt->t);
+
+	if (miss <= lt->tolerance_ns)
+		return;
+	if (ti->kind == PL_TRIG_CONSOLE)
+		pl_run_aim_missed(a->run, "a cut %.3f ms after the line '%s' "
+				  "left up to %.3f ms late: the line waited "
+				  "%.3f ms for the controller's loop, the "
+				  "command %.3f ms (tolerance %.3f ms)",
+				  (double)lt->delay_us / 1e3, ti->detail,
+				  (double)miss / 1e6, (double)ti->lag_ns / 1e6,
+				  (double)(miss - ti->lag_ns) / 1e6,
+				  (double)lt->tolerance_ns / 1e6);
+	else
+		pl_run_aim_missed(a->run, "a cut %" PRIu64 " ms after it was "
+				  "armed left %.3f ms late (tolerance %.3f ms)",
+				  ti->value + lt->delay_us / 1000u,
+				  (double)miss / 1e6,
+				  (double)lt->tolerance_ns / 1e6);
 }
 
 /* The scenario ended: a run whose scenario aimed its own cut (no sweep
@@ -343,6 +382,9 @@ void lapi_triggers_end(struct lapi_run *a)
 	for (size_t i = 0; i < a->ntriggers; i++) {
 		struct lapi_trigger *lt = &a->triggers[i];
 		const struct pl_trigger_info *ti = pl_trigger_info(lt->t);
+
+		if (ti->fired)
+			check_aim_kept(a, lt);
 
 		if (ti->fired && !recorded) {
 			struct pl_cut_point cp = {

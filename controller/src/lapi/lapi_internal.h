@@ -51,6 +51,8 @@ enum lapi_power_op { LAPI_POWER_ON, LAPI_POWER_OFF, LAPI_POWER_CYCLE,
 struct lapi_trigger {
 	struct pl_trigger *t;
 	json_t *aim;               /* kind, value window, pattern, ... */
+	uint64_t tolerance_ns;     /* how far it may miss its aim */
+	uint64_t delay_us;         /* the delay it was asked for */
 };
 
 /* The lab API's state of one run (struct pl_run_api.state_size). */

@@ -98,6 +98,23 @@ void pl_run_set_verdict(struct pl_run *r, enum pl_verdict v, const char *fmt,
 	}
 }
 
+void pl_run_aim_missed(struct pl_run *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->aim_missed)
+		return;
+	r->aim_missed = true;
+	va_start(ap, fmt);
+	vsnprintf(r->aim_why, sizeof(r->aim_why), fmt, ap);
+	va_end(ap);
+}
+
+unsigned pl_run_attempt(const struct pl_run *r)
+{
+	return r->attempt;
+}
+
 bool pl_run_verdict(const struct pl_run *r, enum pl_verdict *v,
 		    const char **reason)
 {
@@ -313,21 +330,129 @@ static void finish(struct pl_run *r)
 		uv_close((uv_handle_t *)r->timeout, on_handle_free);
 	json_decref(r->params);
 	free(r->api_state);
+	free(r->scenario_path);
+	free(r->chunk);
 	free(r);
+}
+
+static int start_scenario(struct pl_run *r, const struct pl_run_spec *s);
+static void on_lua_done(struct pl_lua_run *run, void *ud);
+
+/* Every attempt missed its aim: the run stands for a point it did not
+ * test, so it is the lab's, whatever the device did. */
+static void finish_attempts(struct pl_run *r)
+{
+	if (r->aim_missed) {
+		char was[200];
+
+		snprintf(was, sizeof(was), "%s: %.180s",
+			 pl_verdict_name(r->verdict), r->reason);
+		char tries[48] = "";
+
+		if (r->attempt > 1)
+			snprintf(tries, sizeof(tries), " on each of %u attempts",
+				 r->attempt);
+		pl_run_set_verdict(r, PL_VERDICT_LAB_ERROR, "the cut missed its "
+				   "aim%s (%s): the point was not tested, and "
+				   "what the device did is not its verdict (%s)",
+				   tries, r->aim_why, was);
+	}
+	finish(r);
+}
+
+/* Start the scenario again on the same record. */
+static void on_restart(uv_timer_t *t)
+{
+	struct pl_run *r = t->data;
+	struct pl_run_spec s = { .scenario_path = r->scenario_path,
+				 .chunk = r->chunk, .bcfg = r->bcfg,
+				 .seed = r->seed, .rcfg = r->rcfg };
+	int err;
+
+	if (r->stopping || pl_board_quarantined(r->board) ||
+	    pl_board_set_aside_for_lab(r->board)) {
+		finish_attempts(r);
+		return;
+	}
+	if (r->lrun) {
+		if (r->params_ref != LUA_NOREF)
+			luaL_unref(pl_lua_host_state(r->env.host),
+				   LUA_REGISTRYINDEX, r->params_ref);
+		r->params_ref = LUA_NOREF;
+		pl_lua_run_free(r->lrun);
+		r->lrun = NULL;
+	}
+	if (r->env.api) {
+		r->env.api->release(r, r->api_state);
+		memset(r->api_state, 0, r->env.api->state_size ?
+			r->env.api->state_size : 1);
+		r->env.api->init(r, r->api_state);
+	}
+	r->attempt++;
+	r->aim_missed = false;
+	r->aim_why[0] = '\0';
+	r->verdict_set = false;
+	r->verdict = PL_VERDICT_PASS;
+	r->reason[0] = '\0';
+	r->ended = false;
+	r->done_early = false;
+	err = start_scenario(r, &s);
+	if (!err && r->done_early) {
+		on_lua_done(r->lrun, r);
+		return;
+	}
+	if (err) {
+		const char *msg = r->lrun ? pl_lua_run_message(r->lrun) : NULL;
+
+		pl_run_set_verdict(r, PL_VERDICT_LAB_ERROR, "attempt %u could "
+				   "not start: %s", r->attempt,
+				   msg ? msg : pl_strerror(err));
+		r->ended = true;
+		if (r->env.api)
+			r->env.api->end(r, r->api_state);
+		pl_board_set_power(r->board, false, NULL, NULL);
+		finish(r);
+	}
+}
+
+/* A cut missed its aim and attempts are left: note it, then the scenario
+ * runs again from its start (on the next loop pass: not from inside the
+ * callbacks of the attempt that ended). */
+static void again(struct pl_run *r)
+{
+	json_t *note = json_pack("{s:s,s:s,s:s,s:i,s:s,s:s}", "level", "warn",
+				 "msg", "the cut missed its aim: the run "
+				 "starts again", "why", r->aim_why,
+				 "attempt", (int)r->attempt,
+				 "would_be", pl_verdict_name(r->verdict),
+				 "reason", r->reason);
+
+	pl_run_record(r, PL_EV_LOG, note);
+	json_decref(note);
+	pl_log(pl_board_log(r->board), PL_LOG_WARN, "run %zu attempt %u: %s; "
+	       "again", r->index + 1, r->attempt, r->aim_why);
+	uv_timer_start(r->timeout, on_restart, 0, 0);
 }
 
 static void power_off_and_judge(struct pl_run *r)
 {
+	bool retry = r->aim_missed && !r->stopping &&
+		     r->attempt < PL_RUN_AIM_ATTEMPTS && r->timeout;
+
 	/* Power off, whatever happened, and the boot-mode line released
 	 * (a scenario may have held it) */
 	pl_board_set_power(r->board, false, NULL, NULL);
 	pl_board_boot_mode_release(r->board);
 	if (r->verdict == PL_VERDICT_BRICKED && !r->stopping &&
-	    pl_run__try_recovery(r, finish))
+	    pl_run__try_recovery(r, retry ? again : finish_attempts))
 		return;
 	if (r->verdict == PL_VERDICT_BRICKED)
 		pl_board_quarantine(r->board, "bricked and no recovery");
-	finish(r);
+	if (retry && !pl_board_quarantined(r->board)) {
+		again(r);
+		return;
+	}
+	finish_attempts(r);
 }
 
 /* The settled line came (or not) after the scenario ended: say so, then
@@ -559,11 +684,13 @@ static int start_scenario(struct pl_run *r, const struct pl_run_spec *s)
 
 	if (err)
 		return err;
-	r->timeout = malloc(sizeof(*r->timeout));
-	if (!r->timeout)
-		return -ENOMEM;
-	uv_timer_init(r->env.loop, r->timeout);
-	r->timeout->data = r;
+	if (!r->timeout) {
+		r->timeout = malloc(sizeof(*r->timeout));
+		if (!r->timeout)
+			return -ENOMEM;
+		uv_timer_init(r->env.loop, r->timeout);
+		r->timeout->data = r;
+	}
 	/* armed before the scenario runs: its first instruction counts */
 	uv_update_time(r->env.loop);
 	uv_timer_start(r->timeout, on_run_timeout, timeout, 0);
@@ -611,6 +738,9 @@ static struct pl_run *run_new(const struct pl_run_env *env,
 	if (!r->params)
 		r->params = json_object();
 	r->started_ns = pl_now_ns();
+	r->attempt = 1;
+	r->scenario_path = s->scenario_path ? strdup(s->scenario_path) : NULL;
+	r->chunk = s->chunk ? strdup(s->chunk) : NULL;
 	return r;
 }
 

@@ -48,6 +48,12 @@ struct pl_run {
 	enum pl_verdict verdict;
 	char reason[512];
 
+	/* to start the scenario again when a cut missed its aim */
+	char *scenario_path, *chunk;
+	unsigned attempt;                 /* 1-based */
+	bool aim_missed;                  /* in this attempt */
+	char aim_why[300];
+
 	bool starting;                    /* inside pl_lua_run_start() */
 	bool done_early;                  /* the scenario ended while starting */
 	bool ended;                       /* the scenario's end was handled */

@@ -20,6 +20,13 @@
  *       downgrade", never rolled-back; exit 1.
  *   log_is_capped: 5,000 log lines from one run: 2,000 stored and one
  *       "log capped" note with the 3,000 dropped.
+ *   missed_aim: a cut 1 ms after the boot banner, while the scenario
+ *       holds the controller's loop for 300 ms (a busy controller): the
+ *       banner waits to be read, the cut lands far past its aim; the run
+ *       starts again twice (two notes on its timeline, the trigger's
+ *       lag_us and aim_error_us recorded) and ends lab-error naming the
+ *       miss, the gate incomplete (exit 2), never a device verdict. With
+ *       tolerance_ms = 5000 the same run passes (exit 0), one attempt.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +108,15 @@ static json_t *run_suite(struct e2e_ctx *c, const char *name,
 	link_in(scen, src, "lib");
 	link_in(scen, src, "cut_console.lua");
 	write_in(scen, "downgrade.lua", downgrade_lua);
+	write_in(scen, "busy.lua",
+		 "local t = fault.cut{ on = \"console\", pattern = \"^vboot \",\n"
+		 "  delay_ms = 1, tolerance_ms = params.tol }\n"
+		 "board:power_on()\n"
+		 "local t0 = now()\n"
+		 "while now() - t0 < 300 do end\n"
+		 "for _ = 1, 100 do if t:fired() then break end sleep(10) end\n"
+		 "check(t:fired(), \"the cut did not fire\")\n"
+		 "verdict.pass(\"cut\")\n");
 	write_in(scen, "chatty.lua", "for i = 1, 5000 do log.info(\"line %d\", i) "
 		 "end\nverdict.pass(\"said a lot\")\n");
 	snprintf(yaml, sizeof(yaml),
@@ -235,6 +251,63 @@ static void log_is_capped(void **state)
 	free(db);
 }
 
+/* The run's timeline: how many "starts again" notes, and the largest
+ * aim error a trigger recorded. */
+static void missed_notes(struct e2e_ctx *c, const char *name, int *notes,
+			 long *worst_us)
+{
+	char *db = NULL;
+	sqlite3 *h;
+
+	assert_true(asprintf(&db, "%s/%s/patchlab.db", c->rack.dir, name) > 0);
+	h = e2e_db_open(db);
+	assert_non_null(h);
+	*notes = e2e_db_int(h, "SELECT count(*) FROM events WHERE kind = "
+			    "'log' AND payload LIKE '%missed its aim: the run "
+			    "starts again%'", -1);
+	*worst_us = e2e_db_int(h, "SELECT max(json_extract(payload, "
+			       "'$.aim_error_us')) FROM events WHERE kind = "
+			       "'trigger'", -1);
+	sqlite3_close(h);
+	free(db);
+}
+
+static void missed_aim(void **state)
+{
+	struct e2e_ctx *c = *state;
+	json_t *doc, *r;
+	const char *why;
+	long worst;
+	int notes;
+
+	doc = run_suite(c, "busy", "  - scenario: busy.lua\n"
+			"    params: {tol: 1}\n", PL_EXIT_LAB_ERROR);
+	r = json_array_get(json_object_get(doc, "runs"), 0);
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "verdict")),
+			    "lab-error");
+	why = json_string_value(json_object_get(r, "reason"));
+	assert_non_null(why);
+	assert_non_null(strstr(why, "missed its aim on each of 3 attempts"));
+	assert_non_null(strstr(why, "waited"));
+	assert_string_equal(json_string_value(json_object_get(
+		json_object_get(doc, "gate"), "result")), "incomplete");
+	json_decref(doc);
+	missed_notes(c, "busy", &notes, &worst);
+	assert_int_equal(notes, 2);
+	assert_true(worst > 100000); /* the 300 ms the loop was held */
+
+	doc = run_suite(c, "busy-ok", "  - scenario: busy.lua\n"
+			"    params: {tol: 5000}\n", PL_EXIT_OK);
+	r = json_array_get(json_object_get(doc, "runs"), 0);
+	assert_string_equal(json_string_value(json_object_get(r, "verdict")),
+			    "pass");
+	json_decref(doc);
+	missed_notes(c, "busy-ok", &notes, &worst);
+	assert_int_equal(notes, 0);
+	assert_true(worst > 100000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +315,7 @@ int main(void)
 		cmocka_unit_test(time_sweep),
 		cmocka_unit_test(silent_downgrade),
 		cmocka_unit_test(log_is_capped),
+		cmocka_unit_test(missed_aim),
 	};
 
 	return cmocka_run_group_tests_name("e2e_aimsweep", tests, setup,
