@@ -99,6 +99,9 @@ struct pl_probe *pl_board_probe(struct pl_board *b);
 
 /* Console listeners, called in the order added. */
 void pl_board_listen(struct pl_board *b, struct pl_board_listener *l);
+/* The same, ahead of every listener already there: a trigger hears the
+ * bytes before anything that may run a scenario on them. */
+void pl_board_listen_first(struct pl_board *b, struct pl_board_listener *l);
 void pl_board_unlisten(struct pl_board_listener *l);
 
 /* Where the timeline goes (NULL: nowhere). */

@@ -214,6 +214,9 @@ struct pl_board_type {
 		const char *newline;               /* sent after a command: "\n" */
 	} console;
 	uint64_t boot_timeout_ms;
+	/* how far a console- or time-aimed cut may land from its instant
+	 * before its run starts again (fault.cut tolerance_ms overrides) */
+	uint64_t cut_tolerance_ms;
 	struct {
 		const char *command;               /* NULL: read from boot_ok */
 		const struct pl_pattern *pattern;  /* captures version (slot, state) */

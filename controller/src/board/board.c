@@ -101,6 +101,13 @@ void pl_board_listen(struct pl_board *b, struct pl_board_listener *l)
 	*pp = l;
 }
 
+void pl_board_listen_first(struct pl_board *b, struct pl_board_listener *l)
+{
+	l->next = b->listeners;
+	l->board = b;
+	b->listeners = l;
+}
+
 void pl_board_unlisten(struct pl_board_listener *l)
 {
 	struct pl_board_listener **pp;

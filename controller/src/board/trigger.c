@@ -780,8 +780,9 @@ int pl_trigger_arm(struct pl_trigger **out, struct pl_board *b,
 	t->armed = true;
 	if (spec->kind == PL_TRIG_CONSOLE)
 		looklag_start(t);
+	/* first: no scenario code the same bytes wake runs before it */
 	if (spec->kind != PL_TRIG_TIME)
-		pl_board_listen(b, &t->listener);
+		pl_board_listen_first(b, &t->listener);
 	if (spec->kind == PL_TRIG_BREAKPOINT) {
 		err = set_breakpoints(t, why);
 		if (err) {

@@ -680,7 +680,8 @@ struct pl_board_type *pl_board_type_from_tree(struct pl_cfg *c,
 	static const char *const keys[] = { "name", "description", "console",
 					    "boot_timeout", "version", "update",
 					    "confirm", "flash", "probe",
-					    "recovery", "boot_mode", NULL };
+					    "recovery", "boot_mode",
+					    "cut_tolerance", NULL };
 	struct pl_board_type *t;
 	const char *base, *dot;
 	size_t before = pl_cfg_errors(c);
@@ -721,6 +722,9 @@ struct pl_board_type *pl_board_type_from_tree(struct pl_cfg *c,
 	t->boot_timeout_ms = 10000;
 	pl_cfg_timeout(c, root, "boot_timeout", false, "board type",
 		       &t->boot_timeout_ms);
+	t->cut_tolerance_ms = 1;
+	pl_cfg_timeout(c, root, "cut_tolerance", false, "board type",
+		       &t->cut_tolerance_ms);
 	load_version(c, t, root);
 	load_update(c, t, root);
 	load_confirm(c, t, root);

@@ -18,10 +18,6 @@
 #include "patchlab/error.h"
 
 #define LAPI_MAX_ARMED 16
-/* How far a console- or time-aimed cut may miss its instant by default
- * (the line's wait for the loop plus the command's lateness); past it the
- * run is started again (run.h, pl_run_aim_missed). */
-#define LAPI_TOLERANCE_MS 1.0
 #define LAPI_MAX_TRIGGERS 1024
 
 /* A trigger object: its run (checked against the calling run) and index. */
@@ -121,8 +117,9 @@ static void check_cut_args(lua_State *L, struct cut_args *c)
 	lua_getfield(L, 1, "delay_ms");
 	c->spec.delay_us = (uint64_t)(luaL_optnumber(L, -1, 0) * 1000.0);
 	lua_getfield(L, 1, "tolerance_ms");
-	c->tolerance_ms = luaL_optnumber(L, -1, LAPI_TOLERANCE_MS);
-	if (!(c->tolerance_ms >= 0.01 && c->tolerance_ms <= 60000))
+	c->tolerance_ms = luaL_optnumber(L, -1, 0);
+	if (!lua_isnil(L, -1) &&
+	    !(c->tolerance_ms >= 0.01 && c->tolerance_ms <= 60000))
 		luaL_error(L, "fault.cut: 'tolerance_ms' must be in 0.01 .. "
 			   "60000");
 	lua_getfield(L, 1, "pattern");
@@ -325,6 +322,11 @@ static int l_fault_cut(lua_State *L)
 	check_cut_args(L, &c);
 	a = lapi_or_raise(L);
 	check_aim(L, a, &c);
+	/* how far it may miss its instant (the line's wait for the loop
+	 * plus the command's lateness): the board type's cut_tolerance
+	 * unless the scenario says; past it the run starts again (run.h) */
+	if (c.tolerance_ms == 0)
+		c.tolerance_ms = (double)a->type->cut_tolerance_ms;
 	reserve_trigger(L, a);
 	c.spec.seed = pl_run_seed(a->run) * 0x100000001b3ull + a->ntriggers + 1;
 	/* the object first (it may raise), then the trigger it names */
