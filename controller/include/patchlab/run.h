@@ -180,11 +180,12 @@ void pl_run_set_verdict(struct pl_run *r, enum pl_verdict v, const char *fmt,
 /*
  * A cut of this run missed its aim by more than its tolerance (a console
  * line that waited for a busy loop, a command that left late): the point
- * the run stands for was not tested. The run starts again (the board
- * restored first when it bricked) up to PL_RUN_AIM_ATTEMPTS attempts in
- * all, each noted on its timeline; when every attempt missed, the run is
- * lab-error whatever the device did, the verdict it would have had in its
- * reason. The first call of an attempt counts.
+ * the run stands for was not tested. A run the device came through (pass,
+ * rolled-back) starts again on the same record, up to PL_RUN_AIM_ATTEMPTS
+ * attempts in all, each noted on its timeline; when every attempt missed,
+ * it is lab-error, the verdict it would have had in its reason. A brick or
+ * a failure stands (the device did not survive a real cut), the miss
+ * noted. The first call of an attempt counts.
  */
 #define PL_RUN_AIM_ATTEMPTS 3
 void pl_run_aim_missed(struct pl_run *r, const char *fmt, ...)

@@ -338,17 +338,26 @@ static void finish(struct pl_run *r)
 static int start_scenario(struct pl_run *r, const struct pl_run_spec *s);
 static void on_lua_done(struct pl_lua_run *run, void *ud);
 
-/* Every attempt missed its aim: the run stands for a point it did not
- * test, so it is the lab's, whatever the device did. */
+/* Did the device come through the cut? Only such a verdict claims the
+ * point was survived; a brick or a failure under any cut is the device's,
+ * wherever the cut landed. */
+static bool survived(enum pl_verdict v)
+{
+	return v == PL_VERDICT_PASS || v == PL_VERDICT_ROLLED_BACK;
+}
+
+/* The run ends. A cut that missed its aim on every attempt leaves the
+ * point it stands for untested: a survival is not the device's verdict
+ * then, but the lab's. A brick or a failure stands, the miss noted. */
 static void finish_attempts(struct pl_run *r)
 {
-	if (r->aim_missed) {
-		char was[200];
+	char was[200];
+
+	if (r->aim_missed && survived(r->verdict)) {
+		char tries[48] = "";
 
 		snprintf(was, sizeof(was), "%s: %.180s",
 			 pl_verdict_name(r->verdict), r->reason);
-		char tries[48] = "";
-
 		if (r->attempt > 1)
 			snprintf(tries, sizeof(tries), " on each of %u attempts",
 				 r->attempt);
@@ -356,6 +365,15 @@ static void finish_attempts(struct pl_run *r)
 				   "aim%s (%s): the point was not tested, and "
 				   "what the device did is not its verdict (%s)",
 				   tries, r->aim_why, was);
+	} else if (r->aim_missed && r->verdict != PL_VERDICT_LAB_ERROR &&
+		   r->verdict != PL_VERDICT_NOT_RUN) {
+		json_t *note = json_pack("{s:s,s:s,s:s}", "level", "warn",
+					 "msg", "the cut missed its aim; the "
+					 "device's verdict stands (it did not "
+					 "survive a cut)", "why", r->aim_why);
+
+		pl_run_record(r, PL_EV_LOG, note);
+		json_decref(note);
 	}
 	finish(r);
 }
@@ -436,22 +454,22 @@ static void again(struct pl_run *r)
 
 static void power_off_and_judge(struct pl_run *r)
 {
-	bool retry = r->aim_missed && !r->stopping &&
+	bool retry = r->aim_missed && survived(r->verdict) && !r->stopping &&
 		     r->attempt < PL_RUN_AIM_ATTEMPTS && r->timeout;
 
 	/* Power off, whatever happened, and the boot-mode line released
 	 * (a scenario may have held it) */
 	pl_board_set_power(r->board, false, NULL, NULL);
 	pl_board_boot_mode_release(r->board);
-	if (r->verdict == PL_VERDICT_BRICKED && !r->stopping &&
-	    pl_run__try_recovery(r, retry ? again : finish_attempts))
-		return;
-	if (r->verdict == PL_VERDICT_BRICKED)
-		pl_board_quarantine(r->board, "bricked and no recovery");
-	if (retry && !pl_board_quarantined(r->board)) {
+	if (retry) {
 		again(r);
 		return;
 	}
+	if (r->verdict == PL_VERDICT_BRICKED && !r->stopping &&
+	    pl_run__try_recovery(r, finish_attempts))
+		return;
+	if (r->verdict == PL_VERDICT_BRICKED)
+		pl_board_quarantine(r->board, "bricked and no recovery");
 	finish_attempts(r);
 }
 
