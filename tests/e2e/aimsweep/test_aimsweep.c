@@ -27,6 +27,8 @@
  *       lag_us and aim_error_us recorded) and ends lab-error naming the
  *       miss, the gate incomplete (exit 2), never a device verdict. With
  *       tolerance_ms = 5000 the same run passes (exit 0), one attempt.
+ *       One that ends `fail` keeps it (a device that did not survive a
+ *       cut failed wherever it landed), one attempt, the miss noted.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,7 +118,8 @@ static json_t *run_suite(struct e2e_ctx *c, const char *name,
 		 "while now() - t0 < 300 do end\n"
 		 "for _ = 1, 100 do if t:fired() then break end sleep(10) end\n"
 		 "check(t:fired(), \"the cut did not fire\")\n"
-		 "verdict.pass(\"cut\")\n");
+		 "if params.fail then verdict.fail(\"gone after the cut\")\n"
+		 "else verdict.pass(\"cut\") end\n");
 	write_in(scen, "chatty.lua", "for i = 1, 5000 do log.info(\"line %d\", i) "
 		 "end\nverdict.pass(\"said a lot\")\n");
 	snprintf(yaml, sizeof(yaml),
@@ -306,6 +309,33 @@ static void missed_aim(void **state)
 	missed_notes(c, "busy-ok", &notes, &worst);
 	assert_int_equal(notes, 0);
 	assert_true(worst > 100000);
+
+	/* a device that did not survive the cut failed wherever it landed:
+	 * its verdict stands, one attempt, the miss noted */
+	doc = run_suite(c, "busy-fail", "  - scenario: busy.lua\n"
+			"    params: {tol: 1, fail: true}\n",
+			PL_EXIT_GATE_FAILED);
+	r = json_array_get(json_object_get(doc, "runs"), 0);
+	assert_string_equal(json_string_value(json_object_get(r, "verdict")),
+			    "fail");
+	json_decref(doc);
+	missed_notes(c, "busy-fail", &notes, &worst);
+	assert_int_equal(notes, 0);
+	assert_true(worst > 100000);
+	{
+		char *db = NULL;
+		sqlite3 *h;
+
+		assert_true(asprintf(&db, "%s/busy-fail/patchlab.db",
+				     c->rack.dir) > 0);
+		h = e2e_db_open(db);
+		assert_non_null(h);
+		assert_int_equal(e2e_db_int(h, "SELECT count(*) FROM events "
+					    "WHERE kind = 'log' AND payload "
+					    "LIKE '%verdict stands%'", -1), 1);
+		sqlite3_close(h);
+		free(db);
+	}
 }
 
 int main(void)
