@@ -140,9 +140,14 @@ static uint64_t draw(const struct pl_trigger_spec *s)
  */
 static void clear_bps(struct pl_trigger *t, bool halt)
 {
-	struct pl_probe *p = pl_board_probe(t->b);
+	struct pl_probe *p;
 
-	if (!t->bp_set || !p)
+	/* no board look-up without breakpoints: a trigger without any may
+	 * be freed after its board was closed */
+	if (!t->bp_set)
+		return;
+	p = pl_board_probe(t->b);
+	if (!p)
 		return;
 	t->bp_set = false;
 	if (halt) {
