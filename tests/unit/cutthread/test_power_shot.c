@@ -36,6 +36,7 @@ static int setup(void **state)
 
 	if (!f || uv_loop_init(&f->loop))
 		return -1;
+	f->wire.master = -1;
 	f->ctx.loop = &f->loop;
 	f->ctx.board_id = "b1";
 	*state = f;
@@ -47,8 +48,10 @@ static int teardown(void **state)
 	struct fx *f = *state;
 
 	pl_power_close(f->p);
-	if (f->wire.master > 0)
+	if (f->wire.master >= 0)
 		ptywire_close(&f->wire);
+	/* exec's last off command is reaped by the loop */
+	uv_run(&f->loop, UV_RUN_DEFAULT);
 	pl_test_loop_drain(&f->loop);
 	free(f);
 	return 0;
