@@ -35,7 +35,7 @@ static struct {
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-static void init_mutex(void)
+static void make_mutex(void)
 {
 	pthread_mutexattr_t ma;
 
@@ -43,6 +43,24 @@ static void init_mutex(void)
 	pthread_mutexattr_setprotocol(&ma, PTHREAD_PRIO_INHERIT);
 	pthread_mutex_init(&g.mu, &ma);
 	pthread_mutexattr_destroy(&ma);
+}
+
+/* A child forked without exec has no cut thread: its first cut starts
+ * one (the parent's cuts are not its own). */
+static void in_child(void)
+{
+	make_mutex();
+	pthread_cond_init(&g.done, NULL);
+	g.started = false;
+	g.realtime = false;
+	g.head = NULL;
+	g.firing = NULL;
+}
+
+static void init_mutex(void)
+{
+	make_mutex();
+	pthread_atfork(NULL, NULL, in_child);
 }
 
 static void *cut_main(void *arg)
