@@ -862,18 +862,25 @@ static void on_precise_closed(uv_handle_t *h)
 	free(p);
 }
 
+/* The cut thread lets go of the precise timer before its memory goes (at
+ * the second of its handles' close callbacks). */
+static void precise_close(struct pl_trigger *t)
+{
+	if (!t->precise)
+		return;
+	if (t->precise->threaded)
+		cut_over(t->precise);
+	pl_power_shot_release(&t->precise->shot);
+	uv_close((uv_handle_t *)&t->precise->async, on_precise_closed);
+}
+
 static void destroy(struct pl_trigger *t)
 {
-	if (t->precise) {
-		/* the thread lets go of it before its memory goes */
-		if (t->precise->threaded)
-			cut_over(t->precise);
-		pl_power_shot_release(&t->precise->shot);
+	if (t->precise)
 		uv_close((uv_handle_t *)&t->precise->poll, on_precise_closed);
-		uv_close((uv_handle_t *)&t->precise->async, on_precise_closed);
-	}
 	if (t->timer)
 		uv_close((uv_handle_t *)t->timer, on_timer_closed);
+	precise_close(t);
 	pl_linematch_free(t->match);
 	free(t->pattern);
 	free(t);
