@@ -127,6 +127,15 @@ int pl_board_glitch(struct pl_board *b, unsigned ms, pl_power_cb cb,
 		    void *user_data);
 
 /*
+ * A power-off shot (patchlab/power.h) that another thread issued: the
+ * board records it and tells listeners as the off of pl_board_set_power()
+ * at the shot's time (pl_power_shot_settle()). -PL_ECANCELED: a later
+ * command overtook it (nothing recorded, cb not called).
+ */
+int pl_board_power_shot(struct pl_board *b, struct pl_power_shot *shot,
+			pl_power_cb cb, void *user_data);
+
+/*
  * The boot-mode line of the board's type (`boot_mode:` in the board type:
  * a power fixture, say a relay channel on a strap): held (switched on)
  * or not (off). The fixture is opened at the first call, its options'

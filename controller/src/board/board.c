@@ -283,7 +283,8 @@ static void on_power_done(struct pl_power *p, int status,
 }
 
 static int power_command(struct pl_board *b, bool on, int glitch_ms,
-			 pl_power_cb cb, void *user_data)
+			 struct pl_power_shot *shot, pl_power_cb cb,
+			 void *user_data)
 {
 	struct power_cmd *cmd;
 	struct dispatch d = { .kind = DISPATCH_POWER };
@@ -295,7 +296,9 @@ static int power_command(struct pl_board *b, bool on, int glitch_ms,
 	if (!cmd)
 		return -ENOMEM;
 	*cmd = (struct power_cmd){ b, on, glitch_ms, cb, user_data };
-	if (glitch_ms >= 0)
+	if (shot)
+		err = pl_power_shot_settle(b->power, shot, on_power_done, cmd);
+	else if (glitch_ms >= 0)
 		err = pl_power_glitch(b->power, (unsigned)glitch_ms,
 				      on_power_done, cmd);
 	else
@@ -316,13 +319,19 @@ static int power_command(struct pl_board *b, bool on, int glitch_ms,
 int pl_board_set_power(struct pl_board *b, bool on, pl_power_cb cb,
 		       void *user_data)
 {
-	return power_command(b, on, -1, cb, user_data);
+	return power_command(b, on, -1, NULL, cb, user_data);
+}
+
+int pl_board_power_shot(struct pl_board *b, struct pl_power_shot *shot,
+			pl_power_cb cb, void *user_data)
+{
+	return power_command(b, false, -1, shot, cb, user_data);
 }
 
 int pl_board_glitch(struct pl_board *b, unsigned ms, pl_power_cb cb,
 		    void *user_data)
 {
-	return power_command(b, false, (int)ms, cb, user_data);
+	return power_command(b, false, (int)ms, NULL, cb, user_data);
 }
 
 /* ----------------------------------------------------------- boot mode */

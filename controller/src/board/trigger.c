@@ -13,6 +13,7 @@
 #include "patchlab/clock.h"
 #include "patchlab/error.h"
 #include "patchlab/trigger.h"
+#include "cutthread.h"
 #include "linematch.h"
 
 struct pl_trigger {
@@ -49,6 +50,17 @@ struct precise {
 	int fd;
 	struct pl_trigger *t;
 	uint64_t at_ns;        /* the instant to fire at */
+	/* A cut whose driver can make its off one system call is timed on
+	 * the cut thread instead (cutthread.h): it issues the shot at the
+	 * instant and wakes the loop through async, whatever the loop is
+	 * doing then. */
+	struct pl_cut cut;
+	struct pl_power_shot shot;
+	uv_async_t async;
+	bool threaded;         /* the instant is the thread's, not over */
+	bool firing;           /* inside fire() */
+	const char *timed_by;  /* "thread" or "loop" (the trigger event) */
+	int handles;           /* poll and async, until closed */
 };
 
 /*
@@ -145,9 +157,14 @@ static uint64_t draw(const struct pl_trigger_spec *s)
  */
 static void clear_bps(struct pl_trigger *t, bool halt)
 {
-	struct pl_probe *p = pl_board_probe(t->b);
+	struct pl_probe *p;
 
-	if (!t->bp_set || !p)
+	/* no board look-up without breakpoints: a trigger without any may
+	 * be freed after its board was closed */
+	if (!t->bp_set)
+		return;
+	p = pl_board_probe(t->b);
+	if (!p)
 		return;
 	t->bp_set = false;
 	if (halt) {
@@ -197,6 +214,10 @@ static void record(struct pl_trigger *t)
 		for (size_t k = 0; k < sizeof(times) / sizeof(times[0]); k++)
 			json_object_set_new(j, times[k].k,
 					    json_integer((json_int_t)times[k].v));
+		/* what waited out the delay: the cut thread or the loop */
+		if (t->precise)
+			json_object_set_new(j, "timed_by",
+					    json_string(t->precise->timed_by));
 	}
 	pl_board_event_json(t->b, PL_BEV_TRIGGER, i->seen_ns, j);
 }
@@ -219,14 +240,33 @@ static void on_power_done(struct pl_power *p, int status,
 		t->cb(t, t->cb_ud);
 }
 
+static void fire(struct pl_trigger *t, uint64_t seen_ns);
+
+/* Take the instant back from the cut thread (it no longer touches p when
+ * this returns). True when the thread fired the shot. */
+static bool cut_over(struct precise *p)
+{
+	pl_cut_withdraw(&p->cut);
+	p->threaded = false;
+	uv_unref((uv_handle_t *)&p->async);
+	return pl_power_shot_cancel(&p->shot) == PL_SHOT_FIRED;
+}
+
 static void precise_stop(struct pl_trigger *t)
 {
+	struct precise *p = t->precise;
 	struct itimerspec off = { 0 };
 
-	if (!t->precise)
+	if (!p)
 		return;
-	uv_poll_stop(&t->precise->poll);
-	timerfd_settime(t->precise->fd, 0, &off, NULL);
+	uv_poll_stop(&p->poll);
+	timerfd_settime(p->fd, 0, &off, NULL);
+	/* Stopped while the thread waits: the shot is cancelled. If it fired
+	 * already (the instant passed, the loop had not heard yet), the cut
+	 * happened and is recorded as one; not when the power was closed
+	 * under it (its board is gone). */
+	if (p->threaded && cut_over(p) && !p->shot.closed && !p->firing)
+		fire(t, t->info.seen_ns);
 }
 
 static void stop_watching(struct pl_trigger *t)
@@ -240,11 +280,35 @@ static void stop_watching(struct pl_trigger *t)
 	precise_stop(t);
 }
 
+/* The cut thread issued the off: the board records it at the shot's
+ * time. A command of the loop that came first (it overtook the news)
+ * leaves nothing to issue: the cut is recorded with the shot's times. */
+static int fire_shot(struct pl_trigger *t, bool *recorded)
+{
+	struct pl_power_shot *s = &t->precise->shot;
+	uint64_t issued = s->issued_ns;
+	int serr = s->err, err;
+
+	err = pl_board_power_shot(t->b, s, on_power_done, t);
+	if (err != -PL_ECANCELED)
+		return err;
+	t->pending--;
+	t->info.status = serr;
+	t->info.issued_ns = t->info.done_ns = issued;
+	record(t);
+	*recorded = true;
+	if (t->cb)
+		t->cb(t, t->cb_ud);
+	return 0;
+}
+
 static void fire(struct pl_trigger *t, uint64_t seen_ns)
 {
-	bool resumed;
+	bool resumed, recorded = false;
 	int err;
 
+	if (t->precise)
+		t->precise->firing = true;
 	stop_watching(t);
 	t->info.fired = true;
 	if (!t->info.seen_ns)
@@ -253,8 +317,13 @@ static void fire(struct pl_trigger *t, uint64_t seen_ns)
 	t->pending++;
 	if (t->spec.action == PL_TRIG_GLITCH)
 		err = pl_board_glitch(t->b, t->spec.glitch_ms, on_power_done, t);
+	else if (t->precise &&
+		 pl_power_shot_state(&t->precise->shot) == PL_SHOT_FIRED)
+		err = fire_shot(t, &recorded);
 	else
 		err = pl_board_set_power(t->b, false, on_power_done, t);
+	if (recorded)
+		return; /* t may be gone with its callback */
 	if (err)
 		t->pending--;
 	/* The command left before set_power returned: stamp it now (the
@@ -303,6 +372,59 @@ static void on_precise(uv_poll_t *h, int status, int events)
 	fire(p->t, p->t->info.seen_ns);
 }
 
+/* The cut thread is past the instant (loop). */
+static void on_cut_async(uv_async_t *h)
+{
+	struct precise *p = h->data;
+	bool fired;
+
+	if (!p->threaded)
+		return; /* taken back meanwhile */
+	fired = cut_over(p);
+	if (p->shot.closed) {
+		/* the power was closed under the shot: nothing to switch,
+		 * and its board is not ours to touch any more */
+		pl_power_shot_release(&p->shot);
+		return;
+	}
+	if (!fired) {
+		/* a power command took the shot back and the driver could
+		 * not offer it again: switch off on the loop, late */
+		pl_power_shot_release(&p->shot);
+		p->timed_by = "loop";
+	}
+	fire(p->t, p->t->info.seen_ns);
+}
+
+/* A cut (a glitch is off then on: the loop's) whose driver can make its
+ * off one system call: the cut thread waits out the instant and issues
+ * it. 0, or a negative code: the loop times it. */
+static int thread_at(struct pl_trigger *t)
+{
+	struct precise *p = t->precise;
+	int err;
+
+	if (t->spec.action != PL_TRIG_CUT)
+		return -ENOTSUP;
+	err = pl_power_shot_arm(pl_board_power(t->b), &p->shot);
+	if (err)
+		return err;
+	p->cut.at_ns = p->at_ns;
+	p->cut.shot = &p->shot;
+	p->cut.async = &p->async;
+	p->threaded = true;
+	uv_ref((uv_handle_t *)&p->async);
+	err = pl_cut_submit(&p->cut, pl_board_log(t->b));
+	if (err) {
+		p->threaded = false;
+		uv_unref((uv_handle_t *)&p->async);
+		pl_power_shot_release(&p->shot);
+		return err;
+	}
+	p->timed_by = "thread";
+	return 0;
+}
+
 /* Fire at at_ns (pl_now_ns() clock). 0 or -errno. */
 static int precise_at(struct pl_trigger *t, uint64_t at_ns)
 {
@@ -310,6 +432,9 @@ static int precise_at(struct pl_trigger *t, uint64_t at_ns)
 	uint64_t wake;
 
 	t->precise->at_ns = at_ns;
+	if (thread_at(t) == 0)
+		return 0;
+	t->precise->timed_by = "loop";
 	wake = at_ns > PRECISE_LEAD_NS ? at_ns - PRECISE_LEAD_NS : 1;
 	/* an instant already past expires at once: the next loop pass */
 	its.it_value.tv_sec = (time_t)(wake / 1000000000u);
@@ -652,8 +777,15 @@ static int make_precise(struct pl_trigger *t, const char **why)
 		return err;
 	}
 	t->precise->t = t;
+	t->precise->timed_by = "loop";
 	uv_poll_init(pl_board_loop(t->b), &t->precise->poll, t->precise->fd);
 	t->precise->poll.data = t->precise;
+	/* the cut thread's wake-up; it holds the loop only while a cut
+	 * waits there */
+	uv_async_init(pl_board_loop(t->b), &t->precise->async, on_cut_async);
+	uv_unref((uv_handle_t *)&t->precise->async);
+	t->precise->async.data = t->precise;
+	t->precise->handles = 2;
 	return 0;
 }
 
@@ -813,8 +945,22 @@ static void on_precise_closed(uv_handle_t *h)
 {
 	struct precise *p = h->data;
 
+	if (--p->handles)
+		return;
 	close(p->fd);
 	free(p);
+}
+
+/* The cut thread lets go of the precise timer before its memory goes (at
+ * the second of its handles' close callbacks). */
+static void precise_close(struct pl_trigger *t)
+{
+	if (!t->precise)
+		return;
+	if (t->precise->threaded)
+		cut_over(t->precise);
+	pl_power_shot_release(&t->precise->shot);
+	uv_close((uv_handle_t *)&t->precise->async, on_precise_closed);
 }
 
 static void destroy(struct pl_trigger *t)
@@ -825,6 +971,7 @@ static void destroy(struct pl_trigger *t)
 		uv_close((uv_handle_t *)&t->precise->poll, on_precise_closed);
 	if (t->timer)
 		uv_close((uv_handle_t *)t->timer, on_timer_closed);
+	precise_close(t);
 	pl_linematch_free(t->match);
 	free(t->pattern);
 	free(t);

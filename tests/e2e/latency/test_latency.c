@@ -10,6 +10,9 @@
  * records seen_ns, issued_ns and done_ns with seen <= issued <= done and
  * latency_ns = issued - seen. Only that they were recorded and ordered:
  * no timing thresholds (tests/bench/bench_trigger_latency measures).
+ * The delayed cut (delay_ms: 1, an LCUS relay of the rack) is timed by the
+ * cut thread (`timed_by: "thread"`) and never issued before its delay;
+ * undelayed cuts fire in the console callback and name no timer.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,6 +26,7 @@
 #include "pl_test.h"
 
 #define NRUNS 5 /* the runs of latency.yaml */
+#define NDELAYED 1 /* of which with a delay */
 
 static int group_setup(void **state)
 {
@@ -46,7 +50,7 @@ static void test_console_cuts_record_times(void **state)
 	char out[4200], db[4200], *txt = NULL;
 	sqlite3 *sdb;
 	sqlite3_stmt *s = NULL;
-	int rc, n = 0;
+	int rc, n = 0, delayed = 0;
 
 	snprintf(out, sizeof(out), "%s/out", c->rack.dir);
 	snprintf(db, sizeof(db), "%s/out/patchlab.db", c->rack.dir);
@@ -92,12 +96,28 @@ static void test_console_cuts_record_times(void **state)
 		      lat == issued - seen))
 			fail_msg("run %" PRId64 ": times out of order: %s", run,
 				 p);
+		if (need_int(j, "delay_us", run) > 0) {
+			const char *by = json_string_value(
+				json_object_get(j, "timed_by"));
+
+			if (!by || strcmp(by, "thread"))
+				fail_msg("run %" PRId64 ": the delay was not "
+					 "timed by the cut thread: %s", run, p);
+			if (issued - seen < need_int(j, "delay_us", run) * 1000)
+				fail_msg("run %" PRId64 ": fired before its "
+					 "delay: %s", run, p);
+			delayed++;
+		} else if (json_object_get(j, "timed_by")) {
+			fail_msg("run %" PRId64 ": an undelayed cut names a "
+				 "timer: %s", run, p);
+		}
 		json_decref(j);
 		n++;
 	}
 	sqlite3_finalize(s);
 	sqlite3_close(sdb);
 	assert_int_equal(n, NRUNS);
+	assert_int_equal(delayed, NDELAYED);
 }
 
 int main(void)
