@@ -19,10 +19,7 @@ local t = fault.cut({ on = "console", pattern = pattern, nth = nth, delay_ms = d
 local ok, why = oracle.update(images.new)
 -- the update may end before the delay ran out: the cut then lands on the
 -- idle shell; wait for it, so that the judgement starts from a cut board
-for _ = 1, 50 do
-  if t:fired() then break end
-  sleep(10)
-end
+t:wait(500)
 log.info("cut %g ms after '%s' #%d: %s; update %s (%s)", delay, pattern, nth,
          t:fired() and "fired" or "did not fire", ok and "done" or "stopped",
          tostring(why))

@@ -484,8 +484,70 @@ static int l_trigger_info(lua_State *L)
 	return 1;
 }
 
+/* t:wait(ms) ends: fired (true) or timed out (false). */
+static void wait_done(struct lapi_run *a, bool fired)
+{
+	struct pl_lua_run *run = pl_run_lua(a->run);
+
+	uv_timer_stop(a->timer);
+	if (a->wait_trigger)
+		pl_trigger_set_callback(a->wait_trigger, NULL, NULL);
+	a->wait_trigger = NULL;
+	lua_pushboolean(pl_lua_run_stack(run), fired);
+	pl_lua_run_resume(run, 1);
+}
+
+static void on_wait_fired(struct pl_trigger *t, void *ud)
+{
+	(void)t;
+	wait_done(ud, true);
+}
+
+static void on_wait_timeout(uv_timer_t *timer)
+{
+	wait_done(timer->data, false);
+}
+
+static void cancel_wait(void *ud)
+{
+	struct lapi_run *a = ud;
+
+	uv_timer_stop(a->timer);
+	if (a->wait_trigger)
+		pl_trigger_set_callback(a->wait_trigger, NULL, NULL);
+	a->wait_trigger = NULL;
+}
+
+/* t:wait(timeout_ms): true once the trigger has fired (at once if it
+ * already had; else when its power command completed), false when
+ * timeout_ms passed first (the trigger stays armed). */
+static int l_trigger_wait(lua_State *L)
+{
+	struct lapi_trigger *lt = check_trigger(L);
+	lua_Integer ms = luaL_checkinteger(L, 2);
+	struct lapi_run *a = lapi_or_raise(L);
+	const struct pl_trigger_info *i = pl_trigger_info(lt->t);
+
+	luaL_argcheck(L, ms >= 0, 2, "negative time");
+	if (i->fired) {
+		lua_pushboolean(L, 1);
+		return 1;
+	}
+	if (lapi_ensure_timer(a))
+		return luaL_error(L, "out of memory");
+	pl_lua_wait_begin(pl_lua_wait_prepare(L), &(struct pl_lua_wait){
+		.what = "trigger wait", .cancel = cancel_wait,
+		.user_data = a });
+	a->wait_trigger = lt->t;
+	pl_trigger_set_callback(lt->t, on_wait_fired, a);
+	a->timer->data = a;
+	uv_timer_start(a->timer, on_wait_timeout, (uint64_t)ms, 0);
+	return pl_lua_wait_yield(L);
+}
+
 static const luaL_Reg trigger_methods[] = {
 	{ "fired", l_trigger_fired },
+	{ "wait", l_trigger_wait },
 	{ "info", l_trigger_info },
 	{ "disarm", l_trigger_disarm },
 	{ NULL, NULL },

@@ -79,6 +79,7 @@ struct lapi_run {
 	enum lapi_power_op power_op;
 	unsigned power_ms;
 	/* triggers, in the order armed; a trigger object holds its index */
+	struct pl_trigger *wait_trigger;     /* t:wait() waits on it */
 	struct lapi_trigger *triggers;
 	size_t ntriggers, captriggers;
 	/* `images` of this run: the suite's, the board's own over them;

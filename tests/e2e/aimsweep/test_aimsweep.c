@@ -29,6 +29,8 @@
  *       tolerance_ms = 5000 the same run passes (exit 0), one attempt.
  *       One that ends `fail` keeps it (a device that did not survive a
  *       cut failed wherever it landed), one attempt, the miss noted.
+ *       The scenario waits with t:wait(ms): true once fired (at once
+ *       for a fired trigger), false when the time passed first.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,8 +118,12 @@ static json_t *run_suite(struct e2e_ctx *c, const char *name,
 		 "board:power_on()\n"
 		 "local t0 = now()\n"
 		 "while now() - t0 < 300 do end\n"
-		 "for _ = 1, 100 do if t:fired() then break end sleep(10) end\n"
-		 "check(t:fired(), \"the cut did not fire\")\n"
+		 "check(t:wait(1000), \"the cut did not fire\")\n"
+		 "check(t:wait(0), \"a fired trigger's wait is over at once\")\n"
+		 "local never = fault.cut{ on = \"console\", pattern = \"^no such\" }\n"
+		 "check(never:wait(30) == false, \"a wait on nothing timed out\")\n"
+		 "check(not never:fired(), \"it still waits\")\n"
+		 "never:disarm()\n"
 		 "if params.fail then verdict.fail(\"gone after the cut\")\n"
 		 "else verdict.pass(\"cut\") end\n");
 	write_in(scen, "chatty.lua", "for i = 1, 5000 do log.info(\"line %d\", i) "

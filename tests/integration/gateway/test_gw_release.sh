@@ -25,6 +25,10 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 command -v jq >/dev/null || { echo "SKIP: no jq"; exit 77; }
+if [ -n "${PL_SANITIZED:-}" ]; then
+	echo "SKIP: under the sanitizers the controller cannot hold its cuts to 1 ms (they would end lab-error, the gate incomplete); the normal build runs this suite"
+	exit 77
+fi
 # the board type's recovery runs `patchlab vrack factory`
 if ! "$PATCHLAB" vrack factory -h >/dev/null 2>&1; then
 	echo "SKIP: this patchlab has no \`vrack factory\` (controller/cli/commands.c)"
