@@ -166,7 +166,11 @@ int main(void)
 			}
 			/* error: how much later than asked the command left */
 			seen_issued[n] = (iss - seen) - want * 1000;
-			seen_done[n] = iss - seen;
+			/* the line's wait for the loop before it was read
+			 * (a bound, the trigger's lag_us): how late the cut's
+			 * reference instant itself may be */
+			seen_done[n] = json_integer_value(json_object_get(
+				e, "lag_us")) * 1000;
 			if (seen_issued[n] < 0)
 				early++;
 			n++;
@@ -197,11 +201,12 @@ int main(void)
 		mkdir(cmd, 0755);
 		mkdir(odir, 0755);
 	}
-	j = json_pack("{s:s,s:i,s:i,s:i,s:I,s:f,s:o,s:s,s:b}",
+	j = json_pack("{s:s,s:i,s:i,s:i,s:I,s:f,s:o,s:o,s:s,s:b}",
 		      "bench", "delay_accuracy", "boards", boards, "speed",
 		      20, "cuts", (json_int_t)n, "early", (json_int_t)early,
 		      "wall_s", wall,
 		      "delay_error", bench_stats("delay error", seen_issued, n),
+		      "line_wait", bench_stats("line wait (bound)", seen_done, n),
 		      "trigger", "console \"erase sector\" nth 1, delay "
 		      "0.1..20 ms", "cores_busy", 1);
 	json_object_set_new(j, "nproc", json_integer(sysconf(_SC_NPROCESSORS_ONLN)));

@@ -12,8 +12,10 @@ for _ = 1, params.cuts or 10 do
   board.console:sendline("")
   board.console:expect_literal("> ", { timeout = 2000 })
   local d = math.random(100, 20000) / 1000
+  -- the bench measures each cut's error from its trigger event: a cut
+  -- that missed its aim must not start the run again (and be counted twice)
   local t = fault.cut({ on = "console", pattern = "erase sector", nth = 1,
-                        delay_ms = d })
+                        delay_ms = d, tolerance_ms = 60000 })
   board:update(images.new)
   if t:fired() then fired = fired + 1 else t:disarm() end
 end
