@@ -215,9 +215,13 @@ static pid_t openocd_child(void)
 static bool reaped(void *ud)
 {
 	pid_t pid = *(pid_t *)ud;
+	siginfo_t si = { 0 };
 
-	/* Reaped by the driver's loop: no longer our child. */
-	return waitpid(pid, NULL, WNOHANG) < 0 && errno == ECHILD;
+	/* Reaped by the driver's loop: no longer our child. WNOWAIT: look
+	 * without reaping it ourselves (waitpid here took the zombie from
+	 * the driver on a loaded host, which then never freed its probe). */
+	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 &&
+	       errno == ECHILD;
 }
 
 static void dummy_killed_mid_request_is_lab_error(void **state)
