@@ -43,6 +43,8 @@
 #define DEFAULT_KEEPALIVE_MS 15000u
 /* How long a browser waits before it reconnects a dropped stream. */
 #define SSE_RETRY_MS 1000u
+/* Polls whose changes are kept formatted for the streams. */
+#define SSE_BATCHES 32u
 
 struct pl_serve {
 	struct MHD_Daemon *d;
@@ -63,6 +65,17 @@ struct pl_serve {
 	pthread_cond_t changed; /* s->seq grew, or stopping */
 	int64_t seq;            /* newest change the poller saw */
 	bool stopping;
+	/* The changes of each of the last polls as event-stream text, read
+	 * and formatted once by the poller: every stream that has sent up to
+	 * a batch's `from` copies it, rather than each reading the store
+	 * (50 pages following a suite were 50 queries and 50 JSON encodings
+	 * of every change). A stream further behind reads the store. */
+	struct sse_batch {
+		int64_t from, to;
+		char *text;
+		size_t len;
+	} batches[SSE_BATCHES];
+	unsigned nbatch; /* batches made, the newest at (nbatch-1) % N */
 	/* The last suite document, for the next page that asks at the same
 	 * sequence (a run's end makes every open suite page ask at once). */
 	struct {
@@ -106,6 +119,51 @@ static void deadline_in(struct timespec *ts, unsigned ms)
 	}
 }
 
+/* The event-stream text of the changes in (from, to]; NULL when they are
+ * more than one read gives (the streams then read the store) or on an
+ * error. */
+static char *format_changes(struct pl_store *st, int64_t from, int64_t to,
+			    size_t *len)
+{
+	struct pl_change_row *rows = NULL;
+	struct pl_strbuf b = { 0 };
+	size_t n = 0;
+	int rc = pl_store_changes(st, from, PL_SERVE_CHANGES_MAX, &rows, &n);
+
+	if (rc == 0 && n == PL_SERVE_CHANGES_MAX && rows[n - 1].seq < to)
+		rc = -E2BIG;
+	for (size_t i = 0; rc == 0 && i < n && rows[i].seq <= to; i++) {
+		json_t *j = pl_serve_change_json(&rows[i]);
+		char *data = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+		json_decref(j);
+		rc = data ? pl_strbuf_printf(&b, "id: %" PRId64 "\ndata: %s\n\n",
+					     rows[i].seq, data) : -ENOMEM;
+		free(data);
+	}
+	pl_store_changes_free(rows, n);
+	if (rc || !b.s) {
+		pl_strbuf_free(&b);
+		if (rc == 0)
+			*len = 0; /* nothing committed after all: "" */
+		return rc == 0 ? strdup("") : NULL;
+	}
+	*len = b.len;
+	return pl_strbuf_steal(&b);
+}
+
+/* Keep the batch (from, to] (under s->mu). */
+static void keep_batch(struct pl_serve *s, int64_t from, int64_t to,
+		       char *text, size_t len)
+{
+	struct sse_batch *b = &s->batches[s->nbatch % SSE_BATCHES];
+
+	free(b->text);
+	*b = (struct sse_batch){ .from = from, .to = to, .text = text,
+				 .len = len };
+	s->nbatch++;
+}
+
 static void *poller_main(void *arg)
 {
 	struct pl_serve *s = arg;
@@ -114,7 +172,9 @@ static void *poller_main(void *arg)
 
 	pthread_mutex_lock(&s->mu);
 	while (!s->stopping) {
-		int64_t seq = 0;
+		int64_t seq = 0, was = s->seq;
+		char *text = NULL;
+		size_t len = 0;
 		int rc;
 
 		pthread_mutex_unlock(&s->mu);
@@ -123,11 +183,20 @@ static void *poller_main(void *arg)
 			pl_log(&s->log, PL_LOG_WARN, "cannot read the store's "
 			       "change sequence (%d); retrying", rc);
 		failing = rc != 0;
+		/* read and format once what every stream will send */
+		if (rc == 0 && seq > was)
+			text = format_changes(s->pstore, was, seq, &len);
 		pthread_mutex_lock(&s->mu);
 		if (rc == 0 && seq != s->seq) {
+			if (text && seq > was)
+				keep_batch(s, was, seq, text, len);
+			else
+				free(text);
+			text = NULL;
 			s->seq = seq;
 			pthread_cond_broadcast(&s->changed);
 		}
+		free(text);
 		deadline_in(&ts, s->poll_ms);
 		while (!s->stopping &&
 		       pthread_cond_timedwait(&s->changed, &s->mu, &ts) == 0)
@@ -270,6 +339,33 @@ static int sse_changes(struct sse *x, int64_t latest)
 	return rc;
 }
 
+/* Append the poller's batches that follow x->last, up to latest. */
+static int sse_from_batches(struct sse *x, int64_t latest)
+{
+	struct pl_serve *s = x->s;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->mu);
+	for (bool found = true; rc == 0 && found && x->last < latest;) {
+		unsigned n = s->nbatch < SSE_BATCHES ? s->nbatch : SSE_BATCHES;
+
+		found = false;
+		for (unsigned i = 0; i < n; i++) {
+			const struct sse_batch *b =
+				&s->batches[(s->nbatch - 1 - i) % SSE_BATCHES];
+
+			if (b->from != x->last || b->to > latest)
+				continue;
+			rc = pl_strbuf_append(&x->buf, b->text, b->len);
+			x->last = b->to;
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
 static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 {
 	struct sse *x = cls;
@@ -315,7 +411,9 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		if (latest > x->last) {
 			timed_out = false;
-			if (sse_changes(x, latest))
+			if (sse_from_batches(x, latest))
+				return MHD_CONTENT_READER_END_WITH_ERROR;
+			if (x->last < latest && sse_changes(x, latest))
 				return MHD_CONTENT_READER_END_WITH_ERROR;
 		}
 	}
@@ -939,6 +1037,8 @@ err_stop_poller:
 	pthread_cond_broadcast(&s->changed);
 	pthread_mutex_unlock(&s->mu);
 	pthread_join(s->poller, NULL);
+	for (unsigned i = 0; i < SSE_BATCHES; i++)
+		free(s->batches[i].text);
 err_destroy_sync:
 	pthread_cond_destroy(&s->changed);
 	pthread_mutex_destroy(&s->mu);
@@ -973,6 +1073,8 @@ void pl_serve_stop(struct pl_serve *s)
 	pthread_mutex_destroy(&s->mu);
 	pthread_key_delete(s->store_key);
 	pl_store_close(s->pstore);
+	for (unsigned i = 0; i < SSE_BATCHES; i++)
+		free(s->batches[i].text);
 	free(s->suite_cache.body);
 	if (s->token)
 		OPENSSL_cleanse(s->token, strlen(s->token));
