@@ -6,7 +6,8 @@
  * "console"} during updates on a `good` board of a real virtual rack (a
  * fixed nth, a pattern with a delay, a seeded nth window repeated). Every
  * run must pass (its scenario checks t:fired() and t:info()), and in the
- * result store every run has exactly one `trigger` event whose payload
+ * result store every run has one `trigger` event per attempt (a run whose
+ * cut missed its aim starts again, noted on its timeline) whose payload
  * records seen_ns, issued_ns and done_ns with seen <= issued <= done and
  * latency_ns = issued - seen. Only that they were recorded and ordered:
  * no timing thresholds (tests/bench/bench_trigger_latency measures).
@@ -50,7 +51,7 @@ static void test_console_cuts_record_times(void **state)
 	char out[4200], db[4200], *txt = NULL;
 	sqlite3 *sdb;
 	sqlite3_stmt *s = NULL;
-	int rc, n = 0, delayed = 0;
+	int rc, n = 0, delayed = 0, again;
 
 	snprintf(out, sizeof(out), "%s/out", c->rack.dir);
 	snprintf(db, sizeof(db), "%s/out/patchlab.db", c->rack.dir);
@@ -68,7 +69,11 @@ static void test_console_cuts_record_times(void **state)
 			 NRUNS);
 	assert_int_equal(e2e_db_int(sdb, "SELECT count(*) FROM runs WHERE "
 				    "verdict = 'pass'", -1), NRUNS);
-	/* one firing per run */
+	/* one firing per attempt: a run whose cut missed its aim (a loaded
+	 * host, the sanitizer pass) started again, and says so */
+	again = e2e_db_int(sdb, "SELECT count(*) FROM events WHERE kind = "
+			   "'log' AND payload LIKE '%the run starts again%'", -1);
+	assert_true(again >= 0);
 	assert_int_equal(e2e_db_int(sdb, "SELECT count(DISTINCT run_id) FROM "
 				    "events WHERE kind = 'trigger'", -1),
 			 NRUNS);
@@ -116,8 +121,8 @@ static void test_console_cuts_record_times(void **state)
 	}
 	sqlite3_finalize(s);
 	sqlite3_close(sdb);
-	assert_int_equal(n, NRUNS);
-	assert_int_equal(delayed, NDELAYED);
+	assert_int_equal(n, NRUNS + again);
+	assert_in_range(delayed, NDELAYED, NDELAYED + again);
 }
 
 int main(void)

@@ -241,7 +241,7 @@ static bool expect_verdict(const char *sc, bool single, const char *v,
 static void exec_lab_same_verdicts(void **state)
 {
 	struct ctx *c = *state;
-	char *db = pl_test_path(c->dir, "exec.db"), *out = NULL;
+	char *db = NULL, *out = NULL;
 	json_t *res, *runs, *r, *groups, *g;
 	struct pl_strbuf sb = { 0 };
 	sqlite3 *sdb;
@@ -252,6 +252,7 @@ static void exec_lab_same_verdicts(void **state)
 	PL_TEST_SKIP_IF(getenv("PL_SANITIZED"), "under the sanitizers the "
 			"controller cannot hold its cuts to their aim (runs end "
 			"lab-error); the normal build runs this case");
+	db = pl_test_path(c->dir, "exec.db");
 	/* check: the lab and the suite resolve with nothing exported */
 	rc = e2e_patchlab(NULL, &out, "check", "--lab", c->lab, c->suite,
 			  NULL);
@@ -355,7 +356,7 @@ static int by_delay(const void *a, const void *b)
 static void saveenv_window_by_console_sweep(void **state)
 {
 	struct ctx *c = *state;
-	char *suite = pl_test_source_path("scenarios/suites/uboot-windows.yaml");
+	char *suite = NULL;
 	char *keep = c->suite;
 	json_t *res, *runs, *r, **single;
 	size_t i, ns = 0, nr = 0;
@@ -365,6 +366,7 @@ static void saveenv_window_by_console_sweep(void **state)
 	PL_TEST_SKIP_IF(getenv("PL_SANITIZED"), "under the sanitizers the "
 			"controller cannot hold its cuts to their aim (runs end "
 			"lab-error); the normal build runs this case");
+	suite = pl_test_source_path("scenarios/suites/uboot-windows.yaml");
 	c->suite = suite;
 	rc = run_suite(c, c->lab, "windows", &res);
 	c->suite = keep;
