@@ -78,6 +78,7 @@ struct pl_trigger_info {
 	enum pl_trigger_kind kind;
 	uint64_t value;      /* the n, offset, percent or ms actually used */
 	bool fired;
+	bool completed;      /* its power command completed or failed */
 	int status;          /* of the power command: 0 or negative */
 	uint64_t armed_ns;
 	uint64_t seen_ns;    /* the event: byte read, stop reply read, ACK read */

@@ -235,6 +235,7 @@ static void on_power_done(struct pl_power *p, int status,
 	t->info.done_ns = times->done_ns;
 	if (!t->info.issued_ns)
 		t->info.issued_ns = times->issued_ns;
+	t->info.completed = true;
 	record(t);
 	if (t->cb)
 		t->cb(t, t->cb_ud);
@@ -295,6 +296,7 @@ static int fire_shot(struct pl_trigger *t, bool *recorded)
 	t->pending--;
 	t->info.status = serr;
 	t->info.issued_ns = t->info.done_ns = issued;
+	t->info.completed = true;
 	record(t);
 	*recorded = true;
 	if (t->cb)
@@ -343,6 +345,7 @@ static void fire(struct pl_trigger *t, uint64_t seen_ns)
 		pl_log(pl_board_log(t->b), PL_LOG_ERROR,
 		       "trigger %s could not switch the power: %s",
 		       pl_trigger_kind_name(t->info.kind), pl_strerror(err));
+		t->info.completed = true;
 		record(t);
 		if (t->cb)
 			t->cb(t, t->cb_ud);

@@ -374,6 +374,26 @@ static void check_aim_kept(struct lapi_run *a, const struct lapi_trigger *lt)
 				  (double)lt->tolerance_ns / 1e6);
 }
 
+/* A cut whose power command failed (the relay's write, the exec
+ * command) left the board powered: whatever the scenario concluded
+ * after it, no cut was tested, and the fixture failed. The run is the
+ * lab's, the board set aside as after any fixture fault. */
+static void check_cut_switched(struct lapi_run *a, const struct lapi_trigger *lt)
+{
+	const struct pl_trigger_info *ti = pl_trigger_info(lt->t);
+	char why[300];
+
+	if (ti->status >= 0)
+		return;
+	pl_run_set_verdict(a->run, PL_VERDICT_LAB_ERROR, "the cut fired but "
+			   "its power command failed (%s): the board was not "
+			   "cut, the fixture failed",
+			   pl_strerror(ti->status));
+	snprintf(why, sizeof(why), "set aside: a cut's power command "
+		 "failed: %s", pl_strerror(ti->status));
+	pl_board_set_aside(a->board, why);
+}
+
 /* The scenario ended: a run whose scenario aimed its own cut (no sweep
  * point) records where the first cut that fired was aimed, for the
  * gate's "where"; then every trigger goes. */
@@ -385,8 +405,10 @@ void lapi_triggers_end(struct lapi_run *a)
 		struct lapi_trigger *lt = &a->triggers[i];
 		const struct pl_trigger_info *ti = pl_trigger_info(lt->t);
 
-		if (ti->fired)
+		if (ti->fired) {
+			check_cut_switched(a, lt);
 			check_aim_kept(a, lt);
+		}
 
 		if (ti->fired && !recorded) {
 			struct pl_cut_point cp = {
@@ -518,9 +540,9 @@ static void cancel_wait(void *ud)
 	a->wait_trigger = NULL;
 }
 
-/* t:wait(timeout_ms): true once the trigger has fired (at once if it
- * already had; else when its power command completed), false when
- * timeout_ms passed first (the trigger stays armed). */
+/* t:wait(timeout_ms): true once the trigger has fired and its power
+ * command completed (at once if it already had), false when timeout_ms
+ * passed first (the trigger stays armed). */
 static int l_trigger_wait(lua_State *L)
 {
 	struct lapi_trigger *lt = check_trigger(L);
@@ -529,7 +551,7 @@ static int l_trigger_wait(lua_State *L)
 	const struct pl_trigger_info *i = pl_trigger_info(lt->t);
 
 	luaL_argcheck(L, ms >= 0, 2, "negative time");
-	if (i->fired) {
+	if (i->completed) {
 		lua_pushboolean(L, 1);
 		return 1;
 	}

@@ -126,6 +126,12 @@ static json_t *run_suite(struct e2e_ctx *c, const char *name,
 		 "never:disarm()\n"
 		 "if params.fail then verdict.fail(\"gone after the cut\")\n"
 		 "else verdict.pass(\"cut\") end\n");
+	write_in(scen, "nocut.lua",
+		 "local t = fault.cut{ on = \"console\", pattern = \"^vboot \",\n"
+		 "  tolerance_ms = 60000 }\n"
+		 "board:power_on()\n"
+		 "check(t:wait(5000), \"the cut did not fire\")\n"
+		 "verdict.pass(\"the board is still running\")\n");
 	write_in(scen, "chatty.lua", "for i = 1, 5000 do log.info(\"line %d\", i) "
 		 "end\nverdict.pass(\"said a lot\")\n");
 	snprintf(yaml, sizeof(yaml),
@@ -334,6 +340,64 @@ static void missed_aim(void **state)
 	assert_true(worst > 100000);
 }
 
+/* The rack's lab with vb0 switched by `exec` commands that write the
+ * relay's LCUS frames themselves, and whose off fails once the board has
+ * been switched on (a relay that stopped obeying). */
+static char *exec_power_lab(struct e2e_ctx *c)
+{
+	char *text = pl_test_slurp(c->rack.lab), *line, *end, *out = NULL;
+	char *lab = pl_test_path(c->rack.dir, "exec-lab.yaml");
+	char power[2048];
+	FILE *f;
+
+	assert_non_null(text);
+	line = strstr(text, "    power:");
+	assert_non_null(line);
+	end = strchr(line, '\n');
+	assert_non_null(end);
+	snprintf(power, sizeof(power),
+		 "    power: {driver: exec, timeout_ms: 5000,\n"
+		 "      on: [sh, -c, \"printf '\\\\240\\\\001\\\\001\\\\242' > %s/relay0.tty "
+		 "&& touch %s/relay-stuck\"],\n"
+		 "      off: [sh, -c, \"test ! -e %s/relay-stuck && printf "
+		 "'\\\\240\\\\001\\\\000\\\\241' > %s/relay0.tty\"]}",
+		 c->rack.dir, c->rack.dir, c->rack.dir, c->rack.dir);
+	assert_true(asprintf(&out, "%.*s%s%s", (int)(line - text), text,
+			     power, end) > 0);
+	f = fopen(lab, "w");
+	assert_non_null(f);
+	assert_true(fputs(out, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+	free(out);
+	free(text);
+	return lab;
+}
+
+/* A cut whose power command failed left the board running: the
+ * scenario's pass is not the device's, the run is lab-error and the gate
+ * incomplete. */
+static void failed_cut_is_lab_error(void **state)
+{
+	struct e2e_ctx *c = *state;
+	char *lab = exec_power_lab(c), *keep = c->rack.lab;
+	json_t *doc, *r;
+	const char *why;
+
+	c->rack.lab = lab;
+	doc = run_suite(c, "nocut", "  - scenario: nocut.lua\n",
+			PL_EXIT_LAB_ERROR);
+	c->rack.lab = keep;
+	r = json_array_get(json_object_get(doc, "runs"), 0);
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "verdict")),
+			    "lab-error");
+	why = json_string_value(json_object_get(r, "reason"));
+	assert_non_null(why);
+	assert_non_null(strstr(why, "power command failed"));
+	json_decref(doc);
+	free(lab);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -342,6 +406,7 @@ int main(void)
 		cmocka_unit_test(silent_downgrade),
 		cmocka_unit_test(log_is_capped),
 		cmocka_unit_test(missed_aim),
+		cmocka_unit_test(failed_cut_is_lab_error),
 	};
 
 	return cmocka_run_group_tests_name("e2e_aimsweep", tests, setup,
