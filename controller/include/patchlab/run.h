@@ -191,9 +191,6 @@ void pl_run_set_verdict(struct pl_run *r, enum pl_verdict v, const char *fmt,
 void pl_run_aim_missed(struct pl_run *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* The attempt under way, 1-based. */
-unsigned pl_run_attempt(const struct pl_run *r);
-
 /* True once a verdict was decided; *v and *reason (borrowed) then say it. */
 bool pl_run_verdict(const struct pl_run *r, enum pl_verdict *v,
 		    const char **reason);

@@ -110,11 +110,6 @@ void pl_run_aim_missed(struct pl_run *r, const char *fmt, ...)
 	va_end(ap);
 }
 
-unsigned pl_run_attempt(const struct pl_run *r)
-{
-	return r->attempt;
-}
-
 bool pl_run_verdict(const struct pl_run *r, enum pl_verdict *v,
 		    const char **reason)
 {
