@@ -140,7 +140,7 @@ static void write_suite(struct ctx *c, const char *name)
 		 "  local t = fault.cut({ on = \"console\", pattern = "
 		 "\"^fwupdate: activating slot\", nth = 1, delay_ms = 13 })\n"
 		 "  oracle.update(images.new)\n"
-		 "  for _ = 1, 50 do if t:fired() then break end sleep(10) end\n"
+		 "  t:wait(500)\n"
 		 "  t:disarm()\n"
 		 "  board:power_off()\n"
 		 "  if not gw.boot() then\n"
