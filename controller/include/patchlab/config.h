@@ -355,6 +355,13 @@ const char *pl_board_cfg_var(const struct pl_board_cfg *b, const char *name);
 char *pl_board_cfg_subst(const struct pl_board_cfg *b, const char *s,
 			 char *err, size_t nerr);
 
+/* The same with %{image} known as well (a recovery command): image, the
+ * path of the image the recovery writes; NULL when there is none, and then
+ * %{image} is an error. */
+char *pl_board_cfg_subst_image(const struct pl_board_cfg *b, const char *s,
+			       bool with_image, const char *image, char *err,
+			       size_t nerr);
+
 /*
  * A lab: its boards in file order and the board types they use. Treat every
  * member as read-only; `priv` is the loader's.

@@ -308,6 +308,13 @@ const char *pl_board_cfg_var(const struct pl_board_cfg *b, const char *name)
 char *pl_board_cfg_subst(const struct pl_board_cfg *b, const char *s,
 			 char *err, size_t nerr)
 {
+	return pl_board_cfg_subst_image(b, s, false, NULL, err, nerr);
+}
+
+char *pl_board_cfg_subst_image(const struct pl_board_cfg *b, const char *s,
+			       bool with_image, const char *image, char *err,
+			       size_t nerr)
+{
 	struct pl_strbuf sb = { 0 };
 	const char *p = s;
 
@@ -331,12 +338,14 @@ char *pl_board_cfg_subst(const struct pl_board_cfg *b, const char *s,
 			val = b->id;
 		else if (strcmp(name, "type") == 0)
 			val = b->type ? b->type->name : NULL;
+		else if (with_image && strcmp(name, "image") == 0)
+			val = image;
 		else
 			val = pl_board_cfg_var(b, name);
 		if (!val) {
 			snprintf(err, nerr, "%%{%s} is not known for board %s "
-				 "(board, type, or a var of the board or the "
-				 "lab)", name, b->id);
+				 "(board, type, %sor a var of the board or the "
+				 "lab)", name, b->id, with_image ? "image, " : "");
 			goto err_free;
 		}
 		pl_strbuf_puts(&sb, val);

@@ -232,57 +232,21 @@ struct rexec {
 	char buf[512];
 };
 
-/*
- * %{board}, %{type}, %{image} (the recovery image's path) and %{NAME} of
- * the board's vars, then the lab's. NULL (why in err) for an unknown name
- * or an unterminated %{.
- */
+/* The recovery command's argument with %{board}, %{type}, %{image} (the
+ * recovery image's path) and %{NAME} replaced (config/schema.c); NULL with
+ * why in err. */
 static char *expand_arg(const struct pl_run *r, const char *arg, char *err,
 			size_t nerr)
 {
-	struct pl_strbuf sb = { 0 };
-	const char *p = arg;
+	char why[256];
+	char *v = pl_board_cfg_subst_image(r->bcfg, arg, true,
+					   r->recovery_image ?
+					   r->recovery_image->path : NULL,
+					   why, sizeof(why));
 
-	while (*p) {
-		const char *open = strstr(p, "%{"), *close, *val = NULL;
-		char name[128];
-
-		if (!open) {
-			pl_strbuf_puts(&sb, p);
-			break;
-		}
-		pl_strbuf_printf(&sb, "%.*s", (int)(open - p), p);
-		close = strchr(open + 2, '}');
-		if (!close || (size_t)(close - open - 2) >= sizeof(name)) {
-			snprintf(err, nerr, "recovery.command: bad '%%{' in '%s'",
-				 arg);
-			pl_strbuf_free(&sb);
-			return NULL;
-		}
-		snprintf(name, sizeof(name), "%.*s", (int)(close - open - 2),
-			 open + 2);
-		if (strcmp(name, "board") == 0)
-			val = r->bcfg->id;
-		else if (strcmp(name, "type") == 0)
-			val = r->type->name;
-		else if (strcmp(name, "image") == 0)
-			val = r->recovery_image ? r->recovery_image->path : NULL;
-		else
-			val = pl_board_cfg_var(r->bcfg, name);
-		if (!val) {
-			snprintf(err, nerr, "recovery.command: %%{%s} is not "
-				 "known for board %s (board, type, image, or a "
-				 "var of the board or the lab)", name,
-				 r->bcfg->id);
-			pl_strbuf_free(&sb);
-			return NULL;
-		}
-		pl_strbuf_puts(&sb, val);
-		p = close + 1;
-	}
-	if (!sb.s)
-		return strdup("");
-	return sb.s;
+	if (!v)
+		snprintf(err, nerr, "recovery.command: %s", why);
+	return v;
 }
 
 static void rexec_closed(uv_handle_t *h)
